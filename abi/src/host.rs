@@ -1,0 +1,150 @@
+//! The host API: functions a program may import, with their signatures.
+//!
+//! The compiler checks imports against this table, the runner and the kernel
+//! fill each import slot of `VmCtx` with their implementation of the same
+//! [`HostFuncId`]. A host function is called like any wasm function: the first
+//! argument is the caller's `vmctx`, then the wasm arguments.
+//!
+//! Semantics (identical in the runner and in `kwasm.ko`):
+//! - `log(ptr, len)`: write `len` bytes of linear memory to the log (stderr in
+//!   the runner, the kernel log rate-limited in the kernel). A range outside
+//!   memory traps with `MemoryOutOfBounds`.
+//! - `pkt_len() -> i32`: length of the current packet, 0 outside netfilter.
+//! - `pkt_load(off, dst, len) -> i32`: copy up to `len` bytes of the packet
+//!   starting at `off` to linear memory at `dst`; returns the number copied
+//!   (0 when `off` is past the end), traps if `[dst, dst+len)` is outside memory.
+//! - `time_ns() -> i64`: monotonic time in nanoseconds.
+//! - `map_get(map, idx) -> i64`, `map_set(map, idx, v)`,
+//!   `map_add(map, idx, delta) -> i64` (atomic, returns the new value): u64
+//!   arrays shared with userspace, declared by the program's `kwasm.maps`
+//!   custom section; an index out of range traps with `HostError`.
+//! - `random_u32() -> i32`: a pseudo-random number.
+
+use crate::types::ValType::{self, I32, I64};
+
+/// Stable identifiers of host functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum HostFuncId {
+    Log = 1,
+    PktLen = 2,
+    PktLoad = 3,
+    TimeNs = 4,
+    MapGet = 5,
+    MapSet = 6,
+    MapAdd = 7,
+    RandomU32 = 8,
+}
+
+/// One importable host function.
+#[derive(Clone, Copy, Debug)]
+pub struct HostFunc {
+    pub id: HostFuncId,
+    pub module: &'static str,
+    pub name: &'static str,
+    pub params: &'static [ValType],
+    pub results: &'static [ValType],
+}
+
+/// Module name of the host API.
+pub const HOST_MODULE: &str = "kwasm";
+
+/// Every importable host function. `env._debug` is an alias of `kwasm.log`
+/// kept for the seeds' examples.
+pub const HOST_FUNCS: &[HostFunc] = &[
+    HostFunc {
+        id: HostFuncId::Log,
+        module: HOST_MODULE,
+        name: "log",
+        params: &[I32, I32],
+        results: &[],
+    },
+    HostFunc {
+        id: HostFuncId::Log,
+        module: "env",
+        name: "_debug",
+        params: &[I32, I32],
+        results: &[],
+    },
+    HostFunc {
+        id: HostFuncId::PktLen,
+        module: HOST_MODULE,
+        name: "pkt_len",
+        params: &[],
+        results: &[I32],
+    },
+    HostFunc {
+        id: HostFuncId::PktLoad,
+        module: HOST_MODULE,
+        name: "pkt_load",
+        params: &[I32, I32, I32],
+        results: &[I32],
+    },
+    HostFunc {
+        id: HostFuncId::TimeNs,
+        module: HOST_MODULE,
+        name: "time_ns",
+        params: &[],
+        results: &[I64],
+    },
+    HostFunc {
+        id: HostFuncId::MapGet,
+        module: HOST_MODULE,
+        name: "map_get",
+        params: &[I32, I32],
+        results: &[I64],
+    },
+    HostFunc {
+        id: HostFuncId::MapSet,
+        module: HOST_MODULE,
+        name: "map_set",
+        params: &[I32, I32, I64],
+        results: &[],
+    },
+    HostFunc {
+        id: HostFuncId::MapAdd,
+        module: HOST_MODULE,
+        name: "map_add",
+        params: &[I32, I32, I64],
+        results: &[I64],
+    },
+    HostFunc {
+        id: HostFuncId::RandomU32,
+        module: HOST_MODULE,
+        name: "random_u32",
+        params: &[],
+        results: &[I32],
+    },
+];
+
+/// Find a host function by import module and name.
+pub fn lookup(module: &str, name: &str) -> Option<&'static HostFunc> {
+    HOST_FUNCS
+        .iter()
+        .find(|f| f.module == module && f.name == name)
+}
+
+/// Name of the custom section that declares a program's maps: a sequence of
+/// little-endian u32 entry counts, one per map.
+pub const MAPS_SECTION: &str = "kwasm.maps";
+/// Upper bounds on maps, so that the kernel can bound its allocation.
+pub const MAX_MAPS: u32 = 16;
+pub const MAX_MAP_ENTRIES: u32 = 1 << 20;
+
+/// Export name of a netfilter program's entry point: `filter(pkt_len: i32) -> i32`.
+pub const FILTER_EXPORT: &str = "filter";
+/// Verdicts in the kernel's own numbering.
+pub const VERDICT_DROP: i32 = 0;
+pub const VERDICT_ACCEPT: i32 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_finds_alias() {
+        assert_eq!(lookup("env", "_debug").unwrap().id, HostFuncId::Log);
+        assert_eq!(lookup("kwasm", "pkt_len").unwrap().results, &[I32]);
+        assert!(lookup("kwasm", "nope").is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! The `/dev/kwasm` ioctl interface. Filled in with the kernel module.

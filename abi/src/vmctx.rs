@@ -1,0 +1,299 @@
+//! The `VmCtx` layout: the per-instance block that generated code reaches
+//! through its first argument.
+//!
+//! Generated code touches nothing outside its linear memory except through
+//! `VmCtx`, so this layout is the whole interface between code and runtime.
+//! It has a fixed header followed by module-dependent arrays whose offsets
+//! [`VmCtxLayout`] computes from [`VmCtxCounts`]; the compiler and both
+//! runtimes call the same function, so they cannot disagree.
+//!
+//! All pointers and slots are 64-bit; the layout is the same on x86-64 and
+//! aarch64.
+//!
+//! ## Calling convention
+//! Every wasm function, defined or imported, is called as
+//! `extern "C" fn(vmctx: *mut VmCtx, params...) -> results` (System V on
+//! x86-64, AAPCS64 on aarch64), where `vmctx` is the *callee's* context. A
+//! host import gets the importing instance's `vmctx`.
+//!
+//! Each function type has an *array-call trampoline*
+//! `extern "C" fn(vmctx, code: *const u8, values: *mut RawVal)` that loads
+//! the parameters from `values`, calls `code` and stores the results back into
+//! `values` (which holds `max(params, results)` slots). Runtimes enter wasm
+//! only through these, from their entry stub, which switches to the wasm stack
+//! and records where the trap handler must return to.
+
+/// Offsets of the fixed header.
+pub mod header {
+    /// `i64`: remaining fuel. Generated code subtracts at function entry and
+    /// loop headers and traps with `OutOfFuel` when it goes negative.
+    pub const FUEL: u32 = 0;
+    /// `u64`: the lowest stack pointer generated code may reach. Prologues
+    /// check `sp - frame_size >= stack_limit` and trap with `StackOverflow`.
+    /// Runtimes set it above the real end of the stack by [`super::STACK_RESERVE`].
+    pub const STACK_LIMIT: u32 = 8;
+    /// `extern "C" fn(vmctx, code: u32, func_index: u32) -> !`
+    pub const TRAP_HANDLER: u32 = 16;
+    /// `*const [usize; LIBCALL_COUNT]`: see [`super::libcall`].
+    pub const LIBCALLS: u32 = 24;
+    /// `*mut c_void`: owned by the runtime (instance pointer).
+    pub const HOST_CTX: u32 = 32;
+    pub const SIZE: u32 = 40;
+}
+
+/// Bytes kept free below `stack_limit` for the trap handler, libcalls and
+/// host functions, which run on the wasm stack.
+pub const STACK_RESERVE: u64 = 16 * 1024;
+
+/// `VmMemory`: a linear memory. Defined memories live inline in `VmCtx`;
+/// an imported memory is a pointer to the exporter's `VmMemory`.
+pub mod memory {
+    /// `*mut u8`
+    pub const BASE: u32 = 0;
+    /// `u64`: current length in bytes.
+    pub const LENGTH: u32 = 8;
+    pub const SIZE: u32 = 16;
+}
+
+/// `VmTable`: a table of 64-bit elements (funcref: `*const VmFuncRef`,
+/// externref: opaque value; null is 0). Defined tables live inline, imported
+/// ones are pointers to the exporter's `VmTable`.
+pub mod table {
+    /// `*mut u64`
+    pub const BASE: u32 = 0;
+    /// `u64`: current number of elements.
+    pub const LENGTH: u32 = 8;
+    pub const SIZE: u32 = 16;
+}
+
+/// `VmFuncRef`: what a funcref points to. Every instance holds one per
+/// function in its index space, so `ref.func` is an address computation.
+pub mod funcref {
+    /// `*const u8`: code, called with the convention above.
+    pub const CODE: u32 = 0;
+    /// `*mut VmCtx` to pass as first argument.
+    pub const VMCTX: u32 = 8;
+    /// `u32`: canonical type id, compared by `call_indirect`.
+    pub const TYPE_ID: u32 = 16;
+    pub const SIZE: u32 = 24;
+}
+
+/// `VmImportFunc`: an imported function's code and the context to call it with.
+pub mod import_func {
+    pub const CODE: u32 = 0;
+    pub const VMCTX: u32 = 8;
+    pub const SIZE: u32 = 16;
+}
+
+/// Libcalls: runtime helpers for operations that need the runtime (growing,
+/// bulk operations on segments). Each returns a status where it can fail
+/// (0 = ok, else a [`crate::trap::TrapCode`]) so that the *generated code*
+/// raises the trap; the runtime never unwinds through its own frames.
+pub mod libcall {
+    /// `fn(vmctx, delta_pages: u32) -> i32`: old size in pages, or -1.
+    pub const MEMORY_GROW: u32 = 0;
+    /// `fn(vmctx, dst: u32, val: u32, len: u32) -> u32`
+    pub const MEMORY_FILL: u32 = 1;
+    /// `fn(vmctx, dst: u32, src: u32, len: u32) -> u32`
+    pub const MEMORY_COPY: u32 = 2;
+    /// `fn(vmctx, data_index: u32, dst: u32, src: u32, len: u32) -> u32`
+    pub const MEMORY_INIT: u32 = 3;
+    /// `fn(vmctx, data_index: u32)`
+    pub const DATA_DROP: u32 = 4;
+    /// `fn(vmctx, table: u32, init: u64, delta: u32) -> i32`: old size or -1.
+    pub const TABLE_GROW: u32 = 5;
+    /// `fn(vmctx, table: u32, dst: u32, val: u64, len: u32) -> u32`
+    pub const TABLE_FILL: u32 = 6;
+    /// `fn(vmctx, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> u32`
+    pub const TABLE_COPY: u32 = 7;
+    /// `fn(vmctx, table: u32, elem_index: u32, dst: u32, src: u32, len: u32) -> u32`
+    pub const TABLE_INIT: u32 = 8;
+    /// `fn(vmctx, elem_index: u32)`
+    pub const ELEM_DROP: u32 = 9;
+    pub const COUNT: u32 = 10;
+}
+
+/// WebAssembly page size.
+pub const WASM_PAGE_SIZE: u64 = 65536;
+/// Largest 32-bit memory, in pages.
+pub const MAX_WASM_PAGES: u32 = 65536;
+
+/// Whether a module's memory is absent, imported or defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryKind {
+    None,
+    Imported,
+    Defined,
+}
+
+/// The counts that determine a module's `VmCtx` layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmCtxCounts {
+    pub types: u32,
+    pub imported_funcs: u32,
+    /// All functions: imported + defined.
+    pub funcs: u32,
+    pub imported_tables: u32,
+    pub defined_tables: u32,
+    pub memory: MemoryKind,
+    pub imported_globals: u32,
+    pub defined_globals: u32,
+}
+
+/// Offsets of the module-dependent parts of `VmCtx`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmCtxLayout {
+    pub counts: VmCtxCounts,
+    /// `[u32; types]`: canonical type ids, filled by the runtime.
+    pub type_ids: u32,
+    /// `[VmImportFunc; imported_funcs]`
+    pub imported_funcs: u32,
+    /// `[*mut VmTable; imported_tables]`
+    pub imported_tables: u32,
+    /// `*mut VmMemory`, present when the memory is imported.
+    pub imported_memory: u32,
+    /// `[*mut u64; imported_globals]`
+    pub imported_globals: u32,
+    /// `VmMemory`, present when the memory is defined.
+    pub defined_memory: u32,
+    /// `[VmTable; defined_tables]`
+    pub defined_tables: u32,
+    /// `[u64; defined_globals]`
+    pub defined_globals: u32,
+    /// `[VmFuncRef; funcs]`
+    pub func_refs: u32,
+    /// Total size in bytes (a multiple of 16).
+    pub size: u32,
+}
+
+/// Upper bound on any count, so that the layout fits in `u32` arithmetic.
+pub const MAX_ENTITIES: u32 = 1 << 20;
+
+const fn align8(x: u32) -> u32 {
+    (x + 7) & !7
+}
+
+impl VmCtxLayout {
+    /// Compute the layout, or `None` when a count exceeds [`MAX_ENTITIES`]
+    /// or imported functions outnumber functions.
+    pub const fn new(c: VmCtxCounts) -> Option<VmCtxLayout> {
+        if c.types > MAX_ENTITIES
+            || c.funcs > MAX_ENTITIES
+            || c.imported_funcs > c.funcs
+            || c.imported_tables > MAX_ENTITIES
+            || c.defined_tables > MAX_ENTITIES
+            || c.imported_globals > MAX_ENTITIES
+            || c.defined_globals > MAX_ENTITIES
+        {
+            return None;
+        }
+        let type_ids = header::SIZE;
+        let imported_funcs = align8(type_ids + 4 * c.types);
+        let imported_tables = imported_funcs + import_func::SIZE * c.imported_funcs;
+        let imported_memory = imported_tables + 8 * c.imported_tables;
+        let imported_globals = imported_memory
+            + if matches!(c.memory, MemoryKind::Imported) {
+                8
+            } else {
+                0
+            };
+        let defined_memory = imported_globals + 8 * c.imported_globals;
+        let defined_tables = defined_memory
+            + if matches!(c.memory, MemoryKind::Defined) {
+                memory::SIZE
+            } else {
+                0
+            };
+        let defined_globals = defined_tables + table::SIZE * c.defined_tables;
+        let func_refs = defined_globals + 8 * c.defined_globals;
+        let end = func_refs + funcref::SIZE * c.funcs;
+        Some(VmCtxLayout {
+            counts: c,
+            type_ids,
+            imported_funcs,
+            imported_tables,
+            imported_memory,
+            imported_globals,
+            defined_memory,
+            defined_tables,
+            defined_globals,
+            func_refs,
+            size: (end + 15) & !15,
+        })
+    }
+
+    pub fn type_id(&self, ty: u32) -> u32 {
+        self.type_ids + 4 * ty
+    }
+
+    pub fn imported_func(&self, f: u32) -> u32 {
+        self.imported_funcs + import_func::SIZE * f
+    }
+
+    pub fn imported_table(&self, t: u32) -> u32 {
+        self.imported_tables + 8 * t
+    }
+
+    pub fn imported_global(&self, g: u32) -> u32 {
+        self.imported_globals + 8 * g
+    }
+
+    /// Offset of a defined table, by *defined* index.
+    pub fn defined_table(&self, t: u32) -> u32 {
+        self.defined_tables + table::SIZE * t
+    }
+
+    /// Offset of a defined global's slot, by *defined* index.
+    pub fn defined_global(&self, g: u32) -> u32 {
+        self.defined_globals + 8 * g
+    }
+
+    pub fn func_ref(&self, f: u32) -> u32 {
+        self.func_refs + funcref::SIZE * f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts() -> VmCtxCounts {
+        VmCtxCounts {
+            types: 3,
+            imported_funcs: 2,
+            funcs: 5,
+            imported_tables: 1,
+            defined_tables: 2,
+            memory: MemoryKind::Defined,
+            imported_globals: 1,
+            defined_globals: 4,
+        }
+    }
+
+    #[test]
+    fn layout_is_ordered_and_aligned() {
+        let l = VmCtxLayout::new(counts()).unwrap();
+        assert_eq!(l.type_ids, header::SIZE);
+        assert_eq!(l.imported_funcs % 8, 0);
+        assert!(l.imported_funcs >= l.type_ids + 12);
+        assert_eq!(l.imported_tables, l.imported_funcs + 32);
+        assert_eq!(l.imported_memory, l.imported_tables + 8);
+        assert_eq!(l.imported_globals, l.imported_memory);
+        assert_eq!(l.defined_memory, l.imported_globals + 8);
+        assert_eq!(l.defined_tables, l.defined_memory + 16);
+        assert_eq!(l.defined_globals, l.defined_tables + 32);
+        assert_eq!(l.func_refs, l.defined_globals + 32);
+        assert!(l.size >= l.func_refs + 5 * 24);
+        assert_eq!(l.size % 16, 0);
+    }
+
+    #[test]
+    fn rejects_absurd_counts() {
+        let mut c = counts();
+        c.imported_funcs = 6;
+        assert!(VmCtxLayout::new(c).is_none());
+        let mut c = counts();
+        c.funcs = u32::MAX;
+        assert!(VmCtxLayout::new(c).is_none());
+    }
+}
