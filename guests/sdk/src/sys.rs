@@ -1,0 +1,181 @@
+//! Raw host imports, exactly as `kwasm_abi::host::HOST_FUNCS` declares them.
+//!
+//! Every function here is imported from wasm module `kwasm`; on `wasm32`,
+//! pointers and `usize` are `i32`, so the wasm signatures are:
+//!
+//! | import | wasm type |
+//! |---|---|
+//! | `kwasm.log` | `(i32 ptr, i32 len) -> ()` |
+//! | `kwasm.pkt_len` | `() -> i32` |
+//! | `kwasm.pkt_load` | `(i32 off, i32 dst, i32 len) -> i32` |
+//! | `kwasm.time_ns` | `() -> i64` |
+//! | `kwasm.map_get` | `(i32 map, i32 idx) -> i64` |
+//! | `kwasm.map_set` | `(i32 map, i32 idx, i64 v) -> ()` |
+//! | `kwasm.map_add` | `(i32 map, i32 idx, i64 delta) -> i64` |
+//! | `kwasm.random_u32` | `() -> i32` |
+//!
+//! Only the imports a program actually calls end up in its import section.
+//! Prefer the safe wrappers in [`crate::host`].
+//!
+//! On other targets these are inert stand-ins (see the crate documentation);
+//! under `cfg(test)` they are backed by a per-thread mock, [`mock`].
+
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "kwasm")]
+unsafe extern "C" {
+    /// Writes `len` bytes at `ptr` to the log. Traps (`MemoryOutOfBounds`) if
+    /// the range is outside linear memory.
+    pub fn log(ptr: *const u8, len: usize);
+    /// Length of the current packet in bytes; 0 outside netfilter.
+    pub fn pkt_len() -> i32;
+    /// Copies up to `len` packet bytes starting at `off` to `dst`; returns the
+    /// number copied (0 when `off` is past the end). Traps if
+    /// `[dst, dst+len)` is outside linear memory.
+    pub fn pkt_load(off: i32, dst: *mut u8, len: usize) -> i32;
+    /// Monotonic time in nanoseconds.
+    pub fn time_ns() -> i64;
+    /// Entry `idx` of map `map`. Traps (`HostError`) when out of range.
+    pub fn map_get(map: i32, idx: i32) -> i64;
+    /// Sets entry `idx` of map `map`. Traps (`HostError`) when out of range.
+    pub fn map_set(map: i32, idx: i32, v: i64);
+    /// Atomically adds `delta` to entry `idx` of map `map` and returns the new
+    /// value. Traps (`HostError`) when out of range.
+    pub fn map_add(map: i32, idx: i32, delta: i64) -> i64;
+    /// A pseudo-random number.
+    pub fn random_u32() -> i32;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use self::stand_in::*;
+
+/// Host stand-ins for non-wasm targets, with the same signatures as the
+/// imports. Outside tests they behave like the userspace runner with no packet
+/// and all maps reading 0; under `cfg(test)` they forward to [`mock`].
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::missing_safety_doc)]
+mod stand_in {
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn log(ptr: *const u8, len: usize) {
+        #[cfg(test)]
+        super::mock::log(unsafe { core::slice::from_raw_parts(ptr, len) });
+        #[cfg(not(test))]
+        let _ = (ptr, len);
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn pkt_len() -> i32 {
+        #[cfg(test)]
+        return super::mock::with(|m| m.packet.len() as i32);
+        #[cfg(not(test))]
+        0
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn pkt_load(off: i32, dst: *mut u8, len: usize) -> i32 {
+        #[cfg(test)]
+        return super::mock::with(|m| {
+            let off = off as u32 as usize;
+            if off >= m.packet.len() {
+                return 0;
+            }
+            let n = len.min(m.packet.len() - off);
+            unsafe { core::ptr::copy_nonoverlapping(m.packet[off..].as_ptr(), dst, n) };
+            n as i32
+        });
+        #[cfg(not(test))]
+        {
+            let _ = (off, dst, len);
+            0
+        }
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn time_ns() -> i64 {
+        0
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn map_get(map: i32, idx: i32) -> i64 {
+        #[cfg(test)]
+        return super::mock::with(|m| *m.slot(map, idx));
+        #[cfg(not(test))]
+        {
+            let _ = (map, idx);
+            0
+        }
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn map_set(map: i32, idx: i32, v: i64) {
+        #[cfg(test)]
+        super::mock::with(|m| *m.slot(map, idx) = v);
+        #[cfg(not(test))]
+        let _ = (map, idx, v);
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn map_add(map: i32, idx: i32, delta: i64) -> i64 {
+        #[cfg(test)]
+        return super::mock::with(|m| {
+            let s = m.slot(map, idx);
+            *s = s.wrapping_add(delta);
+            *s
+        });
+        #[cfg(not(test))]
+        {
+            let _ = (map, idx);
+            delta
+        }
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn random_u32() -> i32 {
+        4 // chosen by fair dice roll
+    }
+}
+
+/// A per-thread fake host for unit tests on the build machine: a packet, maps
+/// that grow on demand and a captured log.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub mod mock {
+    use std::cell::RefCell;
+
+    /// State of the fake host.
+    #[derive(Default)]
+    pub struct Host {
+        /// The "current packet", seen through `pkt_len`/`pkt_load`.
+        pub packet: Vec<u8>,
+        /// Map contents, `maps[map][idx]`.
+        pub maps: Vec<Vec<i64>>,
+        /// Every `log` call, in order.
+        pub logs: Vec<Vec<u8>>,
+    }
+
+    impl Host {
+        pub(super) fn slot(&mut self, map: i32, idx: i32) -> &mut i64 {
+            let (map, idx) = (map as usize, idx as usize);
+            if self.maps.len() <= map {
+                self.maps.resize(map + 1, Vec::new());
+            }
+            let m = &mut self.maps[map];
+            if m.len() <= idx {
+                m.resize(idx + 1, 0);
+            }
+            &mut m[idx]
+        }
+    }
+
+    thread_local! {
+        static HOST: RefCell<Host> = RefCell::new(Host::default());
+    }
+
+    /// Runs `f` on this thread's fake host.
+    pub fn with<R>(f: impl FnOnce(&mut Host) -> R) -> R {
+        HOST.with(|h| f(&mut h.borrow_mut()))
+    }
+
+    /// Resets the fake host and installs `packet` as the current packet.
+    pub fn reset(packet: &[u8]) {
+        with(|h| {
+            *h = Host::default();
+            h.packet = packet.to_vec();
+        });
+    }
+
+    pub(super) fn log(bytes: &[u8]) {
+        with(|h| h.logs.push(bytes.to_vec()));
+    }
+}
