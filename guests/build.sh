@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the kwasm guest programs into guests/out/:
+#   out/<example>.wasm     Rust examples (cargo, wasm32-unknown-unknown, release)
+#   out/<name>.wasm        WAT programs from wat/*.wat, assembled
+#   out/traps/<name>.wasm  WAT trap programs from wat/traps/*.wat
+# then checks every module with tools/wasmcheck: valid under exactly the
+# WebAssembly features kwasmc supports, only kwasm.* (and env._debug) host
+# imports with their exact signatures, a well-formed kwasm.maps section and a
+# `filter: (i32) -> i32` export.
+#
+# Usage: ./build.sh          build and check
+#        ./build.sh test     also run the SDK unit tests on the host and, if
+#                            node is installed, the example tests (tools/test.mjs)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+WASM_TARGET=wasm32-unknown-unknown
+HOST_TARGET=$(rustc -vV | sed -n 's/^host: //p')
+EXAMPLES=(packet_counter port_filter dns_parser)
+OUT=out
+
+if ! rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"; then
+    echo "build.sh: installing the $WASM_TARGET target" >&2
+    rustup target add "$WASM_TARGET"
+fi
+
+echo "== cargo build (guests, $WASM_TARGET)"
+cargo build --release --target "$WASM_TARGET" $(printf -- '-p %s ' "${EXAMPLES[@]}")
+echo "== cargo build (wasmcheck, $HOST_TARGET)"
+cargo build --release --target "$HOST_TARGET" -p wasmcheck
+WASMCHECK=target/$HOST_TARGET/release/wasmcheck
+
+rm -rf "$OUT"
+mkdir -p "$OUT/traps"
+for e in "${EXAMPLES[@]}"; do
+    cp "target/$WASM_TARGET/release/$e.wasm" "$OUT/$e.wasm"
+done
+for w in wat/*.wat wat/traps/*.wat; do
+    rel=${w#wat/}
+    "$WASMCHECK" wat "$w" "$OUT/${rel%.wat}.wasm"
+done
+
+echo "== wasmcheck"
+status=0
+# Programs that must be accepted as netfilter programs.
+accepted=("$OUT"/*.wasm)
+rejected=()
+for t in "$OUT"/traps/*.wasm; do
+    case $(basename "$t") in
+        bad_import.wasm | unknown_import.wasm) rejected+=("$t") ;;
+        *) accepted+=("$t") ;;
+    esac
+done
+"$WASMCHECK" check --filter "${accepted[@]}" || status=1
+# Programs that exist to be rejected by kwasmc: valid wasm, bad imports.
+"$WASMCHECK" check --filter --allow-bad-imports "${rejected[@]}" || status=1
+if [ $status -ne 0 ]; then
+    echo "build.sh: wasmcheck failed" >&2
+    exit $status
+fi
+
+echo "== sizes"
+for f in "$OUT"/*.wasm "$OUT"/traps/*.wasm; do
+    printf '%8d  %s\n' "$(stat -c %s "$f")" "$f"
+done
+
+if [ "${1:-}" = test ]; then
+    echo "== cargo test -p kwasm-guest ($HOST_TARGET)"
+    cargo test -p kwasm-guest --target "$HOST_TARGET"
+    if command -v node >/dev/null; then
+        echo "== node tools/test.mjs"
+        node tools/test.mjs "$OUT"
+    else
+        echo "build.sh: node not found, skipping tools/test.mjs" >&2
+    fi
+fi

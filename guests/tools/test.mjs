@@ -1,0 +1,218 @@
+// test.mjs: end-to-end tests of the built guest programs on Node.js (V8), using
+// the reference host in kwasm-node.mjs and hand-built packets.
+//
+//   node tools/test.mjs [OUT_DIR]     (default: out; run ./build.sh first)
+//
+// It checks verdicts, map contents and log lines of the Rust examples, the
+// results of compute.wat, hello.wat, and that every trap program traps. It
+// does not test fuel (V8 has none: infinite_loop is skipped) or kwasmc's
+// import checks (JS imports accept any signature: bad_import is skipped).
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Guest, HostError } from "./kwasm-node.mjs";
+
+const out = process.argv[2] ?? "out";
+const load = (name) => new Guest(readFileSync(join(out, name)));
+let failures = 0;
+let passes = 0;
+function check(what, got, want) {
+  const g = JSON.stringify(got, (_, v) => (typeof v === "bigint" ? v.toString() : v));
+  const w = JSON.stringify(want, (_, v) => (typeof v === "bigint" ? v.toString() : v));
+  if (g === w) {
+    passes++;
+  } else {
+    failures++;
+    console.log(`FAIL ${what}: got ${g}, want ${w}`);
+  }
+}
+
+// ---- packet builders (network byte order) ----
+const u16 = (n) => [(n >> 8) & 0xff, n & 0xff];
+function ipv4(proto, payload, { frag = 0 } = {}) {
+  const total = 20 + payload.length;
+  return Uint8Array.from([
+    0x45, 0, ...u16(total), 0x12, 0x34, ...u16(frag), 64, proto, 0, 0,
+    192, 0, 2, 1, 192, 0, 2, 2, ...payload,
+  ]);
+}
+function ipv6(next, payload) {
+  return Uint8Array.from([
+    0x60, 0, 0, 0, ...u16(payload.length), next, 64,
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+    ...payload,
+  ]);
+}
+const udp = (src, dst, payload = []) => [...u16(src), ...u16(dst), ...u16(8 + payload.length), 0, 0, ...payload];
+const tcp = (src, dst) => [...u16(src), ...u16(dst), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0];
+function dnsName(name) {
+  const w = [];
+  for (const l of name.split(".").filter((x) => x)) w.push(l.length, ...Buffer.from(l));
+  w.push(0);
+  return w;
+}
+const dnsQuery = (name, qtype = 1, id = 0x1234) => [...u16(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...dnsName(name), ...u16(qtype), 0, 1];
+const UDP = 17, TCP = 6, ICMPV6 = 58, HOPOPT = 0, FRAG = 44;
+
+// ---- hello.wat ----
+{
+  const g = load("hello.wasm");
+  check("hello run", g.instance.exports.run(), 0);
+  check("hello main", g.instance.exports.main(), 0);
+  check("hello filter", g.filter(), 1);
+  check("hello logs", g.logs, ["hello, world", "hello, world", "hello, world"]);
+}
+
+// ---- compute.wat ----
+{
+  const e = load("compute.wasm").instance.exports;
+  check("fib 50", e.fib(50), 12586269025n);
+  check("fib 0", e.fib(0), 0n);
+  check("fib 100 (wraps)", e.fib(100), 3736710778780434371n);
+  check("fib_rec 20", e.fib_rec(20), 6765);
+  check("fsum", e.fsum(1.5, 2.25), 3.75);
+  check("fpoly 2", e.fpoly(2), 40.41421356237309);
+  check("fmix32 3", e.fmix32(3), 1.25);
+  check("mem_sum 16", e.mem_sum(16), 1360);
+  check("mem_sum 0", e.mem_sum(0), 0);
+  check("dispatch", [0, 1, 2, 3].map((op) => e.dispatch(op, 12)), [13, 24, 144, -12]);
+  check("sext 0x80", e.sext(0x80), -128n);
+  check("sext 0x7f", e.sext(0x7f), 127n);
+  check("sat", [e.sat(1e300), e.sat(-1e300), e.sat(NaN), e.sat(-3.9)], [2147483647, -2147483648, 0, -3]);
+  check("divmod", e.divmod(17, 5), [3, 2]);
+  check("bulk 7", e.bulk(7), 2042);
+  check("checksum 256 64", e.checksum(256, 64), 45050);
+  check("checksum odd", e.checksum(256, 3), 0xffff ^ (0x0a00 + 0x0000));
+  check("collatz 27", e.collatz(27n), 111);
+  check("counter", [e.counter(), e.counter(), e.counter()], [1, 2, 3]);
+  check("i64ops", e.i64ops(12345n, 678n), 59373729030405n);
+  check("compute filter", e.filter(0), 1);
+  for (const [what, f] of [
+    ["dispatch 4", () => e.dispatch(4, 1)],
+    ["divmod /0", () => e.divmod(1, 0)],
+    ["mem_sum past memory", () => e.mem_sum(20000)],
+  ]) {
+    try {
+      f();
+      check(`${what} traps`, "no trap", "trap");
+    } catch (err) {
+      check(`${what} traps`, err instanceof WebAssembly.RuntimeError, true);
+    }
+  }
+}
+
+// ---- traps ----
+const traps = {
+  "unreachable.wasm": WebAssembly.RuntimeError,
+  "oob.wasm": WebAssembly.RuntimeError,
+  "table_oob.wasm": WebAssembly.RuntimeError,
+  "null_call.wasm": WebAssembly.RuntimeError,
+  "bad_signature.wasm": WebAssembly.RuntimeError,
+  "undefined_element.wasm": WebAssembly.RuntimeError,
+  "int_overflow.wasm": WebAssembly.RuntimeError,
+  "div_zero.wasm": WebAssembly.RuntimeError,
+  "bad_conversion.wasm": WebAssembly.RuntimeError,
+  "stack_overflow.wasm": RangeError, // V8: "Maximum call stack size exceeded"
+  "host_error.wasm": HostError,
+  "log_oob.wasm": HostError,
+};
+for (const [file, cls] of Object.entries(traps)) {
+  const g = load(join("traps", file));
+  for (const len of [0, 60]) {
+    try {
+      g.filter(new Uint8Array(len));
+      check(`${file} (len ${len}) traps`, "returned", "trapped");
+    } catch (err) {
+      check(`${file} (len ${len}) traps with ${cls.name}`, `${err.constructor.name}`, cls.name);
+    }
+  }
+}
+{
+  // host_error: the in-range map_add ran before the trap.
+  const g = load("traps/host_error.wasm");
+  try { g.filter(); } catch {}
+  check("host_error map", g.mapValues(), [[0n, 0n, 0n, 1n]]);
+}
+
+// ---- packet_counter ----
+{
+  const g = load("packet_counter.wasm");
+  const pkts = [
+    ipv4(UDP, udp(1, 2, [1, 2, 3])),
+    ipv4(UDP, udp(1, 2)),
+    ipv4(TCP, tcp(1, 2)),
+    ipv6(UDP, udp(1, 2)),
+    ipv6(HOPOPT, [ICMPV6, 0, 0, 0, 0, 0, 0, 0, 128, 0, 0, 0]),
+    Uint8Array.from([0x12, 0x34]),
+    new Uint8Array(0),
+  ];
+  check("packet_counter verdicts", pkts.map((p) => g.filter(p)), pkts.map(() => 1));
+  const m = g.mapValues();
+  check("packet_counter maps", m.map((x) => x.length), [256, 256, 3]);
+  check("packet_counter packets", [m[0][UDP], m[0][TCP], m[0][ICMPV6]], [3n, 1n, 1n]);
+  const len = (i) => BigInt(pkts[i].length);
+  check("packet_counter bytes", [m[1][UDP], m[1][TCP], m[1][ICMPV6]], [len(0) + len(1) + len(3), len(2), len(4)]);
+  check("packet_counter families", m[2], [3n, 2n, 2n]);
+}
+
+// ---- port_filter ----
+{
+  const g = load("port_filter.wasm");
+  const cases = [
+    ["empty", new Uint8Array(0), 1],
+    ["v4 udp 9999", ipv4(UDP, udp(5000, 9999, [1])), 0],
+    ["v4 udp 9998", ipv4(UDP, udp(5000, 9998)), 1],
+    ["v4 udp from 9999", ipv4(UDP, udp(9999, 53)), 1],
+    ["v4 tcp 9999", ipv4(TCP, tcp(5000, 9999)), 1],
+    ["v4 first fragment 9999", ipv4(UDP, udp(1, 9999), { frag: 0x2000 }), 0],
+    ["v4 later fragment", ipv4(UDP, udp(1, 9999), { frag: 0x0010 }), 1],
+    ["v6 udp 9999", ipv6(UDP, udp(1, 9999)), 0],
+    ["v6 hop-by-hop + udp 9999", ipv6(HOPOPT, [UDP, 0, 0, 0, 0, 0, 0, 0, ...udp(1, 9999)]), 0],
+    ["v6 fragment(first) + udp 9999", ipv6(FRAG, [UDP, 0, 0, 1, 0, 0, 0, 1, ...udp(1, 9999)]), 0],
+    ["v6 tcp 9999", ipv6(TCP, tcp(1, 9999)), 1],
+    ["truncated v4 udp", ipv4(UDP, udp(1, 9999)).subarray(0, 22), 1],
+  ];
+  for (const [what, p, want] of cases) check(`port_filter ${what}`, g.filter(p), want);
+  const dropped = BigInt(cases.filter((c) => c[2] === 0).length);
+  check("port_filter counters", g.mapValues(), [[BigInt(cases.length) - dropped, dropped]]);
+}
+
+// ---- dns_parser ----
+{
+  const g = load("dns_parser.wasm");
+  const q = (name, qtype, v6 = false) => (v6 ? ipv6 : ipv4)(UDP, udp(40000, 53, dnsQuery(name, qtype)));
+  const cases = [
+    ["empty", new Uint8Array(0), 1, null],
+    ["www.example.com A", q("www.example.com", 1), 1, "dns: query www.example.com A from 192.0.2.1"],
+    ["v6 AAAA", q("Example.ORG", 28, true), 1, "dns: query Example.ORG AAAA from 2001:db8::1"],
+    ["blocked.test", q("blocked.test", 1), 0, "dns: DROP blocked.test A from 192.0.2.1"],
+    ["x.y.BLOCKED.test HTTPS", q("x.y.BLOCKED.test", 65), 0, "dns: DROP x.y.BLOCKED.test HTTPS from 192.0.2.1"],
+    ["notblocked.test", q("notblocked.test", 16), 1, "dns: query notblocked.test TXT from 192.0.2.1"],
+    ["v6 blocked", q("a.blocked.test", 999, true), 0, "dns: DROP a.blocked.test TYPE999 from 2001:db8::1"],
+    ["root", q(".", 2), 1, "dns: query . NS from 192.0.2.1"],
+    ["response", ipv4(UDP, udp(53, 40000, [0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, ...dnsName("blocked.test"), 0, 1, 0, 1])), 1, null],
+    ["response to port 53", ipv4(UDP, udp(53, 53, [0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, ...dnsName("blocked.test"), 0, 1, 0, 1])), 1, "dns: malformed query from 192.0.2.1: not a query"],
+    ["truncated", ipv4(UDP, udp(1, 53, dnsQuery("blocked.test").slice(0, 20))), 1, "dns: malformed query from 192.0.2.1: truncated"],
+    ["compressed", ipv4(UDP, udp(1, 53, [0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1])), 0, "dns: malformed query from 192.0.2.1: compression pointer in question"],
+    ["tcp 53", ipv4(TCP, tcp(1, 53)), 1, null],
+    ["escaped label", ipv4(UDP, udp(1, 53, [0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0x61, 0x2e, 0x00, 4, ...Buffer.from("test"), 0, 0, 1, 0, 1])), 1, "dns: query a\\.\\000.test A from 192.0.2.1"],
+  ];
+  for (const [what, p, want, log] of cases) {
+    g.logs = [];
+    check(`dns_parser ${what}`, g.filter(p), want);
+    check(`dns_parser ${what} log`, g.logs, log === null ? [] : [log]);
+  }
+  const m = g.mapValues();
+  // [queries, blocked, malformed, other]
+  check("dns_parser counters", m[0], [8n, 4n, 3n, 3n]);
+  check("dns_parser per qtype", [m[1][1], m[1][28], m[1][65], m[1][16], m[1][2], m[1][0]], [3n, 1n, 1n, 1n, 1n, 1n]);
+  // A name too long to log in full is truncated, not dropped or trapped.
+  g.logs = [];
+  const long = Array.from({ length: 4 }, () => "a".repeat(63)).join(".").slice(0, 253);
+  check("dns_parser long name", g.filter(q(long, 1)), 1);
+  check("dns_parser long name log truncated", g.logs.length === 1 && g.logs[0].endsWith("...") && g.logs[0].length === 200, true);
+}
+
+console.log(`${passes} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
