@@ -103,7 +103,7 @@ function parseArg(s) {
   return Number(s);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   if (args.length === 0) {
     console.error("usage: node kwasm-node.mjs prog.wasm [--packet HEX] [--maps] [--invoke NAME] [ARGS...]");

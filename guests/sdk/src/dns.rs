@@ -493,7 +493,7 @@ pub(crate) mod tests {
         assert_eq!(Name::from_wire(&[0xc0, 0x0c]).err(), Some(Error::Compressed));
         // Name longer than 255 made of many short labels, in a long buffer:
         // stops at the limit, not at the end of the buffer.
-        let many = vec![1u8, b'a'].repeat(200);
+        let many = [1u8, b'a'].repeat(200);
         assert_eq!(Name::parse(&many, 0).err(), Some(Error::NameTooLong));
         // Trailing bytes after the name are not part of from_wire's name.
         assert!(Name::from_wire(&[1, b'a', 0, 0]).is_err());

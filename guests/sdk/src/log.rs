@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn truncates_with_ellipsis() {
         let mut b = LogBuf::<8>::new();
-        write!(b, "{}", "abcdefghijkl").unwrap();
+        b.write_str("abcdefghijkl").unwrap();
         assert!(b.is_truncated());
         assert_eq!(b.as_bytes(), b"abcde...");
     }

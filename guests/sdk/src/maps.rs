@@ -53,7 +53,7 @@ pub const fn encode<const N: usize>(counts: &[u32]) -> [u8; N] {
 }
 
 /// Declares the program's maps: one `u32` entry count per map, in map order.
-/// Emits the `kwasm.maps` custom section (see the [module docs](crate::maps)).
+/// Emits the `kwasm.maps` custom section (see the [module docs](mod@crate::maps)).
 /// Use it once per program. Limits are checked at compile time.
 ///
 /// ```ignore

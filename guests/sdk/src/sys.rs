@@ -18,7 +18,7 @@
 //! Prefer the safe wrappers in [`crate::host`].
 //!
 //! On other targets these are inert stand-ins (see the crate documentation);
-//! under `cfg(test)` they are backed by a per-thread mock, [`mock`].
+//! under `cfg(test)` they are backed by a per-thread mock (`sys::mock`).
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "kwasm")]
@@ -50,7 +50,7 @@ pub use self::stand_in::*;
 
 /// Host stand-ins for non-wasm targets, with the same signatures as the
 /// imports. Outside tests they behave like the userspace runner with no packet
-/// and all maps reading 0; under `cfg(test)` they forward to [`mock`].
+/// and all maps reading 0; under `cfg(test)` they forward to `sys::mock`.
 #[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::missing_safety_doc)]
 mod stand_in {
