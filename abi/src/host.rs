@@ -20,7 +20,7 @@
 //!   custom section; an index out of range traps with `HostError`.
 //! - `random_u32() -> i32`: a pseudo-random number.
 
-use crate::types::ValType::{self, I32, I64};
+use super::types::ValType::{self, I32, I64};
 
 /// Stable identifiers of host functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

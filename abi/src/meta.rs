@@ -21,8 +21,8 @@
 //! call it on bytes from userspace: after it returns `Ok`, every accessor is
 //! in bounds and every index refers to something that exists.
 
-use crate::Arch;
-use crate::types::ValType;
+use super::types::Arch;
+use super::types::ValType;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -40,7 +40,7 @@ pub const FLAG_USES_FLOAT: u32 = 1;
 const KNOWN_FLAGS: u32 = FLAG_USES_FLOAT;
 
 /// Upper bound on every section's record count.
-pub const MAX_RECORDS: u32 = crate::vmctx::MAX_ENTITIES;
+pub const MAX_RECORDS: u32 = super::vmctx::MAX_ENTITIES;
 
 /// Import/export kinds.
 pub mod kind {
@@ -1025,7 +1025,7 @@ impl<'a> Meta<'a> {
                     i,
                     imp.min,
                     imp.max,
-                    crate::vmctx::MAX_WASM_PAGES,
+                    super::vmctx::MAX_WASM_PAGES,
                 )?,
                 kind::GLOBAL => {
                     valtype(S::Imports, i, imp.ty)?;
@@ -1082,7 +1082,7 @@ impl<'a> Meta<'a> {
                 i as u32,
                 m.min,
                 m.max,
-                crate::vmctx::MAX_WASM_PAGES,
+                super::vmctx::MAX_WASM_PAGES,
             )?;
         }
 
@@ -1271,11 +1271,11 @@ impl<'a> Meta<'a> {
             pool_ok(S::Datas, i, d.bytes)?;
         }
 
-        if self.maps().len() > crate::host::MAX_MAPS {
+        if self.maps().len() > super::host::MAX_MAPS {
             return Err(TooManyRecords(S::Maps));
         }
         for (i, m) in self.maps().iter().enumerate() {
-            if m.entries > crate::host::MAX_MAP_ENTRIES {
+            if m.entries > super::host::MAX_MAP_ENTRIES {
                 return Err(InvalidLimits {
                     section: S::Maps,
                     index: i as u32,

@@ -51,3 +51,28 @@ impl ValType {
 /// zero-extended, floats as their bit patterns, references as pointers
 /// (funcref: `*const VmFuncRef`; externref: an opaque host value), null = 0.
 pub type RawVal = u64;
+
+/// Target architectures a `.kw` can carry code for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Arch {
+    X86_64 = 1,
+    Aarch64 = 2,
+}
+
+impl Arch {
+    pub fn from_u32(v: u32) -> Option<Arch> {
+        match v {
+            1 => Some(Arch::X86_64),
+            2 => Some(Arch::Aarch64),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+}

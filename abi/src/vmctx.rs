@@ -87,7 +87,7 @@ pub mod import_func {
 
 /// Libcalls: runtime helpers for operations that need the runtime (growing,
 /// bulk operations on segments). Each returns a status where it can fail
-/// (0 = ok, else a [`crate::trap::TrapCode`]) so that the *generated code*
+/// (0 = ok, else a [`super::trap::TrapCode`]) so that the *generated code*
 /// raises the trap; the runtime never unwinds through its own frames.
 pub mod libcall {
     /// `fn(vmctx, delta_pages: u32) -> i32`: old size in pages, or -1.
