@@ -89,31 +89,7 @@ pub struct PoolRef {
     pub len: u32,
 }
 
-/// A fixed-size field of a record.
-pub trait Field: Sized {
-    const SIZE: usize;
-    fn get(b: &[u8], at: &mut usize) -> Self;
-    fn put(&self, b: &mut [u8], at: &mut usize);
-}
-
-macro_rules! int_field {
-    ($($t:ty),*) => {$(
-        impl Field for $t {
-            const SIZE: usize = core::mem::size_of::<$t>();
-            fn get(b: &[u8], at: &mut usize) -> Self {
-                let mut a = [0u8; core::mem::size_of::<$t>()];
-                a.copy_from_slice(&b[*at..*at + Self::SIZE]);
-                *at += Self::SIZE;
-                <$t>::from_le_bytes(a)
-            }
-            fn put(&self, b: &mut [u8], at: &mut usize) {
-                b[*at..*at + Self::SIZE].copy_from_slice(&self.to_le_bytes());
-                *at += Self::SIZE;
-            }
-        }
-    )*};
-}
-int_field!(u8, u16, u32, u64);
+pub use super::wire::{Field, Record};
 
 impl Field for PoolRef {
     const SIZE: usize = 8;
@@ -129,36 +105,7 @@ impl Field for PoolRef {
     }
 }
 
-/// A fixed-size record in a section.
-pub trait Record: Sized + Copy {
-    const SIZE: usize;
-    /// Decode from exactly `SIZE` bytes.
-    fn read(b: &[u8]) -> Self;
-    /// Encode into exactly `SIZE` bytes.
-    fn write(&self, b: &mut [u8]);
-}
-
-macro_rules! record {
-    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $f:ident : $t:ty),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-        pub struct $name { $($(#[$fm])* pub $f: $t),* }
-        impl Record for $name {
-            const SIZE: usize = 0 $(+ <$t as Field>::SIZE)*;
-            fn read(b: &[u8]) -> Self {
-                let mut at = 0;
-                $(let $f = <$t as Field>::get(b, &mut at);)*
-                $name { $($f),* }
-            }
-            fn write(&self, b: &mut [u8]) {
-                let mut at = 0;
-                $(Field::put(&self.$f, b, &mut at);)*
-            }
-        }
-    };
-}
-
-record!(
+kwasm_record!(
     /// A function type. Its `nparams + nresults` value types are consecutive
     /// bytes in the pool at `sig`.
     TypeRec {
@@ -170,7 +117,7 @@ record!(
     }
 );
 
-record!(
+kwasm_record!(
     /// An import. `index` is the type index for functions; `ty` the value
     /// type of a global or element type of a table; `min`/`max` are limits of
     /// tables and memories (`max` = [`NONE`] when absent).
@@ -187,7 +134,7 @@ record!(
     }
 );
 
-record!(
+kwasm_record!(
     /// A defined function: its type and where its code is in `.text`.
     FuncRec {
         type_idx: u32,
@@ -198,27 +145,27 @@ record!(
     }
 );
 
-record!(
+kwasm_record!(
     /// A defined table.
     TableRec { elem: u8, pad: u8, pad2: u16, min: u32, max: u32 }
 );
 
-record!(
+kwasm_record!(
     /// The defined memory, in pages.
     MemRec { min: u32, max: u32 }
 );
 
-record!(
+kwasm_record!(
     /// A defined global.
     GlobalRec { ty: u8, mutable: u8, init_kind: u8, pad: u8, init: u64 }
 );
 
-record!(
+kwasm_record!(
     /// An export of an entity of `kind` with index `index` in its index space.
     ExportRec { kind: u8, pad: u8, pad2: u16, index: u32, name: PoolRef }
 );
 
-record!(
+kwasm_record!(
     /// An element segment. `items` points at `count` u32 items in the pool.
     ElemRec {
         mode: u8,
@@ -232,12 +179,12 @@ record!(
     }
 );
 
-record!(
+kwasm_record!(
     /// A data segment; its bytes are in the pool.
     DataRec { mode: u8, offset_kind: u8, pad: u16, offset: u32, bytes: PoolRef }
 );
 
-record!(
+kwasm_record!(
     /// A map: an array of u64 shared with userspace.
     MapRec { entries: u32 }
 );
@@ -394,6 +341,7 @@ pub enum MetaError {
     },
     /// The entry export does not exist or is not a function.
     BadEntry(u32),
+    /// The start function does not exist or its type is not `[] -> []`.
     BadStart(u32),
     /// A writer was given a buffer of the wrong size, or parts that overflow.
     BufferSize {
@@ -492,7 +440,10 @@ impl fmt::Display for MetaError {
                 write!(f, "export {index} duplicates an earlier export's name")
             }
             BadEntry(e) => write!(f, "entry export {e} is not an exported function"),
-            BadStart(s) => write!(f, "start function {s} does not exist"),
+            BadStart(s) => write!(
+                f,
+                "start function {s} does not exist or does not have type [] -> []"
+            ),
             BufferSize { need, have } => write!(f, "metadata buffer is {have} bytes, need {need}"),
         }
     }
@@ -1162,8 +1113,16 @@ impl<'a> Meta<'a> {
                 _ => return Err(BadEntry(self.entry_export)),
             }
         }
-        if self.start_func != NONE && self.start_func >= nfuncs {
-            return Err(BadStart(self.start_func));
+        if self.start_func != NONE {
+            // Runtimes call the start function with no argument or result
+            // slots, so its type must be [] -> [] (as wasm requires).
+            let void = self
+                .func_type(self.start_func)
+                .and_then(|t| self.types().get(t))
+                .is_some_and(|t| t.nparams == 0 && t.nresults == 0);
+            if !void {
+                return Err(BadStart(self.start_func));
+            }
         }
 
         let offset_ok = |section, index, kind: u8, value: u32| match kind {
