@@ -1,0 +1,293 @@
+//! Reading a `.kw` artifact: ELF checks, metadata validation and mapping the
+//! code executable.
+//!
+//! The steps are the ones `kwasm.ko` performs on the same bytes (it gets the
+//! code mapped by the module loader instead of `mmap`): find `.text` and
+//! `.kwasm.meta`, refuse relocations against `.text`, validate the metadata
+//! with [`Meta::parse`], check that it describes exactly this `.text` and this
+//! machine. Nothing here trusts the input: every failure is a [`LoadError`]
+//! naming the file.
+
+use super::values::FuncType;
+use super::vm::Mapping;
+use goblin::elf::Elf;
+use goblin::elf::header::{EM_AARCH64, EM_X86_64, ET_REL};
+use goblin::elf::section_header::{SHT_NOBITS, SHT_REL, SHT_RELA};
+use kwasm_abi::Arch;
+use kwasm_abi::meta::{Meta, MetaError, SECTION_NAME};
+use std::fmt;
+use std::path::Path;
+
+/// The architecture this runtime executes.
+pub const HOST_ARCH: Arch = Arch::X86_64;
+
+/// Why a `.kw` could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {kind}")]
+pub struct LoadError {
+    /// The file (or name) the bytes came from.
+    pub file: String,
+    pub kind: LoadErrorKind,
+}
+
+/// The reason part of a [`LoadError`].
+#[derive(Debug, thiserror::Error)]
+pub enum LoadErrorKind {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not an ELF file (a .kw is produced by `kwasmc compile`)")]
+    NotElf,
+    #[error(
+        "looks like a WebAssembly {0} module, not a .kw artifact; compile it first with `kwasmc compile`"
+    )]
+    WasmInput(&'static str),
+    #[error("malformed ELF: {0}")]
+    BadElf(String),
+    #[error("not a 64-bit little-endian ELF")]
+    NotElf64Le,
+    #[error("ELF type {0} is not ET_REL (relocatable)")]
+    NotRelocatable(u16),
+    #[error("ELF machine {0} is not supported (x86-64 or aarch64 expected)")]
+    UnknownMachine(u16),
+    #[error("missing section {0}")]
+    MissingSection(&'static str),
+    #[error("duplicate section {0}")]
+    DuplicateSection(&'static str),
+    #[error("section {0} lies outside the file")]
+    SectionOutOfFile(&'static str),
+    #[error("section {0} has no file contents")]
+    NoBits(&'static str),
+    #[error(".text has relocations (section {0}); a .kw must be fully linked")]
+    Relocations(String),
+    #[error("invalid metadata: {0}")]
+    Meta(MetaError),
+    #[error("metadata is for {meta}, but the ELF machine is {elf}")]
+    ArchMismatch {
+        meta: &'static str,
+        elf: &'static str,
+    },
+    #[error("built for {0}, but this host runs {host}", host = HOST_ARCH.name())]
+    WrongHost(&'static str),
+    #[error("metadata says .text is {meta} bytes, but .text is {actual} bytes")]
+    TextLength { meta: u32, actual: u64 },
+    #[error("cannot map code: {0}")]
+    Map(std::io::Error),
+}
+
+/// `.text` copied into its own mapping and made read+execute.
+pub(crate) struct CodeMemory {
+    map: Mapping,
+    len: usize,
+}
+
+impl CodeMemory {
+    fn new(text: &[u8]) -> std::io::Result<CodeMemory> {
+        let map = Mapping::new(text.len(), libc::PROT_READ | libc::PROT_WRITE)?;
+        if !text.is_empty() {
+            // SAFETY: the mapping is at least `text.len()` bytes, freshly
+            // created and writable; the source is a distinct Rust slice.
+            unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), map.ptr(), text.len()) };
+        }
+        map.protect(0, map.len(), libc::PROT_READ | libc::PROT_EXEC)?;
+        Ok(CodeMemory {
+            map,
+            len: text.len(),
+        })
+    }
+
+    /// Address of `.text + off`; `off` must be below the text length (the
+    /// metadata parser guarantees this for every offset it accepted).
+    pub fn at(&self, off: u32) -> *const u8 {
+        debug_assert!((off as usize) < self.len);
+        self.map.ptr().wrapping_add(off as usize)
+    }
+}
+
+/// A validated, loaded `.kw`: its metadata and its code mapped executable.
+pub struct Artifact {
+    name: String,
+    /// View of `meta_bytes` (see [`Artifact::meta`]); declared first so it
+    /// is dropped before the bytes it borrows.
+    meta: Meta<'static>,
+    meta_bytes: Box<[u8]>,
+    pub(crate) code: CodeMemory,
+    /// Function types by type index.
+    pub(crate) types: Vec<FuncType>,
+}
+
+impl fmt::Debug for Artifact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Artifact")
+            .field("name", &self.name)
+            .field("text_len", &self.meta.text_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Section contents located in the ELF.
+struct Sections<'a> {
+    text: &'a [u8],
+    meta: &'a [u8],
+    machine: Arch,
+}
+
+fn find_sections(bytes: &[u8]) -> Result<Sections<'_>, LoadErrorKind> {
+    if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+        if bytes.starts_with(b"\0asm") {
+            return Err(LoadErrorKind::WasmInput("binary"));
+        }
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]);
+        if head.trim_start().starts_with("(module") || head.trim_start().starts_with(";;") {
+            return Err(LoadErrorKind::WasmInput("text"));
+        }
+        return Err(LoadErrorKind::NotElf);
+    }
+    // goblin is not supposed to panic on bad input; make sure a bug there
+    // still becomes an error rather than a crash.
+    let parsed = std::panic::catch_unwind(|| Elf::parse(bytes))
+        .map_err(|_| LoadErrorKind::BadElf("parser failure".into()))?;
+    let elf = parsed.map_err(|e| LoadErrorKind::BadElf(e.to_string()))?;
+    if !elf.is_64 || !elf.little_endian {
+        return Err(LoadErrorKind::NotElf64Le);
+    }
+    if elf.header.e_type != ET_REL {
+        return Err(LoadErrorKind::NotRelocatable(elf.header.e_type));
+    }
+    let machine = match elf.header.e_machine {
+        EM_X86_64 => Arch::X86_64,
+        EM_AARCH64 => Arch::Aarch64,
+        m => return Err(LoadErrorKind::UnknownMachine(m)),
+    };
+    let mut text_idx = None;
+    let mut meta_idx = None;
+    for (i, sh) in elf.section_headers.iter().enumerate() {
+        let name = elf.shdr_strtab.get_at(sh.sh_name).unwrap_or("");
+        let (slot, label) = match name {
+            ".text" => (&mut text_idx, ".text"),
+            n if n == SECTION_NAME => (&mut meta_idx, SECTION_NAME),
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(LoadErrorKind::DuplicateSection(label));
+        }
+        *slot = Some(i);
+    }
+    let text_idx = text_idx.ok_or(LoadErrorKind::MissingSection(".text"))?;
+    let meta_idx = meta_idx.ok_or(LoadErrorKind::MissingSection(SECTION_NAME))?;
+    for sh in &elf.section_headers {
+        if (sh.sh_type == SHT_REL || sh.sh_type == SHT_RELA)
+            && sh.sh_info as usize == text_idx
+            && sh.sh_size != 0
+        {
+            let name = elf.shdr_strtab.get_at(sh.sh_name).unwrap_or("?");
+            return Err(LoadErrorKind::Relocations(name.to_string()));
+        }
+    }
+    let contents = |idx: usize, label: &'static str| -> Result<&[u8], LoadErrorKind> {
+        let sh = &elf.section_headers[idx];
+        if sh.sh_type == SHT_NOBITS {
+            return Err(LoadErrorKind::NoBits(label));
+        }
+        let start = usize::try_from(sh.sh_offset).ok();
+        let len = usize::try_from(sh.sh_size).ok();
+        start
+            .zip(len)
+            .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
+            .ok_or(LoadErrorKind::SectionOutOfFile(label))
+    };
+    Ok(Sections {
+        text: contents(text_idx, ".text")?,
+        meta: contents(meta_idx, SECTION_NAME)?,
+        machine,
+    })
+}
+
+impl Artifact {
+    /// Read and load a `.kw` file.
+    pub fn from_file(path: &Path) -> Result<Artifact, LoadError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| LoadError {
+            file: name.clone(),
+            kind: e.into(),
+        })?;
+        Artifact::from_bytes(&name, &bytes)
+    }
+
+    /// Load a `.kw` from memory; `name` is used in messages.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Artifact, LoadError> {
+        Artifact::load(bytes)
+            .map_err(|kind| LoadError {
+                file: name.to_string(),
+                kind,
+            })
+            .map(|mut a| {
+                a.name = name.to_string();
+                a
+            })
+    }
+
+    fn load(bytes: &[u8]) -> Result<Artifact, LoadErrorKind> {
+        let s = find_sections(bytes)?;
+        let meta_bytes: Box<[u8]> = s.meta.into();
+        let meta = Meta::parse(&meta_bytes).map_err(LoadErrorKind::Meta)?;
+        if meta.arch != s.machine {
+            return Err(LoadErrorKind::ArchMismatch {
+                meta: meta.arch.name(),
+                elf: s.machine.name(),
+            });
+        }
+        if meta.arch != HOST_ARCH {
+            return Err(LoadErrorKind::WrongHost(meta.arch.name()));
+        }
+        if meta.text_len as u64 != s.text.len() as u64 {
+            return Err(LoadErrorKind::TextLength {
+                meta: meta.text_len,
+                actual: s.text.len() as u64,
+            });
+        }
+        let types = meta
+            .types()
+            .iter()
+            .map(|t| FuncType::new(meta.params(t).collect(), meta.results(t).collect()))
+            .collect();
+        let code = CodeMemory::new(s.text).map_err(LoadErrorKind::Map)?;
+        // SAFETY: `meta` borrows the heap buffer of `meta_bytes`, which moves
+        // into the same `Artifact`, is never mutated or reallocated, and is
+        // dropped after `meta` (field order). `Artifact::meta` only hands the
+        // view out with the lifetime of `&self`.
+        let meta: Meta<'static> = unsafe { std::mem::transmute::<Meta<'_>, Meta<'static>>(meta) };
+        Ok(Artifact {
+            name: String::new(),
+            meta,
+            meta_bytes,
+            code,
+            types,
+        })
+    }
+
+    /// The file name given at load time.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The validated metadata.
+    pub fn meta(&self) -> Meta<'_> {
+        let _ = &self.meta_bytes;
+        self.meta
+    }
+
+    /// Type of function `f` (imported or defined), if it exists.
+    pub fn func_type(&self, f: u32) -> Option<&FuncType> {
+        self.types.get(self.meta.func_type(f)? as usize)
+    }
+
+    /// Names and types of the exported functions, in export order.
+    pub fn exported_funcs(&self) -> Vec<(String, FuncType)> {
+        let m = self.meta();
+        m.exports()
+            .iter()
+            .filter(|e| e.kind == kwasm_abi::meta::kind::FUNC)
+            .filter_map(|e| Some((m.str(e.name).to_string(), self.func_type(e.index)?.clone())))
+            .collect()
+    }
+}

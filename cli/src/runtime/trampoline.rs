@@ -1,0 +1,370 @@
+//! Entering wasm and leaving it on a trap.
+//!
+//! `kwasm_rt_enter(trampoline, vmctx, code, values, stack_top, jmpbuf)`
+//! saves the callee-saved registers and the stack pointer in `jmpbuf`,
+//! switches to the wasm stack (unless `stack_top` is null), calls the
+//! array-call trampoline and returns 0. The trap handler stored in every
+//! `VmCtx`, `kwasm_rt_trap_handler(vmctx, code, func)`, records the trap in
+//! the current thread's `jmpbuf` and restores the saved registers, so that
+//! `kwasm_rt_enter` returns `code` instead. Only generated code, libcall or
+//! host frames without destructors and this assembly lie between the two, so
+//! nothing that needs unwinding is skipped.
+//!
+//! As a safety net (generated code is designed never to fault) a signal
+//! handler turns a fault during an activation into a trap, too: a fault in
+//! the wasm stack's guard page becomes `StackOverflow`, anything else a
+//! `Fault` carrying the signal number. Signals outside an activation go to
+//! the previously installed handler.
+
+use super::vm::Mapping;
+use std::cell::Cell;
+use std::sync::Once;
+
+/// Saved state of one activation. Layout shared with the assembly below.
+#[repr(C)]
+pub(crate) struct JmpBuf {
+    /// rbx, rbp, r12, r13, r14, r15, rsp.
+    regs: [u64; 7],
+    /// Trap code (0 = none).
+    pub code: u32,
+    /// Index of the trapping function, `u32::MAX` if unknown.
+    pub func: u32,
+    /// `VmCtx` of the trapping function (null if unknown).
+    pub vmctx: u64,
+    /// Signal number when the trap came from a fault, else 0.
+    pub signal: i32,
+    /// Guard page of the stack in use: `[guard_lo, guard_hi)`.
+    guard_lo: usize,
+    guard_hi: usize,
+}
+
+impl JmpBuf {
+    fn new(guard: (usize, usize)) -> JmpBuf {
+        JmpBuf {
+            regs: [0; 7],
+            code: 0,
+            func: u32::MAX,
+            vmctx: 0,
+            signal: 0,
+            guard_lo: guard.0,
+            guard_hi: guard.1,
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*mut JmpBuf> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Trap code reported for a fault that is not a stack overflow (never
+/// produced by generated code; see [`Activation::Fault`]).
+pub(crate) const FAULT_CODE: u32 = 0x1000;
+
+unsafe extern "C" {
+    fn kwasm_rt_enter(
+        trampoline: *const u8,
+        vmctx: *mut u8,
+        code: *const u8,
+        values: *mut u64,
+        stack_top: *mut u8,
+        jmpbuf: *mut JmpBuf,
+    ) -> u32;
+    /// The trap handler whose address goes into `VmCtx::TRAP_HANDLER`.
+    /// Host functions call it too, to raise a trap.
+    pub(crate) fn kwasm_rt_trap_handler(vmctx: *mut u8, code: u32, func: u32) -> !;
+}
+
+/// Record a trap in the current activation; called by the assembly trap
+/// handler on the wasm stack. Returns the jmpbuf to restore.
+extern "C" fn kwasm_rt_trap_record(vmctx: *mut u8, code: u32, func: u32) -> *mut JmpBuf {
+    let jb = CURRENT.with(|c| c.get());
+    if jb.is_null() {
+        // A trap with no activation to return to: nothing sane to do.
+        std::process::abort();
+    }
+    // SAFETY: `jb` is the live jmpbuf of the innermost activation on this
+    // thread (set by `enter`, cleared when it returns).
+    unsafe {
+        (*jb).code = if code == 0 { u32::MAX } else { code };
+        (*jb).func = func;
+        (*jb).vmctx = vmctx as u64;
+    }
+    jb
+}
+
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl kwasm_rt_enter",
+    ".hidden kwasm_rt_enter",
+    ".type kwasm_rt_enter,@function",
+    "kwasm_rt_enter:",
+    "endbr64",
+    "mov [r9], rbx",
+    "mov [r9 + 8], rbp",
+    "mov [r9 + 16], r12",
+    "mov [r9 + 24], r13",
+    "mov [r9 + 32], r14",
+    "mov [r9 + 40], r15",
+    "mov [r9 + 48], rsp",
+    "mov rbx, r9",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "mov rsi, rdx",
+    "mov rdx, rcx",
+    "test r8, r8",
+    "jz 2f",
+    "mov rsp, r8",
+    "2:",
+    "and rsp, -16",
+    "xor ebp, ebp",
+    "call rax",
+    "mov rax, rbx",
+    "mov rsp, [rax + 48]",
+    "mov rbx, [rax]",
+    "mov rbp, [rax + 8]",
+    "mov r12, [rax + 16]",
+    "mov r13, [rax + 24]",
+    "mov r14, [rax + 32]",
+    "mov r15, [rax + 40]",
+    "xor eax, eax",
+    "ret",
+    ".size kwasm_rt_enter, . - kwasm_rt_enter",
+    "",
+    ".p2align 4",
+    ".globl kwasm_rt_trap_handler",
+    ".hidden kwasm_rt_trap_handler",
+    ".type kwasm_rt_trap_handler,@function",
+    "kwasm_rt_trap_handler:",
+    "endbr64",
+    "and rsp, -16",
+    "call {record}",
+    "mov rsp, [rax + 48]",
+    "mov rbx, [rax]",
+    "mov rbp, [rax + 8]",
+    "mov r12, [rax + 16]",
+    "mov r13, [rax + 24]",
+    "mov r14, [rax + 32]",
+    "mov r15, [rax + 40]",
+    "mov eax, [rax + 56]",
+    "ret",
+    ".size kwasm_rt_trap_handler, . - kwasm_rt_trap_handler",
+    record = sym kwasm_rt_trap_record,
+);
+
+/// Address of the trap handler, for `VmCtx`.
+pub(crate) fn trap_handler_addr() -> usize {
+    kwasm_rt_trap_handler as *const () as usize
+}
+
+/// A dedicated wasm stack with an inaccessible guard page below it.
+pub(crate) struct WasmStack {
+    map: Mapping,
+    guard: usize,
+}
+
+impl WasmStack {
+    pub fn new(size: usize) -> std::io::Result<WasmStack> {
+        let guard = super::vm::page_size();
+        let map = Mapping::new(
+            size.checked_add(guard).unwrap_or(usize::MAX),
+            libc::PROT_NONE,
+        )?;
+        map.protect(guard, map.len() - guard, libc::PROT_READ | libc::PROT_WRITE)?;
+        Ok(WasmStack { map, guard })
+    }
+
+    /// Lowest usable address (just above the guard page).
+    pub fn bottom(&self) -> usize {
+        self.map.ptr() as usize + self.guard
+    }
+
+    /// Initial stack pointer (16-byte aligned).
+    pub fn top(&self) -> *mut u8 {
+        self.map.ptr().wrapping_add(self.map.len())
+    }
+
+    /// `VmCtx::STACK_LIMIT` for code running on this stack.
+    pub fn limit(&self) -> u64 {
+        self.bottom() as u64 + kwasm_abi::vmctx::STACK_RESERVE
+    }
+
+    fn guard_range(&self) -> (usize, usize) {
+        let lo = self.map.ptr() as usize;
+        (lo, lo + self.guard)
+    }
+}
+
+/// How an activation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Activation {
+    Returned,
+    /// A trap raised through the handler: raw code, function index, vmctx.
+    Trap {
+        code: u32,
+        func: u32,
+        vmctx: u64,
+    },
+    /// A hardware fault caught by the signal handler (a bug in generated
+    /// code or in the runtime): signal number.
+    Fault {
+        signal: i32,
+    },
+}
+
+/// Call `trampoline(vmctx, code, values)` on `stack` (or on the current
+/// stack when already inside an activation, i.e. host → wasm re-entry).
+///
+/// # Safety
+/// `trampoline` must be the array-call trampoline of the type of `code`,
+/// `vmctx` the callee's fully initialised `VmCtx` whose stack limit points
+/// into `stack`, and `values` must hold `max(params, results)` slots with the
+/// parameters.
+pub(crate) unsafe fn enter(
+    trampoline: *const u8,
+    vmctx: *mut u8,
+    code: *const u8,
+    values: *mut u64,
+    stack: &WasmStack,
+) -> Activation {
+    install_signal_handlers();
+    let mut jb = JmpBuf::new(stack.guard_range());
+    let prev = CURRENT.with(|c| c.replace(&mut jb));
+    let top = if prev.is_null() {
+        stack.top()
+    } else {
+        std::ptr::null_mut()
+    };
+    // SAFETY: per this function's contract; `jb` outlives the call and is
+    // the thread's current activation while it runs.
+    let code = unsafe { kwasm_rt_enter(trampoline, vmctx, code, values, top, &mut jb) };
+    CURRENT.with(|c| c.set(prev));
+    if code == 0 {
+        Activation::Returned
+    } else if jb.signal != 0 {
+        Activation::Fault { signal: jb.signal }
+    } else {
+        Activation::Trap {
+            code,
+            func: jb.func,
+            vmctx: jb.vmctx,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fault safety net.
+
+const SIGNALS: [i32; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+struct PrevHandlers([libc::sigaction; 4]);
+static mut PREV: Option<PrevHandlers> = None;
+static INSTALL: Once = Once::new();
+
+thread_local! {
+    static ALTSTACK: Cell<bool> = const { Cell::new(false) };
+}
+
+fn install_signal_handlers() {
+    ensure_altstack();
+    INSTALL.call_once(|| {
+        // SAFETY: zeroed sigaction structs are valid "empty" values; we fill
+        // them and install with sigaction(2). PREV is written once, here,
+        // before any handler that reads it can run.
+        unsafe {
+            let mut prev: [libc::sigaction; 4] = std::mem::zeroed();
+            for (i, &sig) in SIGNALS.iter().enumerate() {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = fault_handler as *const () as usize;
+                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, &mut prev[i]);
+            }
+            PREV = Some(PrevHandlers(prev));
+        }
+    });
+}
+
+/// Faults on the wasm stack's guard page need a separate stack for the
+/// handler. Rust installs one on threads it creates; make sure there is one.
+fn ensure_altstack() {
+    if ALTSTACK.with(|a| a.get()) {
+        return;
+    }
+    // SAFETY: querying the current alternate stack has no preconditions.
+    let mut cur: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cur` is a valid out-pointer.
+    unsafe { libc::sigaltstack(std::ptr::null(), &mut cur) };
+    if cur.ss_flags & libc::SS_DISABLE != 0 {
+        let size = 64 * 1024;
+        if let Ok(map) = Mapping::new(size, libc::PROT_READ | libc::PROT_WRITE) {
+            let st = libc::stack_t {
+                ss_sp: map.ptr().cast(),
+                ss_flags: 0,
+                ss_size: map.len(),
+            };
+            // SAFETY: the mapping is leaked below, so the alternate stack
+            // stays valid for the thread's lifetime.
+            unsafe { libc::sigaltstack(&st, std::ptr::null_mut()) };
+            std::mem::forget(map);
+        }
+    }
+    ALTSTACK.with(|a| a.set(true));
+}
+
+extern "C" fn fault_handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let jb = CURRENT
+        .try_with(|c| c.get())
+        .unwrap_or(std::ptr::null_mut());
+    if !jb.is_null() {
+        // SAFETY: the kernel passes a valid siginfo and ucontext; `jb` is the
+        // live jmpbuf of the activation running on this thread.
+        unsafe {
+            let uc = &mut *ctx.cast::<libc::ucontext_t>();
+            let addr = (*info).si_addr() as usize;
+            let jbr = &mut *jb;
+            let stack_overflow =
+                sig == libc::SIGSEGV && addr >= jbr.guard_lo && addr < jbr.guard_hi;
+            let code = if stack_overflow {
+                kwasm_abi::trap::TrapCode::StackOverflow as u32
+            } else {
+                jbr.signal = sig;
+                FAULT_CODE
+            };
+            // Resume in the trap handler, on a stack area below the entry
+            // frame that the trap abandons anyway.
+            let g = &mut uc.uc_mcontext.gregs;
+            let sp = (jbr.regs[6] as i64 - 512) & !15;
+            g[libc::REG_RSP as usize] = sp - 8;
+            g[libc::REG_RIP as usize] = trap_handler_addr() as i64;
+            g[libc::REG_RDI as usize] = 0;
+            g[libc::REG_RSI as usize] = code as i64;
+            g[libc::REG_RDX as usize] = u32::MAX as i64;
+        }
+        return;
+    }
+    // Not ours: hand over to whoever was installed before us.
+    // SAFETY: PREV was initialised before this handler was installed.
+    unsafe {
+        let prev = (*std::ptr::addr_of!(PREV)).as_ref();
+        let idx = SIGNALS.iter().position(|&s| s == sig);
+        match (prev, idx) {
+            (Some(p), Some(i)) => {
+                let h = &p.0[i];
+                if h.sa_sigaction == libc::SIG_DFL || h.sa_sigaction == libc::SIG_IGN {
+                    libc::signal(sig, libc::SIG_DFL);
+                } else if h.sa_flags & libc::SA_SIGINFO != 0 {
+                    let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+                        std::mem::transmute(h.sa_sigaction);
+                    f(sig, info, ctx);
+                } else {
+                    let f: extern "C" fn(i32) = std::mem::transmute(h.sa_sigaction);
+                    f(sig);
+                }
+            }
+            _ => {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Runtime tests that need no compiler: they assemble tiny `.kw` files by
+//! hand (x86-64 machine code + metadata written with `kwasm_abi::meta`) and
+//! check loading, invocation, the trap path, the fault safety net and the
+//! rejection of broken artifacts.
+
+#![cfg(target_arch = "x86_64")]
+
+use kwasm_abi::meta::{self, ExportRec, FuncRec, MetaParts, PoolRef, TypeRec};
+use kwasm_abi::trap::TrapCode;
+use kwasm_abi::{Arch, meta::kind};
+use kwasm_cli::runtime::{Artifact, InvokeError, Store, StoreConfig, Val};
+use object::write::Object;
+use object::{Architecture, BinaryFormat, Endianness, SectionKind};
+use std::rc::Rc;
+
+/// Functions: (name, type index, code).
+const FUNCS: &[(&str, u32, &[u8])] = &[
+    // answer: mov eax, 42; ret
+    ("answer", 0, &[0xb8, 0x2a, 0, 0, 0, 0xc3]),
+    // boom: mov rax,[rdi+16]; mov esi,7; mov edx,1; call rax; ud2
+    (
+        "boom",
+        0,
+        &[
+            0x48, 0x8b, 0x47, 0x10, 0xbe, 7, 0, 0, 0, 0xba, 1, 0, 0, 0, 0xff, 0xd0, 0x0f, 0x0b,
+        ],
+    ),
+    // fault: xor eax,eax; mov eax,[rax]; ret
+    ("fault", 0, &[0x31, 0xc0, 0x8b, 0x00, 0xc3]),
+    // recurse: call recurse (no stack check: hits the guard page)
+    ("recurse", 0, &[0xe8, 0xfb, 0xff, 0xff, 0xff, 0xc3]),
+    // add: lea eax,[rsi+rdx]; ret
+    ("add", 1, &[0x8d, 0x04, 0x16, 0xc3]),
+];
+
+/// Trampolines by type: () -> i32 and (i32, i32) -> i32.
+const TRAMPOLINES: &[&[u8]] = &[
+    // push rbx; mov rbx,rdx; call rsi; mov eax,eax; mov [rbx],rax; pop rbx; ret
+    &[
+        0x53, 0x48, 0x89, 0xd3, 0xff, 0xd6, 0x89, 0xc0, 0x48, 0x89, 0x03, 0x5b, 0xc3,
+    ],
+    // push rbx; mov rbx,rdx; mov rax,rsi; mov esi,[rbx]; mov edx,[rbx+8];
+    // call rax; mov eax,eax; mov [rbx],rax; pop rbx; ret
+    &[
+        0x53, 0x48, 0x89, 0xd3, 0x48, 0x89, 0xf0, 0x8b, 0x33, 0x8b, 0x53, 0x08, 0xff, 0xd0, 0x89,
+        0xc0, 0x48, 0x89, 0x03, 0x5b, 0xc3,
+    ],
+];
+
+fn align16(v: &mut Vec<u8>) {
+    while v.len() % 16 != 0 {
+        v.push(0xcc);
+    }
+}
+
+/// Build `.text` and the metadata blob.
+fn build_parts() -> (Vec<u8>, Vec<u8>) {
+    let mut text = Vec::new();
+    let mut pool = vec![0x7f, 0x7f, 0x7f, 0x7f];
+    let mut funcs = Vec::new();
+    let mut exports = Vec::new();
+    let add_str = |pool: &mut Vec<u8>, s: &str| {
+        let r = PoolRef {
+            off: pool.len() as u32,
+            len: s.len() as u32,
+        };
+        pool.extend_from_slice(s.as_bytes());
+        r
+    };
+    for (i, (name, ty, code)) in FUNCS.iter().enumerate() {
+        align16(&mut text);
+        let off = text.len() as u32;
+        text.extend_from_slice(code);
+        let name = add_str(&mut pool, name);
+        funcs.push(FuncRec {
+            type_idx: *ty,
+            text_off: off,
+            text_len: code.len() as u32,
+            name,
+        });
+        exports.push(ExportRec {
+            kind: kind::FUNC,
+            index: i as u32,
+            name,
+            ..Default::default()
+        });
+    }
+    let mut types = Vec::new();
+    for (i, t) in TRAMPOLINES.iter().enumerate() {
+        align16(&mut text);
+        let off = text.len() as u32;
+        text.extend_from_slice(t);
+        types.push(if i == 0 {
+            TypeRec {
+                sig: 0,
+                nparams: 0,
+                nresults: 1,
+                trampoline: off,
+            }
+        } else {
+            TypeRec {
+                sig: 1,
+                nparams: 2,
+                nresults: 1,
+                trampoline: off,
+            }
+        });
+    }
+    let parts = MetaParts {
+        arch: Arch::X86_64,
+        flags: 0,
+        text_len: text.len() as u32,
+        start_func: meta::NONE,
+        entry_export: meta::NONE,
+        types: &types,
+        imports: &[],
+        funcs: &funcs,
+        tables: &[],
+        memory: &[],
+        globals: &[],
+        exports: &exports,
+        elems: &[],
+        datas: &[],
+        maps: &[],
+        pool: &pool,
+    };
+    let mut blob = vec![0; parts.encoded_len()];
+    parts.write(&mut blob).unwrap();
+    (text, blob)
+}
+
+fn elf(text: &[u8], meta: &[u8], arch: Architecture) -> Vec<u8> {
+    let mut obj = Object::new(BinaryFormat::Elf, arch, Endianness::Little);
+    let t = obj.add_section(vec![], b".text".to_vec(), SectionKind::Text);
+    obj.set_section_data(t, text.to_vec(), 16);
+    let m = obj.add_section(vec![], b".kwasm.meta".to_vec(), SectionKind::ReadOnlyData);
+    obj.set_section_data(m, meta.to_vec(), 8);
+    obj.write().unwrap()
+}
+
+fn artifact() -> Rc<Artifact> {
+    let (text, meta) = build_parts();
+    Rc::new(Artifact::from_bytes("test.kw", &elf(&text, &meta, Architecture::X86_64)).unwrap())
+}
+
+fn trap_of(r: Result<Vec<Val>, InvokeError>) -> kwasm_cli::runtime::Trap {
+    match r {
+        Err(InvokeError::Trap(t)) => t,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn calls_and_returns() {
+    let a = artifact();
+    let mut s = Store::default();
+    let i = s.instantiate(&a).unwrap();
+    assert_eq!(s.invoke(i, "answer", &[]).unwrap(), vec![Val::I32(42)]);
+    assert_eq!(
+        s.invoke(i, "add", &[Val::I32(40), Val::I32(-42)]).unwrap(),
+        vec![Val::I32(-2)]
+    );
+    assert!(matches!(
+        s.invoke(i, "add", &[Val::I32(1)]),
+        Err(InvokeError::ArgCount { .. })
+    ));
+    assert!(matches!(
+        s.invoke(i, "nope", &[]),
+        Err(InvokeError::NoSuchExport(_))
+    ));
+}
+
+#[test]
+fn trap_handler_returns_code_and_function() {
+    let a = artifact();
+    let mut s = Store::default();
+    let i = s.instantiate(&a).unwrap();
+    let t = trap_of(s.invoke(i, "boom", &[]));
+    assert_eq!(t.code, TrapCode::IntegerDivisionByZero);
+    assert_eq!(t.func, 1);
+    assert_eq!(t.func_name, "boom");
+    assert_eq!(
+        t.to_string(),
+        "trap: integer divide by zero in function 1 (boom)"
+    );
+    // The store is still usable after a trap, many times over.
+    for _ in 0..1000 {
+        trap_of(s.invoke(i, "boom", &[]));
+    }
+    assert_eq!(s.invoke(i, "answer", &[]).unwrap(), vec![Val::I32(42)]);
+}
+
+#[test]
+fn faults_are_caught() {
+    let a = artifact();
+    let mut s = Store::default();
+    let i = s.instantiate(&a).unwrap();
+    let t = trap_of(s.invoke(i, "fault", &[]));
+    assert_eq!(t.signal, Some(libc_sigsegv()));
+    assert_eq!(s.invoke(i, "answer", &[]).unwrap(), vec![Val::I32(42)]);
+}
+
+#[test]
+fn guard_page_overflow_is_a_stack_overflow() {
+    let a = artifact();
+    let mut s = Store::new(StoreConfig {
+        stack_size: 128 * 1024,
+        ..StoreConfig::default()
+    });
+    let i = s.instantiate(&a).unwrap();
+    for _ in 0..3 {
+        let t = trap_of(s.invoke(i, "recurse", &[]));
+        assert_eq!(t.code, TrapCode::StackOverflow);
+    }
+    assert_eq!(s.invoke(i, "answer", &[]).unwrap(), vec![Val::I32(42)]);
+}
+
+fn libc_sigsegv() -> i32 {
+    11
+}
+
+fn load_err(bytes: &[u8]) -> String {
+    Artifact::from_bytes("bad.kw", bytes)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn rejects_broken_artifacts() {
+    let (text, meta) = build_parts();
+    let good = elf(&text, &meta, Architecture::X86_64);
+    assert!(load_err(b"").contains("not an ELF"));
+    assert!(load_err(b"\0asm\x01\0\0\0").contains("kwasmc compile"));
+    assert!(load_err(b"(module)").contains("kwasmc compile"));
+    assert!(load_err(&good[..40]).starts_with("bad.kw: "));
+    // Every truncation and many single-byte corruptions fail cleanly (or
+    // load: a flipped padding byte may be harmless), never panic.
+    for n in 0..good.len() {
+        let _ = Artifact::from_bytes("bad.kw", &good[..n]);
+    }
+    for i in (0..good.len()).step_by(7) {
+        let mut b = good.clone();
+        b[i] ^= 0x5a;
+        let _ = Artifact::from_bytes("bad.kw", &b);
+    }
+    // Metadata checks.
+    let mut m = meta.clone();
+    let last = m.len() - 1;
+    m[last] ^= 1;
+    assert!(load_err(&elf(&text, &m, Architecture::X86_64)).contains("checksum"));
+    let mut t = text.clone();
+    t.push(0x90);
+    assert!(load_err(&elf(&t, &meta, Architecture::X86_64)).contains(".text"));
+    assert!(load_err(&elf(&text, &meta, Architecture::Aarch64)).contains("aarch64"));
+}
