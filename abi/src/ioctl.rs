@@ -1,1 +1,317 @@
-//! The `/dev/kwasm` ioctl interface. Filled in with the kernel module.
+//! The `/dev/kwasm` ioctl interface.
+//!
+//! Every request is one fixed-size record (see [`super::wire`]) copied in and,
+//! for `_IOR`/`_IOWR` requests, copied back. The ioctl number encodes the
+//! record's size, so a truncated or oversized request is rejected by number.
+//! Names are NUL-padded UTF-8 in fixed arrays.
+
+use super::trap::TRAP_KINDS;
+pub use super::wire::{Field, Record};
+
+/// Path of the control device.
+pub const DEVICE_PATH: &str = "/dev/kwasm";
+/// Version of this interface; `MODULE_LAYOUT` reports the kernel's.
+pub const IOCTL_VERSION: u32 = 1;
+/// ioctl type byte ("k" for kwasm).
+pub const IOCTL_TYPE: u32 = b'k' as u32;
+
+/// Longest program name, NUL padding included.
+pub const NAME_LEN: usize = 32;
+/// Longest export name for `INVOKE`.
+pub const EXPORT_LEN: usize = 64;
+/// Most arguments/results `INVOKE` carries.
+pub const MAX_INVOKE_VALUES: usize = 16;
+/// Bytes reserved for the kernel's vermagic string.
+pub const VERMAGIC_LEN: usize = 128;
+/// Prefix of the kernel module name a program is loaded as.
+pub const PROG_MODULE_PREFIX: &str = "kwasm_";
+
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+/// Linux's generic `_IOC(dir, type, nr, size)` encoding (x86-64, arm64).
+pub const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32 & 0x3fff) << 16) | (IOCTL_TYPE << 8) | nr
+}
+
+/// Netfilter protocol families (`NFPROTO_*`).
+pub const FAMILY_IPV4: u32 = 2;
+pub const FAMILY_IPV6: u32 = 10;
+
+/// Netfilter hooks (`NF_INET_*`), in the kernel's numbering.
+pub const HOOK_PRE_ROUTING: u32 = 0;
+pub const HOOK_LOCAL_IN: u32 = 1;
+pub const HOOK_FORWARD: u32 = 2;
+pub const HOOK_LOCAL_OUT: u32 = 3;
+pub const HOOK_POST_ROUTING: u32 = 4;
+
+/// Hook names as the CLI spells them, indexed by hook number.
+pub const HOOK_NAMES: [&str; 5] = ["prerouting", "input", "forward", "output", "postrouting"];
+
+/// Parse `ipv4:input`-style attach points into (family, hook).
+pub fn parse_attach_point(s: &str) -> Option<(u32, u32)> {
+    let (fam, hook) = s.split_once(':')?;
+    let family = match fam {
+        "ipv4" => FAMILY_IPV4,
+        "ipv6" => FAMILY_IPV6,
+        _ => return None,
+    };
+    let hook = HOOK_NAMES.iter().position(|h| *h == hook)? as u32;
+    Some((family, hook))
+}
+
+/// Name of an attach point, for listings.
+pub fn attach_point_name(family: u32, hook: u32) -> (&'static str, &'static str) {
+    let fam = match family {
+        FAMILY_IPV4 => "ipv4",
+        FAMILY_IPV6 => "ipv6",
+        _ => "?",
+    };
+    (fam, HOOK_NAMES.get(hook as usize).copied().unwrap_or("?"))
+}
+
+/// Encode a name into a fixed NUL-padded array; `None` if too long, empty or
+/// not a valid identifier (`[A-Za-z0-9_]`).
+pub fn encode_name<const N: usize>(name: &str) -> Option<[u8; N]> {
+    let ok = !name.is_empty()
+        && name.len() < N
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !ok {
+        return None;
+    }
+    let mut out = [0u8; N];
+    out[..name.len()].copy_from_slice(name.as_bytes());
+    Some(out)
+}
+
+/// Decode a NUL-padded name; `None` unless it is valid as for [`encode_name`].
+pub fn decode_name(raw: &[u8]) -> Option<&str> {
+    let len = raw.iter().position(|&b| b == 0)?;
+    let s = core::str::from_utf8(&raw[..len]).ok()?;
+    let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    ok.then_some(s)
+}
+
+kwasm_record!(
+    /// `MODULE_LAYOUT` (read): what `kwasm load` needs to wrap a `.kw` as a
+    /// loadable module for the running kernel.
+    ModuleLayout {
+        version: u32,
+        /// `sizeof(struct module)`
+        module_size: u32,
+        /// `offsetof(struct module, name)`
+        name_offset: u32,
+        /// `offsetof(struct module, init)`
+        init_offset: u32,
+        /// `offsetof(struct module, exit)`
+        exit_offset: u32,
+        /// `MODULE_NAME_LEN`
+        name_len: u32,
+        /// [`super::types::Arch`] of the kernel.
+        arch: u32,
+        pad: u32,
+        /// `VERMAGIC_STRING`, NUL-padded.
+        vermagic: [u8; VERMAGIC_LEN],
+    }
+);
+
+kwasm_record!(
+    /// Per-program counters.
+    ProgStats {
+        invocations: u64,
+        accepts: u64,
+        drops: u64,
+        /// Out-of-range verdicts (the default verdict was used).
+        bad_verdicts: u64,
+        /// Invocations skipped because the FPU was not usable here.
+        fpu_unavailable: u64,
+        /// Total run time of all invocations, in nanoseconds.
+        run_ns: u64,
+        /// Traps, indexed by `TrapCode::index()`.
+        traps: [u64; TRAP_KINDS],
+    }
+);
+
+/// Program flag: the program uses floats.
+pub const PROG_USES_FLOAT: u32 = 1;
+/// Program flag: a trap or a bad verdict drops the packet (else accepts).
+pub const PROG_DROP_ON_TRAP: u32 = 2;
+/// Most attachments one program can have.
+pub const MAX_ATTACH: usize = 8;
+
+kwasm_record!(
+    /// One program, as `LIST` and `STATS` report it.
+    ProgInfo {
+        name: [u8; NAME_LEN],
+        id: u32,
+        flags: u32,
+        funcs: u32,
+        text_len: u32,
+        mem_pages: u32,
+        stack_kib: u32,
+        fuel: u64,
+        /// Attachments: `attach[i] = family << 16 | hook`, `nattach` used.
+        nattach: u32,
+        attach: [u8; 4 * MAX_ATTACH],
+        priorities: [u8; 4 * MAX_ATTACH],
+        nmaps: u32,
+        stats: ProgStats,
+    }
+);
+
+impl ProgInfo {
+    /// Attachment `i` as (family, hook, priority).
+    pub fn attachment(&self, i: usize) -> (u32, u32, i32) {
+        let a = u32::from_le_bytes([
+            self.attach[4 * i],
+            self.attach[4 * i + 1],
+            self.attach[4 * i + 2],
+            self.attach[4 * i + 3],
+        ]);
+        let p = &self.priorities[4 * i..4 * i + 4];
+        (
+            a >> 16,
+            a & 0xffff,
+            i32::from_le_bytes([p[0], p[1], p[2], p[3]]),
+        )
+    }
+
+    /// Record attachment `i`.
+    pub fn set_attachment(&mut self, i: usize, family: u32, hook: u32, priority: i32) {
+        self.attach[4 * i..4 * i + 4].copy_from_slice(&((family << 16) | hook).to_le_bytes());
+        self.priorities[4 * i..4 * i + 4].copy_from_slice(&priority.to_le_bytes());
+    }
+}
+
+kwasm_record!(
+    /// `LIST` (write+read): `buf` is a user pointer to `cap` [`ProgInfo`]
+    /// records; the kernel fills up to `cap` and sets `count` to the total.
+    ListReq { buf: u64, cap: u32, count: u32 }
+);
+
+kwasm_record!(
+    /// `STATS` (write+read): by name.
+    StatsReq { name: [u8; NAME_LEN], info: ProgInfo }
+);
+
+kwasm_record!(
+    /// `ATTACH`/`DETACH` (write).
+    AttachReq { name: [u8; NAME_LEN], family: u32, hook: u32, priority: i32, pad: u32 }
+);
+
+kwasm_record!(
+    /// `INVOKE` (write+read): call an export inside the kernel. `values` holds
+    /// the arguments on input and the results on output ([`super::types::RawVal`]
+    /// encoding). `trap` is 0 or a `TrapCode`.
+    InvokeReq {
+        name: [u8; NAME_LEN],
+        export: [u8; EXPORT_LEN],
+        nargs: u32,
+        nresults: u32,
+        trap: u32,
+        trap_func: u32,
+        /// Fuel for this call; 0 = the program's default.
+        fuel: u64,
+        values: [u64; MAX_INVOKE_VALUES],
+    }
+);
+
+kwasm_record!(
+    /// `MAP_GET` (write+read) copies `count` entries from `index` on into the
+    /// user buffer `buf`; `MAP_SET` (write) stores `value` at `index`.
+    /// `len` is set to the map's number of entries.
+    MapReq { name: [u8; NAME_LEN], map: u32, index: u32, count: u32, len: u32, value: u64, buf: u64 }
+);
+
+kwasm_record!(
+    /// The load configuration `kwasm load` embeds in a program module
+    /// (section [`LOAD_CONFIG_SECTION`]) and the init stub passes to
+    /// `kwasm_register`.
+    LoadConfig {
+        magic: u32,
+        version: u32,
+        name: [u8; NAME_LEN],
+        fuel: u64,
+        stack_kib: u32,
+        flags: u32,
+    }
+);
+
+pub const LOAD_CONFIG_MAGIC: u32 = u32::from_le_bytes(*b"KWLC");
+pub const LOAD_CONFIG_SECTION: &str = ".rodata.kwasm_cfg";
+/// Defaults and bounds of the load configuration.
+pub const DEFAULT_FUEL: u64 = 1_000_000;
+pub const DEFAULT_STACK_KIB: u32 = 64;
+pub const MIN_STACK_KIB: u32 = 32;
+pub const MAX_STACK_KIB: u32 = 1024;
+
+/// Names of the functions `kwasm.ko` exports to program modules:
+/// `int kwasm_register(struct module *m, const u8 *meta, size_t meta_len,
+/// const u8 *text, size_t text_len, const u8 *cfg, size_t cfg_len)` and
+/// `void kwasm_unregister(struct module *m)`.
+pub const REGISTER_SYMBOL: &str = "kwasm_register";
+pub const UNREGISTER_SYMBOL: &str = "kwasm_unregister";
+
+pub const MODULE_LAYOUT: u32 = ioc(IOC_READ, 1, ModuleLayout::SIZE);
+pub const LIST: u32 = ioc(IOC_READ | IOC_WRITE, 2, ListReq::SIZE);
+pub const STATS: u32 = ioc(IOC_READ | IOC_WRITE, 3, StatsReq::SIZE);
+pub const ATTACH: u32 = ioc(IOC_WRITE, 4, AttachReq::SIZE);
+pub const DETACH: u32 = ioc(IOC_WRITE, 5, AttachReq::SIZE);
+pub const INVOKE: u32 = ioc(IOC_READ | IOC_WRITE, 6, InvokeReq::SIZE);
+pub const MAP_GET: u32 = ioc(IOC_READ | IOC_WRITE, 7, MapReq::SIZE);
+pub const MAP_SET: u32 = ioc(IOC_WRITE, 8, MapReq::SIZE);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_fit_ioctl_encoding() {
+        for size in [
+            ModuleLayout::SIZE,
+            ListReq::SIZE,
+            StatsReq::SIZE,
+            AttachReq::SIZE,
+            InvokeReq::SIZE,
+            MapReq::SIZE,
+        ] {
+            assert!(size < 1 << 14);
+        }
+        assert_eq!(ioc(IOC_READ, 1, 16) >> 30, 2);
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let mut info = ProgInfo {
+            name: encode_name("port_filter").unwrap(),
+            id: 3,
+            ..Default::default()
+        };
+        info.set_attachment(1, FAMILY_IPV6, HOOK_LOCAL_OUT, -100);
+        info.stats.traps[2] = 9;
+        let mut buf = [0u8; ProgInfo::SIZE];
+        info.write(&mut buf);
+        let back = ProgInfo::read(&buf);
+        assert_eq!(back, info);
+        assert_eq!(back.attachment(1), (FAMILY_IPV6, HOOK_LOCAL_OUT, -100));
+        assert_eq!(decode_name(&back.name), Some("port_filter"));
+    }
+
+    #[test]
+    fn names_and_attach_points() {
+        assert!(encode_name::<NAME_LEN>("").is_none());
+        assert!(encode_name::<NAME_LEN>("a/b").is_none());
+        assert!(encode_name::<NAME_LEN>(&"x".repeat(NAME_LEN)).is_none());
+        assert_eq!(decode_name(&[b'a', 0xff, 0]), None);
+        assert_eq!(decode_name(&[b'a'; 4]), None);
+        assert_eq!(
+            parse_attach_point("ipv4:input"),
+            Some((FAMILY_IPV4, HOOK_LOCAL_IN))
+        );
+        assert_eq!(
+            parse_attach_point("ipv6:postrouting"),
+            Some((FAMILY_IPV6, HOOK_POST_ROUTING))
+        );
+        assert_eq!(parse_attach_point("ipv5:input"), None);
+    }
+}

@@ -12,6 +12,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[macro_use]
+pub mod wire;
+
 pub mod host;
 pub mod ioctl;
 pub mod meta;
