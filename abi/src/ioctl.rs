@@ -84,6 +84,12 @@ pub fn encode_name<const N: usize>(name: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Decode a NUL-terminated UTF-8 string of any content (vermagic).
+pub fn decode_cstr(raw: &[u8]) -> Option<&str> {
+    let len = raw.iter().position(|&b| b == 0)?;
+    core::str::from_utf8(&raw[..len]).ok()
+}
+
 /// Decode a NUL-padded name; `None` unless it is valid as for [`encode_name`].
 pub fn decode_name(raw: &[u8]) -> Option<&str> {
     let len = raw.iter().position(|&b| b == 0)?;
@@ -247,7 +253,8 @@ pub const MAX_STACK_KIB: u32 = 1024;
 
 /// Names of the functions `kwasm.ko` exports to program modules:
 /// `int kwasm_register(struct module *m, const u8 *meta, size_t meta_len,
-/// const u8 *text, size_t text_len, const u8 *cfg, size_t cfg_len)` and
+/// const u8 *text, size_t text_len, const u8 *cfg)` (`cfg` points to
+/// `LoadConfig::SIZE` bytes) and
 /// `void kwasm_unregister(struct module *m)`.
 pub const REGISTER_SYMBOL: &str = "kwasm_register";
 pub const UNREGISTER_SYMBOL: &str = "kwasm_unregister";

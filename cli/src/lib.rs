@@ -6,4 +6,5 @@
 //! following `docs/codegen-contract.md` (the same contract `kwasm.ko`
 //! follows).
 
+pub mod kmod;
 pub mod runtime;
