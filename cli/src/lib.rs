@@ -6,5 +6,6 @@
 //! following `docs/codegen-contract.md` (the same contract `kwasm.ko`
 //! follows).
 
+pub mod device;
 pub mod kmod;
 pub mod runtime;

@@ -1,0 +1,244 @@
+//! The `/dev/kwasm` client: typed ioctls and the module syscalls.
+//!
+//! Every request is a [`Record`] encoded into a byte buffer of exactly its
+//! size (the size the ioctl number carries); errors are turned into messages
+//! that say what to do about them.
+
+use anyhow::{Context, Result, anyhow, bail};
+use kwasm_abi::ioctl::{self, DEVICE_PATH, ModuleLayout, ProgInfo, Record};
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// An open control device.
+pub struct Device {
+    file: File,
+}
+
+impl Device {
+    /// Open `/dev/kwasm` with a helpful error when the module is missing.
+    pub fn open() -> Result<Device> {
+        match OpenOptions::new().read(true).write(true).open(DEVICE_PATH) {
+            Ok(file) => Ok(Device { file }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                bail!("{DEVICE_PATH} not found: is kwasm.ko loaded? (insmod kwasm.ko)")
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                bail!("{DEVICE_PATH}: permission denied: run as root (CAP_NET_ADMIN)")
+            }
+            Err(e) => Err(e).with_context(|| format!("opening {DEVICE_PATH}")),
+        }
+    }
+
+    /// Issue one ioctl with `req` as its in/out record.
+    fn call<R: Record>(&self, what: &str, cmd: u32, req: &mut R) -> Result<()> {
+        let mut buf = vec![0u8; R::SIZE];
+        req.write(&mut buf);
+        // SAFETY: `buf` is a live, exclusively borrowed buffer of exactly the
+        // size encoded in `cmd`, which is all the kernel reads or writes.
+        let rc = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                cmd as libc::c_ulong,
+                buf.as_mut_ptr(),
+            )
+        };
+        if rc < 0 {
+            return Err(explain(what, io::Error::last_os_error()));
+        }
+        *req = R::read(&buf);
+        Ok(())
+    }
+
+    pub fn module_layout(&self) -> Result<ModuleLayout> {
+        let mut l = ModuleLayout::default();
+        self.call("MODULE_LAYOUT", ioctl::MODULE_LAYOUT, &mut l)?;
+        if l.version != ioctl::IOCTL_VERSION {
+            bail!(
+                "kwasm.ko speaks ioctl version {}, this kwasm speaks {}: rebuild one of them",
+                l.version,
+                ioctl::IOCTL_VERSION
+            );
+        }
+        Ok(l)
+    }
+
+    pub fn list(&self) -> Result<Vec<ProgInfo>> {
+        let mut cap = 16u32;
+        loop {
+            let mut buf = vec![0u8; cap as usize * ProgInfo::SIZE];
+            let mut req = ioctl::ListReq {
+                buf: buf.as_mut_ptr() as u64,
+                cap,
+                count: 0,
+            };
+            self.call("LIST", ioctl::LIST, &mut req)?;
+            if req.count <= cap {
+                return Ok(buf
+                    .chunks_exact(ProgInfo::SIZE)
+                    .take(req.count as usize)
+                    .map(ProgInfo::read)
+                    .collect());
+            }
+            cap = req.count;
+        }
+    }
+
+    pub fn stats(&self, name: &str) -> Result<ProgInfo> {
+        let mut req = ioctl::StatsReq {
+            name: prog_name(name)?,
+            ..Default::default()
+        };
+        self.call(&format!("STATS {name}"), ioctl::STATS, &mut req)?;
+        Ok(req.info)
+    }
+
+    pub fn attach(&self, name: &str, point: &str, priority: i32, detach: bool) -> Result<()> {
+        let (family, hook) = ioctl::parse_attach_point(point).ok_or_else(|| {
+            anyhow!("bad attach point '{point}': use ipv4|ipv6 : prerouting|input|forward|output|postrouting, e.g. ipv4:input")
+        })?;
+        let mut req = ioctl::AttachReq {
+            name: prog_name(name)?,
+            family,
+            hook,
+            priority,
+            pad: 0,
+        };
+        let (what, cmd) = if detach {
+            ("DETACH", ioctl::DETACH)
+        } else {
+            ("ATTACH", ioctl::ATTACH)
+        };
+        self.call(&format!("{what} {name} {point}"), cmd, &mut req)
+    }
+
+    /// Call an export inside the kernel.
+    pub fn invoke(
+        &self,
+        name: &str,
+        export: &str,
+        args: &[u64],
+        fuel: u64,
+    ) -> Result<ioctl::InvokeReq> {
+        if args.len() > ioctl::MAX_INVOKE_VALUES {
+            bail!("at most {} arguments", ioctl::MAX_INVOKE_VALUES);
+        }
+        let mut export_raw = [0u8; ioctl::EXPORT_LEN];
+        if export.is_empty() || export.len() >= ioctl::EXPORT_LEN || export.contains('\0') {
+            bail!("export name '{export}' is empty or too long");
+        }
+        export_raw[..export.len()].copy_from_slice(export.as_bytes());
+        let mut values = [0u64; ioctl::MAX_INVOKE_VALUES];
+        values[..args.len()].copy_from_slice(args);
+        let mut req = ioctl::InvokeReq {
+            name: prog_name(name)?,
+            export: export_raw,
+            nargs: args.len() as u32,
+            fuel,
+            values,
+            ..Default::default()
+        };
+        self.call(&format!("INVOKE {name}.{export}"), ioctl::INVOKE, &mut req)?;
+        Ok(req)
+    }
+
+    /// Read `count` entries of a map from `index` on; returns them and the map's length.
+    pub fn map_get(&self, name: &str, map: u32, index: u32, count: u32) -> Result<(Vec<u64>, u32)> {
+        let mut out = vec![0u64; count as usize];
+        let mut req = ioctl::MapReq {
+            name: prog_name(name)?,
+            map,
+            index,
+            count,
+            buf: out.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        self.call(
+            &format!("MAP_GET {name} map {map}"),
+            ioctl::MAP_GET,
+            &mut req,
+        )?;
+        Ok((out, req.len))
+    }
+
+    pub fn map_set(&self, name: &str, map: u32, index: u32, value: u64) -> Result<()> {
+        let mut req = ioctl::MapReq {
+            name: prog_name(name)?,
+            map,
+            index,
+            value,
+            count: 1,
+            ..Default::default()
+        };
+        self.call(
+            &format!("MAP_SET {name} map {map}"),
+            ioctl::MAP_SET,
+            &mut req,
+        )
+    }
+}
+
+/// Encode a program name, with a clear error.
+pub fn prog_name(name: &str) -> Result<[u8; ioctl::NAME_LEN]> {
+    ioctl::encode_name(name).ok_or_else(|| {
+        anyhow!(
+            "bad program name '{name}': use 1-{} characters of [A-Za-z0-9_]",
+            ioctl::NAME_LEN - 1
+        )
+    })
+}
+
+fn explain(what: &str, e: io::Error) -> anyhow::Error {
+    let hint = match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            "permission denied: need CAP_NET_ADMIN (run as root)"
+        }
+        Some(libc::ENOENT) => "no such program (see `kwasm list`)",
+        Some(libc::EEXIST) => "already exists (already loaded or attached)",
+        Some(libc::ENOTTY) => {
+            "kwasm.ko does not know this request: is it the same version as this kwasm?"
+        }
+        Some(libc::EINVAL) => "the kernel rejected the request as invalid (see dmesg)",
+        Some(libc::EBUSY) => "busy: detach the program first",
+        Some(libc::ENOSPC) => "no room: too many attachments or programs",
+        _ => "",
+    };
+    if hint.is_empty() {
+        anyhow!("{what}: {e}")
+    } else {
+        anyhow!("{what}: {hint} ({e})")
+    }
+}
+
+/// `init_module(2)`: load a module image.
+pub fn init_module(image: &[u8]) -> io::Result<()> {
+    let params = CString::default();
+    // SAFETY: the image pointer/length describe a live buffer and `params`
+    // is a NUL-terminated string, as init_module(2) requires.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_init_module,
+            image.as_ptr(),
+            image.len(),
+            params.as_ptr(),
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `delete_module(2)` without waiting.
+pub fn delete_module(name: &str) -> io::Result<()> {
+    let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let rc = unsafe { libc::syscall(libc::SYS_delete_module, c.as_ptr(), libc::O_NONBLOCK) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
