@@ -1,0 +1,86 @@
+#!/bin/sh
+# Installs what kwasm's build, kernel build and VM tests need on Debian 12
+# (bookworm), as root. Idempotent, and a quick no-op when all is present.
+# Run as `make setup` or directly. Everything the project needs on a fresh
+# machine is here: nothing installed by hand survives a change of machine.
+#
+#   apt:    the Linux 6.12 source, the kernel's build tools, clang/LLVM 19
+#           (the kernel is built with LLVM=-19; bindgen needs libclang-19),
+#           QEMU, busybox-static (the VM's userspace), binutils-multiarch
+#           (objdump/readelf for aarch64 .kw files; llvm-objdump-19 works too)
+#   cargo:  bindgen-cli (Rust-for-Linux bindings; Debian's is too old)
+#   rustup: rust-src (the kernel builds `core` from it), clippy, rustfmt, and
+#           the wasm32, x86_64-musl (static CLI for the VM) and aarch64 targets
+set -eu
+
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES="
+	linux-source-6.12
+	build-essential bc bison flex libelf-dev libssl-dev
+	cpio xz-utils kmod patch python3
+	clang-19 lld-19 llvm-19 libclang-19-dev
+	qemu-system-x86
+	busybox-static
+	binutils-multiarch
+"
+RUST_COMPONENTS="rust-src clippy rustfmt"
+RUST_TARGETS="wasm32-unknown-unknown x86_64-unknown-linux-musl aarch64-unknown-linux-gnu"
+
+say() { echo "setup: $*"; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		say "need root for: $*" >&2
+		exit 1
+	fi
+}
+
+# --- Debian packages -------------------------------------------------------
+missing=""
+for p in $APT_PACKAGES; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	say "apt-get install$missing"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# --- Rust toolchain (the one rust-toolchain.toml pins) ---------------------
+if ! command -v rustup >/dev/null 2>&1; then
+	say "rustup not found: install Rust with rustup first" >&2
+	exit 1
+fi
+channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup run "$channel" rustc --version >/dev/null 2>&1; then
+	say "rustup toolchain install $channel"
+	rustup toolchain install "$channel" --profile minimal
+fi
+installed=$(rustup component list --installed --toolchain "$channel")
+for c in $RUST_COMPONENTS; do
+	if ! echo "$installed" | grep -q "^$c"; then
+		say "rustup component add $c"
+		rustup component add --toolchain "$channel" "$c"
+	fi
+done
+for t in $RUST_TARGETS; do
+	if ! echo "$installed" | grep -q "^rust-std-$t\$"; then
+		say "rustup target add $t"
+		rustup target add --toolchain "$channel" "$t"
+	fi
+done
+
+# --- bindgen ---------------------------------------------------------------
+if ! command -v bindgen >/dev/null 2>&1; then
+	say "cargo install --locked bindgen-cli"
+	(cd / && cargo +"$channel" install --locked bindgen-cli)
+fi
+
+say "ok ($(rustc +"$channel" --version), $(bindgen --version), $(clang-19 --version | head -n1))"

@@ -1,0 +1,412 @@
+//! `cargo xtask kernel`: the Linux 6.12 test kernel with Rust support.
+//!
+//! The source comes from Debian's `linux-source-6.12` package. It is extracted
+//! into `~/.cache/kwasm/linux-<flavor>-<hash>/`, where the hash covers the
+//! config fragments, the patches in `vm/patches/`, the source tarball and the
+//! toolchain versions, so any change gives a fresh tree. The tree is built in
+//! place (`tinyconfig` + fragments, then `make all`), which also produces
+//! `Module.symvers` for out-of-tree modules. A stamp file marks a finished
+//! build, so later runs return at once. `KDIR=/path` uses a prebuilt tree.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::KernelArgs;
+use crate::util::{self, Fnv, Log};
+
+/// Bump when the build recipe below changes in a way that needs a rebuild.
+const RECIPE: &str = "kwasm-kernel-recipe-1";
+const DEFAULT_TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
+const STAMP: &str = ".kwasm-built";
+
+/// A configured and built kernel tree.
+pub struct KernelTree {
+    /// The tree (`KDIR`) to build external modules against.
+    pub dir: PathBuf,
+    /// The boot image.
+    pub bzimage: PathBuf,
+    /// The `LLVM=` make variable (`-19` for Debian's clang-19, or `1`).
+    pub llvm: String,
+    /// Environment for every `make` in the tree (toolchain selection).
+    env: Vec<(String, String)>,
+}
+
+impl KernelTree {
+    /// `make -C <tree> LLVM=<..>` with the toolchain environment, and with any
+    /// jobserver of an outer `make` removed (we pass our own `-j`).
+    pub fn make(&self) -> Command {
+        self.make_cmd(false)
+    }
+
+    /// As [`KernelTree::make`], under `nice -n 10` when `nice` is set: the
+    /// kernel build shares the machine with other work.
+    fn make_cmd(&self, nice: bool) -> Command {
+        let mut c = if nice {
+            let mut c = Command::new("nice");
+            c.args(["-n", "10", "make"]);
+            c
+        } else {
+            Command::new("make")
+        };
+        c.arg("-C")
+            .arg(&self.dir)
+            .arg(format!("LLVM={}", self.llvm));
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        for k in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"] {
+            c.env_remove(k);
+        }
+        c
+    }
+}
+
+/// The `LLVM=` setting: `$KWASM_LLVM`, else `-19` when Debian's clang-19 is
+/// installed (what `make setup` installs), else `1`.
+pub fn llvm_setting() -> String {
+    if let Ok(v) = std::env::var("KWASM_LLVM") {
+        return v;
+    }
+    if util::have("clang-19") {
+        "-19".into()
+    } else {
+        "1".into()
+    }
+}
+
+/// Environment that pins the kernel's Rust toolchain to the workspace's.
+///
+/// The kernel tree lives outside the workspace, so rustup would otherwise pick
+/// its default toolchain there rather than the one in `rust-toolchain.toml`.
+/// bindgen must load the libclang that matches the C compiler.
+fn toolchain_env(llvm: &str) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if std::env::var_os("RUSTUP_TOOLCHAIN").is_none()
+        && util::have("rustup")
+        && let Ok(out) = util::capture(
+            Command::new("rustup")
+                .args(["show", "active-toolchain"])
+                .current_dir(util::root()),
+        )
+        && let Some(tc) = out.split_whitespace().next()
+    {
+        env.push(("RUSTUP_TOOLCHAIN".into(), tc.to_string()));
+    }
+    if std::env::var_os("LIBCLANG_PATH").is_none()
+        && let Some(ver) = llvm.strip_prefix('-')
+    {
+        let dir = format!("/usr/lib/llvm-{ver}/lib");
+        if Path::new(&dir).is_dir() {
+            env.push(("LIBCLANG_PATH".into(), dir));
+        }
+    }
+    env
+}
+
+/// Version text of a tool, or a note that it is missing (still hashed, so
+/// installing it later changes the key).
+fn tool_version(env: &[(String, String)], tool: &str, args: &[&str]) -> String {
+    let mut c = Command::new(tool);
+    c.args(args).current_dir(util::root());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    util::capture(&mut c).unwrap_or_else(|_| format!("{tool}: missing"))
+}
+
+fn fragments(debug: bool) -> Vec<PathBuf> {
+    let vm = util::root().join("vm");
+    let mut f = vec![vm.join("kernel.config")];
+    if debug {
+        f.push(vm.join("kernel-debug.config"));
+    }
+    f
+}
+
+fn patches() -> Result<Vec<PathBuf>> {
+    let dir = util::root().join("vm/patches");
+    let mut v = Vec::new();
+    if dir.is_dir() {
+        for e in fs::read_dir(&dir)? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "patch") {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Returns a built kernel tree, building it first if needed.
+pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
+    let llvm = llvm_setting();
+    let env = toolchain_env(&llvm);
+    if let Some(kdir) = std::env::var_os("KDIR") {
+        return prebuilt(PathBuf::from(kdir), args, llvm, env);
+    }
+
+    let tarball = std::env::var_os("KWASM_LINUX_TARBALL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_TARBALL));
+    let meta = fs::metadata(&tarball).with_context(|| {
+        format!(
+            "kernel source {} not found: run `make setup` (apt-get install linux-source-6.12), \
+             or set KDIR to a built kernel tree",
+            tarball.display()
+        )
+    })?;
+    let frags = fragments(args.debug_kernel);
+    let patches = patches()?;
+    let clang = if llvm == "1" {
+        "clang".to_string()
+    } else {
+        format!("clang{llvm}")
+    };
+
+    let mut h = Fnv::new();
+    h.update(RECIPE.as_bytes());
+    h.update(llvm.as_bytes());
+    h.update(tarball.as_os_str().as_encoded_bytes());
+    h.update(&meta.len().to_le_bytes());
+    if let Ok(m) = meta.modified() {
+        h.update(format!("{m:?}").as_bytes());
+    }
+    for f in frags.iter().chain(&patches) {
+        h.update(f.file_name().unwrap_or_default().as_encoded_bytes());
+        h.update(&fs::read(f).with_context(|| format!("reading {}", f.display()))?);
+    }
+    for (tool, args) in [
+        ("rustc", &["-vV"][..]),
+        ("bindgen", &["--version"][..]),
+        (clang.as_str(), &["--version"][..]),
+    ] {
+        h.update(tool_version(&env, tool, args).as_bytes());
+    }
+    let flavor = if args.debug_kernel { "debug" } else { "base" };
+    let cache = util::cache_dir()?;
+    fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let dir = cache.join(format!("linux-{flavor}-{}", h.hex()));
+    let tree = KernelTree {
+        bzimage: dir.join("arch/x86/boot/bzImage"),
+        dir: dir.clone(),
+        llvm,
+        env,
+    };
+
+    // One builder per tree at a time; a second `cargo xtask` waits here.
+    let lock = File::create(cache.join(format!("linux-{flavor}-{}.lock", h.hex())))?;
+    lock.lock()?;
+    if dir.join(STAMP).is_file() && tree.bzimage.is_file() {
+        return Ok(tree);
+    }
+
+    let start = Instant::now();
+    let pb = util::spinner("kernel");
+    let res = build(&tree, &tarball, &frags, &patches, &pb);
+    pb.finish_and_clear();
+    res?;
+    let t = start.elapsed().as_secs();
+    eprintln!(
+        "kernel: built {} in {}m{:02}s",
+        tree.dir.display(),
+        t / 60,
+        t % 60
+    );
+    Ok(tree)
+}
+
+fn build(
+    tree: &KernelTree,
+    tarball: &Path,
+    frags: &[PathBuf],
+    patches: &[PathBuf],
+    pb: &indicatif::ProgressBar,
+) -> Result<()> {
+    let dir = &tree.dir;
+    let log_path = dir.with_extension("log");
+    let mut log = Log::open(&log_path)?;
+    util::say(
+        pb,
+        format_args!(
+            "kernel: building {} (log: {})",
+            dir.display(),
+            log_path.display()
+        ),
+    );
+
+    if !dir.join("Makefile").is_file() {
+        // Extract next to the final place, then rename, so an interrupted
+        // extraction never looks like a tree.
+        let tmp = dir.with_extension("tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        util::run_logged(
+            Command::new("tar")
+                .arg("-xf")
+                .arg(tarball)
+                .arg("--strip-components=1")
+                .arg("-C")
+                .arg(&tmp),
+            "extract",
+            pb,
+            &mut log,
+        )?;
+        for p in patches {
+            util::run_logged(
+                Command::new("patch")
+                    .args(["-p1", "--forward", "-i"])
+                    .arg(p)
+                    .current_dir(&tmp),
+                &format!("patch {}", p.display()),
+                pb,
+                &mut log,
+            )?;
+        }
+        if dir.exists() {
+            fs::remove_dir_all(dir)?;
+        }
+        fs::rename(&tmp, dir)?;
+    }
+
+    util::run_logged(tree.make().arg("tinyconfig"), "tinyconfig", pb, &mut log)?;
+    util::run_logged(
+        tree.make_in_tree("scripts/kconfig/merge_config.sh")
+            .args(["-m", ".config"])
+            .args(frags),
+        "merge fragments",
+        pb,
+        &mut log,
+    )?;
+    util::run_logged(
+        tree.make().arg("olddefconfig"),
+        "olddefconfig",
+        pb,
+        &mut log,
+    )?;
+    verify_config(tree, frags, pb, &mut log)?;
+
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    util::run_logged(
+        tree.make_cmd(true).arg(format!("-j{jobs}")).arg("all"),
+        "make all",
+        pb,
+        &mut log,
+    )?;
+
+    for f in [
+        "arch/x86/boot/bzImage",
+        "Module.symvers",
+        "rust/libkernel.rmeta",
+    ] {
+        if !dir.join(f).is_file() {
+            bail!(
+                "kernel build finished but {f} is missing (log: {})",
+                log.path().display()
+            );
+        }
+    }
+    fs::write(dir.join(STAMP), RECIPE)?;
+    Ok(())
+}
+
+impl KernelTree {
+    /// A tool from the tree's `scripts/`, run in the tree.
+    fn make_in_tree(&self, script: &str) -> Command {
+        let mut c = Command::new(self.dir.join(script));
+        c.current_dir(&self.dir);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+}
+
+/// Fails unless every option set in the fragments survived olddefconfig.
+fn verify_config(
+    tree: &KernelTree,
+    frags: &[PathBuf],
+    pb: &indicatif::ProgressBar,
+    log: &mut Log,
+) -> Result<()> {
+    let config = fs::read_to_string(tree.dir.join(".config"))?;
+    let mut missing = Vec::new();
+    for f in frags {
+        for line in fs::read_to_string(f)?.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("# CONFIG_")
+                && let Some(name) = rest.strip_suffix(" is not set")
+            {
+                let set = format!("CONFIG_{name}=");
+                if config.lines().any(|l| l.starts_with(&set)) {
+                    missing.push(line.to_string());
+                }
+            } else if line.starts_with("CONFIG_") && !config.lines().any(|l| l == line) {
+                missing.push(line.to_string());
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "kernel config: these fragment settings did not survive `make olddefconfig` \
+         (a dependency is missing; look them up with `make -C {} LLVM={} menuconfig`, `/` to search):\n",
+        tree.dir.display(),
+        tree.llvm
+    );
+    for m in &missing {
+        msg.push_str(&format!("  {m}\n"));
+    }
+    if missing.iter().any(|m| m == "CONFIG_RUST=y") {
+        // The usual cause: the Rust toolchain is incomplete. Say why.
+        let out = util::run_logged(tree.make().arg("rustavailable"), "rustavailable", pb, log)
+            .unwrap_or_else(|e| vec![format!("{e:#}")]);
+        msg.push_str(&format!(
+            "CONFIG_RUST needs a usable Rust toolchain; `make LLVM={} rustavailable` says:\n",
+            tree.llvm
+        ));
+        for l in out {
+            msg.push_str(&format!("  | {l}\n"));
+        }
+        msg.push_str("(`make setup` installs rust-src, bindgen-cli and clang/LLVM 19.)\n");
+    }
+    bail!(msg)
+}
+
+/// A user's prebuilt tree from `KDIR`.
+fn prebuilt(
+    dir: PathBuf,
+    args: &KernelArgs,
+    llvm: String,
+    env: Vec<(String, String)>,
+) -> Result<KernelTree> {
+    if args.debug_kernel {
+        eprintln!("kernel: KDIR is set, so --debug-kernel is ignored");
+    }
+    let config = fs::read_to_string(dir.join(".config"))
+        .with_context(|| format!("KDIR={}: no .config (not a built tree?)", dir.display()))?;
+    for opt in ["CONFIG_RUST=y", "CONFIG_MODULES=y"] {
+        if !config.lines().any(|l| l == opt) {
+            bail!("KDIR={}: {opt} is not set in .config", dir.display());
+        }
+    }
+    if !dir.join("Module.symvers").is_file() {
+        eprintln!(
+            "kernel: warning: KDIR={} has no Module.symvers (run `make modules` there)",
+            dir.display()
+        );
+    }
+    Ok(KernelTree {
+        bzimage: dir.join("arch/x86/boot/bzImage"),
+        dir,
+        llvm,
+        env,
+    })
+}

@@ -1,0 +1,133 @@
+//! `cargo xtask`: developer tasks for kwasm.
+//!
+//! - `kernel`: build (or reuse) the Linux 6.12 test kernel with Rust support.
+//! - `module`: build `kloader/` (kwasm.ko) out of tree against that kernel.
+//! - `initramfs`: pack busybox, `vm/init`, the modules and extra files.
+//! - `vm-test`: all of the above, then boot QEMU and check the results.
+//! - `vm-shell`: the same VM with an interactive shell after the checks.
+
+mod cpio;
+mod initramfs;
+mod kernel;
+mod module;
+mod util;
+mod vm;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "kwasm developer tasks", version)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the VM kernel (cached under ~/.cache/kwasm; `KDIR=/path` uses a prebuilt tree)
+    Kernel(KernelArgs),
+    /// Build kloader/ (kwasm.ko) and the VM's test modules against the kernel
+    Module(ModuleArgs),
+    /// Pack the VM initramfs: busybox, vm/init, vm/checks, modules, extra files
+    Initramfs(InitramfsArgs),
+    /// Boot the VM in QEMU, run the in-VM checks and report the results
+    VmTest(VmArgs),
+    /// Boot the VM with the console attached; a shell starts after the checks
+    VmShell(VmArgs),
+}
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct KernelArgs {
+    /// Use the debug kernel (adds vm/kernel-debug.config: KASAN, lockdep, ...)
+    #[arg(long)]
+    pub debug_kernel: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ModuleArgs {
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    /// Also run clippy on the module's Rust code (kbuild's CLIPPY=1)
+    #[arg(long)]
+    pub clippy: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct InitramfsArgs {
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    /// Extra file for the VM: HOST[:GUEST]. GUEST defaults to /opt/kwasm/<name>.
+    /// Repeatable.
+    #[arg(long = "add", value_name = "HOST[:GUEST]")]
+    pub add: Vec<String>,
+    /// Where to write the initramfs (uncompressed newc cpio)
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct VmArgs {
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    /// Extra file for the VM: HOST[:GUEST]. GUEST defaults to /opt/kwasm/<name>.
+    /// Repeatable.
+    #[arg(long = "add", value_name = "HOST[:GUEST]")]
+    pub add: Vec<String>,
+    /// Give up after this many seconds (env KWASM_VM_TIMEOUT)
+    #[arg(long, env = "KWASM_VM_TIMEOUT", default_value_t = 600)]
+    pub timeout: u64,
+    /// Number of CPUs (the kernel supports up to CONFIG_NR_CPUS=4)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=4))]
+    pub cpus: u32,
+    /// Extra kernel command line arguments
+    #[arg(long, value_name = "ARGS")]
+    pub cmdline: Option<String>,
+    /// Print the whole serial console, not only the check results
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Kernel(a) => kernel::ensure(&a).map(|k| {
+            println!("kernel: {}", k.bzimage.display());
+            println!("KDIR={}", k.dir.display());
+            ExitCode::SUCCESS
+        }),
+        Cmd::Module(a) => run_module(&a),
+        Cmd::Initramfs(a) => run_initramfs(&a),
+        Cmd::VmTest(a) => return vm::vm_test(&a),
+        Cmd::VmShell(a) => vm::vm_shell(&a).map(|()| ExitCode::SUCCESS),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_module(a: &ModuleArgs) -> Result<ExitCode> {
+    let k = kernel::ensure(&a.kernel)?;
+    let m = module::build(&k, a.clippy)?;
+    println!("module: {}", m.kwasm_ko.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_initramfs(a: &InitramfsArgs) -> Result<ExitCode> {
+    let k = kernel::ensure(&a.kernel)?;
+    let m = module::build(&k, false)?;
+    let out = a
+        .output
+        .clone()
+        .unwrap_or_else(|| util::out_dir().join("initramfs.cpio"));
+    initramfs::build(&m, &a.add, &out)?;
+    println!("initramfs: {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,85 @@
+//! `cargo xtask module`: kwasm.ko (`kloader/`) and the VM's test modules
+//! (`vm/testmod/`), built out of tree against the kernel from `kernel.rs`.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+use crate::kernel::KernelTree;
+use crate::util::{self, Log};
+
+/// Built modules, ready for the initramfs.
+pub struct Modules {
+    /// `kloader/kwasm.ko`.
+    pub kwasm_ko: PathBuf,
+    /// `vm/testmod/kwasm_probe.ko`: links against kwasm.ko's exports.
+    pub probe_ko: PathBuf,
+}
+
+/// Builds both modules. Any compiler warning fails the build: the module must
+/// stay warning-free.
+pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
+    let root = util::root();
+    let kloader = root.join("kloader");
+    let testmod = root.join("vm/testmod");
+    let log_path = util::out_dir().join("module.log");
+    let _ = fs::remove_file(&log_path);
+    let mut log = Log::open(&log_path)?;
+    let pb = util::spinner("module");
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    let mut lines = Vec::new();
+    let mut make = k.make();
+    make.arg(format!("M={}", kloader.display()))
+        .arg(format!("-j{jobs}"));
+    if clippy {
+        make.arg("CLIPPY=1");
+    }
+    let res = util::run_logged(make.arg("modules"), "kwasm.ko", &pb, &mut log).and_then(|l| {
+        lines.extend(l);
+        util::run_logged(
+            k.make()
+                .arg(format!("M={}", testmod.display()))
+                .arg(format!(
+                    "KBUILD_EXTRA_SYMBOLS={}",
+                    kloader.join("Module.symvers").display()
+                ))
+                .arg("modules"),
+            "kwasm_probe.ko",
+            &pb,
+            &mut log,
+        )
+    });
+    pb.finish_and_clear();
+    lines.extend(res?);
+
+    let warnings: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("warning:") || l.contains("warning["))
+        .collect();
+    if !warnings.is_empty() {
+        let mut msg = format!(
+            "module build printed warnings (full log: {}):\n",
+            log.path().display()
+        );
+        for w in warnings {
+            msg.push_str(&format!("  {w}\n"));
+        }
+        bail!(msg);
+    }
+    let m = Modules {
+        kwasm_ko: kloader.join("kwasm.ko"),
+        probe_ko: testmod.join("kwasm_probe.ko"),
+    };
+    for f in [&m.kwasm_ko, &m.probe_ko] {
+        if !f.is_file() {
+            bail!(
+                "{} was not produced (log: {})",
+                f.display(),
+                log.path().display()
+            );
+        }
+    }
+    Ok(m)
+}

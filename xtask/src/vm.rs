@@ -1,0 +1,281 @@
+//! `cargo xtask vm-test` and `vm-shell`: boot the kernel in QEMU.
+//!
+//! The VM's `/init` (`vm/init`) prints `PASS: <name>` / `FAIL: <name>` per
+//! check and then a totals line `N passed, N failed`, and reboots. With
+//! `-no-reboot`, QEMU exits when the guest reboots (see `vm/init`).
+//!
+//! The serial console is streamed line by line. Besides the in-VM checks, the
+//! host counts one check of its own: the kernel log must be clean (no oops,
+//! BUG, WARNING, call trace, KASAN report or panic).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::kernel::{self, KernelTree};
+use crate::util;
+use crate::{VmArgs, initramfs, module};
+
+/// Kernel console patterns that fail a run wherever they appear.
+const BAD: &[&str] = &[
+    "Oops",
+    "BUG:",
+    "WARNING:",
+    "Call Trace",
+    "KASAN",
+    "Kernel panic",
+    "kernel panic",
+];
+
+/// The line `/init` prints first, to time the boot.
+const INIT_BANNER: &str = "kwasm-vm: init started";
+
+fn prepare(args: &VmArgs) -> Result<(KernelTree, PathBuf)> {
+    let k = kernel::ensure(&args.kernel)?;
+    if !k.bzimage.is_file() {
+        bail!("{} does not exist", k.bzimage.display());
+    }
+    let m = module::build(&k, false)?;
+    let initrd = util::out_dir().join("initramfs.cpio");
+    initramfs::build(&m, &args.add, &initrd)?;
+    if !util::have("qemu-system-x86_64") {
+        bail!("qemu-system-x86_64 not found: run `make setup` (apt-get install qemu-system-x86)");
+    }
+    Ok((k, initrd))
+}
+
+/// QEMU for the VM; `mode` goes to `/init` as `$kwasm_vm`.
+fn qemu(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
+    let mut append = format!(
+        "console=ttyS0 panic=-1 reboot=t kwasm_vm={mode} kwasm_cpus={}",
+        args.cpus
+    );
+    if let Some(extra) = &args.cmdline {
+        append.push(' ');
+        append.push_str(extra);
+    }
+    let mut c = Command::new("qemu-system-x86_64");
+    // One socket per CPU: without ACPI the kernel finds CPUs in SeaBIOS's MP
+    // table, which lists one entry per package, so `-smp 2` (two cores in
+    // one socket since QEMU 6.2) would boot with one CPU.
+    let n = args.cpus;
+    c.args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"])
+        .arg("-smp")
+        .arg(format!("{n},sockets={n},cores=1,threads=1"))
+        .args(["-m", "512M"])
+        .arg("-kernel")
+        .arg(&k.bzimage)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(append);
+    // Nested KVM is unreliable on the project's machines: TCG unless asked.
+    if std::env::var("KWASM_ACCEL").as_deref() == Ok("kvm") {
+        c.args(["-accel", "kvm", "-cpu", "host"]);
+    } else {
+        c.args(["-accel", "tcg", "-cpu", "max"]);
+    }
+    c
+}
+
+/// Parses `N passed, N failed`.
+fn parse_totals(line: &str) -> Option<(u32, u32)> {
+    let (p, f) = line.trim().split_once(", ")?;
+    let p = p.strip_suffix(" passed")?.parse().ok()?;
+    let f = f.strip_suffix(" failed")?.parse().ok()?;
+    Some((p, f))
+}
+
+/// What a run of the VM showed.
+#[derive(Default)]
+struct Outcome {
+    totals: Option<(u32, u32)>,
+    fails: Vec<String>,
+    problems: Vec<String>,
+    lines: Vec<String>,
+    timed_out: bool,
+}
+
+pub fn vm_test(args: &VmArgs) -> ExitCode {
+    let (k, initrd) = match prepare(args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_path = util::out_dir().join("console.log");
+    let o = match boot(&k, &initrd, args, &log_path) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let clean = o.problems.is_empty();
+    let mut problems = Vec::new();
+    if o.timed_out {
+        problems.push(format!("timed out after {}s", args.timeout));
+    }
+    if !clean {
+        problems.push(format!(
+            "{} kernel error line(s) on the console",
+            o.problems.len()
+        ));
+    }
+    if !o.fails.is_empty() {
+        problems.push(format!("failed checks: {}", o.fails.join(", ")));
+    }
+    let (vp, vf) = o.totals.unwrap_or_else(|| {
+        problems.push("no `N passed, N failed` line from /init".into());
+        (0, 1)
+    });
+    // The host-side check: the kernel log is clean.
+    let println_check = |ok: bool, name: &str| {
+        println!("{}: {name}", if ok { "PASS" } else { "FAIL" });
+    };
+    println_check(clean, "kernel console clean (host check)");
+    let (passed, failed) = (vp + u32::from(clean), vf + u32::from(!clean));
+
+    if !problems.is_empty() || failed > 0 {
+        if !args.verbose {
+            let tail = o.lines.len().saturating_sub(60);
+            println!("--- last console lines ({}) ---", log_path.display());
+            for l in &o.lines[tail..] {
+                println!("  | {l}");
+            }
+        }
+        for p in &problems {
+            println!("vm-test: {p}");
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 || !problems.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn boot(k: &KernelTree, initrd: &Path, args: &VmArgs, log_path: &Path) -> Result<Outcome> {
+    let mut log = File::create(log_path)?;
+    let (reader, writer) = std::io::pipe()?;
+    let mut cmd = qemu(k, initrd, args, "test");
+    cmd.args(["-serial", "stdio", "-monitor", "none"])
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
+    let mut child = cmd.spawn().context("starting qemu-system-x86_64")?;
+    drop(cmd);
+
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(reader);
+        let mut buf = Vec::new();
+        // Console output is not always UTF-8; never stop reading over it.
+        while r.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
+            let s = String::from_utf8_lossy(&buf);
+            if tx
+                .send(s.trim_end_matches(['\n', '\r']).to_string())
+                .is_err()
+            {
+                break;
+            }
+            buf.clear();
+        }
+    });
+
+    let pb = util::spinner("vm");
+    pb.set_message("booting");
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.timeout);
+    let mut o = Outcome::default();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(l) => l,
+            Err(RecvTimeoutError::Timeout) => {
+                o.timed_out = true;
+                let _ = child.kill();
+                break;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let line = line.replace('\r', "");
+        let _ = writeln!(log, "{line}");
+        let say = |s: String| util::say(&pb, s);
+        if args.verbose {
+            say(line.clone());
+        } else if !line.trim().is_empty() {
+            pb.set_message(line.trim().to_string());
+        }
+        if line.contains(INIT_BANNER) && !args.verbose {
+            say(format!(
+                "booted to /init in {:.1}s",
+                start.elapsed().as_secs_f64()
+            ));
+        }
+        if let Some(name) = line.strip_prefix("PASS: ") {
+            if !args.verbose {
+                say(format!("PASS: {name}"));
+            }
+        } else if let Some(name) = line.strip_prefix("FAIL: ") {
+            if !args.verbose {
+                say(format!("FAIL: {name}"));
+            }
+            o.fails.push(name.to_string());
+        } else if !line.starts_with("    ") && BAD.iter().any(|b| line.contains(b)) {
+            // (Indented lines are the output of a failed check, already
+            // counted by its FAIL line.)
+            if !args.verbose {
+                say(format!("kernel: {line}"));
+            }
+            o.problems.push(line.clone());
+        } else if let Some(t) = parse_totals(&line) {
+            o.totals = Some(t);
+        }
+        o.lines.push(line);
+    }
+    let status = child.wait()?;
+    pb.finish_and_clear();
+    eprintln!(
+        "vm: qemu exited ({status}) after {:.1}s; console log: {}",
+        start.elapsed().as_secs_f64(),
+        log_path.display()
+    );
+    Ok(o)
+}
+
+/// Boots the VM with the console on this terminal; `/init` starts a shell
+/// after the checks. Ctrl-A X quits QEMU.
+pub fn vm_shell(args: &VmArgs) -> Result<()> {
+    let (k, initrd) = prepare(args)?;
+    eprintln!("vm: starting QEMU; Ctrl-A X quits, `reboot -f` in the shell ends the VM");
+    let status = qemu(&k, &initrd, args, "shell")
+        .args(["-serial", "mon:stdio"])
+        .status()
+        .context("starting qemu-system-x86_64")?;
+    if !status.success() {
+        bail!("qemu exited with {status}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_totals;
+
+    #[test]
+    fn totals() {
+        assert_eq!(parse_totals("5 passed, 0 failed"), Some((5, 0)));
+        assert_eq!(parse_totals("5 passed, 2 failed\r"), Some((5, 2)));
+        assert_eq!(parse_totals("PASS: 5 passed, 0 failed"), None);
+        assert_eq!(parse_totals("x passed, 0 failed"), None);
+    }
+}
