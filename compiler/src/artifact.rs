@@ -1,0 +1,320 @@
+//! The `.kw` artifact: an ELF relocatable object with the linked `.text`,
+//! the `.kwasm.meta` blob (written with `kwasm_abi::meta::MetaParts`) and one
+//! `STT_FUNC` symbol per function and per trampoline.
+//!
+//! The blob is parsed back with `kwasm_abi::meta::Meta::parse` before it is
+//! written, so the compiler can never emit metadata a runtime would reject.
+
+use std::collections::HashSet;
+
+use kwasm_abi::Arch;
+use kwasm_abi::meta::{
+    self, DataRec, ElemRec, ExportRec, FLAG_USES_FLOAT, FuncRec, GlobalRec, ImportRec, MapRec,
+    MemRec, Meta, MetaParts, NONE, PoolRef, TableRec, TypeRec, init, kind, offset,
+};
+use object::write::{Object, StandardSection, Symbol, SymbolSection};
+use object::{
+    Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+};
+
+use crate::Target;
+use crate::emit::Linked;
+use crate::error::CompileError;
+use crate::module_env::{GlobalInit, ImportKind, ModuleInfo, SegOffset};
+
+/// Accumulates the pool of variable-length data.
+#[derive(Default)]
+struct Pool {
+    bytes: Vec<u8>,
+}
+
+impl Pool {
+    fn add(&mut self, data: &[u8]) -> Result<PoolRef, CompileError> {
+        let too_big =
+            || CompileError::unsupported("implementation limit: metadata larger than 4 GiB");
+        let off = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
+        let len = u32::try_from(data.len()).map_err(|_| too_big())?;
+        off.checked_add(len).ok_or_else(too_big)?;
+        self.bytes.extend_from_slice(data);
+        Ok(PoolRef { off, len })
+    }
+}
+
+fn max_or_none(m: Option<u32>) -> u32 {
+    m.unwrap_or(NONE)
+}
+
+fn seg_offset(o: SegOffset) -> (u8, u32) {
+    match o {
+        SegOffset::Const(c) => (offset::CONST, c),
+        SegOffset::Global(g) => (offset::GLOBAL_GET, g),
+    }
+}
+
+/// Encode the metadata blob.
+pub fn build_meta(
+    module: &ModuleInfo<'_>,
+    linked: &Linked,
+    arch: Arch,
+) -> Result<Vec<u8>, CompileError> {
+    let mut pool = Pool::default();
+
+    let mut types = Vec::with_capacity(module.types.len());
+    for (t, ty) in module.types.iter().enumerate() {
+        let sig: Vec<u8> = ty
+            .params
+            .iter()
+            .chain(&ty.results)
+            .map(|v| *v as u8)
+            .collect();
+        let r = pool.add(&sig)?;
+        types.push(TypeRec {
+            sig: r.off,
+            nparams: ty.params.len() as u16,
+            nresults: ty.results.len() as u16,
+            trampoline: linked.trampolines.get(t).map(|p| p.0).unwrap_or(NONE),
+        });
+    }
+
+    let mut imports = Vec::with_capacity(module.imports.len());
+    for imp in &module.imports {
+        let mut rec = ImportRec {
+            module: pool.add(imp.module.as_bytes())?,
+            name: pool.add(imp.name.as_bytes())?,
+            max: NONE,
+            ..ImportRec::default()
+        };
+        match imp.kind {
+            ImportKind::Func(t) => {
+                rec.kind = kind::FUNC;
+                rec.index = t;
+            }
+            ImportKind::Table(t) => {
+                rec.kind = kind::TABLE;
+                rec.ty = t.elem as u8;
+                rec.min = t.min;
+                rec.max = max_or_none(t.max);
+            }
+            ImportKind::Memory(m) => {
+                rec.kind = kind::MEMORY;
+                rec.min = m.min;
+                rec.max = max_or_none(m.max);
+            }
+            ImportKind::Global(g) => {
+                rec.kind = kind::GLOBAL;
+                rec.ty = g.ty as u8;
+                rec.mutable = g.mutable as u8;
+            }
+        }
+        imports.push(rec);
+    }
+
+    let mut funcs = Vec::with_capacity(linked.funcs.len());
+    for (i, (off, len)) in linked.funcs.iter().enumerate() {
+        let index = module.num_imported_funcs + i as u32;
+        let name = match module.func_name(index) {
+            Some(n) => pool.add(n.as_bytes())?,
+            None => PoolRef::default(),
+        };
+        funcs.push(FuncRec {
+            type_idx: module.funcs[index as usize],
+            text_off: *off,
+            text_len: *len,
+            name,
+        });
+    }
+
+    let tables: Vec<TableRec> = module.tables[module.num_imported_tables as usize..]
+        .iter()
+        .map(|t| TableRec {
+            elem: t.elem as u8,
+            min: t.min,
+            max: max_or_none(t.max),
+            ..TableRec::default()
+        })
+        .collect();
+
+    let memory: Vec<MemRec> = module
+        .memory
+        .filter(|m| !m.imported)
+        .map(|m| MemRec {
+            min: m.min,
+            max: max_or_none(m.max),
+        })
+        .into_iter()
+        .collect();
+
+    let globals: Vec<GlobalRec> = module.globals[module.num_imported_globals as usize..]
+        .iter()
+        .map(|g| {
+            let (init_kind, value) = match g.init {
+                GlobalInit::Const(bits) => (init::CONST, bits),
+                GlobalInit::GlobalGet(src) => (init::GLOBAL_GET, u64::from(src)),
+                GlobalInit::RefFunc(f) => (init::REF_FUNC, u64::from(f)),
+                GlobalInit::RefNull | GlobalInit::Import => (init::REF_NULL, 0),
+            };
+            GlobalRec {
+                ty: g.ty as u8,
+                mutable: g.mutable as u8,
+                init_kind,
+                pad: 0,
+                init: value,
+            }
+        })
+        .collect();
+
+    let mut exports = Vec::with_capacity(module.exports.len());
+    for e in &module.exports {
+        exports.push(ExportRec {
+            kind: e.kind,
+            index: e.index,
+            name: pool.add(e.name.as_bytes())?,
+            ..ExportRec::default()
+        });
+    }
+
+    let mut elems = Vec::with_capacity(module.elems.len());
+    for e in &module.elems {
+        let bytes: Vec<u8> = e.items.iter().flat_map(|i| i.to_le_bytes()).collect();
+        let items = pool.add(&bytes)?;
+        let (offset_kind, off) = seg_offset(e.offset);
+        elems.push(ElemRec {
+            mode: e.mode,
+            elem: e.elem as u8,
+            offset_kind,
+            pad: 0,
+            table: e.table,
+            offset: off,
+            items: items.off,
+            count: e.items.len() as u32,
+        });
+    }
+
+    let mut datas = Vec::with_capacity(module.datas.len());
+    for d in &module.datas {
+        let (offset_kind, off) = seg_offset(d.offset);
+        datas.push(DataRec {
+            mode: d.mode,
+            offset_kind,
+            pad: 0,
+            offset: off,
+            bytes: pool.add(d.bytes)?,
+        });
+    }
+
+    let maps: Vec<MapRec> = module
+        .maps
+        .iter()
+        .map(|&entries| MapRec { entries })
+        .collect();
+
+    let parts = MetaParts {
+        arch,
+        flags: if module.uses_float {
+            FLAG_USES_FLOAT
+        } else {
+            0
+        },
+        text_len: u32::try_from(linked.text.len()).map_err(|_| {
+            CompileError::unsupported("implementation limit: more than 4 GiB of code")
+        })?,
+        start_func: module.start.unwrap_or(NONE),
+        entry_export: module.entry_export.unwrap_or(NONE),
+        types: &types,
+        imports: &imports,
+        funcs: &funcs,
+        tables: &tables,
+        memory: &memory,
+        globals: &globals,
+        exports: &exports,
+        elems: &elems,
+        datas: &datas,
+        maps: &maps,
+        pool: &pool.bytes,
+    };
+    let mut blob = vec![0u8; parts.encoded_len()];
+    parts
+        .write(&mut blob)
+        .map_err(|e| CompileError::codegen(format!("metadata: {e}")))?;
+    Meta::parse(&blob)
+        .map_err(|e| CompileError::codegen(format!("metadata does not validate: {e}")))?;
+    Ok(blob)
+}
+
+/// Symbol names: the name section's, else `func<N>`; made unique and free of
+/// NUL bytes (which ELF string tables cannot hold).
+fn unique(name: String, taken: &mut HashSet<String>) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| if c == '\0' { '_' } else { c })
+        .collect();
+    let clean = if clean.is_empty() {
+        "_".to_string()
+    } else {
+        clean
+    };
+    if taken.insert(clean.clone()) {
+        return clean;
+    }
+    for n in 1u64.. {
+        let candidate = format!("{clean}.{n}");
+        if taken.insert(candidate.clone()) {
+            return candidate;
+        }
+    }
+    unreachable!("a unique name always exists")
+}
+
+/// Write the `.kw` ELF.
+pub fn write_elf(
+    module: &ModuleInfo<'_>,
+    linked: &Linked,
+    meta_blob: Vec<u8>,
+    target: Target,
+) -> Result<Vec<u8>, CompileError> {
+    let arch = match target {
+        Target::X86_64 => Architecture::X86_64,
+        Target::Aarch64 => Architecture::Aarch64,
+    };
+    let mut obj = Object::new(BinaryFormat::Elf, arch, Endianness::Little);
+    let text = obj.section_id(StandardSection::Text);
+    obj.set_section_data(text, linked.text.clone(), crate::emit::CODE_ALIGN as u64);
+    let meta_section = obj.add_section(
+        Vec::new(),
+        meta::SECTION_NAME.as_bytes().to_vec(),
+        SectionKind::ReadOnlyData,
+    );
+    obj.set_section_data(meta_section, meta_blob, 8);
+
+    // Reserve the trampoline names first so function names yield to them.
+    let mut taken = HashSet::new();
+    let tramp_names: Vec<String> = (0..linked.trampolines.len())
+        .map(|t| unique(format!("__kwasm_trampoline_{t}"), &mut taken))
+        .collect();
+    let add = |obj: &mut Object<'_>, name: String, (off, len): (u32, u32)| {
+        obj.add_symbol(Symbol {
+            name: name.into_bytes(),
+            value: u64::from(off),
+            size: u64::from(len),
+            kind: SymbolKind::Text,
+            scope: SymbolScope::Compilation,
+            weak: false,
+            section: SymbolSection::Section(text),
+            flags: SymbolFlags::None,
+        });
+    };
+    for (i, pos) in linked.funcs.iter().enumerate() {
+        let index = module.num_imported_funcs + i as u32;
+        let name = match module.func_name(index) {
+            Some(n) => n.to_string(),
+            None => format!("func{index}"),
+        };
+        let name = unique(name, &mut taken);
+        add(&mut obj, name, *pos);
+    }
+    for (name, pos) in tramp_names.into_iter().zip(&linked.trampolines) {
+        add(&mut obj, name, *pos);
+    }
+    obj.write()
+        .map_err(|e| CompileError::codegen(format!("writing ELF: {e}")))
+}

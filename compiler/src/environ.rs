@@ -1,0 +1,406 @@
+//! Everything generated code reaches through `VmCtx`: memory, tables,
+//! globals, imported functions, libcalls, fuel and the stack limit.
+//!
+//! The offsets come from `kwasm_abi::vmctx` (never duplicated here). Every
+//! `VmCtx` access is `notrap` and tagged with an alias region, so Cranelift's
+//! alias analysis can keep e.g. the memory base in a register across heap
+//! stores while still reloading it after calls (which may grow memory):
+//! - `heap`: linear memory contents;
+//! - `memory`: the `VmMemory` fields (base, length);
+//! - `table`/`elems`: the `VmTable` fields and table contents;
+//! - `globals`: global slots;
+//! - `fuel`: the fuel counter;
+//! - `constant`: fields that never change while code runs (trap handler,
+//!   libcall table, imports, type ids, stack limit, pointers to imported
+//!   entities), which are also `readonly`;
+//! - `funcref`: `VmFuncRef` contents (constant after instantiation).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::{
+    self, AbiParam, AliasRegion, AliasRegionData, ExtFuncData, ExternalName, InstBuilder,
+    MemFlagsData, Signature, Type, UserExternalName, Value, condcodes::IntCC, types,
+};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::FunctionBuilder;
+use kwasm_abi::trap::TrapCode;
+use kwasm_abi::types::ValType;
+use kwasm_abi::vmctx::{VmCtxLayout, funcref, header, import_func, libcall, memory, table};
+
+use crate::module_env::{FuncType, ModuleInfo};
+use crate::traps::TrapBlocks;
+
+/// Pointer type on both targets.
+pub const PTR: Type = types::I64;
+
+/// Cranelift type of a wasm value (references are pointers/opaque u64).
+pub fn clif_type(t: ValType) -> Type {
+    match t {
+        ValType::I32 => types::I32,
+        ValType::I64 => types::I64,
+        ValType::F32 => types::F32,
+        ValType::F64 => types::F64,
+        ValType::FuncRef | ValType::ExternRef => PTR,
+    }
+}
+
+/// `extern "C" fn(vmctx, params...) -> results`.
+pub fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(PTR));
+    sig.params
+        .extend(ty.params.iter().map(|t| AbiParam::new(clif_type(*t))));
+    sig.returns
+        .extend(ty.results.iter().map(|t| AbiParam::new(clif_type(*t))));
+    sig
+}
+
+/// Alias regions of one function (see the module docs).
+#[derive(Clone, Copy)]
+pub struct Regions {
+    pub heap: AliasRegion,
+    pub memory: AliasRegion,
+    pub table: AliasRegion,
+    pub elems: AliasRegion,
+    pub globals: AliasRegion,
+    pub fuel: AliasRegion,
+    pub constant: AliasRegion,
+    pub funcref: AliasRegion,
+}
+
+impl Regions {
+    fn new(func: &mut ir::Function) -> Regions {
+        let mut r = |id: u32, name: &'static str| {
+            func.dfg.alias_regions.insert(AliasRegionData {
+                user_id: id,
+                description: Cow::Borrowed(name),
+            })
+        };
+        Regions {
+            heap: r(1, "heap"),
+            memory: r(2, "vmmemory"),
+            table: r(3, "vmtable"),
+            elems: r(4, "table elements"),
+            globals: r(5, "globals"),
+            fuel: r(6, "fuel"),
+            constant: r(7, "vmctx constants"),
+            funcref: r(8, "funcref"),
+        }
+    }
+}
+
+/// Signature of a libcall, by index: (params after vmctx, results).
+fn libcall_signature(index: u32) -> (&'static [Type], &'static [Type]) {
+    use types::{I32, I64};
+    match index {
+        libcall::MEMORY_GROW => (&[I32], &[I32]),
+        libcall::MEMORY_FILL | libcall::MEMORY_COPY => (&[I32, I32, I32], &[I32]),
+        libcall::MEMORY_INIT => (&[I32, I32, I32, I32], &[I32]),
+        libcall::DATA_DROP | libcall::ELEM_DROP => (&[I32], &[]),
+        libcall::TABLE_GROW => (&[I32, I64, I32], &[I32]),
+        libcall::TABLE_FILL => (&[I32, I32, I64, I32], &[I32]),
+        libcall::TABLE_COPY | libcall::TABLE_INIT => (&[I32, I32, I32, I32, I32], &[I32]),
+        _ => (&[], &[]),
+    }
+}
+
+/// Per-function access to the module's `VmCtx`.
+pub struct FuncEnv<'m, 'a> {
+    pub module: &'m ModuleInfo<'a>,
+    pub layout: VmCtxLayout,
+    /// Index of the function being translated (module index space).
+    pub func_index: u32,
+    pub call_conv: CallConv,
+    pub vmctx: Value,
+    pub regions: Regions,
+    pub traps: TrapBlocks,
+    wasm_sigs: HashMap<u32, ir::SigRef>,
+    libcall_sigs: HashMap<u32, ir::SigRef>,
+    direct: HashMap<u32, ir::FuncRef>,
+}
+
+impl<'m, 'a> FuncEnv<'m, 'a> {
+    pub fn new(
+        builder: &mut FunctionBuilder<'_>,
+        module: &'m ModuleInfo<'a>,
+        layout: VmCtxLayout,
+        func_index: u32,
+        call_conv: CallConv,
+        vmctx: Value,
+    ) -> Self {
+        FuncEnv {
+            module,
+            layout,
+            func_index,
+            call_conv,
+            vmctx,
+            regions: Regions::new(builder.func),
+            traps: TrapBlocks::new(func_index, call_conv),
+            wasm_sigs: HashMap::new(),
+            libcall_sigs: HashMap::new(),
+            direct: HashMap::new(),
+        }
+    }
+
+    pub fn flags(&self, region: AliasRegion) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(region))
+    }
+
+    pub fn constant_flags(&self) -> MemFlagsData {
+        self.flags(self.regions.constant).with_readonly()
+    }
+
+    /// Linear memory accesses: in bounds by construction, maybe unaligned.
+    pub fn heap_flags(&self) -> MemFlagsData {
+        MemFlagsData::new()
+            .with_notrap()
+            .with_alias_region(Some(self.regions.heap))
+    }
+
+    fn load_constant(&self, b: &mut FunctionBuilder<'_>, ty: Type, offset: u32) -> Value {
+        b.ins()
+            .load(ty, self.constant_flags(), self.vmctx, offset as i32)
+    }
+
+    // ---- memory -------------------------------------------------------
+
+    /// Pointer to the `VmMemory` and the offset of it from that pointer.
+    fn memory_def(&self, b: &mut FunctionBuilder<'_>) -> (Value, u32) {
+        match self.module.memory {
+            Some(m) if m.imported => (self.load_constant(b, PTR, self.layout.imported_memory), 0),
+            _ => (self.vmctx, self.layout.defined_memory),
+        }
+    }
+
+    /// Current `(base, length)` of linear memory. Loaded at each use; alias
+    /// analysis removes the repeats that no call separates.
+    pub fn memory_base_len(&self, b: &mut FunctionBuilder<'_>) -> (Value, Value) {
+        let (p, off) = self.memory_def(b);
+        let f = self.flags(self.regions.memory);
+        let base = b.ins().load(PTR, f, p, (off + memory::BASE) as i32);
+        let len = b
+            .ins()
+            .load(types::I64, f, p, (off + memory::LENGTH) as i32);
+        (base, len)
+    }
+
+    pub fn memory_len(&self, b: &mut FunctionBuilder<'_>) -> Value {
+        let (p, off) = self.memory_def(b);
+        let f = self.flags(self.regions.memory);
+        b.ins()
+            .load(types::I64, f, p, (off + memory::LENGTH) as i32)
+    }
+
+    // ---- tables -------------------------------------------------------
+
+    fn table_def(&self, b: &mut FunctionBuilder<'_>, t: u32) -> (Value, u32) {
+        let nimp = self.module.num_imported_tables;
+        if t < nimp {
+            (self.load_constant(b, PTR, self.layout.imported_table(t)), 0)
+        } else {
+            (self.vmctx, self.layout.defined_table(t - nimp))
+        }
+    }
+
+    pub fn table_len(&self, b: &mut FunctionBuilder<'_>, t: u32) -> Value {
+        let (p, off) = self.table_def(b, t);
+        let f = self.flags(self.regions.table);
+        b.ins().load(types::I64, f, p, (off + table::LENGTH) as i32)
+    }
+
+    /// Address of element `index` (an i32) of table `t`, after checking it is
+    /// in bounds (else trap with `code`).
+    pub fn table_elem_addr(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        t: u32,
+        index: Value,
+        code: TrapCode,
+    ) -> Value {
+        let (p, off) = self.table_def(b, t);
+        let f = self.flags(self.regions.table);
+        let len = b.ins().load(types::I64, f, p, (off + table::LENGTH) as i32);
+        let idx = b.ins().uextend(types::I64, index);
+        let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
+        self.traps.trap_if(b, oob, code);
+        let base = b.ins().load(PTR, f, p, (off + table::BASE) as i32);
+        let scaled = b.ins().ishl_imm_u(idx, 3);
+        b.ins().iadd(base, scaled)
+    }
+
+    pub fn elem_flags(&self) -> MemFlagsData {
+        self.flags(self.regions.elems)
+    }
+
+    // ---- globals ------------------------------------------------------
+
+    /// Pointer and offset of global `g`'s slot.
+    fn global_addr(&self, b: &mut FunctionBuilder<'_>, g: u32) -> (Value, i32) {
+        let nimp = self.module.num_imported_globals;
+        if g < nimp {
+            (
+                self.load_constant(b, PTR, self.layout.imported_global(g)),
+                0,
+            )
+        } else {
+            (self.vmctx, self.layout.defined_global(g - nimp) as i32)
+        }
+    }
+
+    pub fn global_get(&self, b: &mut FunctionBuilder<'_>, g: u32) -> Value {
+        let ty = clif_type(self.module.globals[g as usize].ty);
+        let (p, off) = self.global_addr(b, g);
+        b.ins().load(ty, self.flags(self.regions.globals), p, off)
+    }
+
+    pub fn global_set(&self, b: &mut FunctionBuilder<'_>, g: u32, v: Value) {
+        let (p, off) = self.global_addr(b, g);
+        b.ins().store(self.flags(self.regions.globals), v, p, off);
+    }
+
+    // ---- functions ----------------------------------------------------
+
+    fn wasm_sig(&mut self, b: &mut FunctionBuilder<'_>, type_index: u32) -> ir::SigRef {
+        if let Some(s) = self.wasm_sigs.get(&type_index) {
+            return *s;
+        }
+        let sig = wasm_signature(&self.module.types[type_index as usize], self.call_conv);
+        let s = b.import_signature(sig);
+        self.wasm_sigs.insert(type_index, s);
+        s
+    }
+
+    /// `ref.func f`: the address of this instance's `VmFuncRef` for `f`.
+    pub fn func_ref(&self, b: &mut FunctionBuilder<'_>, f: u32) -> Value {
+        b.ins()
+            .iadd_imm_u(self.vmctx, i64::from(self.layout.func_ref(f)))
+    }
+
+    /// `call f`: direct for defined functions (the linker resolves the
+    /// relocation), through the import slot for imported ones.
+    pub fn call(&mut self, b: &mut FunctionBuilder<'_>, f: u32, args: &[Value]) -> Vec<Value> {
+        let type_index = self.module.funcs[f as usize];
+        let sig = self.wasm_sig(b, type_index);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        let inst = if self.module.is_imported_func(f) {
+            let off = self.layout.imported_func(f);
+            let code = self.load_constant(b, PTR, off + import_func::CODE);
+            let callee_vmctx = self.load_constant(b, PTR, off + import_func::VMCTX);
+            full.push(callee_vmctx);
+            full.extend_from_slice(args);
+            b.ins().call_indirect(sig, code, &full)
+        } else {
+            let fref = match self.direct.get(&f) {
+                Some(r) => *r,
+                None => {
+                    let name = b
+                        .func
+                        .declare_imported_user_function(UserExternalName::new(0, f));
+                    let r = b.import_function(ExtFuncData {
+                        name: ExternalName::user(name),
+                        signature: sig,
+                        colocated: true,
+                        patchable: false,
+                    });
+                    self.direct.insert(f, r);
+                    r
+                }
+            };
+            full.push(self.vmctx);
+            full.extend_from_slice(args);
+            b.ins().call(fref, &full)
+        };
+        b.inst_results(inst).to_vec()
+    }
+
+    /// `call_indirect (type t) (table x)` with the checks of the contract.
+    pub fn call_indirect(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        type_index: u32,
+        t: u32,
+        index: Value,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let addr = self.table_elem_addr(b, t, index, TrapCode::UndefinedElement);
+        let elem = b.ins().load(PTR, self.elem_flags(), addr, 0);
+        let null = b.ins().icmp_imm_u(IntCC::Equal, elem, 0);
+        self.traps.trap_if(b, null, TrapCode::IndirectCallToNull);
+        let ff = self.flags(self.regions.funcref).with_readonly();
+        let actual = b.ins().load(types::I32, ff, elem, funcref::TYPE_ID as i32);
+        let expected = self.load_constant(b, types::I32, self.layout.type_id(type_index));
+        let bad = b.ins().icmp(IntCC::NotEqual, actual, expected);
+        self.traps.trap_if(b, bad, TrapCode::BadSignature);
+        let code = b.ins().load(PTR, ff, elem, funcref::CODE as i32);
+        let callee_vmctx = b.ins().load(PTR, ff, elem, funcref::VMCTX as i32);
+        let sig = self.wasm_sig(b, type_index);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(callee_vmctx);
+        full.extend_from_slice(args);
+        let inst = b.ins().call_indirect(sig, code, &full);
+        b.inst_results(inst).to_vec()
+    }
+
+    /// Call libcall `index` (`kwasm_abi::vmctx::libcall`) with `args`
+    /// (vmctx is added).
+    pub fn libcall(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        index: u32,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let sig = match self.libcall_sigs.get(&index) {
+            Some(s) => *s,
+            None => {
+                let (params, results) = libcall_signature(index);
+                let mut sig = Signature::new(self.call_conv);
+                sig.params.push(AbiParam::new(PTR));
+                sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+                sig.returns
+                    .extend(results.iter().map(|t| AbiParam::new(*t)));
+                let s = b.import_signature(sig);
+                self.libcall_sigs.insert(index, s);
+                s
+            }
+        };
+        let table = self.load_constant(b, PTR, header::LIBCALLS);
+        let f = b
+            .ins()
+            .load(PTR, self.constant_flags(), table, (index * 8) as i32);
+        let mut full = Vec::with_capacity(args.len() + 1);
+        full.push(self.vmctx);
+        full.extend_from_slice(args);
+        let inst = b.ins().call_indirect(sig, f, &full);
+        b.inst_results(inst).to_vec()
+    }
+
+    /// Call a libcall that returns a status, trapping with it when non-zero.
+    pub fn libcall_checked(&mut self, b: &mut FunctionBuilder<'_>, index: u32, args: &[Value]) {
+        let status = self.libcall(b, index, args);
+        if let Some(&s) = status.first() {
+            self.traps.trap_if_status(b, s);
+        }
+    }
+
+    // ---- fuel and stack -----------------------------------------------
+
+    /// Subtract one unit of fuel; trap with `OutOfFuel` when it goes negative.
+    pub fn consume_fuel(&mut self, b: &mut FunctionBuilder<'_>) {
+        let f = self.flags(self.regions.fuel);
+        let fuel = b.ins().load(types::I64, f, self.vmctx, header::FUEL as i32);
+        let left = b.ins().iadd_imm_s(fuel, -1);
+        b.ins().store(f, left, self.vmctx, header::FUEL as i32);
+        let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+        self.traps.trap_if(b, out, TrapCode::OutOfFuel);
+    }
+
+    /// Trap with `StackOverflow` unless `sp >= stack_limit + pad`.
+    pub fn check_stack(&mut self, b: &mut FunctionBuilder<'_>, pad: u32) {
+        let sp = b.ins().get_stack_pointer(PTR);
+        let limit = self.load_constant(b, PTR, header::STACK_LIMIT);
+        let need = b.ins().iadd_imm_u(limit, i64::from(pad));
+        let low = b.ins().icmp(IntCC::UnsignedLessThan, sp, need);
+        self.traps.trap_if(b, low, TrapCode::StackOverflow);
+    }
+}

@@ -1,0 +1,120 @@
+//! `kwasmc`: WebAssembly to sandboxed native code for the Linux kernel.
+//!
+//! The pipeline: [`validate`] (wasmparser, exactly kwasm's feature set) →
+//! [`module_env`] (module structure) → [`translate`] (our own wasm →
+//! Cranelift IR translator, with explicit bounds checks, trap branches, fuel
+//! and stack checks) → [`emit`] (Cranelift codegen, trap-site check,
+//! linking) → [`artifact`] (the `.kw` ELF with `.kwasm.meta`).
+//!
+//! `docs/codegen-contract.md` is the contract the generated code follows.
+
+pub mod artifact;
+pub mod bounds;
+pub mod emit;
+pub mod environ;
+pub mod error;
+pub mod features;
+pub mod float;
+pub mod isa;
+pub mod module_env;
+pub mod stack;
+pub mod trampoline;
+pub mod translate;
+pub mod traps;
+pub mod validate;
+
+use std::borrow::Cow;
+
+pub use error::{CompileError, ErrorKind};
+
+/// Target architecture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Target {
+    #[default]
+    X86_64,
+    Aarch64,
+}
+
+impl Target {
+    pub fn arch(self) -> kwasm_abi::Arch {
+        match self {
+            Target::X86_64 => kwasm_abi::Arch::X86_64,
+            Target::Aarch64 => kwasm_abi::Arch::Aarch64,
+        }
+    }
+}
+
+/// Cranelift optimisation level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OptLevel {
+    None,
+    #[default]
+    Speed,
+}
+
+/// Options of [`compile`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    pub target: Target,
+    pub opt: OptLevel,
+}
+
+/// Compile a WebAssembly module (binary, or WAT text when it does not start
+/// with `\0asm`) to the bytes of a `.kw` ELF.
+pub fn compile(input: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
+    // The compiler is written not to panic on any input; this only turns a
+    // bug into an error instead of aborting the caller.
+    match std::panic::catch_unwind(|| compile_inner(input, opts)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(CompileError::codegen(format!("panic: {msg}")))
+        }
+    }
+}
+
+/// Decode WAT if needed.
+pub fn wasm_bytes(input: &[u8]) -> Result<Cow<'_, [u8]>, CompileError> {
+    if input.starts_with(b"\0asm") {
+        return Ok(Cow::Borrowed(input));
+    }
+    let text = std::str::from_utf8(input).map_err(|_| {
+        CompileError::not_wasm("neither a wasm binary (no \\0asm magic) nor WAT text (not UTF-8)")
+    })?;
+    wat::parse_str(text)
+        .map(Cow::Owned)
+        .map_err(|e| CompileError::not_wasm(e.to_string().replace('\n', " ")))
+}
+
+fn compile_inner(input: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
+    let (artifact, _) = compile_with(input, opts, false)?;
+    Ok(artifact)
+}
+
+/// [`compile`], optionally keeping Cranelift's VCode listings (tests).
+pub fn compile_with(
+    input: &[u8],
+    opts: &CompileOptions,
+    keep_vcode: bool,
+) -> Result<(Vec<u8>, emit::Linked), CompileError> {
+    let wasm = wasm_bytes(input)?;
+    validate::validate(&wasm)?;
+    let module = module_env::parse(&wasm)?;
+    let isa = isa::build_isa(opts.target, opts.opt)?;
+    let linked = emit::compile_module(
+        &module,
+        &*isa,
+        emit::EmitOptions {
+            target: opts.target,
+            keep_vcode,
+            parallel: true,
+        },
+    )?;
+    let meta = artifact::build_meta(&module, &linked, opts.target.arch())?;
+    let elf = artifact::write_elf(&module, &linked, meta, opts.target)?;
+    Ok((elf, linked))
+}

@@ -1,0 +1,90 @@
+//! `kwasmc`: compile WebAssembly to a `.kw` artifact.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kwasm_compiler::{CompileOptions, OptLevel, Target, compile};
+
+#[derive(Parser)]
+#[command(
+    name = "kwasmc",
+    version,
+    about = "Compile WebAssembly to sandboxed native code for kwasm (.kw)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile a .wasm (or .wat) module to a .kw artifact
+    Compile(CompileArgs),
+}
+
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// Input module: a WebAssembly binary or WAT text
+    input: PathBuf,
+    /// Output path [default: the input path with a .kw extension]
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Target architecture
+    #[arg(long, value_enum, default_value_t = TargetArg::X86_64)]
+    target: TargetArg,
+    /// Optimisation level
+    #[arg(long, value_enum, default_value_t = OptArg::Speed)]
+    opt: OptArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetArg {
+    #[value(name = "x86_64")]
+    X86_64,
+    #[value(name = "aarch64")]
+    Aarch64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OptArg {
+    None,
+    Speed,
+}
+
+fn run(args: &CompileArgs) -> Result<(), String> {
+    let input = std::fs::read(&args.input).map_err(|e| e.to_string())?;
+    let opts = CompileOptions {
+        target: match args.target {
+            TargetArg::X86_64 => Target::X86_64,
+            TargetArg::Aarch64 => Target::Aarch64,
+        },
+        opt: match args.opt {
+            OptArg::None => OptLevel::None,
+            OptArg::Speed => OptLevel::Speed,
+        },
+    };
+    let kw = compile(&input, &opts).map_err(|e| e.to_string())?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.input));
+    std::fs::write(&out, kw).map_err(|e| format!("writing {}: {e}", out.display()))
+}
+
+fn default_output(input: &Path) -> PathBuf {
+    input.with_extension("kw")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Compile(args) => match run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kwasmc: {}: {}", args.input.display(), e.replace('\n', " "));
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

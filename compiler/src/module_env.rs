@@ -1,0 +1,745 @@
+//! Parse a validated module into a [`ModuleInfo`]: everything except function
+//! bodies is decoded once here, in the shapes the translator and the
+//! metadata writer need (abi value types, meta segment encodings).
+//!
+//! It also enforces kwasm's own rules on top of WebAssembly validation: host
+//! imports (`kwasm.*`, `env._debug`) must match the host API table, the
+//! `filter` export must be `(i32) -> i32`, the `kwasm.maps` section must be
+//! well formed, and counts must fit the `VmCtx` layout.
+
+use std::collections::HashMap;
+
+use kwasm_abi::host::{self, FILTER_EXPORT, HOST_MODULE, MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS};
+use kwasm_abi::meta::{ITEM_GLOBAL, ITEM_NULL, kind, mode};
+use kwasm_abi::types::ValType;
+use kwasm_abi::vmctx::{MAX_ENTITIES, MemoryKind, VmCtxCounts, VmCtxLayout};
+use wasmparser::{
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, KnownCustom, Name,
+    Operator, Parser, Payload, TypeRef,
+};
+
+use crate::error::{CompileError, ErrorKind};
+use crate::features::operator_uses_float;
+
+/// A function type with abi value types.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FuncType {
+    pub params: Vec<ValType>,
+    pub results: Vec<ValType>,
+}
+
+impl FuncType {
+    pub fn uses_float(&self) -> bool {
+        self.params
+            .iter()
+            .chain(&self.results)
+            .any(|t| t.is_float())
+    }
+}
+
+impl std::fmt::Display for FuncType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[ValType]| v.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
+        write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableInfo {
+    pub elem: ValType,
+    pub min: u32,
+    pub max: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemInfo {
+    pub min: u32,
+    pub max: Option<u32>,
+    pub imported: bool,
+}
+
+/// How a defined global is initialised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalInit {
+    /// Imported: no initialiser.
+    Import,
+    /// The value's bits (i32/f32 zero-extended).
+    Const(u64),
+    GlobalGet(u32),
+    RefFunc(u32),
+    RefNull,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlobalInfo {
+    pub ty: ValType,
+    pub mutable: bool,
+    pub init: GlobalInit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportKind {
+    Func(u32),
+    Table(TableInfo),
+    Memory(MemInfo),
+    Global(GlobalInfo),
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportInfo<'a> {
+    pub module: &'a str,
+    pub name: &'a str,
+    pub kind: ImportKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExportInfo<'a> {
+    pub name: &'a str,
+    /// `kwasm_abi::meta::kind::*`
+    pub kind: u8,
+    pub index: u32,
+}
+
+/// Offset of an active segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegOffset {
+    Const(u32),
+    Global(u32),
+}
+
+#[derive(Clone, Debug)]
+pub struct ElemSeg {
+    /// `kwasm_abi::meta::mode::*`
+    pub mode: u8,
+    pub elem: ValType,
+    pub table: u32,
+    pub offset: SegOffset,
+    /// Items in the metadata encoding: function index, `ITEM_NULL`, or
+    /// `ITEM_GLOBAL | global`.
+    pub items: Vec<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DataSeg<'a> {
+    pub mode: u8,
+    pub offset: SegOffset,
+    pub bytes: &'a [u8],
+}
+
+/// Everything about a module except the translated code.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleInfo<'a> {
+    pub types: Vec<FuncType>,
+    pub imports: Vec<ImportInfo<'a>>,
+    /// Type index of every function, imported first.
+    pub funcs: Vec<u32>,
+    pub num_imported_funcs: u32,
+    /// Every table, imported first.
+    pub tables: Vec<TableInfo>,
+    pub num_imported_tables: u32,
+    pub memory: Option<MemInfo>,
+    /// Every global, imported first.
+    pub globals: Vec<GlobalInfo>,
+    pub num_imported_globals: u32,
+    pub exports: Vec<ExportInfo<'a>>,
+    pub start: Option<u32>,
+    pub elems: Vec<ElemSeg>,
+    pub datas: Vec<DataSeg<'a>>,
+    /// Bodies of the defined functions.
+    pub bodies: Vec<FunctionBody<'a>>,
+    /// Names from the name section, by function index.
+    pub func_names: HashMap<u32, &'a str>,
+    /// Entry counts of the maps declared in `kwasm.maps`.
+    pub maps: Vec<u32>,
+    /// Index into `exports` of the `filter` function export.
+    pub entry_export: Option<u32>,
+    /// Whether any f32/f64 appears anywhere in the module.
+    pub uses_float: bool,
+}
+
+impl<'a> ModuleInfo<'a> {
+    pub fn func_type(&self, func: u32) -> &FuncType {
+        &self.types[self.funcs[func as usize] as usize]
+    }
+
+    pub fn is_imported_func(&self, func: u32) -> bool {
+        func < self.num_imported_funcs
+    }
+
+    pub fn func_name(&self, func: u32) -> Option<&'a str> {
+        self.func_names.get(&func).copied()
+    }
+
+    pub fn num_defined_funcs(&self) -> u32 {
+        self.funcs.len() as u32 - self.num_imported_funcs
+    }
+
+    pub fn vmctx_counts(&self) -> VmCtxCounts {
+        VmCtxCounts {
+            types: self.types.len() as u32,
+            imported_funcs: self.num_imported_funcs,
+            funcs: self.funcs.len() as u32,
+            imported_tables: self.num_imported_tables,
+            defined_tables: self.tables.len() as u32 - self.num_imported_tables,
+            memory: match self.memory {
+                None => MemoryKind::None,
+                Some(m) if m.imported => MemoryKind::Imported,
+                Some(_) => MemoryKind::Defined,
+            },
+            imported_globals: self.num_imported_globals,
+            defined_globals: self.globals.len() as u32 - self.num_imported_globals,
+        }
+    }
+
+    pub fn layout(&self) -> Result<VmCtxLayout, CompileError> {
+        VmCtxLayout::new(self.vmctx_counts()).ok_or_else(|| {
+            CompileError::unsupported(format!(
+                "implementation limit: more than {MAX_ENTITIES} types, functions, tables or globals"
+            ))
+        })
+    }
+}
+
+/// Convert a wasmparser value type. Validation with our feature set leaves
+/// only these.
+pub fn val_type(t: wasmparser::ValType) -> Result<ValType, CompileError> {
+    use wasmparser::ValType as W;
+    Ok(match t {
+        W::I32 => ValType::I32,
+        W::I64 => ValType::I64,
+        W::F32 => ValType::F32,
+        W::F64 => ValType::F64,
+        W::Ref(r) => ref_type(r)?,
+        W::V128 => return Err(CompileError::unsupported("SIMD")),
+    })
+}
+
+pub fn ref_type(r: wasmparser::RefType) -> Result<ValType, CompileError> {
+    if r == wasmparser::RefType::FUNCREF {
+        Ok(ValType::FuncRef)
+    } else if r == wasmparser::RefType::EXTERNREF {
+        Ok(ValType::ExternRef)
+    } else {
+        Err(CompileError::unsupported(format!("reference type {r}")))
+    }
+}
+
+fn limit32(v: u64, what: &str) -> Result<u32, CompileError> {
+    u32::try_from(v).map_err(|_| CompileError::unsupported(format!("{what} larger than 32 bits")))
+}
+
+fn check_count(n: usize, what: &str) -> Result<(), CompileError> {
+    if n > MAX_ENTITIES as usize {
+        Err(CompileError::unsupported(format!(
+            "implementation limit: more than {MAX_ENTITIES} {what}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn wp(e: wasmparser::Error) -> CompileError {
+    CompileError::malformed(e.message(), e.offset())
+}
+
+fn const_value(e: &ConstExpr<'_>) -> Result<GlobalInit, CompileError> {
+    let mut r = e.get_operators_reader();
+    let (op, offset) = r.read_with_offset().map_err(wp)?;
+    let v = match op {
+        Operator::I32Const { value } => GlobalInit::Const(u64::from(value as u32)),
+        Operator::I64Const { value } => GlobalInit::Const(value as u64),
+        Operator::F32Const { value } => GlobalInit::Const(u64::from(value.bits())),
+        Operator::F64Const { value } => GlobalInit::Const(value.bits()),
+        Operator::RefNull { .. } => GlobalInit::RefNull,
+        Operator::RefFunc { function_index } => GlobalInit::RefFunc(function_index),
+        Operator::GlobalGet { global_index } => GlobalInit::GlobalGet(global_index),
+        _ => return Err(CompileError::unsupported("extended constant expressions").at(offset)),
+    };
+    match r.read_with_offset().map_err(wp)? {
+        (Operator::End, _) => Ok(v),
+        (_, offset) => Err(CompileError::unsupported("extended constant expressions").at(offset)),
+    }
+}
+
+fn seg_offset(e: &ConstExpr<'_>, offset: usize) -> Result<SegOffset, CompileError> {
+    match const_value(e)? {
+        GlobalInit::Const(v) => Ok(SegOffset::Const(v as u32)),
+        GlobalInit::GlobalGet(g) => Ok(SegOffset::Global(g)),
+        _ => Err(CompileError::invalid(
+            "segment offset is not an i32",
+            offset,
+        )),
+    }
+}
+
+/// Parse a module that has passed [`crate::validate::validate`].
+pub fn parse(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
+    let mut m = ModuleInfo::default();
+    let mut defined_func_types = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(wp)? {
+            Payload::TypeSection(s) => {
+                check_count(s.count() as usize, "types")?;
+                for ty in s.into_iter_with_offsets() {
+                    let (offset, group) = ty.map_err(wp)?;
+                    for sub in group.types() {
+                        let f = match &sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => f,
+                            _ => return Err(CompileError::unsupported("GC").at(offset)),
+                        };
+                        let params = f
+                            .params()
+                            .iter()
+                            .map(|t| val_type(*t))
+                            .collect::<Result<_, _>>()?;
+                        let results = f
+                            .results()
+                            .iter()
+                            .map(|t| val_type(*t))
+                            .collect::<Result<_, _>>()?;
+                        let ft = FuncType { params, results };
+                        if ft.params.len() > u16::MAX as usize
+                            || ft.results.len() > u16::MAX as usize
+                        {
+                            return Err(CompileError::unsupported(
+                                "implementation limit: too many parameters or results",
+                            )
+                            .at(offset));
+                        }
+                        m.types.push(ft);
+                    }
+                }
+            }
+            Payload::ImportSection(s) => {
+                let offset = s.range().start;
+                for imp in s.into_imports() {
+                    let imp = imp.map_err(wp)?;
+                    let kind = match imp.ty {
+                        TypeRef::Func(t) => {
+                            m.funcs.push(t);
+                            m.num_imported_funcs += 1;
+                            ImportKind::Func(t)
+                        }
+                        TypeRef::Table(t) => {
+                            let info = TableInfo {
+                                elem: ref_type(t.element_type)?,
+                                min: limit32(t.initial, "table size")?,
+                                max: t.maximum.map(|x| limit32(x, "table size")).transpose()?,
+                            };
+                            m.tables.push(info);
+                            m.num_imported_tables += 1;
+                            ImportKind::Table(info)
+                        }
+                        TypeRef::Memory(mt) => {
+                            let info = MemInfo {
+                                min: limit32(mt.initial, "memory size")?,
+                                max: mt.maximum.map(|x| limit32(x, "memory size")).transpose()?,
+                                imported: true,
+                            };
+                            m.memory = Some(info);
+                            ImportKind::Memory(info)
+                        }
+                        TypeRef::Global(g) => {
+                            let info = GlobalInfo {
+                                ty: val_type(g.content_type)?,
+                                mutable: g.mutable,
+                                init: GlobalInit::Import,
+                            };
+                            m.globals.push(info);
+                            m.num_imported_globals += 1;
+                            ImportKind::Global(info)
+                        }
+                        _ => return Err(CompileError::unsupported("exception handling").at(offset)),
+                    };
+                    m.imports.push(ImportInfo {
+                        module: imp.module,
+                        name: imp.name,
+                        kind,
+                    });
+                }
+            }
+            Payload::FunctionSection(s) => {
+                for t in s {
+                    defined_func_types.push(t.map_err(wp)?);
+                }
+                m.funcs.extend_from_slice(&defined_func_types);
+            }
+            Payload::TableSection(s) => {
+                for t in s.into_iter_with_offsets() {
+                    let (offset, t) = t.map_err(wp)?;
+                    if !matches!(t.init, wasmparser::TableInit::RefNull) {
+                        return Err(CompileError::unsupported(
+                            "typed function references (table initializer)",
+                        )
+                        .at(offset));
+                    }
+                    m.tables.push(TableInfo {
+                        elem: ref_type(t.ty.element_type)?,
+                        min: limit32(t.ty.initial, "table size")?,
+                        max: t.ty.maximum.map(|x| limit32(x, "table size")).transpose()?,
+                    });
+                }
+            }
+            Payload::MemorySection(s) => {
+                for mt in s {
+                    let mt = mt.map_err(wp)?;
+                    m.memory = Some(MemInfo {
+                        min: limit32(mt.initial, "memory size")?,
+                        max: mt.maximum.map(|x| limit32(x, "memory size")).transpose()?,
+                        imported: false,
+                    });
+                }
+            }
+            Payload::GlobalSection(s) => {
+                for g in s {
+                    let g = g.map_err(wp)?;
+                    m.globals.push(GlobalInfo {
+                        ty: val_type(g.ty.content_type)?,
+                        mutable: g.ty.mutable,
+                        init: const_value(&g.init_expr)?,
+                    });
+                }
+            }
+            Payload::ExportSection(s) => {
+                for e in s {
+                    let e = e.map_err(wp)?;
+                    let k = match e.kind {
+                        ExternalKind::Func | ExternalKind::FuncExact => kind::FUNC,
+                        ExternalKind::Table => kind::TABLE,
+                        ExternalKind::Memory => kind::MEMORY,
+                        ExternalKind::Global => kind::GLOBAL,
+                        ExternalKind::Tag => {
+                            return Err(CompileError::unsupported("exception handling"));
+                        }
+                    };
+                    m.exports.push(ExportInfo {
+                        name: e.name,
+                        kind: k,
+                        index: e.index,
+                    });
+                }
+            }
+            Payload::StartSection { func, .. } => m.start = Some(func),
+            Payload::ElementSection(s) => {
+                for e in s.into_iter_with_offsets() {
+                    let (offset, e) = e.map_err(wp)?;
+                    let (mode, table, seg_off) = match &e.kind {
+                        ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => (
+                            mode::ACTIVE,
+                            table_index.unwrap_or(0),
+                            seg_offset(offset_expr, offset)?,
+                        ),
+                        ElementKind::Passive => (mode::PASSIVE, 0, SegOffset::Const(0)),
+                        ElementKind::Declared => (mode::DECLARED, 0, SegOffset::Const(0)),
+                    };
+                    let (elem, items) = match e.items {
+                        ElementItems::Functions(fs) => {
+                            let items = fs
+                                .into_iter()
+                                .collect::<Result<Vec<u32>, _>>()
+                                .map_err(wp)?;
+                            (ValType::FuncRef, items)
+                        }
+                        ElementItems::Expressions(ty, exprs) => {
+                            let mut items = Vec::new();
+                            for expr in exprs {
+                                let expr = expr.map_err(wp)?;
+                                items.push(match const_value(&expr)? {
+                                    GlobalInit::RefFunc(f) => f,
+                                    GlobalInit::RefNull => ITEM_NULL,
+                                    GlobalInit::GlobalGet(g) => ITEM_GLOBAL | g,
+                                    _ => {
+                                        return Err(CompileError::invalid(
+                                            "element item is not a reference",
+                                            offset,
+                                        ));
+                                    }
+                                });
+                            }
+                            (ref_type(ty)?, items)
+                        }
+                    };
+                    m.elems.push(ElemSeg {
+                        mode,
+                        elem,
+                        table,
+                        offset: seg_off,
+                        items,
+                    });
+                }
+            }
+            Payload::DataSection(s) => {
+                for d in s.into_iter_with_offsets() {
+                    let (offset, d) = d.map_err(wp)?;
+                    let (mode, seg_off) = match &d.kind {
+                        DataKind::Passive => (mode::PASSIVE, SegOffset::Const(0)),
+                        DataKind::Active { offset_expr, .. } => {
+                            (mode::ACTIVE, seg_offset(offset_expr, offset)?)
+                        }
+                    };
+                    m.datas.push(DataSeg {
+                        mode,
+                        offset: seg_off,
+                        bytes: d.data,
+                    });
+                }
+            }
+            Payload::CodeSectionEntry(body) => m.bodies.push(body),
+            Payload::CustomSection(c) => {
+                if c.name() == MAPS_SECTION {
+                    parse_maps(&mut m, c.data(), c.data_offset())?;
+                } else if let KnownCustom::Name(names) = c.as_known() {
+                    // The name section is advisory: ignore it if it is broken.
+                    for name in names.into_iter().flatten() {
+                        if let Name::Function(map) = name {
+                            for naming in map.into_iter().flatten() {
+                                m.func_names.entry(naming.index).or_insert(naming.name);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    check_count(m.funcs.len(), "functions")?;
+    check_count(m.tables.len(), "tables")?;
+    check_count(m.globals.len(), "globals")?;
+    check_count(m.elems.len(), "element segments")?;
+    check_count(m.datas.len(), "data segments")?;
+    check_count(m.exports.len(), "exports")?;
+    check_count(m.imports.len(), "imports")?;
+    if m.bodies.len() != defined_func_types.len() {
+        return Err(CompileError::malformed(
+            "function and code section have inconsistent lengths",
+            0,
+        ));
+    }
+    check_host_imports(&m)?;
+    m.entry_export = find_entry(&m)?;
+    m.uses_float = compute_uses_float(&m)?;
+    Ok(m)
+}
+
+fn parse_maps(m: &mut ModuleInfo<'_>, data: &[u8], offset: usize) -> Result<(), CompileError> {
+    let bad = |msg: String| {
+        Err(CompileError::invalid(
+            format!("{MAPS_SECTION} section: {msg}"),
+            offset,
+        ))
+    };
+    if !m.maps.is_empty() {
+        return bad("appears more than once".into());
+    }
+    if !data.len().is_multiple_of(4) {
+        return bad(format!("length {} is not a multiple of 4", data.len()));
+    }
+    if data.len() / 4 > MAX_MAPS as usize {
+        return bad(format!(
+            "declares {} maps, at most {MAX_MAPS} allowed",
+            data.len() / 4
+        ));
+    }
+    for (i, c) in data.chunks_exact(4).enumerate() {
+        let n = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        if n > MAX_MAP_ENTRIES {
+            return bad(format!(
+                "map {i} has {n} entries, at most {MAX_MAP_ENTRIES} allowed"
+            ));
+        }
+        m.maps.push(n);
+    }
+    Ok(())
+}
+
+/// Imports from the host API must name a host function with its exact
+/// signature. Imports from other modules are left to the runtime (the
+/// userspace runner links spec-test modules; the kernel rejects them).
+fn check_host_imports(m: &ModuleInfo<'_>) -> Result<(), CompileError> {
+    for imp in &m.imports {
+        let known = host::lookup(imp.module, imp.name);
+        if known.is_none() && imp.module != HOST_MODULE {
+            continue;
+        }
+        let what = format!("import {}.{}", imp.module, imp.name);
+        let Some(hf) = known else {
+            return Err(CompileError::new(
+                ErrorKind::Invalid,
+                format!("{what}: no such host function"),
+            ));
+        };
+        let ImportKind::Func(t) = imp.kind else {
+            return Err(CompileError::new(
+                ErrorKind::Invalid,
+                format!("{what}: the host provides a function here"),
+            ));
+        };
+        let want = FuncType {
+            params: hf.params.to_vec(),
+            results: hf.results.to_vec(),
+        };
+        let have = &m.types[t as usize];
+        if *have != want {
+            return Err(CompileError::new(
+                ErrorKind::Invalid,
+                format!("{what} has type {have}, but the host function has type {want}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn find_entry(m: &ModuleInfo<'_>) -> Result<Option<u32>, CompileError> {
+    let Some((i, e)) = m
+        .exports
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.name == FILTER_EXPORT && e.kind == kind::FUNC)
+    else {
+        return Ok(None);
+    };
+    let ty = m.func_type(e.index);
+    let want = FuncType {
+        params: vec![ValType::I32],
+        results: vec![ValType::I32],
+    };
+    if *ty != want {
+        return Err(CompileError::new(
+            ErrorKind::Invalid,
+            format!(
+                "export `{FILTER_EXPORT}` (function {}) has type {ty}, but an entry point must have type {want}",
+                e.index
+            ),
+        ));
+    }
+    Ok(Some(i as u32))
+}
+
+fn compute_uses_float(m: &ModuleInfo<'_>) -> Result<bool, CompileError> {
+    if m.types.iter().any(FuncType::uses_float) || m.globals.iter().any(|g| g.ty.is_float()) {
+        return Ok(true);
+    }
+    for body in &m.bodies {
+        let mut locals = body.get_locals_reader().map_err(wp)?;
+        for _ in 0..locals.get_count() {
+            let (_, t) = locals.read().map_err(wp)?;
+            if matches!(t, wasmparser::ValType::F32 | wasmparser::ValType::F64) {
+                return Ok(true);
+            }
+        }
+        let mut ops = body.get_operators_reader().map_err(wp)?;
+        while !ops.eof() {
+            if operator_uses_float(&ops.read().map_err(wp)?) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Best-effort lookup of a function's name for error messages (the name
+/// section comes after the code, so errors found while validating code need
+/// a separate pass).
+pub fn function_name(wasm: &[u8], func: u32) -> Option<String> {
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(Payload::CustomSection(c)) = payload else {
+            if payload.is_err() {
+                return None;
+            }
+            continue;
+        };
+        if let KnownCustom::Name(names) = c.as_known() {
+            for name in names.into_iter().flatten() {
+                if let Name::Function(map) = name {
+                    for naming in map.into_iter().flatten() {
+                        if naming.index == func {
+                            return Some(naming.name.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(wat: &str) -> Result<ModuleInfo<'static>, CompileError> {
+        let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
+        crate::validate::validate(wasm)?;
+        parse(wasm)
+    }
+
+    #[test]
+    fn parses_everything() {
+        let m = info(
+            r#"(module
+                (import "kwasm" "pkt_len" (func (result i32)))
+                (import "env" "g" (global i32))
+                (import "env" "fr" (global funcref))
+                (table 2 10 funcref)
+                (memory 1 2)
+                (global (mut i64) (i64.const -1))
+                (global funcref (ref.func 1))
+                (func $f (export "filter") (param i32) (result i32) local.get 0)
+                (elem (i32.const 0) func 1)
+                (elem funcref (ref.null func) (global.get 1))
+                (data (global.get 0) "hi")
+                (data "passive")
+                (@custom "kwasm.maps" "\04\00\00\00\10\00\00\00"))"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.num_imported_funcs, 1);
+        assert_eq!(m.funcs.len(), 2);
+        assert_eq!(m.func_name(1), Some("f"));
+        assert_eq!(m.tables[0].max, Some(10));
+        assert_eq!(m.globals[2].init, GlobalInit::Const(u64::MAX));
+        assert_eq!(m.globals[3].init, GlobalInit::RefFunc(1));
+        assert_eq!(m.elems[0].items, vec![1]);
+        assert_eq!(m.elems[1].items, vec![ITEM_NULL, ITEM_GLOBAL | 1]);
+        assert_eq!(m.datas[0].offset, SegOffset::Global(0));
+        assert_eq!(m.datas[1].mode, mode::PASSIVE);
+        assert_eq!(m.maps, vec![4, 16]);
+        assert_eq!(m.entry_export, Some(0));
+        assert!(!m.uses_float);
+    }
+
+    #[test]
+    fn kwasm_rules() {
+        let e = info(r#"(module (import "kwasm" "pkt_len" (func (result i64))))"#).unwrap_err();
+        assert!(e.to_string().contains("kwasm.pkt_len"), "{e}");
+        let e = info(r#"(module (import "kwasm" "nope" (func)))"#).unwrap_err();
+        assert!(e.to_string().contains("no such host function"), "{e}");
+        let e = info(r#"(module (func (export "filter")))"#).unwrap_err();
+        assert!(e.to_string().contains("filter"), "{e}");
+        let e = info(r#"(module (@custom "kwasm.maps" "\01"))"#).unwrap_err();
+        assert!(e.to_string().contains("kwasm.maps"), "{e}");
+        assert!(info(r#"(module (import "spectest" "print" (func)))"#).is_ok());
+    }
+
+    #[test]
+    fn detects_floats() {
+        assert!(
+            info("(module (func (drop (f32.const 1))))")
+                .unwrap()
+                .uses_float
+        );
+        assert!(info("(module (func (local f64)))").unwrap().uses_float);
+        assert!(
+            info("(module (global f32 (f32.const 0)))")
+                .unwrap()
+                .uses_float
+        );
+        assert!(
+            !info("(module (func (drop (i32.const 1))))")
+                .unwrap()
+                .uses_float
+        );
+    }
+}

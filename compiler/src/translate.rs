@@ -1,0 +1,885 @@
+//! WebAssembly function bodies to Cranelift IR.
+//!
+//! One pass over the operators of a validated body, keeping a value stack
+//! and a control stack ([`crate::stack`]) over a
+//! [`cranelift_frontend::FunctionBuilder`], which builds SSA for locals.
+//! Everything that touches the instance goes through [`FuncEnv`]; memory
+//! accesses through [`crate::bounds`]; every trap condition branches to the
+//! cold blocks of [`crate::traps`]. The prologue checks the stack limit and
+//! consumes fuel; loop headers consume fuel too.
+//!
+//! The translator relies on validation: it indexes types, locals, functions
+//! and the operand stack without re-checking them.
+
+use cranelift_codegen::ir::{
+    self, Block, BlockArg, InstBuilder, MemFlagsData, SourceLoc, Type, UserFuncName, Value,
+    condcodes::{FloatCC, IntCC},
+    types::{F32, F64, I8, I16, I32, I64},
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use kwasm_abi::trap::TrapCode;
+use kwasm_abi::vmctx::{VmCtxLayout, libcall};
+use wasmparser::{BlockType, BrTable, MemArg, Operator};
+
+use crate::bounds::heap_addr;
+use crate::environ::{FuncEnv, PTR, clif_type, wasm_signature};
+use crate::error::CompileError;
+use crate::float::{Round, round, trunc_checked};
+use crate::module_env::{ModuleInfo, val_type};
+use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
+
+/// What the translator needs to know besides the module.
+#[derive(Clone, Copy)]
+pub struct TranslateConfig {
+    pub call_conv: CallConv,
+    /// Use Cranelift's `ceil`/`floor`/`trunc`/`nearest` (no libcall on
+    /// this target).
+    pub native_round: bool,
+    /// Bytes the stack check demands above `stack_limit`.
+    pub stack_pad: u32,
+    pub frontend: TargetFrontendConfig,
+}
+
+/// Translate defined function `defined_index` into a Cranelift function
+/// named `user(0, func_index)`.
+pub fn translate_function(
+    module: &ModuleInfo<'_>,
+    layout: VmCtxLayout,
+    cfg: &TranslateConfig,
+    ctx: &mut FunctionBuilderContext,
+    defined_index: u32,
+) -> Result<ir::Function, CompileError> {
+    let func_index = module.num_imported_funcs + defined_index;
+    let name = module.func_name(func_index);
+    let in_func = |e: CompileError| e.in_func(func_index, name);
+    let ty = module.func_type(func_index);
+    let sig = wasm_signature(ty, cfg.call_conv);
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
+    let body = &module.bodies[defined_index as usize];
+    {
+        let mut b = FunctionBuilder::new(&mut func, ctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let vmctx = params[0];
+        let env = FuncEnv::new(&mut b, module, layout, func_index, cfg.call_conv, vmctx);
+        let mut t = Translator {
+            env,
+            stack: ValueStack::default(),
+            control: ControlStack::default(),
+            locals: Vec::new(),
+            reachable: true,
+            native_round: cfg.native_round,
+        };
+
+        // Locals: parameters, then zero-initialised declared locals.
+        for (i, p) in ty.params.iter().enumerate() {
+            let var = b.declare_var(clif_type(*p));
+            b.def_var(var, params[i + 1]);
+            t.locals.push(var);
+        }
+        let mut locals = body.get_locals_reader().map_err(|e| in_func(wp(e)))?;
+        for _ in 0..locals.get_count() {
+            let (count, wty) = locals.read().map_err(|e| in_func(wp(e)))?;
+            let cty = clif_type(val_type(wty).map_err(in_func)?);
+            let zero = zero_value(&mut b, cty);
+            for _ in 0..count {
+                let var = b.declare_var(cty);
+                b.def_var(var, zero);
+                t.locals.push(var);
+            }
+        }
+
+        // Prologue: stack limit, then fuel.
+        t.env.check_stack(&mut b, cfg.stack_pad);
+        t.env.consume_fuel(&mut b);
+
+        // The function body is a block whose results are the returns.
+        let exit = b.create_block();
+        for r in &ty.results {
+            b.append_block_param(exit, clif_type(*r));
+        }
+        t.control.frames.push(ControlFrame {
+            kind: FrameKind::Block,
+            next: exit,
+            height: 0,
+            num_params: 0,
+            num_results: ty.results.len(),
+            next_reachable: false,
+        });
+
+        let mut ops = body.get_operators_reader().map_err(|e| in_func(wp(e)))?;
+        while !ops.eof() {
+            let (op, offset) = ops.read_with_offset().map_err(|e| in_func(wp(e)))?;
+            b.set_srcloc(SourceLoc::new(offset as u32));
+            t.op(&mut b, &op).map_err(|e| in_func(e.at(offset)))?;
+        }
+        if t.reachable {
+            // The final `end` switched to `exit` and pushed the results.
+            let results = t.stack.pop_n(ty.results.len());
+            b.ins().return_(&results);
+        }
+        t.env.traps.finish(&mut b, vmctx);
+        b.seal_all_blocks();
+        b.finalize(cfg.frontend);
+    }
+    Ok(func)
+}
+
+fn wp(e: wasmparser::Error) -> CompileError {
+    CompileError::malformed(e.message(), e.offset())
+}
+
+fn zero_value(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
+    match ty {
+        F32 => b.ins().f32const(0.0),
+        F64 => b.ins().f64const(0.0),
+        _ => b.ins().iconst(ty, 0),
+    }
+}
+
+/// Which load instruction an operator uses.
+#[derive(Clone, Copy)]
+enum Load {
+    Plain(Type),
+    U8(Type),
+    S8(Type),
+    U16(Type),
+    S16(Type),
+    U32,
+    S32,
+}
+
+/// Which store instruction an operator uses.
+#[derive(Clone, Copy)]
+enum Store {
+    Plain(u32),
+    Narrow8,
+    Narrow16,
+    Narrow32,
+}
+
+struct Translator<'m, 'a> {
+    env: FuncEnv<'m, 'a>,
+    stack: ValueStack,
+    control: ControlStack,
+    locals: Vec<Variable>,
+    reachable: bool,
+    native_round: bool,
+}
+
+impl Translator<'_, '_> {
+    fn block_types(&self, bt: BlockType) -> Result<(Vec<Type>, Vec<Type>), CompileError> {
+        Ok(match bt {
+            BlockType::Empty => (vec![], vec![]),
+            BlockType::Type(t) => (vec![], vec![clif_type(val_type(t)?)]),
+            BlockType::FuncType(i) => {
+                let ft = &self.env.module.types[i as usize];
+                (
+                    ft.params.iter().map(|t| clif_type(*t)).collect(),
+                    ft.results.iter().map(|t| clif_type(*t)).collect(),
+                )
+            }
+        })
+    }
+
+    fn block_with_params(b: &mut FunctionBuilder<'_>, tys: &[Type]) -> Block {
+        let blk = b.create_block();
+        for t in tys {
+            b.append_block_param(blk, *t);
+        }
+        blk
+    }
+
+    /// Jump to the frame `depth` levels out, passing the top values.
+    fn branch_args(&mut self, depth: u32) -> (Block, Vec<BlockArg>) {
+        let frame = self.control.frame_mut(depth);
+        if !frame.is_loop() {
+            frame.next_reachable = true;
+        }
+        let (target, arity) = frame.branch_target();
+        let args = self
+            .stack
+            .top(arity)
+            .iter()
+            .map(|v| BlockArg::Value(*v))
+            .collect();
+        (target, args)
+    }
+
+    fn push_icmp(&mut self, b: &mut FunctionBuilder<'_>, cc: IntCC) {
+        let (x, y) = self.stack.pop2();
+        let c = b.ins().icmp(cc, x, y);
+        let r = b.ins().uextend(I32, c);
+        self.stack.push(r);
+    }
+
+    fn push_fcmp(&mut self, b: &mut FunctionBuilder<'_>, cc: FloatCC) {
+        let (x, y) = self.stack.pop2();
+        let c = b.ins().fcmp(cc, x, y);
+        let r = b.ins().uextend(I32, c);
+        self.stack.push(r);
+    }
+
+    fn push_eqz(&mut self, b: &mut FunctionBuilder<'_>) {
+        let x = self.stack.pop();
+        let c = b.ins().icmp_imm_u(IntCC::Equal, x, 0);
+        let r = b.ins().uextend(I32, c);
+        self.stack.push(r);
+    }
+
+    /// `div`/`rem`, with explicit checks so that the machine division can
+    /// never fault: zero divisor traps; `INT_MIN / -1` traps; `rem_s` by -1
+    /// divides by 1 instead (the result is 0 either way), because x86
+    /// `idiv` faults on `INT_MIN % -1`.
+    fn divide(&mut self, b: &mut FunctionBuilder<'_>, signed: bool, rem: bool) {
+        let (x, y) = self.stack.pop2();
+        let ty = b.func.dfg.value_type(x);
+        let zero = b.ins().icmp_imm_u(IntCC::Equal, y, 0);
+        self.env
+            .traps
+            .trap_if(b, zero, TrapCode::IntegerDivisionByZero);
+        let r = match (signed, rem) {
+            (true, false) => {
+                let min = if ty == I32 {
+                    i64::from(i32::MIN)
+                } else {
+                    i64::MIN
+                };
+                let is_min = b.ins().icmp_imm_s(IntCC::Equal, x, min);
+                let is_m1 = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                let ovf = b.ins().band(is_min, is_m1);
+                self.env.traps.trap_if(b, ovf, TrapCode::IntegerOverflow);
+                b.ins().sdiv(x, y)
+            }
+            (true, true) => {
+                let is_m1 = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                let one = b.ins().iconst(ty, 1);
+                let d = b.ins().select(is_m1, one, y);
+                b.ins().srem(x, d)
+            }
+            (false, false) => b.ins().udiv(x, y),
+            (false, true) => b.ins().urem(x, y),
+        };
+        self.stack.push(r);
+    }
+
+    fn load(&mut self, b: &mut FunctionBuilder<'_>, m: &MemArg, kind: Load) {
+        let size = match kind {
+            Load::Plain(t) => t.bytes(),
+            Load::U8(_) | Load::S8(_) => 1,
+            Load::U16(_) | Load::S16(_) => 2,
+            Load::U32 | Load::S32 => 4,
+        };
+        let addr = self.stack.pop();
+        let h = heap_addr(&mut self.env, b, addr, m.offset, size);
+        let f = self.env.heap_flags();
+        let v = match kind {
+            Load::Plain(t) => b.ins().load(t, f, h.addr, h.offset),
+            Load::U8(t) => b.ins().uload8(t, f, h.addr, h.offset),
+            Load::S8(t) => b.ins().sload8(t, f, h.addr, h.offset),
+            Load::U16(t) => b.ins().uload16(t, f, h.addr, h.offset),
+            Load::S16(t) => b.ins().sload16(t, f, h.addr, h.offset),
+            Load::U32 => b.ins().uload32(f, h.addr, h.offset),
+            Load::S32 => b.ins().sload32(f, h.addr, h.offset),
+        };
+        self.stack.push(v);
+    }
+
+    fn store(&mut self, b: &mut FunctionBuilder<'_>, m: &MemArg, kind: Store) {
+        let size = match kind {
+            Store::Plain(n) => n,
+            Store::Narrow8 => 1,
+            Store::Narrow16 => 2,
+            Store::Narrow32 => 4,
+        };
+        let (addr, v) = self.stack.pop2();
+        let h = heap_addr(&mut self.env, b, addr, m.offset, size);
+        let f = self.env.heap_flags();
+        match kind {
+            Store::Plain(_) => b.ins().store(f, v, h.addr, h.offset),
+            Store::Narrow8 => b.ins().istore8(f, v, h.addr, h.offset),
+            Store::Narrow16 => b.ins().istore16(f, v, h.addr, h.offset),
+            Store::Narrow32 => b.ins().istore32(f, v, h.addr, h.offset),
+        };
+    }
+
+    fn call_results(&mut self, results: Vec<Value>) {
+        for r in results {
+            self.stack.push(r);
+        }
+    }
+
+    /// Lower `br_table` to a balanced tree of compares over runs of equal
+    /// targets. We do not use Cranelift's `br_table`: its indirect jump would
+    /// need `endbr64` landing pads under IBT (DESIGN 8).
+    fn br_table(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        table: &BrTable<'_>,
+    ) -> Result<(), CompileError> {
+        let index = self.stack.pop();
+        let default = table.default();
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        let mut len = 0u32;
+        for (i, depth) in table.targets().enumerate() {
+            let depth = depth.map_err(wp)?;
+            if runs.last().map(|r| r.1) != Some(depth) {
+                runs.push((i as u32, depth));
+            }
+            len = i as u32 + 1;
+        }
+        if runs.is_empty() || runs.iter().all(|r| r.1 == default) {
+            let (target, args) = self.branch_args(default);
+            b.ins().jump(target, &args);
+            return Ok(());
+        }
+        let (dflt, dargs) = self.branch_args(default);
+        let inside = b.create_block();
+        let out = b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, index, i64::from(len));
+        b.ins().brif(out, dflt, &dargs, inside, &[]);
+        b.seal_block(inside);
+        b.switch_to_block(inside);
+        self.br_tree(b, index, &runs);
+        Ok(())
+    }
+
+    fn br_tree(&mut self, b: &mut FunctionBuilder<'_>, index: Value, runs: &[(u32, u32)]) {
+        if let [(_, depth)] = runs {
+            let (target, args) = self.branch_args(*depth);
+            b.ins().jump(target, &args);
+            return;
+        }
+        let mid = runs.len() / 2;
+        let (lo, hi) = (b.create_block(), b.create_block());
+        let below = b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, index, i64::from(runs[mid].0));
+        b.ins().brif(below, lo, &[], hi, &[]);
+        b.seal_block(lo);
+        b.seal_block(hi);
+        b.switch_to_block(lo);
+        self.br_tree(b, index, &runs[..mid]);
+        b.switch_to_block(hi);
+        self.br_tree(b, index, &runs[mid..]);
+    }
+
+    /// Handle `else`/`end`/nesting while the code is unreachable.
+    fn dead_op(&mut self, b: &mut FunctionBuilder<'_>, op: &Operator<'_>) {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                self.control.dead_depth += 1;
+            }
+            Operator::Else if self.control.dead_depth == 0 => self.op_else(b),
+            Operator::End if self.control.dead_depth == 0 => self.op_end(b),
+            Operator::End => self.control.dead_depth -= 1,
+            _ => {}
+        }
+    }
+
+    fn op_else(&mut self, b: &mut FunctionBuilder<'_>) {
+        let frame = self.control.frame_mut(0);
+        let FrameKind::If {
+            else_block,
+            ref params,
+            ref mut has_else,
+        } = frame.kind
+        else {
+            return;
+        };
+        *has_else = true;
+        let params = params.clone();
+        let (next, nres, height) = (frame.next, frame.num_results, frame.height);
+        if self.reachable {
+            frame.next_reachable = true;
+            let args: Vec<BlockArg> = self
+                .stack
+                .top(nres)
+                .iter()
+                .map(|v| BlockArg::Value(*v))
+                .collect();
+            b.ins().jump(next, &args);
+        }
+        self.stack.truncate(height);
+        self.stack.values.extend(params);
+        b.switch_to_block(else_block);
+        self.reachable = true;
+    }
+
+    fn op_end(&mut self, b: &mut FunctionBuilder<'_>) {
+        let Some(mut frame) = self.control.frames.pop() else {
+            return;
+        };
+        if self.reachable {
+            let args: Vec<BlockArg> = self
+                .stack
+                .top(frame.num_results)
+                .iter()
+                .map(|v| BlockArg::Value(*v))
+                .collect();
+            b.ins().jump(frame.next, &args);
+            frame.next_reachable = true;
+        }
+        match &frame.kind {
+            FrameKind::If {
+                else_block,
+                params,
+                has_else: false,
+            } => {
+                // No `else`: the false arm passes the parameters through.
+                b.switch_to_block(*else_block);
+                let args: Vec<BlockArg> = params.iter().map(|v| BlockArg::Value(*v)).collect();
+                b.ins().jump(frame.next, &args);
+                frame.next_reachable = true;
+            }
+            FrameKind::Loop { header } => b.seal_block(*header),
+            _ => {}
+        }
+        self.stack.truncate(frame.height);
+        b.seal_block(frame.next);
+        if frame.next_reachable {
+            b.switch_to_block(frame.next);
+            let results = b.block_params(frame.next).to_vec();
+            self.stack.values.extend(results);
+            self.reachable = true;
+        } else {
+            self.reachable = false;
+        }
+    }
+
+    fn op(&mut self, b: &mut FunctionBuilder<'_>, op: &Operator<'_>) -> Result<(), CompileError> {
+        if !self.reachable {
+            self.dead_op(b, op);
+            return Ok(());
+        }
+        macro_rules! bin {
+            ($m:ident) => {{
+                let (x, y) = self.stack.pop2();
+                let r = b.ins().$m(x, y);
+                self.stack.push(r);
+            }};
+        }
+        macro_rules! un {
+            ($m:ident) => {{
+                let x = self.stack.pop();
+                let r = b.ins().$m(x);
+                self.stack.push(r);
+            }};
+        }
+        macro_rules! conv {
+            ($m:ident, $ty:expr) => {{
+                let x = self.stack.pop();
+                let r = b.ins().$m($ty, x);
+                self.stack.push(r);
+            }};
+        }
+        macro_rules! sext {
+            ($from:expr, $to:expr) => {{
+                let x = self.stack.pop();
+                let n = b.ins().ireduce($from, x);
+                let r = b.ins().sextend($to, n);
+                self.stack.push(r);
+            }};
+        }
+        macro_rules! rnd {
+            ($op:expr) => {{
+                let x = self.stack.pop();
+                let r = round(b, $op, x, self.native_round);
+                self.stack.push(r);
+            }};
+        }
+        macro_rules! trunc {
+            ($to:expr, $signed:expr) => {{
+                let x = self.stack.pop();
+                let r = trunc_checked(b, &mut self.env.traps, x, $to, $signed);
+                self.stack.push(r);
+            }};
+        }
+        macro_rules! bitcast {
+            ($to:expr) => {{
+                let x = self.stack.pop();
+                let r = b.ins().bitcast($to, MemFlagsData::new(), x);
+                self.stack.push(r);
+            }};
+        }
+
+        use Operator as O;
+        match op {
+            // ---- control ------------------------------------------------
+            O::Unreachable => {
+                self.env.traps.trap(b, TrapCode::Unreachable);
+                self.reachable = false;
+            }
+            O::Nop => {}
+            O::Block { blockty } => {
+                let (params, results) = self.block_types(*blockty)?;
+                let next = Self::block_with_params(b, &results);
+                self.control.frames.push(ControlFrame {
+                    kind: FrameKind::Block,
+                    next,
+                    height: self.stack.len() - params.len(),
+                    num_params: params.len(),
+                    num_results: results.len(),
+                    next_reachable: false,
+                });
+            }
+            O::Loop { blockty } => {
+                let (params, results) = self.block_types(*blockty)?;
+                let header = Self::block_with_params(b, &params);
+                let next = Self::block_with_params(b, &results);
+                let args: Vec<BlockArg> = self
+                    .stack
+                    .pop_n(params.len())
+                    .into_iter()
+                    .map(BlockArg::Value)
+                    .collect();
+                b.ins().jump(header, &args);
+                b.switch_to_block(header);
+                let height = self.stack.len();
+                self.stack.values.extend_from_slice(b.block_params(header));
+                self.env.consume_fuel(b);
+                self.control.frames.push(ControlFrame {
+                    kind: FrameKind::Loop { header },
+                    next,
+                    height,
+                    num_params: params.len(),
+                    num_results: results.len(),
+                    next_reachable: false,
+                });
+            }
+            O::If { blockty } => {
+                let cond = self.stack.pop();
+                let (params, results) = self.block_types(*blockty)?;
+                let then_block = b.create_block();
+                let else_block = b.create_block();
+                let next = Self::block_with_params(b, &results);
+                b.ins().brif(cond, then_block, &[], else_block, &[]);
+                b.seal_block(then_block);
+                b.seal_block(else_block);
+                b.switch_to_block(then_block);
+                self.control.frames.push(ControlFrame {
+                    kind: FrameKind::If {
+                        else_block,
+                        params: self.stack.top(params.len()).to_vec(),
+                        has_else: false,
+                    },
+                    next,
+                    height: self.stack.len() - params.len(),
+                    num_params: params.len(),
+                    num_results: results.len(),
+                    next_reachable: false,
+                });
+            }
+            O::Else => self.op_else(b),
+            O::End => self.op_end(b),
+            O::Br { relative_depth } => {
+                let (target, args) = self.branch_args(*relative_depth);
+                b.ins().jump(target, &args);
+                self.reachable = false;
+            }
+            O::BrIf { relative_depth } => {
+                let cond = self.stack.pop();
+                let (target, args) = self.branch_args(*relative_depth);
+                let cont = b.create_block();
+                b.ins().brif(cond, target, &args, cont, &[]);
+                b.seal_block(cont);
+                b.switch_to_block(cont);
+            }
+            O::BrTable { targets } => {
+                self.br_table(b, targets)?;
+                self.reachable = false;
+            }
+            O::Return => {
+                let n = self.control.frames[0].num_results;
+                let results = self.stack.top(n).to_vec();
+                b.ins().return_(&results);
+                self.reachable = false;
+            }
+            O::Call { function_index } => {
+                let n = self.env.module.func_type(*function_index).params.len();
+                let args = self.stack.pop_n(n);
+                let results = self.env.call(b, *function_index, &args);
+                self.call_results(results);
+            }
+            O::CallIndirect {
+                type_index,
+                table_index,
+            } => {
+                let index = self.stack.pop();
+                let n = self.env.module.types[*type_index as usize].params.len();
+                let args = self.stack.pop_n(n);
+                let results = self
+                    .env
+                    .call_indirect(b, *type_index, *table_index, index, &args);
+                self.call_results(results);
+            }
+            O::Drop => {
+                self.stack.pop();
+            }
+            O::Select | O::TypedSelect { .. } => {
+                let (x, y, c) = self.stack.pop3();
+                let r = b.ins().select(c, x, y);
+                self.stack.push(r);
+            }
+
+            // ---- variables ----------------------------------------------
+            O::LocalGet { local_index } => {
+                let v = b.use_var(self.locals[*local_index as usize]);
+                self.stack.push(v);
+            }
+            O::LocalSet { local_index } => {
+                let v = self.stack.pop();
+                b.def_var(self.locals[*local_index as usize], v);
+            }
+            O::LocalTee { local_index } => {
+                let v = self.stack.peek();
+                b.def_var(self.locals[*local_index as usize], v);
+            }
+            O::GlobalGet { global_index } => {
+                let v = self.env.global_get(b, *global_index);
+                self.stack.push(v);
+            }
+            O::GlobalSet { global_index } => {
+                let v = self.stack.pop();
+                self.env.global_set(b, *global_index, v);
+            }
+
+            // ---- memory -------------------------------------------------
+            O::I32Load { memarg } => self.load(b, memarg, Load::Plain(I32)),
+            O::I64Load { memarg } => self.load(b, memarg, Load::Plain(I64)),
+            O::F32Load { memarg } => self.load(b, memarg, Load::Plain(F32)),
+            O::F64Load { memarg } => self.load(b, memarg, Load::Plain(F64)),
+            O::I32Load8S { memarg } => self.load(b, memarg, Load::S8(I32)),
+            O::I32Load8U { memarg } => self.load(b, memarg, Load::U8(I32)),
+            O::I32Load16S { memarg } => self.load(b, memarg, Load::S16(I32)),
+            O::I32Load16U { memarg } => self.load(b, memarg, Load::U16(I32)),
+            O::I64Load8S { memarg } => self.load(b, memarg, Load::S8(I64)),
+            O::I64Load8U { memarg } => self.load(b, memarg, Load::U8(I64)),
+            O::I64Load16S { memarg } => self.load(b, memarg, Load::S16(I64)),
+            O::I64Load16U { memarg } => self.load(b, memarg, Load::U16(I64)),
+            O::I64Load32S { memarg } => self.load(b, memarg, Load::S32),
+            O::I64Load32U { memarg } => self.load(b, memarg, Load::U32),
+            O::I32Store { memarg } | O::F32Store { memarg } => {
+                self.store(b, memarg, Store::Plain(4))
+            }
+            O::I64Store { memarg } | O::F64Store { memarg } => {
+                self.store(b, memarg, Store::Plain(8))
+            }
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
+                self.store(b, memarg, Store::Narrow8)
+            }
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
+                self.store(b, memarg, Store::Narrow16)
+            }
+            O::I64Store32 { memarg } => self.store(b, memarg, Store::Narrow32),
+            O::MemorySize { .. } => {
+                let len = self.env.memory_len(b);
+                let pages = b.ins().ushr_imm_u(len, 16);
+                let r = b.ins().ireduce(I32, pages);
+                self.stack.push(r);
+            }
+            O::MemoryGrow { .. } => {
+                let delta = self.stack.pop();
+                let r = self.env.libcall(b, libcall::MEMORY_GROW, &[delta]);
+                self.call_results(r);
+            }
+            O::MemoryFill { .. } => {
+                let (dst, val, len) = self.stack.pop3();
+                self.env
+                    .libcall_checked(b, libcall::MEMORY_FILL, &[dst, val, len]);
+            }
+            O::MemoryCopy { .. } => {
+                let (dst, src, len) = self.stack.pop3();
+                self.env
+                    .libcall_checked(b, libcall::MEMORY_COPY, &[dst, src, len]);
+            }
+            O::MemoryInit { data_index, .. } => {
+                let (dst, src, len) = self.stack.pop3();
+                let seg = b.ins().iconst(I32, i64::from(*data_index));
+                self.env
+                    .libcall_checked(b, libcall::MEMORY_INIT, &[seg, dst, src, len]);
+            }
+            O::DataDrop { data_index } => {
+                let seg = b.ins().iconst(I32, i64::from(*data_index));
+                self.env.libcall(b, libcall::DATA_DROP, &[seg]);
+            }
+
+            // ---- tables and references ----------------------------------
+            O::TableGet { table } => {
+                let index = self.stack.pop();
+                let addr = self
+                    .env
+                    .table_elem_addr(b, *table, index, TrapCode::TableOutOfBounds);
+                let v = b.ins().load(PTR, self.env.elem_flags(), addr, 0);
+                self.stack.push(v);
+            }
+            O::TableSet { table } => {
+                let (index, v) = self.stack.pop2();
+                let addr = self
+                    .env
+                    .table_elem_addr(b, *table, index, TrapCode::TableOutOfBounds);
+                b.ins().store(self.env.elem_flags(), v, addr, 0);
+            }
+            O::TableSize { table } => {
+                let len = self.env.table_len(b, *table);
+                let r = b.ins().ireduce(I32, len);
+                self.stack.push(r);
+            }
+            O::TableGrow { table } => {
+                let (init, delta) = self.stack.pop2();
+                let t = b.ins().iconst(I32, i64::from(*table));
+                let r = self.env.libcall(b, libcall::TABLE_GROW, &[t, init, delta]);
+                self.call_results(r);
+            }
+            O::TableFill { table } => {
+                let (dst, val, len) = self.stack.pop3();
+                let t = b.ins().iconst(I32, i64::from(*table));
+                self.env
+                    .libcall_checked(b, libcall::TABLE_FILL, &[t, dst, val, len]);
+            }
+            O::TableCopy {
+                dst_table,
+                src_table,
+            } => {
+                let (dst, src, len) = self.stack.pop3();
+                let dt = b.ins().iconst(I32, i64::from(*dst_table));
+                let st = b.ins().iconst(I32, i64::from(*src_table));
+                self.env
+                    .libcall_checked(b, libcall::TABLE_COPY, &[dt, st, dst, src, len]);
+            }
+            O::TableInit { elem_index, table } => {
+                let (dst, src, len) = self.stack.pop3();
+                let t = b.ins().iconst(I32, i64::from(*table));
+                let e = b.ins().iconst(I32, i64::from(*elem_index));
+                self.env
+                    .libcall_checked(b, libcall::TABLE_INIT, &[t, e, dst, src, len]);
+            }
+            O::ElemDrop { elem_index } => {
+                let e = b.ins().iconst(I32, i64::from(*elem_index));
+                self.env.libcall(b, libcall::ELEM_DROP, &[e]);
+            }
+            O::RefNull { .. } => {
+                let v = b.ins().iconst(PTR, 0);
+                self.stack.push(v);
+            }
+            O::RefIsNull => self.push_eqz(b),
+            O::RefFunc { function_index } => {
+                let v = self.env.func_ref(b, *function_index);
+                self.stack.push(v);
+            }
+
+            // ---- constants ----------------------------------------------
+            O::I32Const { value } => {
+                let v = b.ins().iconst(I32, i64::from(*value as u32));
+                self.stack.push(v);
+            }
+            O::I64Const { value } => {
+                let v = b.ins().iconst(I64, *value);
+                self.stack.push(v);
+            }
+            O::F32Const { value } => {
+                let v = b
+                    .ins()
+                    .f32const(ir::immediates::Ieee32::with_bits(value.bits()));
+                self.stack.push(v);
+            }
+            O::F64Const { value } => {
+                let v = b
+                    .ins()
+                    .f64const(ir::immediates::Ieee64::with_bits(value.bits()));
+                self.stack.push(v);
+            }
+
+            // ---- integer ------------------------------------------------
+            O::I32Eqz | O::I64Eqz => self.push_eqz(b),
+            O::I32Eq | O::I64Eq => self.push_icmp(b, IntCC::Equal),
+            O::I32Ne | O::I64Ne => self.push_icmp(b, IntCC::NotEqual),
+            O::I32LtS | O::I64LtS => self.push_icmp(b, IntCC::SignedLessThan),
+            O::I32LtU | O::I64LtU => self.push_icmp(b, IntCC::UnsignedLessThan),
+            O::I32GtS | O::I64GtS => self.push_icmp(b, IntCC::SignedGreaterThan),
+            O::I32GtU | O::I64GtU => self.push_icmp(b, IntCC::UnsignedGreaterThan),
+            O::I32LeS | O::I64LeS => self.push_icmp(b, IntCC::SignedLessThanOrEqual),
+            O::I32LeU | O::I64LeU => self.push_icmp(b, IntCC::UnsignedLessThanOrEqual),
+            O::I32GeS | O::I64GeS => self.push_icmp(b, IntCC::SignedGreaterThanOrEqual),
+            O::I32GeU | O::I64GeU => self.push_icmp(b, IntCC::UnsignedGreaterThanOrEqual),
+            O::I32Clz | O::I64Clz => un!(clz),
+            O::I32Ctz | O::I64Ctz => un!(ctz),
+            O::I32Popcnt | O::I64Popcnt => un!(popcnt),
+            O::I32Add | O::I64Add => bin!(iadd),
+            O::I32Sub | O::I64Sub => bin!(isub),
+            O::I32Mul | O::I64Mul => bin!(imul),
+            O::I32DivS | O::I64DivS => self.divide(b, true, false),
+            O::I32DivU | O::I64DivU => self.divide(b, false, false),
+            O::I32RemS | O::I64RemS => self.divide(b, true, true),
+            O::I32RemU | O::I64RemU => self.divide(b, false, true),
+            O::I32And | O::I64And => bin!(band),
+            O::I32Or | O::I64Or => bin!(bor),
+            O::I32Xor | O::I64Xor => bin!(bxor),
+            O::I32Shl | O::I64Shl => bin!(ishl),
+            O::I32ShrS | O::I64ShrS => bin!(sshr),
+            O::I32ShrU | O::I64ShrU => bin!(ushr),
+            O::I32Rotl | O::I64Rotl => bin!(rotl),
+            O::I32Rotr | O::I64Rotr => bin!(rotr),
+            O::I32WrapI64 => conv!(ireduce, I32),
+            O::I64ExtendI32S => conv!(sextend, I64),
+            O::I64ExtendI32U => conv!(uextend, I64),
+            O::I32Extend8S => sext!(I8, I32),
+            O::I32Extend16S => sext!(I16, I32),
+            O::I64Extend8S => sext!(I8, I64),
+            O::I64Extend16S => sext!(I16, I64),
+            O::I64Extend32S => sext!(I32, I64),
+
+            // ---- float --------------------------------------------------
+            O::F32Eq | O::F64Eq => self.push_fcmp(b, FloatCC::Equal),
+            O::F32Ne | O::F64Ne => self.push_fcmp(b, FloatCC::NotEqual),
+            O::F32Lt | O::F64Lt => self.push_fcmp(b, FloatCC::LessThan),
+            O::F32Gt | O::F64Gt => self.push_fcmp(b, FloatCC::GreaterThan),
+            O::F32Le | O::F64Le => self.push_fcmp(b, FloatCC::LessThanOrEqual),
+            O::F32Ge | O::F64Ge => self.push_fcmp(b, FloatCC::GreaterThanOrEqual),
+            O::F32Abs | O::F64Abs => un!(fabs),
+            O::F32Neg | O::F64Neg => un!(fneg),
+            O::F32Sqrt | O::F64Sqrt => un!(sqrt),
+            O::F32Ceil | O::F64Ceil => rnd!(Round::Ceil),
+            O::F32Floor | O::F64Floor => rnd!(Round::Floor),
+            O::F32Trunc | O::F64Trunc => rnd!(Round::Trunc),
+            O::F32Nearest | O::F64Nearest => rnd!(Round::Nearest),
+            O::F32Add | O::F64Add => bin!(fadd),
+            O::F32Sub | O::F64Sub => bin!(fsub),
+            O::F32Mul | O::F64Mul => bin!(fmul),
+            O::F32Div | O::F64Div => bin!(fdiv),
+            O::F32Min | O::F64Min => bin!(fmin),
+            O::F32Max | O::F64Max => bin!(fmax),
+            O::F32Copysign | O::F64Copysign => bin!(fcopysign),
+            O::I32TruncF32S | O::I32TruncF64S => trunc!(I32, true),
+            O::I32TruncF32U | O::I32TruncF64U => trunc!(I32, false),
+            O::I64TruncF32S | O::I64TruncF64S => trunc!(I64, true),
+            O::I64TruncF32U | O::I64TruncF64U => trunc!(I64, false),
+            O::I32TruncSatF32S | O::I32TruncSatF64S => conv!(fcvt_to_sint_sat, I32),
+            O::I32TruncSatF32U | O::I32TruncSatF64U => conv!(fcvt_to_uint_sat, I32),
+            O::I64TruncSatF32S | O::I64TruncSatF64S => conv!(fcvt_to_sint_sat, I64),
+            O::I64TruncSatF32U | O::I64TruncSatF64U => conv!(fcvt_to_uint_sat, I64),
+            O::F32ConvertI32S | O::F32ConvertI64S => conv!(fcvt_from_sint, F32),
+            O::F32ConvertI32U | O::F32ConvertI64U => conv!(fcvt_from_uint, F32),
+            O::F64ConvertI32S | O::F64ConvertI64S => conv!(fcvt_from_sint, F64),
+            O::F64ConvertI32U | O::F64ConvertI64U => conv!(fcvt_from_uint, F64),
+            O::F32DemoteF64 => conv!(fdemote, F32),
+            O::F64PromoteF32 => conv!(fpromote, F64),
+            O::I32ReinterpretF32 => bitcast!(I32),
+            O::I64ReinterpretF64 => bitcast!(I64),
+            O::F32ReinterpretI32 => bitcast!(F32),
+            O::F64ReinterpretI64 => bitcast!(F64),
+
+            other => {
+                let feature = crate::features::operator_feature(other)
+                    .unwrap_or("an operator kwasm does not implement");
+                return Err(CompileError::unsupported(feature));
+            }
+        }
+        Ok(())
+    }
+}
