@@ -10,7 +10,10 @@
 #
 # Usage: ./build.sh          build and check
 #        ./build.sh test     also run the SDK unit tests on the host and, if
-#                            node is installed, the example tests (tools/test.mjs)
+#                            node is installed, the end-to-end tests
+#                            (tools/test.mjs); those also go through kwasmc and
+#                            `kwasm run` when ../target/debug has both (or
+#                            KWASM_BIN=dir names a directory that does)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -68,8 +71,14 @@ if [ "${1:-}" = test ]; then
     echo "== cargo test -p kwasm-guest ($HOST_TARGET)"
     cargo test -p kwasm-guest --target "$HOST_TARGET"
     if command -v node >/dev/null; then
-        echo "== node tools/test.mjs"
-        node tools/test.mjs "$OUT"
+        bin=${KWASM_BIN:-../target/debug}
+        if [ -x "$bin/kwasmc" ] && [ -x "$bin/kwasm" ]; then
+            echo "== node tools/test.mjs (V8 and $bin/kwasm run)"
+            node tools/test.mjs "$OUT" --bin "$bin"
+        else
+            echo "== node tools/test.mjs (V8 only: no kwasmc/kwasm in $bin)"
+            node tools/test.mjs "$OUT"
+        fi
     else
         echo "build.sh: node not found, skipping tools/test.mjs" >&2
     fi

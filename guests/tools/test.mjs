@@ -1,18 +1,58 @@
 // test.mjs: end-to-end tests of the built guest programs on Node.js (V8), using
 // the reference host in kwasm-node.mjs and hand-built packets.
 //
-//   node tools/test.mjs [OUT_DIR]     (default: out; run ./build.sh first)
+//   node tools/test.mjs [OUT_DIR] [--bin DIR]
+//
+// OUT_DIR defaults to out (run ./build.sh first). With --bin DIR (a directory
+// holding `kwasmc` and `kwasm`, e.g. ../target/debug), the same programs are
+// also compiled with kwasmc and run with `kwasm run` (the userspace runner):
+// compute values, trap messages, and the examples' verdicts and log lines on
+// the same packets (passed with --packet).
 //
 // It checks verdicts, map contents and log lines of the Rust examples, the
 // results of compute.wat, hello.wat, and that every trap program traps. It
 // does not test fuel (V8 has none: infinite_loop is skipped) or kwasmc's
 // import checks (JS imports accept any signature: bad_import is skipped).
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { Guest, HostError } from "./kwasm-node.mjs";
 
-const out = process.argv[2] ?? "out";
+const argv = process.argv.slice(2);
+let bin = null;
+const bi = argv.indexOf("--bin");
+if (bi >= 0) {
+  bin = argv[bi + 1];
+  argv.splice(bi, 2);
+}
+const out = argv[0] ?? "out";
+
+// ---- the userspace runner (optional) ----
+const tmp = bin ? mkdtempSync(join(tmpdir(), "kwasm-guest-test-")) : null;
+const compiled = new Map();
+function kw(name) {
+  if (!compiled.has(name)) {
+    const dst = join(tmp, name.replace(/[\/]/g, "_").replace(/\.wasm$/, ".kw"));
+    const r = spawnSync(join(bin, "kwasmc"), ["compile", join(out, name), "-o", dst], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`kwasmc ${name}: ${r.stderr}`);
+    compiled.set(name, dst);
+  }
+  return compiled.get(name);
+}
+/// Runs `kwasm run` on a program: { status, results (stdout lines), logs (stderr lines) }.
+function run(name, args, { packet = null, fuel = 10000000 } = {}) {
+  const extra = [];
+  if (packet) {
+    const f = join(tmp, "packet.bin");
+    writeFileSync(f, packet);
+    extra.push("--packet", f);
+  }
+  const r = spawnSync(join(bin, "kwasm"), ["run", kw(name), "--fuel", String(fuel), ...extra, ...args], { encoding: "utf8" });
+  const lines = (t) => t.split("\n").filter((l) => l !== "");
+  return { status: r.status, results: lines(r.stdout), logs: lines(r.stderr) };
+}
 const load = (name) => new Guest(readFileSync(join(out, name)));
 let failures = 0;
 let passes = 0;
@@ -62,6 +102,11 @@ const UDP = 17, TCP = 6, ICMPV6 = 58, HOPOPT = 0, FRAG = 44;
   check("hello main", g.instance.exports.main(), 0);
   check("hello filter", g.filter(), 1);
   check("hello logs", g.logs, ["hello, world", "hello, world", "hello, world"]);
+  if (bin) {
+    check("runner hello filter", run("hello.wasm", ["--invoke", "filter", "0"]), { status: 0, results: ["1"], logs: ["hello, world"] });
+    check("runner hello run", run("hello.wasm", ["--invoke", "run"]), { status: 0, results: ["0"], logs: ["hello, world"] });
+    check("runner hello main", run("hello.wasm", ["--invoke", "main"]).results, ["0"]);
+  }
 }
 
 // ---- compute.wat ----
@@ -88,6 +133,47 @@ const UDP = 17, TCP = 6, ICMPV6 = 58, HOPOPT = 0, FRAG = 44;
   check("counter", [e.counter(), e.counter(), e.counter()], [1, 2, 3]);
   check("i64ops", e.i64ops(12345n, 678n), 59373729030405n);
   check("compute filter", e.filter(0), 1);
+  if (bin) {
+    const table = [
+      ["fib", ["50"], ["12586269025"]],
+      ["fib", ["100"], ["3736710778780434371"]],
+      ["fib_rec", ["20"], ["6765"]],
+      ["fsum", ["1.5", "2.25"], ["3.75"]],
+      ["fpoly", ["2"], ["40.41421356237309"]],
+      ["fmix32", ["3"], ["1.25"]],
+      ["mem_sum", ["16"], ["1360"]],
+      ["dispatch", ["0", "12"], ["13"]],
+      ["dispatch", ["1", "12"], ["24"]],
+      ["dispatch", ["2", "12"], ["144"]],
+      ["dispatch", ["3", "12"], ["-12"]],
+      ["sext", ["0x80"], ["-128"]],
+      ["sext", ["0x7f"], ["127"]],
+      ["sat", ["1e300"], ["2147483647"]],
+      ["sat", ["-1e300"], ["-2147483648"]],
+      ["sat", ["nan"], ["0"]],
+      ["sat", ["-3.9"], ["-3"]],
+      ["divmod", ["17", "5"], ["3", "2"]],
+      ["bulk", ["7"], ["2042"]],
+      ["checksum", ["256", "64"], ["45050"]],
+      ["checksum", ["256", "3"], [String(0xffff ^ 0x0a00)]],
+      ["collatz", ["27"], ["111"]],
+      ["counter", [], ["1"]],
+      ["i64ops", ["12345", "678"], ["59373729030405"]],
+      ["filter", ["0"], ["1"]],
+    ];
+    for (const [f, args, want] of table) {
+      const r = run("compute.wasm", ["--invoke", f, ...args]);
+      check(`runner compute ${f} ${args.join(" ")}`, [r.status, r.results], [0, want]);
+    }
+    for (const [f, args, msg] of [
+      ["dispatch", ["4", "1"], "undefined element"],
+      ["divmod", ["1", "0"], "integer divide by zero"],
+      ["mem_sum", ["20000"], "out of bounds memory access"],
+    ]) {
+      const r = run("compute.wasm", ["--invoke", f, ...args]);
+      check(`runner compute ${f} ${args.join(" ")} traps`, [r.status, r.logs.some((l) => l.includes(`trap: ${msg}`))], [2, true]);
+    }
+  }
   for (const [what, f] of [
     ["dispatch 4", () => e.dispatch(4, 1)],
     ["divmod /0", () => e.divmod(1, 0)],
@@ -103,21 +189,30 @@ const UDP = 17, TCP = 6, ICMPV6 = 58, HOPOPT = 0, FRAG = 44;
 }
 
 // ---- traps ----
+// file -> [error class on V8, kwasm trap message (kwasm_abi TrapCode::message)]
 const traps = {
-  "unreachable.wasm": WebAssembly.RuntimeError,
-  "oob.wasm": WebAssembly.RuntimeError,
-  "table_oob.wasm": WebAssembly.RuntimeError,
-  "null_call.wasm": WebAssembly.RuntimeError,
-  "bad_signature.wasm": WebAssembly.RuntimeError,
-  "undefined_element.wasm": WebAssembly.RuntimeError,
-  "int_overflow.wasm": WebAssembly.RuntimeError,
-  "div_zero.wasm": WebAssembly.RuntimeError,
-  "bad_conversion.wasm": WebAssembly.RuntimeError,
-  "stack_overflow.wasm": RangeError, // V8: "Maximum call stack size exceeded"
-  "host_error.wasm": HostError,
-  "log_oob.wasm": HostError,
+  "unreachable.wasm": [WebAssembly.RuntimeError, "unreachable"],
+  "oob.wasm": [WebAssembly.RuntimeError, "out of bounds memory access"],
+  "table_oob.wasm": [WebAssembly.RuntimeError, "out of bounds table access"],
+  "null_call.wasm": [WebAssembly.RuntimeError, "uninitialized element"],
+  "bad_signature.wasm": [WebAssembly.RuntimeError, "indirect call type mismatch"],
+  "undefined_element.wasm": [WebAssembly.RuntimeError, "undefined element"],
+  "int_overflow.wasm": [WebAssembly.RuntimeError, "integer overflow"],
+  "div_zero.wasm": [WebAssembly.RuntimeError, "integer divide by zero"],
+  "bad_conversion.wasm": [WebAssembly.RuntimeError, "invalid conversion to integer"],
+  "stack_overflow.wasm": [RangeError, "stack overflow"], // V8: "Maximum call stack size exceeded"
+  "host_error.wasm": [HostError, "host function error"],
+  "log_oob.wasm": [HostError, "out of bounds memory access"],
+  "infinite_loop.wasm": [null, "out of fuel"], // V8 has no fuel
 };
-for (const [file, cls] of Object.entries(traps)) {
+for (const [file, [cls, msg]] of Object.entries(traps)) {
+  if (bin) {
+    for (const len of ["0", "60"]) {
+      const r = run(join("traps", file), ["--invoke", "filter", len], { fuel: 1000000 });
+      check(`runner ${file} (len ${len}) traps: ${msg}`, [r.status, r.logs.at(-1)?.startsWith(`trap: ${msg}`)], [2, true]);
+    }
+  }
+  if (!cls) continue;
   const g = load(join("traps", file));
   for (const len of [0, 60]) {
     try {
@@ -134,6 +229,15 @@ for (const [file, cls] of Object.entries(traps)) {
   try { g.filter(); } catch {}
   check("host_error map", g.mapValues(), [[0n, 0n, 0n, 1n]]);
 }
+if (bin) {
+  for (const [file, msg] of [
+    ["bad_import.wasm", "import kwasm.log has type (i64) -> ()"],
+    ["unknown_import.wasm", "import kwasm.open: no such host function"],
+  ]) {
+    const r = spawnSync(join(bin, "kwasmc"), ["compile", join(out, "traps", file), "-o", join(tmp, "rejected.kw")], { encoding: "utf8" });
+    check(`kwasmc rejects ${file}`, [r.status !== 0, r.stderr.includes(msg)], [true, true]);
+  }
+}
 
 // ---- packet_counter ----
 {
@@ -148,6 +252,10 @@ for (const [file, cls] of Object.entries(traps)) {
     new Uint8Array(0),
   ];
   check("packet_counter verdicts", pkts.map((p) => g.filter(p)), pkts.map(() => 1));
+  if (bin) {
+    const rs = pkts.map((p) => run("packet_counter.wasm", ["--invoke", "filter", String(p.length)], { packet: p }));
+    check("runner packet_counter verdicts", rs.map((r) => [r.status, r.results]), pkts.map(() => [0, ["1"]]));
+  }
   const m = g.mapValues();
   check("packet_counter maps", m.map((x) => x.length), [256, 256, 3]);
   check("packet_counter packets", [m[0][UDP], m[0][TCP], m[0][ICMPV6]], [3n, 1n, 1n]);
@@ -173,7 +281,13 @@ for (const [file, cls] of Object.entries(traps)) {
     ["v6 tcp 9999", ipv6(TCP, tcp(1, 9999)), 1],
     ["truncated v4 udp", ipv4(UDP, udp(1, 9999)).subarray(0, 22), 1],
   ];
-  for (const [what, p, want] of cases) check(`port_filter ${what}`, g.filter(p), want);
+  for (const [what, p, want] of cases) {
+    check(`port_filter ${what}`, g.filter(p), want);
+    if (bin) {
+      const r = run("port_filter.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
+      check(`runner port_filter ${what}`, [r.status, r.results], [0, [String(want)]]);
+    }
+  }
   const dropped = BigInt(cases.filter((c) => c[2] === 0).length);
   check("port_filter counters", g.mapValues(), [[BigInt(cases.length) - dropped, dropped]]);
 }
@@ -202,6 +316,10 @@ for (const [file, cls] of Object.entries(traps)) {
     g.logs = [];
     check(`dns_parser ${what}`, g.filter(p), want);
     check(`dns_parser ${what} log`, g.logs, log === null ? [] : [log]);
+    if (bin) {
+      const r = run("dns_parser.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
+      check(`runner dns_parser ${what}`, r, { status: 0, results: [String(want)], logs: log === null ? [] : [log] });
+    }
   }
   const m = g.mapValues();
   // [queries, blocked, malformed, other]
@@ -214,5 +332,6 @@ for (const [file, cls] of Object.entries(traps)) {
   check("dns_parser long name log truncated", g.logs.length === 1 && g.logs[0].endsWith("...") && g.logs[0].length === 200, true);
 }
 
-console.log(`${passes} passed, ${failures} failed`);
+if (tmp) rmSync(tmp, { recursive: true, force: true });
+console.log(`${passes} passed, ${failures} failed${bin ? " (V8 and kwasm run)" : " (V8 only; pass --bin DIR to also use kwasmc/kwasm run)"}`);
 process.exit(failures ? 1 : 0);
