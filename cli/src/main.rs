@@ -64,9 +64,9 @@ struct RunArgs {
     /// Prefix each result with its type (`i32:42`).
     #[arg(long)]
     typed: bool,
-    /// Arguments for the export (use `--` before arguments that start with
-    /// `-` if they are not numbers).
-    #[arg(value_name = "ARGS", allow_negative_numbers = true)]
+    /// Arguments for the export. Values may start with `-` (`-1`, `-inf`);
+    /// options such as `--fuel N` may come before or after them.
+    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     args: Vec<String>,
 }
 
@@ -168,8 +168,61 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     }
 }
 
+/// `kwasm run f.kw --invoke g -1 -inf --fuel 10`: ARGS accept values that
+/// start with `-`, so clap hands trailing options to ARGS too. Move every
+/// `--long` option of `run` found among ARGS (and its value) in front of them.
+fn hoist_run_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(run) = cmd.find_subcommand("run") else {
+        return argv;
+    };
+    let Some(pos) = argv.iter().position(|a| a == "run") else {
+        return argv;
+    };
+    let takes_value = |name: &str| -> Option<bool> {
+        run.get_arguments()
+            .find(|a| a.get_long() == Some(name))
+            .map(|a| a.get_action().takes_values())
+    };
+    let (head, tail) = argv.split_at(pos + 1);
+    let mut options = Vec::new();
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < tail.len() {
+        let t = &tail[i];
+        let s = t.to_string_lossy();
+        if s == "--" {
+            rest.extend_from_slice(&tail[i..]);
+            break;
+        }
+        let long = s
+            .strip_prefix("--")
+            .map(|l| l.split('=').next().unwrap_or(l));
+        match long.and_then(takes_value) {
+            Some(true) if !s.contains('=') => {
+                options.extend(tail[i..(i + 2).min(tail.len())].iter().cloned());
+                i += 2;
+            }
+            Some(_) => {
+                options.push(t.clone());
+                i += 1;
+            }
+            None => {
+                rest.push(t.clone());
+                i += 1;
+            }
+        }
+    }
+    let mut out = head.to_vec();
+    out.extend(options);
+    out.extend(rest);
+    out
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv = hoist_run_options(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

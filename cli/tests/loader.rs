@@ -48,7 +48,7 @@ const TRAMPOLINES: &[&[u8]] = &[
 ];
 
 fn align16(v: &mut Vec<u8>) {
-    while v.len() % 16 != 0 {
+    while !v.len().is_multiple_of(16) {
         v.push(0xcc);
     }
 }

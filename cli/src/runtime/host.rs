@@ -8,7 +8,7 @@
 //! has returned by then).
 
 use super::instance::Instance;
-use super::store::Store;
+use super::store::{Memory, Store};
 use super::trampoline::kwasm_rt_trap_handler;
 use super::values::FuncType;
 use kwasm_abi::host::{HOST_FUNCS, HostFuncId};
@@ -62,16 +62,20 @@ unsafe fn caller<'a>(vmctx: *mut u8) -> &'a Instance {
     unsafe { Instance::from_vmctx(vmctx) }
 }
 
-fn memory_slice(i: &Instance, ptr: u32, len: u32) -> Result<&mut [u8], TrapCode> {
+fn memory_slice<'a>(
+    mem: Option<*mut Memory>,
+    ptr: u32,
+    len: u32,
+) -> Result<&'a mut [u8], TrapCode> {
     // SAFETY: the memory is owned by the store and outlives the call; no
     // other reference to it is live while a host function runs.
-    let m = i.memory.map(|m| unsafe { &mut *m });
+    let m = mem.map(|m| unsafe { &mut *m });
     m.and_then(|m| m.slice_mut(ptr as u64, len as u64))
         .ok_or(TrapCode::MemoryOutOfBounds)
 }
 
 fn log_impl(i: &Instance, ptr: u32, len: u32) -> Result<(), TrapCode> {
-    let bytes = memory_slice(i, ptr, len)?;
+    let bytes = memory_slice(i.memory, ptr, len)?;
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(bytes);
     if bytes.last() != Some(&b'\n') {
@@ -96,7 +100,7 @@ extern "C" fn host_pkt_len(vmctx: *mut u8) -> i32 {
 }
 
 fn pkt_load_impl(i: &Instance, off: u32, dst: u32, len: u32) -> Result<i32, TrapCode> {
-    let out = memory_slice(i, dst, len)?;
+    let out = memory_slice(i.memory, dst, len)?;
     let pkt = &i.host.packet;
     let off = off as usize;
     if off >= pkt.len() {
@@ -124,9 +128,9 @@ extern "C" fn host_time_ns(_vmctx: *mut u8) -> i64 {
     };
     // SAFETY: `ts` is a valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as i64)
+    ts.tv_sec
         .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as i64)
+        .wrapping_add(ts.tv_nsec)
 }
 
 fn map_slot(i: &Instance, map: u32, idx: u32) -> Result<&std::sync::atomic::AtomicU64, TrapCode> {

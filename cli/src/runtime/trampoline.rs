@@ -166,10 +166,7 @@ pub(crate) struct WasmStack {
 impl WasmStack {
     pub fn new(size: usize) -> std::io::Result<WasmStack> {
         let guard = super::vm::page_size();
-        let map = Mapping::new(
-            size.checked_add(guard).unwrap_or(usize::MAX),
-            libc::PROT_NONE,
-        )?;
+        let map = Mapping::new(size.saturating_add(guard), libc::PROT_NONE)?;
         map.protect(guard, map.len() - guard, libc::PROT_READ | libc::PROT_WRITE)?;
         Ok(WasmStack { map, guard })
     }

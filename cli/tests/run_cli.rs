@@ -1,0 +1,216 @@
+//! End-to-end tests of `kwasm run`: compile small WAT programs with
+//! `kwasm_compiler::compile`, write the `.kw` to a temporary directory and
+//! run the real binary. Traps must exit with status 2 (never a signal), load
+//! errors with status 1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh directory under the target dir for this test's files.
+fn temp_dir(test: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("run_cli-{test}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Compile `wat` to `<test>/prog.kw` and return its path.
+fn build(test: &str, wat: &str) -> PathBuf {
+    let kw = kwasm_compiler::compile(wat.as_bytes(), &kwasm_compiler::CompileOptions::default())
+        .unwrap_or_else(|e| panic!("compile failed: {e}"));
+    let path = temp_dir(test).join("prog.kw");
+    std::fs::write(&path, kw).unwrap();
+    path
+}
+
+fn kwasm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kwasm"))
+        .args(args)
+        .output()
+        .expect("run kwasm")
+}
+
+fn run(path: &Path, args: &[&str]) -> Output {
+    let mut a = vec!["run", path.to_str().unwrap()];
+    a.extend_from_slice(args);
+    kwasm(&a)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The program traps: exit status 2 (not a signal) and `msg` in stderr.
+fn assert_trap(o: &Output, msg: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2, got {:?}; stderr: {}",
+        o.status,
+        stderr(o)
+    );
+    let e = stderr(o);
+    assert!(e.contains(msg), "stderr {e:?} does not mention {msg:?}");
+}
+
+const PROG: &str = r#"
+(module
+  (import "kwasm" "log" (func $log (param i32 i32)))
+  (memory 1)
+  (data (i32.const 0) "hello from wasm")
+  (func (export "add") (param i32 i32) (result i32)
+    local.get 0 local.get 1 i32.add)
+  (func (export "pair") (param i64 f64) (result i64 f64)
+    local.get 0 i64.const 1 i64.add
+    local.get 1 f64.const 2 f64.mul)
+  (func (export "fdiv") (param f32 f32) (result f32)
+    local.get 0 local.get 1 f32.div)
+  (func (export "hello") (result i32)
+    (call $log (i32.const 0) (i32.const 15))
+    i32.const 7)
+  (func $div (export "div") (param i32 i32) (result i32)
+    local.get 0 local.get 1 i32.div_s)
+  (func $peek (export "peek") (param i32) (result i32)
+    local.get 0 i32.load)
+  (func $boom (export "boom") unreachable)
+  (func $rec (export "rec") (param i32) (result i32)
+    local.get 0 i32.const 1 i32.add call $rec)
+  (func $spin (export "spin") (loop $l br $l))
+)
+"#;
+
+#[test]
+fn prints_results() {
+    let p = build("prints_results", PROG);
+    let o = run(&p, &["--invoke", "add", "40", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "42\n");
+
+    let o = run(&p, &["--invoke", "add", "-1", "0x10"]);
+    assert_eq!(stdout(&o), "15\n");
+
+    let o = run(&p, &["--invoke", "pair", "41", "1.25", "--typed"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "i64:42\nf64:2.5\n");
+
+    let o = run(&p, &["--invoke", "fdiv", "1", "0"]);
+    assert_eq!(stdout(&o), "inf\n");
+    let o = run(&p, &["--invoke", "fdiv", "nan", "1"]);
+    assert_eq!(stdout(&o), "nan\n");
+    let o = run(&p, &["--invoke", "fdiv", "-inf", "2"]);
+    assert_eq!(stdout(&o), "-inf\n");
+}
+
+#[test]
+fn host_log_goes_to_stderr() {
+    let p = build("host_log", PROG);
+    let o = run(&p, &["--invoke", "hello"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "7\n");
+    assert!(stderr(&o).contains("hello from wasm"));
+}
+
+#[test]
+fn divide_by_zero_traps() {
+    let p = build("div0", PROG);
+    let o = run(&p, &["--invoke", "div", "1", "0"]);
+    assert_trap(&o, "trap: integer divide by zero in function");
+    assert!(stderr(&o).contains("(div)"), "{}", stderr(&o));
+    let o = run(&p, &["--invoke", "div", "-2147483648", "-1"]);
+    assert_trap(&o, "integer overflow");
+}
+
+#[test]
+fn out_of_bounds_read_traps() {
+    let p = build("oob", PROG);
+    let o = run(&p, &["--invoke", "peek", "65533"]);
+    assert_trap(&o, "out of bounds memory access");
+    assert!(stderr(&o).contains("(peek)"), "{}", stderr(&o));
+    let o = run(&p, &["--invoke", "peek", "65532"]);
+    assert_eq!(stdout(&o), "0\n");
+}
+
+#[test]
+fn unreachable_traps() {
+    let p = build("unreachable", PROG);
+    let o = run(&p, &["--invoke", "boom"]);
+    assert_trap(&o, "trap: unreachable in function");
+    assert!(stderr(&o).contains("(boom)"), "{}", stderr(&o));
+}
+
+#[test]
+fn infinite_recursion_is_a_stack_overflow() {
+    let p = build("recursion", PROG);
+    let o = run(&p, &["--invoke", "rec", "0"]);
+    assert_trap(&o, "stack overflow");
+    assert!(stderr(&o).contains("(rec)"), "{}", stderr(&o));
+}
+
+#[test]
+fn infinite_loop_runs_out_of_fuel() {
+    let p = build("fuel", PROG);
+    let o = run(&p, &["--invoke", "spin", "--fuel", "100000"]);
+    assert_trap(&o, "out of fuel");
+    assert!(stderr(&o).contains("(spin)"), "{}", stderr(&o));
+}
+
+#[test]
+fn trap_in_start_function() {
+    let p = build(
+        "start",
+        r#"(module (func $s unreachable) (start $s) (func (export "f")))"#,
+    );
+    let o = run(&p, &["--invoke", "f"]);
+    assert_trap(&o, "unreachable");
+}
+
+#[test]
+fn bad_inputs_exit_1() {
+    let d = temp_dir("bad_inputs");
+    let garbage = d.join("garbage.kw");
+    std::fs::write(&garbage, b"\x7fELF not really").unwrap();
+    let o = kwasm(&["run", garbage.to_str().unwrap(), "--invoke", "f"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with(&format!("kwasm: {}: ", garbage.display())));
+
+    let wasm = d.join("prog.wasm");
+    std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
+    let o = kwasm(&["run", wasm.to_str().unwrap(), "--invoke", "f"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("kwasmc compile"), "{}", stderr(&o));
+
+    let o = kwasm(&["run", d.join("missing.kw").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+
+    // A truncated artifact.
+    let p = build("bad_inputs_trunc", PROG);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&p, &["--invoke", "add", "1", "2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    // Wrong arguments.
+    let p = build("bad_inputs_args", PROG);
+    for args in [
+        &["--invoke", "add", "1"][..],
+        &["--invoke", "add", "1", "x"],
+        &["--invoke", "nope"],
+    ] {
+        let o = run(&p, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("kwasm: "), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn help_works() {
+    let o = kwasm(&["run", "--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("--invoke"));
+    let o = kwasm(&["--help"]);
+    assert!(o.status.success());
+}
