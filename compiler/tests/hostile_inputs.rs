@@ -510,11 +510,12 @@ fn judge(out: &std::process::Output, output: &Path) -> Outcome {
     }
 }
 
-/// A fresh scratch directory for one test (tests run in parallel).
+/// A fresh scratch directory for one test of this process (tests, and test
+/// processes, run in parallel).
 fn workdir(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("kwasmc_hostile_inputs")
-        .join(test);
+        .join(format!("{test}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -535,6 +536,7 @@ fn seeds_compile() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -595,9 +597,12 @@ fn corrupted_modules_are_rejected_cleanly() {
         failures.len()
     );
     let mut kinds: Vec<_> = rejected.into_iter().collect();
-    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
     for (kind, n) in kinds.iter().take(12) {
         println!("  {n:4} {kind}");
+    }
+    if failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&dir);
     }
     assert!(
         failures.is_empty(),
