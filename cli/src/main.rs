@@ -177,7 +177,14 @@ fn hoist_run_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let Some(run) = cmd.find_subcommand("run") else {
         return argv;
     };
-    let Some(pos) = argv.iter().position(|a| a == "run") else {
+    // The subcommand is the first argument that is not an option.
+    let Some(pos) = argv
+        .iter()
+        .skip(1)
+        .position(|a| !a.to_string_lossy().starts_with('-'))
+        .map(|p| p + 1)
+        .filter(|&p| argv[p] == "run")
+    else {
         return argv;
     };
     let takes_value = |name: &str| -> Option<bool> {

@@ -214,3 +214,45 @@ fn help_works() {
     let o = kwasm(&["--help"]);
     assert!(o.status.success());
 }
+
+const HOST_PROG: &str = r#"
+(module
+  (import "kwasm" "pkt_len" (func $pkt_len (result i32)))
+  (import "kwasm" "pkt_load" (func $pkt_load (param i32 i32 i32) (result i32)))
+  (import "kwasm" "map_add" (func $map_add (param i32 i32 i64) (result i64)))
+  (import "kwasm" "map_get" (func $map_get (param i32 i32) (result i64)))
+  (memory 1)
+  (@custom "kwasm.maps" "\04\00\00\00")
+  (func (export "filter") (param i32) (result i32)
+    (drop (call $map_add (i32.const 0) (i32.const 3) (i64.const 5)))
+    (drop (call $map_add (i32.const 0) (i32.const 3) (i64.const 2)))
+    (i64.ne (call $map_get (i32.const 0) (i32.const 3)) (i64.const 7))
+    if unreachable end
+    (drop (call $pkt_load (i32.const 1) (i32.const 100) (i32.const 8)))
+    (i32.add (call $pkt_len) (i32.load8_u (i32.const 100))))
+  (func (export "badmap") (result i64) (call $map_get (i32.const 0) (i32.const 4)))
+  (func (export "badload") (result i32)
+    (call $pkt_load (i32.const 0) (i32.const 65535) (i32.const 2)))
+)
+"#;
+
+#[test]
+fn host_api_packet_and_maps() {
+    let p = build("host_api", HOST_PROG);
+    let pkt = p.with_file_name("pkt.bin");
+    std::fs::write(&pkt, b"ABCDEFG").unwrap();
+    // No --invoke: the entry export `filter` runs. 7 bytes + 'B'.
+    let o = run(&p, &["--packet", pkt.to_str().unwrap(), "9"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "73\n");
+    // Without a packet, pkt_len is 0 and nothing is copied.
+    let o = run(&p, &["1"]);
+    assert_eq!(stdout(&o), "0\n");
+    let o = run(&p, &["--invoke", "badmap"]);
+    assert_trap(&o, "host function error");
+    let o = run(
+        &p,
+        &["--invoke", "badload", "--packet", pkt.to_str().unwrap()],
+    );
+    assert_trap(&o, "out of bounds memory access");
+}
