@@ -969,7 +969,7 @@ impl<'a> Meta<'a> {
                             index: i,
                         });
                     }
-                    limits(S::Imports, i, imp.min, imp.max, NONE - 1)?;
+                    limits(S::Imports, i, imp.min, imp.max, NONE)?;
                 }
                 kind::MEMORY => limits(
                     S::Imports,
@@ -1025,7 +1025,7 @@ impl<'a> Meta<'a> {
                     index: i,
                 });
             }
-            limits(S::Tables, i, t.min, t.max, NONE - 1)?;
+            limits(S::Tables, i, t.min, t.max, NONE)?;
         }
         for (i, m) in self.memory().iter().enumerate() {
             limits(
