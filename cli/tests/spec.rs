@@ -702,7 +702,9 @@ impl<'a> Runner<'a> {
                 }
             }
             WastDirective::AssertInvalidCustom { .. }
-            | WastDirective::AssertMalformedCustom { .. } => Pass,
+            | WastDirective::AssertMalformedCustom { .. } => {
+                Fail("custom-section assertions are not supported by this harness".into())
+            }
             WastDirective::AssertException { .. } => Fail("exceptions are not supported".into()),
             WastDirective::AssertSuspension { .. } => {
                 Fail("stack switching is not supported".into())
