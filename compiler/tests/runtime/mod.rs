@@ -60,8 +60,13 @@ std::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn kwt_call(tramp: usize, vmctx: *mut u8, code: usize, values: *mut u64, jmpbuf: *mut usize)
-    -> u32;
+    fn kwt_call(
+        tramp: usize,
+        vmctx: *mut u8,
+        code: usize,
+        values: *mut u64,
+        jmpbuf: *mut usize,
+    ) -> u32;
     fn kwt_unwind(jmpbuf: *mut usize, code: u32) -> !;
 }
 
@@ -267,19 +272,24 @@ pub struct Instance {
 }
 
 fn libcalls() -> *const usize {
-    static TABLE: std::sync::OnceLock<[usize; libcall::COUNT as usize]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| [
-    lc_memory_grow as *const () as usize,
-    lc_memory_fill as *const () as usize,
-    lc_memory_copy as *const () as usize,
-    lc_memory_init as *const () as usize,
-    lc_data_drop as *const () as usize,
-    lc_table_grow as *const () as usize,
-    lc_table_fill as *const () as usize,
-    lc_table_copy as *const () as usize,
-    lc_table_init as *const () as usize,
-    lc_elem_drop as *const () as usize,
-    ]).as_ptr()
+    static TABLE: std::sync::OnceLock<[usize; libcall::COUNT as usize]> =
+        std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            [
+                lc_memory_grow as *const () as usize,
+                lc_memory_fill as *const () as usize,
+                lc_memory_copy as *const () as usize,
+                lc_memory_init as *const () as usize,
+                lc_data_drop as *const () as usize,
+                lc_table_grow as *const () as usize,
+                lc_table_fill as *const () as usize,
+                lc_table_copy as *const () as usize,
+                lc_table_init as *const () as usize,
+                lc_elem_drop as *const () as usize,
+            ]
+        })
+        .as_ptr()
 }
 
 fn sig_of(m: &Meta<'_>, t: u32) -> Sig {
@@ -381,12 +391,19 @@ impl Instance {
                         *inst.slot(off + import_func::CODE) = f.code as u64;
                         *inst.slot(off + import_func::VMCTX) = f.vmctx as u64;
                     }
+                    let mut f = f;
+                    if f.tramp == 0 {
+                        f.tramp = tramp(imp.index);
+                    }
                     inst.funcs.push(f);
                     fi += 1;
                 }
                 (kind::TABLE, Extern::Table(t)) => {
                     let max_ok = imp.max == NONE || (t.max != NONE && t.max <= imp.max);
-                    if t.elem as u8 != imp.ty || (t.elems.borrow().len() as u64) < u64::from(imp.min) || !max_ok {
+                    if t.elem as u8 != imp.ty
+                        || (t.elems.borrow().len() as u64) < u64::from(imp.min)
+                        || !max_ok
+                    {
                         return Err(bad());
                     }
                     unsafe {
@@ -422,7 +439,11 @@ impl Instance {
         if let Some(mr) = m.memory().get(0) {
             let mem = Rc::new(MemObj {
                 data: RefCell::new(vec![0; (u64::from(mr.min) * WASM_PAGE_SIZE) as usize]),
-                max: if mr.max == NONE { vmctx::MAX_WASM_PAGES } else { mr.max },
+                max: if mr.max == NONE {
+                    vmctx::MAX_WASM_PAGES
+                } else {
+                    mr.max
+                },
                 vm: Cell::new(inst.slot(layout.defined_memory)),
             });
             mem.sync();
@@ -469,7 +490,8 @@ impl Instance {
             unsafe {
                 *inst.slot(off + funcref::CODE) = f.code as u64;
                 *inst.slot(off + funcref::VMCTX) = f.vmctx as u64;
-                *(inst.vmctx_ptr().add((off + funcref::TYPE_ID) as usize) as *mut u32) = type_id(&f.sig);
+                *(inst.vmctx_ptr().add((off + funcref::TYPE_ID) as usize) as *mut u32) =
+                    type_id(&f.sig);
             }
         }
         let inst = Rc::new(inst);
@@ -482,6 +504,9 @@ impl Instance {
                 let off = inst.seg_offset(e.offset_kind, e.offset);
                 let status = inst.table_init(e.table, i as u32, off, 0, e.count);
                 if status != 0 {
+                    // Elements already written point into this instance:
+                    // it must outlive the tables (as in the spec).
+                    std::mem::forget(inst.clone());
                     return Err(InstError::Trap(TrapCode::from_u32(status).unwrap()));
                 }
             }
@@ -494,6 +519,7 @@ impl Instance {
                 let off = inst.seg_offset(d.offset_kind, d.offset);
                 let status = inst.memory_init(i as u32, off, 0, d.bytes.len);
                 if status != 0 {
+                    std::mem::forget(inst.clone());
                     return Err(InstError::Trap(TrapCode::from_u32(status).unwrap()));
                 }
                 inst.dropped_data.borrow_mut()[i] = true;
@@ -501,7 +527,10 @@ impl Instance {
         }
         if m.start_func != NONE {
             let f = inst.funcs[m.start_func as usize].clone();
-            inst.call(&f, &[]).map_err(InstError::Trap)?;
+            if let Err(t) = inst.call(&f, &[]) {
+                std::mem::forget(inst.clone());
+                return Err(InstError::Trap(t));
+            }
         }
         Ok(inst)
     }
@@ -580,7 +609,13 @@ impl Instance {
         let mut jmpbuf = [0usize; 4];
         let prev = JMPBUF.with(|j| j.replace(jmpbuf.as_mut_ptr()));
         let code = unsafe {
-            kwt_call(f.tramp, f.vmctx as *mut u8, f.code, values.as_mut_ptr(), jmpbuf.as_mut_ptr())
+            kwt_call(
+                f.tramp,
+                f.vmctx as *mut u8,
+                f.code,
+                values.as_mut_ptr(),
+                jmpbuf.as_mut_ptr(),
+            )
         };
         JMPBUF.with(|j| j.set(prev));
         if code != 0 {
@@ -603,7 +638,10 @@ impl Instance {
     }
 
     pub fn memory_bytes(&self) -> Vec<u8> {
-        self.memory.as_ref().map(|m| m.data.borrow().clone()).unwrap_or_default()
+        self.memory
+            .as_ref()
+            .map(|m| m.data.borrow().clone())
+            .unwrap_or_default()
     }
 
     pub fn fuel(&self) -> i64 {
@@ -621,7 +659,13 @@ impl Instance {
         let mut jmpbuf = [0usize; 4];
         let prev = JMPBUF.with(|j| j.replace(jmpbuf.as_mut_ptr()));
         let code = unsafe {
-            kwt_call(f.tramp, f.vmctx as *mut u8, f.code, values.as_mut_ptr(), jmpbuf.as_mut_ptr())
+            kwt_call(
+                f.tramp,
+                f.vmctx as *mut u8,
+                f.code,
+                values.as_mut_ptr(),
+                jmpbuf.as_mut_ptr(),
+            )
         };
         JMPBUF.with(|j| j.set(prev));
         if code != 0 {
@@ -641,7 +685,11 @@ fn inst<'a>(vmctx: *mut u8) -> &'a Instance {
 }
 
 extern "C" fn lc_memory_grow(vmctx: *mut u8, delta: u32) -> i32 {
-    inst(vmctx).memory.as_ref().map(|m| m.grow(delta)).unwrap_or(-1)
+    inst(vmctx)
+        .memory
+        .as_ref()
+        .map(|m| m.grow(delta))
+        .unwrap_or(-1)
 }
 
 extern "C" fn lc_memory_fill(vmctx: *mut u8, dst: u32, val: u32, len: u32) -> u32 {
@@ -677,7 +725,11 @@ extern "C" fn lc_table_grow(vmctx: *mut u8, t: u32, init: u64, delta: u32) -> i3
     let tab = &inst(vmctx).tables[t as usize];
     let old = tab.elems.borrow().len() as u64;
     let new = old + u64::from(delta);
-    let max = if tab.max == NONE { 10_000_000 } else { u64::from(tab.max) };
+    let max = if tab.max == NONE {
+        10_000_000
+    } else {
+        u64::from(tab.max)
+    };
     if new > max {
         return -1;
     }
