@@ -179,3 +179,29 @@ fn references_round_trip() {
         Err(InvokeError::ArgType { .. })
     ));
 }
+
+#[test]
+fn externs_of_another_store_are_refused_and_resolvers_work() {
+    let mut a = Store::default();
+    let lib = a.instantiate(&load(LIB)).unwrap();
+    let mem = a.export(lib, "mem").unwrap();
+    let importer = load(
+        r#"(module (import "lib" "mem" (memory 1)) (func (export "s") (result i32) memory.size))"#,
+    );
+    let mut b = Store::default();
+    b.define("lib", "mem", mem);
+    let e = b.instantiate(&importer).unwrap_err().to_string();
+    assert!(e.contains("another store"), "{e}");
+    // The same extern through a resolver in its own store.
+    let i = a
+        .instantiate_with(&importer, |m, n| (m, n).eq(&("lib", "mem")).then_some(mem))
+        .unwrap();
+    assert_eq!(a.invoke(i, "s", &[]).unwrap(), vec![Val::I32(1)]);
+    match mem {
+        kwasm_cli::runtime::Extern::Memory(m) => {
+            assert_eq!(a.memory(m).unwrap().pages(), 1);
+            assert!(b.memory(m).is_none());
+        }
+        _ => unreachable!(),
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::artifact::Artifact;
 use super::host::HostState;
-use super::store::{Extern, FuncHandle, GlobalHandle, Memory, Store, Table};
+use super::store::{Extern, FuncHandle, GlobalHandle, Memory, MemoryRef, Store, Table, TableRef};
 use super::trampoline::{self, Activation, FAULT_CODE};
 use super::values::{FuncType, Val};
 use super::vm::{Owned, VmCtxMem, VmFuncRef, VmImportFunc};
@@ -262,7 +262,7 @@ impl Store {
                 }
                 Ok(())
             }
-            (kind::TABLE, Extern::Table(t)) => {
+            (kind::TABLE, Extern::Table(TableRef(t))) => {
                 // SAFETY: see above.
                 let t = unsafe { &**t };
                 let want = ValType::from_u8(imp.ty).ok_or("bad element type")?;
@@ -282,7 +282,7 @@ impl Store {
                 }
                 Ok(())
             }
-            (kind::MEMORY, Extern::Memory(m)) => {
+            (kind::MEMORY, Extern::Memory(MemoryRef(m))) => {
                 // SAFETY: see above.
                 let m = unsafe { &**m };
                 if !limits_match(m.pages(), m.declared_max, imp.min, opt(imp.max)) {
@@ -325,18 +325,55 @@ impl Store {
     /// what was [`Store::define`]d or [`Store::register`]ed.
     pub fn instantiate(&mut self, artifact: &Rc<Artifact>) -> Result<InstanceId, InstantiateError> {
         let meta = artifact.meta();
+        let externs: Vec<Option<Extern>> = meta
+            .imports()
+            .iter()
+            .map(|imp| self.lookup(meta.str(imp.module), meta.str(imp.name)))
+            .collect();
+        self.instantiate_resolved(artifact, externs)
+    }
 
-        // 1. Resolve and check imports before allocating anything.
+    /// Instantiate `artifact`, resolving each import with
+    /// `resolver(module, name)` instead of the store's namespace. The
+    /// externs it returns must belong to this store.
+    pub fn instantiate_with(
+        &mut self,
+        artifact: &Rc<Artifact>,
+        mut resolver: impl FnMut(&str, &str) -> Option<Extern>,
+    ) -> Result<InstanceId, InstantiateError> {
+        let meta = artifact.meta();
+        let externs = meta
+            .imports()
+            .iter()
+            .map(|imp| resolver(meta.str(imp.module), meta.str(imp.name)))
+            .collect();
+        self.instantiate_resolved(artifact, externs)
+    }
+
+    fn instantiate_resolved(
+        &mut self,
+        artifact: &Rc<Artifact>,
+        externs: Vec<Option<Extern>>,
+    ) -> Result<InstanceId, InstantiateError> {
+        let meta = artifact.meta();
+
+        // 1. Check imports before allocating anything.
         let mut resolved = Vec::new();
-        for imp in meta.imports().iter() {
+        for (imp, ext) in meta.imports().iter().zip(externs) {
             let module = meta.str(imp.module);
             let name = meta.str(imp.name);
-            let ext = self
-                .lookup(module, name)
-                .ok_or_else(|| LinkError::UnknownImport {
+            let ext = ext.ok_or_else(|| LinkError::UnknownImport {
+                module: module.into(),
+                name: name.into(),
+            })?;
+            if !self.owns(&ext) {
+                return Err(LinkError::Incompatible {
                     module: module.into(),
                     name: name.into(),
-                })?;
+                    reason: "the extern belongs to another store".into(),
+                }
+                .into());
+            }
             self.check_import(artifact, &imp, &ext)
                 .map_err(|reason| LinkError::Incompatible {
                     module: module.into(),
@@ -423,12 +460,12 @@ impl Store {
                         (*slot).vmctx = cx;
                         import_funcs.push((h.code, cx));
                     }
-                    Extern::Table(t) => {
+                    Extern::Table(TableRef(t)) => {
                         let i = inst.tables.len() as u32;
                         *inst.vmctx.at(layout.imported_table(i)) = (*t).vm;
                         inst.tables.push(t);
                     }
-                    Extern::Memory(m) => {
+                    Extern::Memory(MemoryRef(m)) => {
                         *inst.vmctx.at(layout.imported_memory) = (*m).vm;
                         inst.memory = Some(m);
                     }
@@ -528,9 +565,9 @@ impl Store {
                         type_id: r.type_id,
                     })
                 }
-                kind::TABLE => Extern::Table(inst.tables[e.index as usize]),
+                kind::TABLE => Extern::Table(TableRef(inst.tables[e.index as usize])),
                 kind::MEMORY => match inst.memory {
-                    Some(m) => Extern::Memory(m),
+                    Some(m) => Extern::Memory(MemoryRef(m)),
                     None => continue,
                 },
                 _ => Extern::Global(inst.globals[e.index as usize]),

@@ -119,6 +119,16 @@ impl Memory {
         self.len() == 0
     }
 
+    /// The memory's current contents.
+    pub fn data(&self) -> &[u8] {
+        if self.is_empty() {
+            return &[];
+        }
+        // SAFETY: `[base, base+len)` is the accessible part of the memory;
+        // no wasm code runs while `&self` (borrowed from the store) lives.
+        unsafe { std::slice::from_raw_parts(self.base(), self.len() as usize) }
+    }
+
     pub(crate) fn base(&self) -> *mut u8 {
         // SAFETY: as above.
         unsafe { (*self.vm).base }
@@ -253,10 +263,18 @@ impl Table {
 #[derive(Clone, Copy, Debug)]
 pub enum Extern {
     Func(FuncHandle),
-    Table(*mut Table),
-    Memory(*mut Memory),
+    Table(TableRef),
+    Memory(MemoryRef),
     Global(GlobalHandle),
 }
+
+/// A table owned by some store (opaque: only a store hands these out).
+#[derive(Clone, Copy, Debug)]
+pub struct TableRef(pub(crate) *mut Table);
+
+/// A memory owned by some store (opaque: only a store hands these out).
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryRef(pub(crate) *mut Memory);
 
 impl Extern {
     pub fn kind_name(&self) -> &'static str {
@@ -406,7 +424,7 @@ impl Store {
         let o = Owned::new(m);
         let p = o.ptr();
         self.memories.push(o);
-        self.define(module, name, Extern::Memory(p));
+        self.define(module, name, Extern::Memory(MemoryRef(p)));
         Ok(())
     }
 
@@ -429,7 +447,7 @@ impl Store {
         let o = Owned::new(t);
         let p = o.ptr();
         self.tables.push(o);
-        self.define(module, name, Extern::Table(p));
+        self.define(module, name, Extern::Table(TableRef(p)));
         Ok(())
     }
 
@@ -450,6 +468,48 @@ impl Store {
             name,
             Extern::Global(GlobalHandle { ptr, ty, mutable }),
         );
+    }
+
+    /// Whether `ext` refers to an entity owned by this store (externs of
+    /// another store must not be imported: they may not outlive it).
+    pub(crate) fn owns(&self, ext: &Extern) -> bool {
+        let in_instance = |p: usize| {
+            self.instances.iter().any(|o| {
+                // SAFETY: instances are live while the store is.
+                let i = unsafe { &*o.ptr() };
+                let base = i.vmctx.ptr() as usize;
+                p >= base && p < base + i.layout.size as usize
+            })
+        };
+        match ext {
+            Extern::Func(h) => {
+                let host = h.vmctx.is_null()
+                    && self
+                        .names
+                        .values()
+                        .any(|e| matches!(e, Extern::Func(f) if f.code == h.code));
+                host || in_instance(h.vmctx as usize)
+            }
+            Extern::Table(t) => self.tables.iter().any(|o| o.ptr() == t.0),
+            Extern::Memory(m) => self.memories.iter().any(|o| o.ptr() == m.0),
+            Extern::Global(g) => {
+                self.globals.iter().any(|o| o.ptr() == g.ptr) || in_instance(g.ptr as usize)
+            }
+        }
+    }
+
+    /// The memory behind `m`, if this store owns it.
+    pub fn memory(&self, m: MemoryRef) -> Option<&Memory> {
+        self.owns(&Extern::Memory(m))
+            // SAFETY: owned by this store, so alive as long as `&self`.
+            .then(|| unsafe { &*m.0 })
+    }
+
+    /// The table behind `t`, if this store owns it.
+    pub fn table(&self, t: TableRef) -> Option<&Table> {
+        self.owns(&Extern::Table(t))
+            // SAFETY: owned by this store, so alive as long as `&self`.
+            .then(|| unsafe { &*t.0 })
     }
 
     pub(crate) fn instance(&self, id: InstanceId) -> Option<&Instance> {
