@@ -446,7 +446,7 @@ mod tests {
                 name == ".text.kwasm_stubs" || name == ".gnu.linkonce.this_module",
                 "relocations in {name}"
             );
-            assert!(relocs.len() > 0);
+            assert!(!relocs.is_empty());
         }
     }
 
