@@ -1,0 +1,48 @@
+# kwasm: thin entry points over cargo and cargo xtask.
+#
+#   make          build kwasmc, kwasm (release) and the guest programs
+#   make setup    install everything a fresh Debian 12 machine needs
+#   make test     all tests: lint, unit, spec suite, differential, guests, VM
+#   make demo     boot the VM, load the port filter, send traffic, show stats
+#
+# Tests and the VM run on whatever `make setup` installed; nothing is
+# downloaded at test time except crates and Debian packages by setup.
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all build guests setup test lint unit-test guest-test vm-test demo clean
+
+all: build guests
+
+build:
+	$(CARGO) build --release -p kwasm-compiler -p kwasm-cli
+
+guests:
+	guests/build.sh
+
+setup:
+	scripts/setup.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit-test:
+	$(CARGO) test --workspace --no-fail-fast
+
+guest-test:
+	$(CARGO) build -p kwasm-compiler -p kwasm-cli
+	KWASM_BIN=$(CURDIR)/target/debug guests/build.sh test
+
+vm-test:
+	$(CARGO) xtask vm-test
+
+test: lint unit-test guest-test vm-test
+
+demo:
+	$(CARGO) xtask demo
+
+clean:
+	$(CARGO) clean
+	rm -rf guests/out guests/target
