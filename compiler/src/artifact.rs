@@ -318,3 +318,135 @@ pub fn write_elf(
     obj.write()
         .map_err(|e| CompileError::codegen(format!("writing ELF: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CompileOptions, OptLevel, compile};
+    use object::{Object, ObjectSection, ObjectSymbol};
+
+    const MODULE: &str = r#"(module
+        (import "kwasm" "pkt_len" (func $pkt_len (result i32)))
+        (import "env" "mem" (memory 1))
+        (type $unused (func (param f64)))
+        (table 3 funcref)
+        (global $g (mut i32) (i32.const 7))
+        (func $filter (export "filter") (param i32) (result i32)
+            (i32.add (call $pkt_len) (global.get $g)))
+        (func $dup (result i32) (i32.const 1))
+        (func (result i64 i64 i64) (i64.const 1) (i64.const 2) (i64.const 3))
+        (elem (i32.const 0) $filter $dup)
+        (data (i32.const 4) "data")
+        (start $dup2)
+        (func $dup2)
+        (@custom "kwasm.maps" "\08\00\00\00"))"#;
+
+    fn build(target: Target) -> Vec<u8> {
+        compile(
+            MODULE.as_bytes(),
+            &CompileOptions {
+                target,
+                opt: OptLevel::Speed,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn elf_and_metadata_round_trip() {
+        for (target, arch, machine) in [
+            (Target::X86_64, Arch::X86_64, object::Architecture::X86_64),
+            (
+                Target::Aarch64,
+                Arch::Aarch64,
+                object::Architecture::Aarch64,
+            ),
+        ] {
+            let elf = build(target);
+            let file = object::File::parse(&*elf).unwrap();
+            assert_eq!(file.architecture(), machine);
+            assert_eq!(file.kind(), object::ObjectKind::Relocatable);
+            let text = file.section_by_name(".text").unwrap();
+            assert_eq!(
+                text.relocations().count(),
+                0,
+                ".text must not need relocation"
+            );
+            assert_eq!(text.align(), 16);
+            let blob = file.section_by_name(meta::SECTION_NAME).unwrap();
+            let meta = Meta::parse(blob.data().unwrap()).unwrap();
+            assert_eq!(meta.arch, arch);
+            assert_eq!(meta.text_len as u64, text.size());
+            assert!(meta.uses_float(), "f64 in a signature sets the flag");
+            assert_eq!(meta.imported(kind::FUNC), 1);
+            assert_eq!(meta.imported(kind::MEMORY), 1);
+            assert_eq!(meta.funcs().len(), 4);
+            assert_eq!(meta.start_func, 4);
+            let entry = meta.exports().get(meta.entry_export).unwrap();
+            assert_eq!(meta.str(entry.name), "filter");
+            assert_eq!(entry.index, 1);
+            assert_eq!(meta.globals().get(0).unwrap().init, 7);
+            assert_eq!(meta.maps().get(0).unwrap().entries, 8);
+            let items: Vec<u32> = meta.elem_items(meta.elems().get(0).unwrap()).collect();
+            assert_eq!(items, vec![1, 2]);
+            assert_eq!(
+                meta.pool_bytes(meta.datas().get(0).unwrap().bytes),
+                Some(&b"data"[..])
+            );
+
+            // Every type has a trampoline, and every function and trampoline
+            // a symbol at its metadata offset.
+            let syms: Vec<(String, u64, u64)> = file
+                .symbols()
+                .filter(|s| s.kind() == object::SymbolKind::Text)
+                .map(|s| (s.name().unwrap().to_string(), s.address(), s.size()))
+                .collect();
+            for (t, ty) in meta.types().iter().enumerate() {
+                assert_ne!(ty.trampoline, NONE);
+                let name = format!("__kwasm_trampoline_{t}");
+                assert!(
+                    syms.iter()
+                        .any(|s| s.0 == name && s.1 == ty.trampoline as u64),
+                    "{name} missing"
+                );
+            }
+            let names: Vec<&str> = meta.funcs().iter().map(|f| meta.str(f.name)).collect();
+            assert_eq!(names, ["filter", "dup", "", "dup2"]);
+            for (i, f) in meta.funcs().iter().enumerate() {
+                let expect = match meta.str(f.name) {
+                    "" => format!("func{}", i + 1),
+                    n => n.to_string(),
+                };
+                assert!(
+                    syms.iter().any(|s| s.0 == expect
+                        && s.1 == f.text_off as u64
+                        && s.2 == f.text_len as u64),
+                    "{expect} missing in {syms:?}"
+                );
+                assert_eq!(f.text_off % 16, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn integer_module_is_not_flagged_float() {
+        let elf = compile(
+            b"(module (func (result i32) (i32.const 1)))",
+            &CompileOptions::default(),
+        )
+        .unwrap();
+        let file = object::File::parse(&*elf).unwrap();
+        let blob = file.section_by_name(meta::SECTION_NAME).unwrap();
+        assert!(!Meta::parse(blob.data().unwrap()).unwrap().uses_float());
+    }
+
+    #[test]
+    fn symbol_names_are_unique() {
+        let mut taken = HashSet::new();
+        assert_eq!(unique("f".into(), &mut taken), "f");
+        assert_eq!(unique("f".into(), &mut taken), "f.1");
+        assert_eq!(unique("f".into(), &mut taken), "f.2");
+        assert_eq!(unique("a\0b".into(), &mut taken), "a_b");
+        assert_eq!(unique(String::new(), &mut taken), "_");
+    }
+}

@@ -68,6 +68,8 @@ pub struct CompiledCode {
     pub frame_size: u32,
     /// Cranelift's final VCode listing, when requested (tests).
     pub vcode: Option<String>,
+    /// The trap sites Cranelift recorded (already checked).
+    pub trap_sites: Vec<ir::TrapCode>,
 }
 
 /// The linked `.text` and where everything is in it.
@@ -82,6 +84,8 @@ pub struct Linked {
     pub stack_pad: u32,
     /// Listings of the defined functions, when requested.
     pub vcode: Vec<Option<String>>,
+    /// Trap sites of each defined function, then of each trampoline.
+    pub trap_sites: Vec<Vec<ir::TrapCode>>,
 }
 
 /// Options of the code generator.
@@ -148,6 +152,11 @@ pub fn compile_module(
 
     let mut linked = link(module, opts.target, &funcs, &tramp_code, &type_tramp)?;
     linked.stack_pad = pad;
+    linked.trap_sites = funcs
+        .iter()
+        .chain(&tramp_code)
+        .map(|f| f.trap_sites.clone())
+        .collect();
     linked.vcode = funcs.into_iter().map(|f| f.vcode).collect();
     Ok(linked)
 }
@@ -276,6 +285,7 @@ pub fn compile_one(
         relocs,
         frame_size,
         vcode: compiled.vcode.clone(),
+        trap_sites: buf.traps().iter().map(|t| t.code).collect(),
     })
 }
 
@@ -366,6 +376,7 @@ fn link(
         trampolines: type_tramp.iter().map(|i| tramp_pos[*i]).collect(),
         stack_pad: 0,
         vcode: Vec::new(),
+        trap_sites: Vec::new(),
     })
 }
 
@@ -390,4 +401,185 @@ fn patch(text: &mut [u8], at: usize, kind: Reloc, value: i64) -> Result<(), Comp
         _ => return Err(bad()),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CompileOptions, OptLevel, compile_with};
+
+    /// Every instruction that can trap, in one module.
+    const TRAPPING: &str = r#"(module
+        (type $t (func (param i32) (result i32)))
+        (table 2 funcref)
+        (table $ext 2 externref)
+        (memory 1)
+        (data "xyz")
+        (elem func 0)
+        (func (param i32 i32 i64 i64 f32 f64) (result i32)
+            (drop (i32.div_s (local.get 0) (local.get 1)))
+            (drop (i32.div_u (local.get 0) (local.get 1)))
+            (drop (i32.rem_s (local.get 0) (local.get 1)))
+            (drop (i32.rem_u (local.get 0) (local.get 1)))
+            (drop (i64.div_s (local.get 2) (local.get 3)))
+            (drop (i64.div_u (local.get 2) (local.get 3)))
+            (drop (i64.rem_s (local.get 2) (local.get 3)))
+            (drop (i64.rem_u (local.get 2) (local.get 3)))
+            (drop (i32.trunc_f32_s (local.get 4)))
+            (drop (i32.trunc_f32_u (local.get 4)))
+            (drop (i32.trunc_f64_s (local.get 5)))
+            (drop (i32.trunc_f64_u (local.get 5)))
+            (drop (i64.trunc_f32_s (local.get 4)))
+            (drop (i64.trunc_f32_u (local.get 4)))
+            (drop (i64.trunc_f64_s (local.get 5)))
+            (drop (i64.trunc_f64_u (local.get 5)))
+            (drop (f32.nearest (local.get 4)))
+            (drop (f64.ceil (local.get 5)))
+            (drop (i32.load (local.get 0)))
+            (drop (i64.load8_s offset=0xffffffff (local.get 0)))
+            (i32.store16 (local.get 0) (local.get 1))
+            (drop (memory.grow (local.get 0)))
+            (memory.fill (local.get 0) (local.get 1) (local.get 0))
+            (memory.copy (local.get 0) (local.get 1) (local.get 0))
+            (memory.init 0 (local.get 0) (local.get 1) (local.get 0))
+            (data.drop 0)
+            (drop (table.get 0 (local.get 0)))
+            (table.set $ext (local.get 0) (ref.null extern))
+            (drop (table.grow 0 (ref.null func) (local.get 0)))
+            (table.fill 0 (local.get 0) (ref.func 0) (local.get 1))
+            (table.copy 0 0 (local.get 0) (local.get 1) (local.get 0))
+            (table.init 0 0 (local.get 0) (local.get 1) (local.get 0))
+            (elem.drop 0)
+            (drop (call_indirect (type $t) (local.get 1) (local.get 0)))
+            (if (local.get 0) (then unreachable))
+            (i32.const 0)))"#;
+
+    fn opts(target: Target) -> CompileOptions {
+        CompileOptions {
+            target,
+            opt: OptLevel::Speed,
+        }
+    }
+
+    #[test]
+    fn only_sentinel_and_guarded_division_trap_sites() {
+        for target in [Target::X86_64, Target::Aarch64] {
+            let (_, linked) = compile_with(TRAPPING.as_bytes(), &opts(target), false)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let sites: Vec<_> = linked.trap_sites.iter().flatten().collect();
+            assert!(sites.contains(&&SENTINEL), "{target:?}: no sentinel");
+            for code in sites {
+                assert!(
+                    *code == SENTINEL
+                        || *code == ir::TrapCode::INTEGER_DIVISION_BY_ZERO
+                        || *code == ir::TrapCode::INTEGER_OVERFLOW,
+                    "{target:?}: unexpected trap site {code}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn check_rejects_other_trap_sites() {
+        assert!(check_trap_sites([(0, SENTINEL)].into_iter()).is_ok());
+        let e = check_trap_sites([(4, ir::TrapCode::HEAP_OUT_OF_BOUNDS)].into_iter()).unwrap_err();
+        assert!(e.to_string().contains("hardware trap site"), "{e}");
+    }
+
+    fn vcode_of(wat: &str) -> String {
+        let (_, linked) = compile_with(wat.as_bytes(), &opts(Target::X86_64), true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        linked
+            .vcode
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// DESIGN 7: integer-only programs run without `kernel_fpu_begin`, so
+    /// their x86-64 code must not touch XMM registers. We inspect
+    /// Cranelift's final (register-allocated) VCode, which names every
+    /// register each instruction uses.
+    #[test]
+    fn integer_code_uses_no_xmm_registers() {
+        let int_only = r#"(module
+            (memory 1)
+            (table 1 funcref)
+            (global $g (mut i64) (i64.const 0))
+            (func $f (param i32 i64) (result i64 i32)
+                (local i32)
+                (local.set 2 (i32.div_s (local.get 0) (i32.const 7)))
+                (memory.fill (i32.const 0) (i32.const 1) (i32.const 100))
+                (i64.store (local.get 0) (i64.mul (local.get 1) (global.get $g)))
+                (block (loop
+                    (br_if 1 (i32.eqz (local.get 2)))
+                    (local.set 2 (i32.sub (local.get 2) (i32.const 1)))
+                    (br_table 0 1 0 (local.get 2))))
+                (i64.popcnt (local.get 1))
+                (i32.clz (local.get 2)))
+            (func (param i32) (result i64 i32)
+                (call $f (local.get 0) (i64.extend_i32_s (local.get 0)))))"#;
+        let vcode = vcode_of(int_only);
+        assert!(vcode.contains("%r"), "no listing: {vcode}");
+        assert!(!vcode.contains("xmm"), "integer code uses XMM:\n{vcode}");
+        // The check is meaningful: float code does show XMM registers.
+        let float = vcode_of("(module (func (param f64) (result f64) (f64.sqrt (local.get 0))))");
+        assert!(float.contains("xmm"), "{float}");
+    }
+
+    #[test]
+    fn frames_fit_the_stack_pad() {
+        // Many simultaneously live values force a big frame.
+        let mut body = String::new();
+        for i in 0..600 {
+            body.push_str(&format!("(i64.mul (local.get 0) (i64.const {i}))\n"));
+        }
+        for _ in 0..599 {
+            body.push_str("i64.add\n");
+        }
+        let wat = format!("(module (func (param i64) (result i64) {body}))");
+        let (_, linked) = compile_with(wat.as_bytes(), &opts(Target::X86_64), false).unwrap();
+        assert!(
+            linked.stack_pad > INITIAL_STACK_PAD,
+            "pad {}",
+            linked.stack_pad
+        );
+        assert_eq!(linked.stack_pad % 4096, 0);
+    }
+
+    #[test]
+    fn calls_are_linked() {
+        let wat = r#"(module
+            (func $a (result i32) (call $b))
+            (func $b (result i32) (i32.const 7)))"#;
+        for target in [Target::X86_64, Target::Aarch64] {
+            let (_, linked) = compile_with(wat.as_bytes(), &opts(target), false).unwrap();
+            let (a_off, a_len) = linked.funcs[0];
+            let (b_off, _) = linked.funcs[1];
+            let code = &linked.text[a_off as usize..(a_off + a_len) as usize];
+            let found = match target {
+                Target::X86_64 => code.windows(5).enumerate().any(|(i, w)| {
+                    w[0] == 0xe8 && {
+                        let rel = i32::from_le_bytes([w[1], w[2], w[3], w[4]]);
+                        (a_off as i64 + i as i64 + 5 + rel as i64) == b_off as i64
+                    }
+                }),
+                Target::Aarch64 => code.chunks_exact(4).enumerate().any(|(i, w)| {
+                    let insn = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                    insn >> 26 == 0b100101 && {
+                        let imm = ((insn & 0x03ff_ffff) << 6) as i32 >> 6;
+                        a_off as i64 + 4 * i as i64 + 4 * imm as i64 == b_off as i64
+                    }
+                }),
+            };
+            assert!(found, "{target:?}: no call to $b");
+            if target == Target::X86_64 {
+                assert_eq!(&linked.text[a_off as usize..a_off as usize + 4], &ENDBR64);
+                for (off, _) in &linked.trampolines {
+                    assert_eq!(&linked.text[*off as usize..*off as usize + 4], &ENDBR64);
+                }
+            }
+        }
+    }
 }

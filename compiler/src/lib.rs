@@ -87,7 +87,26 @@ pub fn wasm_bytes(input: &[u8]) -> Result<Cow<'_, [u8]>, CompileError> {
     })?;
     wat::parse_str(text)
         .map(Cow::Owned)
-        .map_err(|e| CompileError::not_wasm(e.to_string().replace('\n', " ")))
+        .map_err(|e| CompileError::not_wasm(wat_message(&e.to_string())))
+}
+
+/// wat's messages span several lines (message, location, source excerpt);
+/// keep the message and the location.
+fn wat_message(full: &str) -> String {
+    let mut lines = full.lines();
+    let msg = lines.next().unwrap_or("invalid WAT").trim().to_string();
+    match lines
+        .next()
+        .and_then(|l| l.trim().strip_prefix("--> "))
+        .and_then(|l| {
+            l.rsplit_once(':')
+                .map(|(f, c)| (f.to_string(), c.to_string()))
+        })
+        .and_then(|(f, c)| f.rsplit_once(':').map(|(_, line)| (line.to_string(), c)))
+    {
+        Some((line, col)) => format!("WAT line {line} column {col}: {msg}"),
+        None => msg,
+    }
 }
 
 fn compile_inner(input: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {

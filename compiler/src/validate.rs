@@ -19,6 +19,15 @@ use crate::features::{SUPPORTED, everything, find_unsupported};
 
 /// Validate `wasm` for kwasm.
 pub fn validate(wasm: &[u8]) -> Result<(), CompileError> {
+    classified(wasm).map_err(|mut e| {
+        if let Some(f) = e.func.as_mut().filter(|f| f.name.is_none()) {
+            f.name = crate::module_env::function_name(wasm, f.index);
+        }
+        e
+    })
+}
+
+fn classified(wasm: &[u8]) -> Result<(), CompileError> {
     let err = match validate_with(wasm, SUPPORTED) {
         Ok(()) => return Ok(()),
         Err(e) => e,

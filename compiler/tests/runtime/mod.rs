@@ -331,7 +331,7 @@ impl Instance {
             defined_tables: m.tables().len(),
             memory: if m.imported(kind::MEMORY) > 0 {
                 MemoryKind::Imported
-            } else if m.memory().len() > 0 {
+            } else if !m.memory().is_empty() {
                 MemoryKind::Defined
             } else {
                 MemoryKind::None
@@ -788,7 +788,7 @@ extern "C" fn print_f64_f64(_: *mut u8, _: f64, _: f64) {}
 pub struct Spectest {
     table: Rc<TableObj>,
     memory: Rc<MemObj>,
-    globals: Vec<Box<u64>>,
+    globals: Box<[u64; 4]>,
     vm: Box<[u64; 8]>,
 }
 
@@ -809,12 +809,12 @@ impl Spectest {
             vm: Cell::new(unsafe { vm.as_mut_ptr().add(2) }),
         });
         memory.sync();
-        let globals = vec![
-            Box::new(666u64),
-            Box::new(666u64),
-            Box::new(u64::from(666.6f32.to_bits())),
-            Box::new(666.6f64.to_bits()),
-        ];
+        let globals = Box::new([
+            666u64,
+            666u64,
+            u64::from(666.6f32.to_bits()),
+            666.6f64.to_bits(),
+        ]);
         Spectest {
             table,
             memory,
@@ -835,7 +835,7 @@ impl Spectest {
         };
         let global = |i: usize, ty| {
             Some(Extern::Global(GlobalObj {
-                slot: &*self.globals[i] as *const u64 as *mut u64,
+                slot: &self.globals[i] as *const u64 as *mut u64,
                 ty,
                 mutable: false,
             }))
