@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use kwasm_abi::trap::TrapCode;
-use kwasm_compiler::{CompileOptions, ErrorKind, compile};
+use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel, compile};
 use runtime::{Extern, Instance, Loaded, Spectest};
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
@@ -111,6 +111,17 @@ const CURATED: &[&str] = &[
     "utf8-invalid-encoding",
 ];
 
+/// `KWASM_SPEC_OPT=none` runs the suite unoptimised.
+fn options() -> CompileOptions {
+    CompileOptions {
+        opt: match std::env::var("KWASM_SPEC_OPT").as_deref() {
+            Ok("none") => OptLevel::None,
+            _ => OptLevel::Speed,
+        },
+        ..CompileOptions::default()
+    }
+}
+
 fn spec_dir() -> PathBuf {
     std::env::var_os("KWASM_SPEC_DIR")
         .map(PathBuf::from)
@@ -205,7 +216,7 @@ impl Runner {
     }
 
     fn compile(&self, bytes: &[u8]) -> Result<Rc<Loaded>, kwasm_compiler::CompileError> {
-        let kw = compile(bytes, &CompileOptions::default())?;
+        let kw = compile(bytes, &options())?;
         Ok(Rc::new(Loaded::new(&kw)))
     }
 
