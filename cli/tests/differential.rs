@@ -1,6 +1,814 @@
-//! Placeholder while the runner's API settles; replaced below.
+//! Differential testing against Wasmtime.
+//!
+//! From fixed seeds, wasm-smith generates modules restricted to kwasm's
+//! feature set (MVP, sign extension, saturating float-to-int, multi-value,
+//! bulk memory, reference types; no imports, at most one small memory,
+//! bounded tables, canonical NaNs, and wasm-smith's own fuel so every call
+//! ends; every third module is generated without trapping instructions so
+//! execution goes deeper). Each module is compiled by
+//! `kwasm_compiler::compile` and by Wasmtime 48 (same Cranelift line); both
+//! instantiate it (a trap during instantiation must be the same trap), then
+//! every exported function is called twice, in a fresh instance per
+//! function, with the same deterministic arguments in both engines. Results
+//! are compared bit-for-bit (floats by bits), traps by kind (stack
+//! exhaustion matches only stack exhaustion), and after instantiation and
+//! every call the exported globals, memory sizes and table contents
+//! (null or not) are compared too.
+//!
+//! `KWASM_DIFF_SEEDS=start..end` picks other seeds. A mismatch prints the
+//! seed, what differed and the module as WAT. `KWASM_DIFF_DEBUG=1` prints a
+//! line per module (`=wat` adds the module).
+
+use arbitrary::Unstructured;
+use kwasm_cli::runtime::{
+    Artifact, InstantiateError, InvokeError, Store, StoreConfig, TrapCode, Val as KVal, ValType,
+};
+use kwasm_compiler::{CompileOptions, ErrorKind, compile};
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Default seeds (a thousand modules take about ten seconds).
+const DEFAULT_SEEDS: Range<u64> = 0..1000;
+/// Bytes of PRNG output wasm-smith consumes per module.
+const INPUT_BYTES: usize = 4096;
+/// wasm-smith fuel: bounds loop iterations and call depth per instance, and
+/// so keeps recursion far from either engine's stack limit.
+const SMITH_FUEL: u32 = 1000;
+/// Wasm stack of each engine (Wasmtime's may not exceed its default async
+/// stack size, 2 MiB).
+const WASM_STACK: usize = 1 << 20;
+/// Stack of the worker threads (Wasmtime runs wasm on the caller's stack).
+const THREAD_STACK: usize = 8 << 20;
+const WORKERS: usize = 2;
+/// Calls per exported function, each in the same (fresh) instance.
+const CALLS: usize = 2;
+/// WAT dumps printed for at most this many failing modules.
+const MAX_DUMPS: usize = 5;
+
+/// A deterministic PRNG (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+}
+
+/// wasm-smith restricted to what kwasm supports.
+fn smith_config(seed: u64) -> wasm_smith::Config {
+    wasm_smith::Config {
+        // Proposals kwasm implements.
+        bulk_memory_enabled: true,
+        reference_types_enabled: true,
+        multi_value_enabled: true,
+        saturating_float_to_int_enabled: true,
+        sign_extension_ops_enabled: true,
+        allow_floats: true,
+        // Everything else off.
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        threads_enabled: false,
+        shared_everything_threads_enabled: false,
+        exceptions_enabled: false,
+        gc_enabled: false,
+        custom_descriptors_enabled: false,
+        custom_page_sizes_enabled: false,
+        memory64_enabled: false,
+        tail_call_enabled: false,
+        extended_const_enabled: false,
+        wide_arithmetic_enabled: false,
+        max_memories: 1, // no multi-memory
+        max_tags: 0,
+        // No imports: the module stands alone in both engines.
+        available_imports: None,
+        max_imports: 0,
+        // Small, bounded entities.
+        max_memory32_bytes: 16 * 65536,
+        memory_max_size_required: true,
+        max_tables: 3,
+        max_table_elements: 64,
+        table_max_size_required: true,
+        min_types: 1, // without a function type there are no functions
+        max_types: 16,
+        min_funcs: 3,
+        max_funcs: 12,
+        max_globals: 12,
+        max_data_segments: 6,
+        max_element_segments: 6,
+        max_elements: 16,
+        max_instructions: 300,
+        // Exercise everything that is generated.
+        export_everything: true,
+        allow_start_export: true,
+        generate_custom_sections: false,
+        // Same NaN bits in both engines.
+        canonicalize_nans: true,
+        // Every third module avoids traps (wasm-smith guards divisions,
+        // conversions and accesses), so execution gets deeper before it ends.
+        disallow_traps: seed.is_multiple_of(3),
+        ..wasm_smith::Config::default()
+    }
+}
+
+/// The module for a seed.
+fn generate(seed: u64) -> Result<Vec<u8>, String> {
+    let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x6b77_6173_6d64_6966);
+    let bytes: Vec<u8> = (0..INPUT_BYTES).map(|_| rng.next() as u8).collect();
+    let mut u = Unstructured::new(&bytes);
+    let mut m = wasm_smith::Module::new(smith_config(seed), &mut u).map_err(|e| e.to_string())?;
+    m.ensure_termination(SMITH_FUEL)
+        .map_err(|e| e.to_string())?;
+    Ok(m.to_bytes())
+}
+
+fn wasmtime_engine() -> wasmtime::Engine {
+    let mut c = wasmtime::Config::new();
+    c.wasm_reference_types(true)
+        .wasm_bulk_memory(true)
+        .wasm_multi_value(true)
+        .wasm_simd(false)
+        .wasm_relaxed_simd(false)
+        .wasm_tail_call(false)
+        .wasm_multi_memory(false)
+        .wasm_memory64(false)
+        .max_wasm_stack(WASM_STACK)
+        .cranelift_nan_canonicalization(false);
+    wasmtime::Engine::new(&c).expect("wasmtime engine")
+}
+
+// ---------------------------------------------------------------------------
+// Values and outcomes in engine-neutral form.
+
+/// A value as compared: numbers by bits, references by null-ness (funcref)
+/// or host value (externref).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum V {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    FuncRef { null: bool },
+    ExternRef(Option<u64>),
+}
+
+impl std::fmt::Display for V {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            V::I32(v) => write!(f, "i32:{v}"),
+            V::I64(v) => write!(f, "i64:{v}"),
+            V::F32(b) => write!(f, "f32:{} ({b:#010x})", f32::from_bits(b)),
+            V::F64(b) => write!(f, "f64:{} ({b:#018x})", f64::from_bits(b)),
+            V::FuncRef { null: true } => write!(f, "funcref:null"),
+            V::FuncRef { null: false } => write!(f, "funcref:<func>"),
+            V::ExternRef(None) => write!(f, "externref:null"),
+            V::ExternRef(Some(v)) => write!(f, "externref:{v}"),
+        }
+    }
+}
+
+/// Trap kinds as compared. kwasm's `UndefinedElement` (call_indirect past
+/// the table) is Wasmtime's `TableOutOfBounds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TrapKind {
+    Unreachable,
+    MemoryOutOfBounds,
+    TableOutOfBounds,
+    IndirectCallToNull,
+    BadSignature,
+    IntegerOverflow,
+    IntegerDivisionByZero,
+    BadConversionToInteger,
+    StackOverflow,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Values(Vec<V>),
+    Trap(TrapKind),
+    /// Anything else (an engine error, a fault, an unexpected trap code).
+    Error(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Values(vs) => {
+                let s: Vec<String> = vs.iter().map(|v| v.to_string()).collect();
+                write!(f, "[{}]", s.join(", "))
+            }
+            Outcome::Trap(t) => write!(f, "trap {t:?}"),
+            Outcome::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+fn kwasm_trap(code: TrapCode) -> Result<TrapKind, String> {
+    Ok(match code {
+        TrapCode::Unreachable => TrapKind::Unreachable,
+        TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+        TrapCode::TableOutOfBounds | TrapCode::UndefinedElement => TrapKind::TableOutOfBounds,
+        TrapCode::IndirectCallToNull => TrapKind::IndirectCallToNull,
+        TrapCode::BadSignature => TrapKind::BadSignature,
+        TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
+        TrapCode::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+        TrapCode::BadConversionToInteger => TrapKind::BadConversionToInteger,
+        TrapCode::StackOverflow => TrapKind::StackOverflow,
+        c @ (TrapCode::OutOfFuel | TrapCode::HostError) => {
+            return Err(format!("unexpected kwasm trap {c:?}"));
+        }
+    })
+}
+
+fn wasmtime_trap(e: &wasmtime::Error) -> Outcome {
+    use wasmtime::Trap as T;
+    let Some(t) = e.downcast_ref::<T>() else {
+        return Outcome::Error(format!("wasmtime: {e:?}"));
+    };
+    Outcome::Trap(match t {
+        T::UnreachableCodeReached => TrapKind::Unreachable,
+        T::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+        T::TableOutOfBounds => TrapKind::TableOutOfBounds,
+        T::IndirectCallToNull => TrapKind::IndirectCallToNull,
+        T::BadSignature => TrapKind::BadSignature,
+        T::IntegerOverflow => TrapKind::IntegerOverflow,
+        T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+        T::BadConversionToInteger => TrapKind::BadConversionToInteger,
+        T::StackOverflow => TrapKind::StackOverflow,
+        other => return Outcome::Error(format!("unexpected wasmtime trap {other:?}")),
+    })
+}
+
+/// Deterministic arguments for a signature.
+fn arguments(rng: &mut Rng, params: &[ValType]) -> Vec<V> {
+    params
+        .iter()
+        .map(|t| match t {
+            ValType::I32 => V::I32(match rng.next() % 3 {
+                0 => rng.pick(&[0, 1, -1, 2, 7, 8, 16, 255, 65535, 65536, i32::MIN, i32::MAX]),
+                1 => (rng.next() % 256) as i32,
+                _ => rng.next() as i32,
+            }),
+            ValType::I64 => V::I64(match rng.next() % 3 {
+                0 => rng.pick(&[0, 1, -1, 2, 63, 64, 1 << 32, i64::MIN, i64::MAX]),
+                1 => (rng.next() % 256) as i64,
+                _ => rng.next() as i64,
+            }),
+            ValType::F32 => V::F32(match rng.next() % 3 {
+                0 => rng.pick(&[
+                    0.0f32.to_bits(),
+                    (-0.0f32).to_bits(),
+                    1.0f32.to_bits(),
+                    (-1.5f32).to_bits(),
+                    0x7fc0_0000, // canonical NaN
+                    f32::INFINITY.to_bits(),
+                    f32::NEG_INFINITY.to_bits(),
+                    f32::MAX.to_bits(),
+                    1,           // smallest subnormal
+                    0x4f00_0000, // 2^31
+                    0xcf00_0000, // -2^31
+                ]),
+                1 => ((rng.next() % 2000) as f32 - 1000.0).to_bits(),
+                _ => rng.next() as u32,
+            }),
+            ValType::F64 => V::F64(match rng.next() % 3 {
+                0 => rng.pick(&[
+                    0.0f64.to_bits(),
+                    (-0.0f64).to_bits(),
+                    1.0f64.to_bits(),
+                    (-1.5f64).to_bits(),
+                    0x7ff8_0000_0000_0000, // canonical NaN
+                    f64::INFINITY.to_bits(),
+                    f64::NEG_INFINITY.to_bits(),
+                    f64::MAX.to_bits(),
+                    1,
+                    0x43e0_0000_0000_0000, // 2^63
+                    0xc3e0_0000_0000_0000, // -2^63
+                ]),
+                1 => ((rng.next() % 2000) as f64 - 1000.0).to_bits(),
+                _ => rng.next(),
+            }),
+            ValType::FuncRef => V::FuncRef { null: true },
+            ValType::ExternRef => V::ExternRef(match rng.next() % 2 {
+                0 => None,
+                _ => Some(rng.next() % 1000),
+            }),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// kwasm side.
+
+fn kwasm_val(v: V) -> KVal {
+    match v {
+        V::I32(x) => KVal::I32(x),
+        V::I64(x) => KVal::I64(x),
+        V::F32(b) => KVal::F32(b),
+        V::F64(b) => KVal::F64(b),
+        V::FuncRef { .. } => KVal::FuncRef(None),
+        V::ExternRef(x) => KVal::ExternRef(x),
+    }
+}
+
+fn from_kwasm(v: &KVal) -> V {
+    match *v {
+        KVal::I32(x) => V::I32(x),
+        KVal::I64(x) => V::I64(x),
+        KVal::F32(b) => V::F32(b),
+        KVal::F64(b) => V::F64(b),
+        KVal::FuncRef(r) => V::FuncRef { null: r.is_none() },
+        KVal::ExternRef(x) => V::ExternRef(x),
+    }
+}
+
+fn kwasm_trap_outcome(t: &kwasm_cli::runtime::Trap) -> Outcome {
+    if let Some(sig) = t.signal {
+        return Outcome::Error(format!(
+            "kwasm: fault (signal {sig}) in generated code: {t}"
+        ));
+    }
+    match kwasm_trap(t.code) {
+        Ok(k) => Outcome::Trap(k),
+        Err(e) => Outcome::Error(e),
+    }
+}
+
+fn kwasm_store() -> Store {
+    Store::new(StoreConfig {
+        stack_size: WASM_STACK,
+        ..StoreConfig::default()
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Wasmtime side.
+
+fn wasmtime_val(store: &mut wasmtime::Store<()>, v: V) -> wasmtime::Val {
+    match v {
+        V::I32(x) => wasmtime::Val::I32(x),
+        V::I64(x) => wasmtime::Val::I64(x),
+        V::F32(b) => wasmtime::Val::F32(b),
+        V::F64(b) => wasmtime::Val::F64(b),
+        V::FuncRef { .. } => wasmtime::Val::FuncRef(None),
+        V::ExternRef(None) => wasmtime::Val::ExternRef(None),
+        V::ExternRef(Some(x)) => wasmtime::Val::ExternRef(Some(
+            wasmtime::ExternRef::new(&mut *store, x).expect("allocate externref"),
+        )),
+    }
+}
+
+fn from_wasmtime(store: &wasmtime::Store<()>, v: &wasmtime::Val) -> Result<V, String> {
+    Ok(match v {
+        wasmtime::Val::I32(x) => V::I32(*x),
+        wasmtime::Val::I64(x) => V::I64(*x),
+        wasmtime::Val::F32(b) => V::F32(*b),
+        wasmtime::Val::F64(b) => V::F64(*b),
+        wasmtime::Val::FuncRef(r) => V::FuncRef { null: r.is_none() },
+        wasmtime::Val::ExternRef(None) => V::ExternRef(None),
+        wasmtime::Val::ExternRef(Some(r)) => {
+            let data = r
+                .data(store)
+                .map_err(|e| e.to_string())?
+                .and_then(|d| d.downcast_ref::<u64>().copied());
+            match data {
+                Some(x) => V::ExternRef(Some(x)),
+                None => return Err("externref without a u64 payload".into()),
+            }
+        }
+        other => return Err(format!("unexpected wasmtime value {other:?}")),
+    })
+}
+
+fn wasmtime_default(t: &wasmtime::ValType) -> wasmtime::Val {
+    wasmtime::Val::default_for_ty(t).unwrap_or(wasmtime::Val::I32(0))
+}
+
+/// The observable state of an instance's non-function exports: global
+/// values, memory sizes, table sizes and which elements are null. (The
+/// runner has no public accessor for memory contents.)
+fn kwasm_state(
+    store: &Store,
+    inst: kwasm_cli::runtime::InstanceId,
+    names: &[String],
+) -> Vec<String> {
+    use kwasm_cli::runtime::Extern;
+    names
+        .iter()
+        .map(|n| match store.export(inst, n) {
+            Some(Extern::Global(_)) => match store.get_global(inst, n) {
+                Ok(v) => format!("global {n:?} = {}", from_kwasm(&v)),
+                Err(e) => format!("global {n:?}: {e}"),
+            },
+            Some(Extern::Memory(m)) => {
+                let m = store.memory(m).expect("own memory");
+                format!("memory {n:?}: {} pages", m.pages())
+            }
+            Some(Extern::Table(t)) => {
+                let t = store.table(t).expect("own table");
+                let nulls: String = (0..t.len())
+                    .map(|i| if t.get(i) == Some(0) { '0' } else { '1' })
+                    .collect();
+                format!("table {n:?}: {} elements, non-null {nulls}", t.len())
+            }
+            Some(Extern::Func(_)) => format!("func {n:?}"),
+            None => format!("{n:?} missing"),
+        })
+        .collect()
+}
+
+fn wasmtime_state(
+    store: &mut wasmtime::Store<()>,
+    inst: &wasmtime::Instance,
+    names: &[String],
+) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| match inst.get_export(&mut *store, n) {
+            Some(wasmtime::Extern::Global(g)) => {
+                let v = g.get(&mut *store);
+                match from_wasmtime(store, &v) {
+                    Ok(v) => format!("global {n:?} = {v}"),
+                    Err(e) => format!("global {n:?}: {e}"),
+                }
+            }
+            Some(wasmtime::Extern::Memory(m)) => {
+                format!("memory {n:?}: {} pages", m.size(&*store))
+            }
+            Some(wasmtime::Extern::Table(t)) => {
+                let len = t.size(&*store);
+                let nulls: String = (0..len)
+                    .map(|i| match t.get(&mut *store, i) {
+                        Some(r) if r.is_null() => '0',
+                        Some(_) => '1',
+                        None => '?',
+                    })
+                    .collect();
+                format!("table {n:?}: {len} elements, non-null {nulls}")
+            }
+            Some(wasmtime::Extern::Func(_)) => format!("func {n:?}"),
+            Some(_) => format!("{n:?}: unexpected kind"),
+            None => format!("{n:?} missing"),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// One module.
+
+#[derive(Default)]
+struct Report {
+    functions: usize,
+    calls: usize,
+    note: Option<String>,
+    /// How calls ended (in both engines, when they agree): "values" or the
+    /// trap kind.
+    outcomes: Vec<String>,
+    /// Human-readable mismatches for this module.
+    mismatches: Vec<String>,
+}
+
+fn compare(ctx: &str, kw: &Outcome, wt: &Outcome, report: &mut Report) {
+    if kw != wt {
+        report
+            .mismatches
+            .push(format!("{ctx}: kwasm {kw}, wasmtime {wt}"));
+    }
+}
+
+fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
+    let mut report = Report::default();
+
+    let kw = match compile(wasm, &CompileOptions::default()) {
+        Ok(kw) => kw,
+        Err(e) if e.kind == ErrorKind::Unsupported => {
+            report.mismatches.push(format!(
+                "kwasm rejects the module as unsupported ({e}): the wasm-smith config allows a feature kwasm lacks"
+            ));
+            return report;
+        }
+        Err(e) => {
+            report
+                .mismatches
+                .push(format!("kwasm does not compile a valid module: {e}"));
+            return report;
+        }
+    };
+    let artifact = match Artifact::from_bytes(&format!("seed{seed}"), &kw) {
+        Ok(a) => Rc::new(a),
+        Err(e) => {
+            report
+                .mismatches
+                .push(format!("kwasm cannot load its own artifact: {e}"));
+            return report;
+        }
+    };
+    let module = match wasmtime::Module::new(engine, wasm) {
+        Ok(m) => m,
+        Err(e) => {
+            report
+                .mismatches
+                .push(format!("wasmtime does not compile the module: {e:?}"));
+            return report;
+        }
+    };
+
+    let exports = artifact.exported_funcs();
+    // Globals, memories and tables, compared after every call.
+    let state_names: Vec<String> = module
+        .exports()
+        .filter(|e| !matches!(e.ty(), wasmtime::ExternType::Func(_)))
+        .map(|e| e.name().to_string())
+        .collect();
+    let wt_exports: Vec<String> = module
+        .exports()
+        .filter(|e| matches!(e.ty(), wasmtime::ExternType::Func(_)))
+        .map(|e| e.name().to_string())
+        .collect();
+    let kw_names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
+    if kw_names != wt_exports {
+        report.mismatches.push(format!(
+            "exported functions differ: kwasm {kw_names:?}, wasmtime {wt_exports:?}"
+        ));
+        return report;
+    }
+
+    // Instantiation alone (the start function and segment initialisation).
+    // With no exported function, this is the whole test of the module.
+    let targets: Vec<Option<usize>> = if exports.is_empty() {
+        vec![None]
+    } else {
+        (0..exports.len()).map(Some).collect()
+    };
+    for (n, target) in targets.into_iter().enumerate() {
+        // Fresh instances per function, so wasm-smith's fuel and the
+        // module's state start over for each.
+        let mut kstore = kwasm_store();
+        let kinst = kstore.instantiate(&artifact);
+        let mut wstore = wasmtime::Store::new(engine, ());
+        let winst = wasmtime::Instance::new(&mut wstore, &module, &[]);
+        let (kinst, winst) = match (kinst, winst) {
+            (Ok(k), Ok(w)) => (k, w),
+            (k, w) => {
+                let ko = match k {
+                    Ok(_) => Outcome::Values(vec![]),
+                    Err(InstantiateError::Trap(t)) => kwasm_trap_outcome(&t),
+                    Err(e) => Outcome::Error(format!("kwasm: {e}")),
+                };
+                let wo = match w {
+                    Ok(_) => Outcome::Values(vec![]),
+                    Err(e) => wasmtime_trap(&e),
+                };
+                report.note = Some(format!("instantiation: {ko}"));
+                compare("instantiation", &ko, &wo, &mut report);
+                // Both trapped alike: the same happens for every function.
+                return report;
+            }
+        };
+        if n == 0 {
+            // Every instance starts the same; check the first.
+            let ks = kwasm_state(&kstore, kinst, &state_names);
+            let ws = wasmtime_state(&mut wstore, &winst, &state_names);
+            for (k, w) in ks.iter().zip(&ws) {
+                if k != w {
+                    report
+                        .mismatches
+                        .push(format!("after instantiation: kwasm {k}, wasmtime {w}"));
+                }
+            }
+        }
+        let Some(fi) = target else { continue };
+        let (name, ty) = &exports[fi];
+        report.functions += 1;
+        let wfunc = winst.get_func(&mut wstore, name).expect("wasmtime export");
+        let wty = wfunc.ty(&wstore);
+        let mut rng = Rng(seed ^ ((fi as u64 + 1) << 32));
+        for call in 0..CALLS {
+            report.calls += 1;
+            let args = arguments(&mut rng, &ty.params);
+            let ctx = {
+                let a: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+                format!("call {call} of `{name}` {ty} with ({})", a.join(", "))
+            };
+
+            let kargs: Vec<KVal> = args.iter().map(|&v| kwasm_val(v)).collect();
+            let ko = match kstore.invoke(kinst, name, &kargs) {
+                Ok(vs) => Outcome::Values(vs.iter().map(from_kwasm).collect()),
+                Err(InvokeError::Trap(t)) => kwasm_trap_outcome(&t),
+                Err(e) => Outcome::Error(format!("kwasm: {e}")),
+            };
+
+            let wargs: Vec<wasmtime::Val> =
+                args.iter().map(|&v| wasmtime_val(&mut wstore, v)).collect();
+            let mut wres: Vec<wasmtime::Val> =
+                wty.results().map(|t| wasmtime_default(&t)).collect();
+            let wo = match wfunc.call(&mut wstore, &wargs, &mut wres) {
+                Ok(()) => match wres
+                    .iter()
+                    .map(|v| from_wasmtime(&wstore, v))
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(vs) => Outcome::Values(vs),
+                    Err(e) => Outcome::Error(e),
+                },
+                Err(e) => wasmtime_trap(&e),
+            };
+            report.outcomes.push(match &ko {
+                Outcome::Values(_) => "values".to_string(),
+                Outcome::Trap(t) => format!("{t:?}"),
+                Outcome::Error(_) => "error".to_string(),
+            });
+            compare(&ctx, &ko, &wo, &mut report);
+            let ks = kwasm_state(&kstore, kinst, &state_names);
+            let ws = wasmtime_state(&mut wstore, &winst, &state_names);
+            for (k, w) in ks.iter().zip(&ws) {
+                if k != w {
+                    report
+                        .mismatches
+                        .push(format!("after {ctx}: kwasm {k}, wasmtime {w}"));
+                }
+            }
+        }
+    }
+    report
+}
+
+fn seeds() -> Range<u64> {
+    match std::env::var("KWASM_DIFF_SEEDS") {
+        Ok(s) => {
+            let (a, b) = s
+                .split_once("..")
+                .expect("KWASM_DIFF_SEEDS must look like start..end");
+            let a: u64 = a.trim().parse().expect("KWASM_DIFF_SEEDS start");
+            let b: u64 = b.trim().parse().expect("KWASM_DIFF_SEEDS end");
+            a..b
+        }
+        Err(_) => DEFAULT_SEEDS,
+    }
+}
+
 #[test]
-fn builds() {
-    let _ = wasmtime::Config::new();
-    let _ = wasm_smith::Config::default();
+fn differential_against_wasmtime() {
+    let seeds = seeds();
+    let engine = wasmtime_engine();
+    let next = AtomicUsize::new(0);
+    let all: Vec<u64> = seeds.clone().collect();
+    let totals = Mutex::new((0usize, 0usize, 0usize)); // modules, functions, calls
+    let outcomes = Mutex::new(std::collections::BTreeMap::<String, usize>::new());
+    let failures = Mutex::new(Vec::<(u64, Vec<String>, Vec<u8>)>::new());
+
+    std::thread::scope(|s| {
+        for w in 0..WORKERS {
+            std::thread::Builder::new()
+                .name(format!("differential-{w}"))
+                .stack_size(THREAD_STACK)
+                .spawn_scoped(s, || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&seed) = all.get(i) else { break };
+                        let wasm = match generate(seed) {
+                            Ok(w) => w,
+                            Err(e) => {
+                                failures.lock().unwrap().push((
+                                    seed,
+                                    vec![format!("wasm-smith failed: {e}")],
+                                    vec![],
+                                ));
+                                continue;
+                            }
+                        };
+                        let r = run_module(&engine, seed, &wasm);
+                        if std::env::var_os("KWASM_DIFF_DEBUG").is_some() {
+                            eprintln!(
+                                "seed {seed}: {} bytes, {} functions, {:?}",
+                                wasm.len(),
+                                r.functions,
+                                r.note
+                            );
+                            if std::env::var_os("KWASM_DIFF_DEBUG").unwrap() == "wat" {
+                                eprintln!("{}", wasmprinter::print_bytes(&wasm).unwrap());
+                            }
+                        }
+                        {
+                            let mut t = totals.lock().unwrap();
+                            t.0 += 1;
+                            t.1 += r.functions;
+                            t.2 += r.calls;
+                            let mut o = outcomes.lock().unwrap();
+                            for k in &r.outcomes {
+                                *o.entry(k.clone()).or_default() += 1;
+                            }
+                            if let Some(n) = &r.note {
+                                *o.entry(n.clone()).or_default() += 1;
+                            }
+                        }
+                        if !r.mismatches.is_empty() {
+                            failures.lock().unwrap().push((seed, r.mismatches, wasm));
+                        }
+                    }
+                })
+                .expect("spawn worker");
+        }
+    });
+
+    let (modules, functions, calls) = totals.into_inner().unwrap();
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort_by_key(|f| f.0);
+    let mismatches: usize = failures.iter().map(|f| f.1.len()).sum();
+    println!(
+        "differential: {modules} modules, {functions} functions, {mismatches} mismatches ({calls} calls, seeds {seeds:?})"
+    );
+    let outcomes = outcomes.into_inner().unwrap();
+    let hist: Vec<String> = outcomes.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    println!("  outcomes (kwasm side): {}", hist.join(", "));
+    if failures.is_empty() {
+        return;
+    }
+    let mut msg = String::new();
+    for (n, (seed, what, wasm)) in failures.iter().enumerate() {
+        let _ = writeln!(
+            msg,
+            "\n=== seed {seed} (reproduce: KWASM_DIFF_SEEDS={seed}..{} cargo test -p kwasm-cli --test differential -- --nocapture)",
+            seed + 1
+        );
+        for w in what.iter().take(8) {
+            let _ = writeln!(msg, "  {w}");
+        }
+        if what.len() > 8 {
+            let _ = writeln!(msg, "  ... and {} more", what.len() - 8);
+        }
+        if n < MAX_DUMPS && !wasm.is_empty() {
+            match wasmprinter::print_bytes(wasm) {
+                Ok(wat) => {
+                    let _ = writeln!(msg, "--- module (WAT) ---\n{wat}");
+                }
+                Err(e) => {
+                    let _ = writeln!(msg, "(cannot print the module: {e})");
+                }
+            }
+        }
+    }
+    let seeds: Vec<String> = failures.iter().map(|f| f.0.to_string()).collect();
+    panic!(
+        "{mismatches} mismatches in {} modules (seeds {}):{msg}",
+        failures.len(),
+        seeds.join(", ")
+    );
+}
+
+/// Hand-written modules for what wasm-smith's fuel keeps away: running out
+/// of stack (which must happen in both engines), at several frame sizes and
+/// through direct, indirect and mutual recursion.
+#[test]
+fn stack_exhaustion_matches() {
+    const MODULES: [&str; 4] = [
+        r#"(module (func $f (export "f") (result i32) (i32.add (call $f) (i32.const 1))))"#,
+        r#"(module
+             (func $g (export "g") (param i64 f64 i32) (result f64)
+               (local i64 i64 i64 i64 f64 f64 f64 f64 i32 i32 i32 i32)
+               (f64.add (local.get 1)
+                 (call $g (i64.add (local.get 0) (i64.const 1)) (local.get 1) (local.get 2)))))"#,
+        r#"(module
+             (type $t (func (param i32) (result i32)))
+             (table 1 funcref)
+             (elem (i32.const 0) $h)
+             (func $h (export "h") (type $t)
+               (call_indirect (type $t) (i32.add (local.get 0) (i32.const 1)) (i32.const 0))))"#,
+        r#"(module
+             (func $a (export "a") (param i32) (result i32)
+               (if (result i32) (i32.eqz (local.get 0))
+                 (then (call $b (i32.const 1)))
+                 (else (call $b (local.get 0)))))
+             (func $b (param i32) (result i32)
+               (i32.mul (call $a (local.get 0)) (i32.const 3))))"#,
+    ];
+    std::thread::Builder::new()
+        .stack_size(THREAD_STACK)
+        .spawn(|| {
+            let engine = wasmtime_engine();
+            for (i, wat) in MODULES.iter().enumerate() {
+                let wasm = wat::parse_str(wat).unwrap();
+                let r = run_module(&engine, i as u64, &wasm);
+                assert!(r.mismatches.is_empty(), "module {i}: {:?}", r.mismatches);
+                assert_eq!(r.functions, 1, "module {i}");
+                assert!(
+                    r.outcomes.iter().all(|o| o == "StackOverflow"),
+                    "module {i}: {:?}",
+                    r.outcomes
+                );
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }
