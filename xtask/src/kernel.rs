@@ -366,13 +366,25 @@ fn verify_config(
     }
     if missing.iter().any(|m| m == "CONFIG_RUST=y") {
         // The usual cause: the Rust toolchain is incomplete. Say why.
-        let out = util::run_logged(tree.make().arg("rustavailable"), "rustavailable", pb, log)
-            .unwrap_or_else(|e| vec![format!("{e:#}")]);
+        pb.set_message("rustavailable");
+        let out = tree
+            .make()
+            .args(["-s", "rustavailable"])
+            .stdin(std::process::Stdio::null())
+            .output();
+        let text = match out {
+            Ok(o) => {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr)
+            }
+            Err(e) => format!("could not run make: {e}"),
+        };
+        log.line(&format!("==> rustavailable:\n{text}"));
         msg.push_str(&format!(
             "CONFIG_RUST needs a usable Rust toolchain; `make LLVM={} rustavailable` says:\n",
             tree.llvm
         ));
-        for l in out {
+        for l in text.lines().filter(|l| !l.starts_with("make")) {
             msg.push_str(&format!("  | {l}\n"));
         }
         msg.push_str("(`make setup` installs rust-src, bindgen-cli and clang/LLVM 19.)\n");
