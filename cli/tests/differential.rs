@@ -12,8 +12,8 @@
 //! function, with the same deterministic arguments in both engines. Results
 //! are compared bit-for-bit (floats by bits), traps by kind (stack
 //! exhaustion matches only stack exhaustion), and after instantiation and
-//! every call the exported globals, memory sizes and table contents
-//! (null or not) are compared too.
+//! every call the exported globals, memories (size and contents) and tables
+//! (size, and which elements are null) are compared too.
 //!
 //! `KWASM_DIFF_SEEDS=start..end` picks other seeds. A mismatch prints the
 //! seed, what differed and the module as WAT. `KWASM_DIFF_DEBUG=1` prints a
@@ -394,9 +394,16 @@ fn wasmtime_default(t: &wasmtime::ValType) -> wasmtime::Val {
     wasmtime::Val::default_for_ty(t).unwrap_or(wasmtime::Val::I32(0))
 }
 
+/// FNV-1a, to summarise memory contents.
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// The observable state of an instance's non-function exports: global
-/// values, memory sizes, table sizes and which elements are null. (The
-/// runner has no public accessor for memory contents.)
+/// values, memory sizes and contents, table sizes and which elements are
+/// null.
 fn kwasm_state(
     store: &Store,
     inst: kwasm_cli::runtime::InstanceId,
@@ -412,7 +419,11 @@ fn kwasm_state(
             },
             Some(Extern::Memory(m)) => {
                 let m = store.memory(m).expect("own memory");
-                format!("memory {n:?}: {} pages", m.pages())
+                format!(
+                    "memory {n:?}: {} pages, contents {:016x}",
+                    m.pages(),
+                    fnv1a(m.data())
+                )
             }
             Some(Extern::Table(t)) => {
                 let t = store.table(t).expect("own table");
@@ -442,9 +453,11 @@ fn wasmtime_state(
                     Err(e) => format!("global {n:?}: {e}"),
                 }
             }
-            Some(wasmtime::Extern::Memory(m)) => {
-                format!("memory {n:?}: {} pages", m.size(&*store))
-            }
+            Some(wasmtime::Extern::Memory(m)) => format!(
+                "memory {n:?}: {} pages, contents {:016x}",
+                m.size(&*store),
+                fnv1a(m.data(&*store))
+            ),
             Some(wasmtime::Extern::Table(t)) => {
                 let len = t.size(&*store);
                 let nulls: String = (0..len)
