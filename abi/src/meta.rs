@@ -439,7 +439,10 @@ impl fmt::Display for MetaError {
             DuplicateExport { index } => {
                 write!(f, "export {index} duplicates an earlier export's name")
             }
-            BadEntry(e) => write!(f, "entry export {e} is not an exported function"),
+            BadEntry(e) => write!(
+                f,
+                "entry export {e} is not an exported function of type (i32) -> i32"
+            ),
             BadStart(s) => write!(
                 f,
                 "start function {s} does not exist or does not have type [] -> []"
@@ -1108,8 +1111,20 @@ impl<'a> Meta<'a> {
             }
         }
         if self.entry_export != NONE {
+            // Runtimes call the entry as `filter(pkt_len: i32) -> i32`.
+            let is_filter = |t: TypeRec| {
+                t.nparams == 1
+                    && t.nresults == 1
+                    && self.params(t).eq([ValType::I32])
+                    && self.results(t).eq([ValType::I32])
+            };
             match self.exports().get(self.entry_export) {
-                Some(e) if e.kind == kind::FUNC => {}
+                Some(e)
+                    if e.kind == kind::FUNC
+                        && self
+                            .func_type(e.index)
+                            .and_then(|t| self.types().get(t))
+                            .is_some_and(is_filter) => {}
                 _ => return Err(BadEntry(self.entry_export)),
             }
         }

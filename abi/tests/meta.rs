@@ -1521,6 +1521,8 @@ fn index_out_of_range() {
     assert_eq!(parts_err(|p| p.entry_export = ne), BadEntry(ne));
     assert_eq!(parts_err(|p| p.entry_export = 2), BadEntry(2));
     assert_eq!(parts_err(|p| p.entry_export = NONE - 1), BadEntry(NONE - 1));
+    // A function, but not `(i32) -> i32`: runtimes could not call it as `filter`.
+    assert_eq!(parts_err(|p| p.entry_export = 0), BadEntry(0));
     // Start function.
     assert_eq!(parts_err(|p| p.start_func = NFUNCS), BadStart(NFUNCS));
     assert_eq!(parts_err(|p| p.start_func = NONE - 1), BadStart(NONE - 1));
