@@ -1,12 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C glue of kwasm.ko: the misc device /dev/kwasm and the exported entry
- * points for program modules. All logic lives in Rust; see glue.h.
+ * C glue of kwasm.ko: thin wrappers over kernel APIs without a Rust binding
+ * in Linux 6.12, the misc device /dev/kwasm, the netfilter hook trampoline
+ * and the exported entry points for program modules. All logic lives in
+ * Rust; see glue.h.
  */
+#define INCLUDE_VERMAGIC
+
+#include <linux/bottom_half.h>
+#include <linux/capability.h>
+#include <linux/cpumask.h>
+#include <linux/err.h>
 #include <linux/export.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/netfilter.h>
+#include <linux/random.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/stddef.h>
+#include <linux/timekeeping.h>
+#include <linux/vermagic.h>
+#include <linux/vmalloc.h>
+#include <net/net_namespace.h>
+#include <asm/fpu/api.h>
 
 #include "glue.h"
 
@@ -21,11 +40,12 @@ static const struct file_operations kwasm_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
+/* 0666: everyone reaches the ioctls; mutating ones check capabilities. */
 static struct miscdevice kwasm_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "kwasm",
 	.fops = &kwasm_fops,
-	.mode = 0600,
+	.mode = 0666,
 };
 
 int kwasm_glue_init(void)
@@ -38,14 +58,142 @@ void kwasm_glue_exit(void)
 	misc_deregister(&kwasm_misc);
 }
 
-int kwasm_register_program(struct module *owner, const void *meta, size_t meta_len)
+bool kwasm_capable(void)
 {
-	return kwasm_rs_register_program(owner, meta, meta_len);
+	return capable(CAP_NET_ADMIN) || capable(CAP_SYS_ADMIN);
 }
-EXPORT_SYMBOL_GPL(kwasm_register_program);
 
-void kwasm_unregister_program(struct module *owner)
+void kwasm_module_layout(u32 out[5], char *vermagic, size_t len)
 {
-	kwasm_rs_unregister_program(owner);
+	out[0] = sizeof(struct module);
+	out[1] = offsetof(struct module, name);
+	out[2] = offsetof(struct module, init);
+	out[3] = offsetof(struct module, exit);
+	out[4] = MODULE_NAME_LEN;
+	strscpy(vermagic, VERMAGIC_STRING, len);
 }
-EXPORT_SYMBOL_GPL(kwasm_unregister_program);
+
+bool kwasm_module_get(struct module *mod)
+{
+	return try_module_get(mod);
+}
+
+void kwasm_module_put(struct module *mod)
+{
+	module_put(mod);
+}
+
+void *kwasm_vzalloc(size_t size)
+{
+	return vzalloc(size);
+}
+
+void kwasm_vfree(void *p)
+{
+	vfree(p);
+}
+
+void kwasm_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void kwasm_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+unsigned int kwasm_cpu(void)
+{
+	return smp_processor_id();
+}
+
+unsigned int kwasm_nr_cpus(void)
+{
+	return nr_cpu_ids;
+}
+
+bool kwasm_fpu_usable(void)
+{
+	return irq_fpu_usable();
+}
+
+void kwasm_fpu_begin(void)
+{
+	kernel_fpu_begin();
+}
+
+void kwasm_fpu_end(void)
+{
+	kernel_fpu_end();
+}
+
+u64 kwasm_time_ns(void)
+{
+	return ktime_get_ns();
+}
+
+u32 kwasm_random_u32(void)
+{
+	return get_random_u32();
+}
+
+void kwasm_log_ratelimited(const char *msg, size_t len)
+{
+	printk_ratelimited(KERN_INFO "kwasm: %.*s\n", (int)len, msg);
+}
+
+u32 kwasm_skb_len(const struct sk_buff *skb)
+{
+	return skb->len - skb_network_offset(skb);
+}
+
+int kwasm_skb_copy(const struct sk_buff *skb, u32 off, void *to, u32 len)
+{
+	return skb_copy_bits(skb, skb_network_offset(skb) + off, to, len);
+}
+
+static unsigned int kwasm_nf_hookfn(void *priv, struct sk_buff *skb,
+				    const struct nf_hook_state *state)
+{
+	return kwasm_rs_hook(priv, skb);
+}
+
+void *kwasm_nf_attach(void *priv, u32 family, u32 hook, int priority)
+{
+	struct nf_hook_ops *ops = kzalloc(sizeof(*ops), GFP_KERNEL);
+	int ret;
+
+	if (!ops)
+		return ERR_PTR(-ENOMEM);
+	ops->hook = kwasm_nf_hookfn;
+	ops->priv = priv;
+	ops->pf = family;
+	ops->hooknum = hook;
+	ops->priority = priority;
+	ret = nf_register_net_hook(&init_net, ops);
+	if (ret) {
+		kfree(ops);
+		return ERR_PTR(ret);
+	}
+	return ops;
+}
+
+void kwasm_nf_detach(void *ops)
+{
+	nf_unregister_net_hook(&init_net, ops);
+	kfree(ops);
+}
+
+int kwasm_register(struct module *mod, const u8 *meta, size_t meta_len, const u8 *text,
+		   size_t text_len, const u8 *cfg)
+{
+	return kwasm_rs_register(mod, meta, meta_len, text, text_len, cfg);
+}
+EXPORT_SYMBOL_GPL(kwasm_register);
+
+void kwasm_unregister(struct module *mod)
+{
+	kwasm_rs_unregister(mod);
+}
+EXPORT_SYMBOL_GPL(kwasm_unregister);

@@ -2,13 +2,31 @@
 
 //! kwasm.ko: runs ahead-of-time compiled WebAssembly programs in the kernel.
 //!
-//! This is the crate root. `glue.c` provides what Linux 6.12 has no Rust
-//! binding for (the misc device `/dev/kwasm`, symbol exports) and calls back
-//! into the `extern "C"` functions here; `glue.h` declares both directions.
-//! More Rust code goes into `mod` files next to this one.
+//! `kwasm load` wraps a `.kw` as a module whose init stub calls the exported
+//! `kwasm_register` (glue.c forwards to [`kwasm_rs_register`]): the program
+//! is validated with the same `Meta::parse` as userspace (the `abi` module is
+//! the `kwasm-abi` crate's sources), instantiated once per possible CPU and
+//! kept in the registry. `/dev/kwasm` ioctls list, attach to netfilter,
+//! invoke and read maps. `glue.c` wraps the kernel APIs without Rust
+//! bindings, `entry.S` switches to the wasm stack and back.
 
-use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+
+use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+use kernel::uaccess::UserSlice;
+
+#[allow(dead_code, unreachable_pub, missing_docs, unused_imports, clippy::all)]
+mod abi;
+mod ffi;
+mod program;
+mod runtime;
+
+use abi::ioctl::{self, AttachReq, InvokeReq, ListReq, LoadConfig, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
+use abi::meta::{kind, Meta};
+use program::Program;
 
 module! {
     type: Kwasm,
@@ -18,73 +36,461 @@ module! {
     license: "GPL",
 }
 
-/// Functions implemented in `glue.c`.
-mod glue {
-    use kernel::ffi::c_int;
+/// A netfilter attachment: the C `nf_hook_ops` and the program reference
+/// its `priv` holds.
+struct Attach {
+    family: u32,
+    hook: u32,
+    priority: i32,
+    ops: *mut c_void,
+    prog: *const Program,
+}
 
-    extern "C" {
-        /// Registers `/dev/kwasm`. Returns 0 or a negative errno.
-        pub(crate) fn kwasm_glue_init() -> c_int;
-        /// Removes `/dev/kwasm`. Only after a successful `kwasm_glue_init`.
-        pub(crate) fn kwasm_glue_exit();
+/// A registered program.
+struct Entry {
+    prog: Arc<Program>,
+    attach: KVec<Attach>,
+}
+
+// SAFETY: the raw pointers in `Attach` are a C hook and an `Arc` reference,
+// both usable from any thread; entries are only touched under the mutex.
+unsafe impl Send for Entry {}
+
+impl Entry {
+    /// Unregister one attachment (waits for running hooks) and drop its
+    /// program reference.
+    fn detach(a: Attach) {
+        // SAFETY: `ops` came from `kwasm_nf_attach` and is detached once.
+        unsafe { ffi::kwasm_nf_detach(a.ops) };
+        // SAFETY: `prog` came from `Arc::into_raw` in `attach`; no hook uses
+        // it any more.
+        drop(unsafe { Arc::from_raw(a.prog) });
+    }
+
+    fn info(&self) -> ProgInfo {
+        let mut info = self.prog.info();
+        info.nattach = self.attach.len() as u32;
+        for (i, a) in self.attach.iter().enumerate() {
+            info.set_attachment(i, a.family, a.hook, a.priority);
+        }
+        info
     }
 }
 
-/// The module instance: exists while `/dev/kwasm` is registered.
-struct Kwasm;
+/// Removes and returns element `i` (`i < v.len()`), keeping the order.
+fn take_at<T>(v: &mut KVec<T>, i: usize) -> T {
+    let last = v.len() - 1;
+    v.as_mut_slice()[i..].rotate_left(1);
+    // SAFETY: `last < len`; the element is moved out and the length
+    // shortened so it is not dropped twice.
+    unsafe {
+        let t = core::ptr::read(v.as_ptr().add(last));
+        v.set_len(last);
+        t
+    }
+}
+
+type Registry = Mutex<KVec<Entry>>;
+
+/// The registry, set while the module is loaded.
+static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+fn registry() -> Result<&'static Registry> {
+    let p = REGISTRY.load(Ordering::Acquire);
+    // SAFETY: set in `init` to a pinned allocation that lives until `drop`,
+    // which clears it after no ioctl or program module can call us.
+    unsafe { p.as_ref() }.ok_or(ENODEV)
+}
+
+/// The module instance: owns the registry and `/dev/kwasm`.
+struct Kwasm {
+    registry: Pin<KBox<Registry>>,
+}
 
 impl kernel::Module for Kwasm {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: `kwasm_glue_init` has no preconditions. It is called once,
-        // here, and the device it registers is removed in `drop`.
-        to_result(unsafe { glue::kwasm_glue_init() })?;
+        let registry = KBox::pin_init(kernel::new_mutex!(KVec::new()), GFP_KERNEL)?;
+        REGISTRY.store(
+            core::ptr::from_ref::<Registry>(&registry).cast_mut(),
+            Ordering::Release,
+        );
+        // SAFETY: no preconditions; undone in `drop`.
+        let r = kernel::error::to_result(unsafe { ffi::kwasm_glue_init() });
+        if let Err(e) = r {
+            REGISTRY.store(core::ptr::null_mut(), Ordering::Release);
+            return Err(e);
+        }
         pr_info!("loaded\n");
-        Ok(Kwasm)
+        Ok(Kwasm { registry })
     }
 }
 
 impl Drop for Kwasm {
     fn drop(&mut self) {
-        // SAFETY: a `Kwasm` exists only if `kwasm_glue_init` succeeded, and
-        // it is dropped once, at module exit.
-        unsafe { glue::kwasm_glue_exit() };
+        // SAFETY: `kwasm_glue_init` succeeded; called once.
+        unsafe { ffi::kwasm_glue_exit() };
+        // Program modules depend on us, so none is left; be tidy anyway.
+        let mut reg = self.registry.lock();
+        while !reg.is_empty() {
+            let mut e = take_at(&mut reg, 0);
+            while !e.attach.is_empty() {
+                Entry::detach(take_at(&mut e.attach, 0));
+            }
+        }
+        drop(reg);
+        REGISTRY.store(core::ptr::null_mut(), Ordering::Release);
         pr_info!("unloaded\n");
     }
 }
 
-fn to_result(ret: c_int) -> Result {
-    kernel::error::to_result(ret)
+// ---------------------------------------------------------------------------
+// Program modules.
+
+/// Registers a program; called by `kwasm_register` (glue.c) from a program
+/// module's init stub. Returns 0 or a negative errno.
+#[no_mangle]
+pub extern "C" fn kwasm_rs_register(
+    owner: *mut c_void,
+    meta: *const u8,
+    meta_len: usize,
+    text: *const u8,
+    text_len: usize,
+    cfg: *const u8,
+) -> c_int {
+    match register(owner, meta, meta_len, text, text_len, cfg) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
+
+fn register(
+    owner: *mut c_void,
+    meta: *const u8,
+    meta_len: usize,
+    text: *const u8,
+    text_len: usize,
+    cfg: *const u8,
+) -> Result {
+    if owner.is_null() || meta.is_null() || meta_len == 0 || text.is_null() || cfg.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: the init stub passes the program module's own sections, which
+    // live until after its exit stub (`kwasm_unregister`) has run.
+    let (meta_b, cfg_b) = unsafe {
+        (
+            core::slice::from_raw_parts(meta, meta_len),
+            core::slice::from_raw_parts(cfg, LoadConfig::SIZE),
+        )
+    };
+    let cfg = LoadConfig::read(cfg_b);
+    let Some(name) = ioctl::decode_name(&cfg.name) else {
+        pr_err!("program module with an invalid name in its load configuration\n");
+        return Err(EINVAL);
+    };
+    if cfg.magic != ioctl::LOAD_CONFIG_MAGIC || cfg.version != ioctl::IOCTL_VERSION {
+        pr_err!("{name}: bad load configuration (magic {:#x}, version {})\n", cfg.magic, cfg.version);
+        return Err(EINVAL);
+    }
+    if cfg.stack_kib != 0 && !(ioctl::MIN_STACK_KIB..=ioctl::MAX_STACK_KIB).contains(&cfg.stack_kib) {
+        pr_err!("{name}: stack of {} KiB outside {}..={} KiB\n", cfg.stack_kib, ioctl::MIN_STACK_KIB, ioctl::MAX_STACK_KIB);
+        return Err(EINVAL);
+    }
+    if cfg.fuel > i64::MAX as u64 {
+        pr_err!("{name}: fuel {} is too large\n", cfg.fuel);
+        return Err(EINVAL);
+    }
+    if cfg.flags & !(ioctl::PROG_USES_FLOAT | ioctl::PROG_DROP_ON_TRAP) != 0 {
+        pr_err!("{name}: unknown flags {:#x}\n", cfg.flags);
+        return Err(EINVAL);
+    }
+    let m = match Meta::parse(meta_b) {
+        Ok(m) => m,
+        Err(e) => {
+            pr_err!("{name}: invalid metadata: {e}\n");
+            return Err(EINVAL);
+        }
+    };
+    if m.arch != abi::Arch::X86_64 {
+        pr_err!("{name}: code is for {}, this kernel is x86_64\n", m.arch.name());
+        return Err(EINVAL);
+    }
+    if m.text_len as usize != text_len {
+        pr_err!("{name}: metadata describes {} bytes of code, module has {text_len}\n", m.text_len);
+        return Err(EINVAL);
+    }
+    let reg = registry()?;
+    if reg.lock().iter().any(|e| e.prog.name == cfg.name) {
+        pr_err!("{name}: a program of that name is already loaded\n");
+        return Err(EEXIST);
+    }
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let prog = Arc::new(Program::new(owner, m, text, &cfg, id)?, GFP_KERNEL)?;
+    prog.bind();
+    prog.run_start()?;
+    let mut r = reg.lock();
+    if r.iter().any(|e| e.prog.name == cfg.name) {
+        return Err(EEXIST);
+    }
+    r.push(Entry { prog, attach: KVec::new() }, GFP_KERNEL)?;
+    drop(r);
+    pr_info!("{name}: loaded ({} functions, {} bytes of code)\n", m.func_count(), m.text_len);
+    Ok(())
+}
+
+/// Unregisters the program of `owner`; called by `kwasm_unregister`
+/// (glue.c) from a program module's exit stub.
+#[no_mangle]
+pub extern "C" fn kwasm_rs_unregister(owner: *mut c_void) {
+    let Ok(reg) = registry() else { return };
+    let mut r = reg.lock();
+    let Some(pos) = r.iter().position(|e| e.prog.owner == owner) else { return };
+    let mut e = take_at(&mut r, pos);
+    while !e.attach.is_empty() {
+        Entry::detach(take_at(&mut e.attach, 0));
+    }
+    drop(r);
+    pr_info!("{}: unloaded\n", e.prog.name());
+}
+
+/// The netfilter hook of one attachment; `priv_` is the `Arc<Program>`
+/// reference the attachment holds.
+#[no_mangle]
+pub extern "C" fn kwasm_rs_hook(priv_: *mut c_void, skb: *mut c_void) -> c_uint {
+    // SAFETY: the attachment keeps its reference until after
+    // `nf_unregister_net_hook` has waited for running hooks.
+    let prog = unsafe { &*priv_.cast::<Program>() };
+    prog.run_hook(skb)
+}
+
+// ---------------------------------------------------------------------------
+// /dev/kwasm.
 
 /// Handles an ioctl on `/dev/kwasm`; called by `glue.c`.
-///
-/// Returns a non-negative value or a negative errno.
 #[no_mangle]
 pub extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
-    let _ = (cmd, arg);
-    ENOTTY.to_errno() as c_long
-}
-
-/// Registers a loaded program module; called through the exported
-/// `kwasm_register_program` in `glue.c` by the program module's init stub.
-///
-/// Returns 0 or a negative errno.
-#[no_mangle]
-pub extern "C" fn kwasm_rs_register_program(
-    owner: *mut c_void,
-    meta: *const c_void,
-    meta_len: usize,
-) -> c_int {
-    let _ = owner;
-    if meta.is_null() || meta_len == 0 {
-        return EINVAL.to_errno();
+    let r = match cmd {
+        ioctl::MODULE_LAYOUT => module_layout(arg),
+        ioctl::LIST => list(arg),
+        ioctl::STATS => stats(arg),
+        ioctl::MAP_GET => map_get(arg),
+        ioctl::ATTACH | ioctl::DETACH | ioctl::INVOKE | ioctl::MAP_SET => {
+            // SAFETY: no preconditions.
+            if !unsafe { ffi::kwasm_capable() } {
+                Err(EPERM)
+            } else {
+                match cmd {
+                    ioctl::ATTACH => attach(arg),
+                    ioctl::DETACH => detach(arg),
+                    ioctl::INVOKE => invoke(arg),
+                    _ => map_set(arg),
+                }
+            }
+        }
+        _ => Err(ENOTTY),
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as c_long,
     }
-    ENOTSUPP.to_errno()
 }
 
-/// Unregisters the programs of `owner`; called through the exported
-/// `kwasm_unregister_program` in `glue.c` by the program module's exit stub.
-#[no_mangle]
-pub extern "C" fn kwasm_rs_unregister_program(owner: *mut c_void) {
-    let _ = owner;
+/// Copy in a request record.
+fn read_req<R: Record, const N: usize>(arg: c_ulong) -> Result<R> {
+    let mut buf = [0u8; N];
+    UserSlice::new(arg as usize, N).reader().read_slice(&mut buf)?;
+    Ok(R::read(&buf))
+}
+
+/// Copy a record back.
+fn write_req<R: Record, const N: usize>(arg: c_ulong, r: &R) -> Result {
+    let mut buf = [0u8; N];
+    r.write(&mut buf);
+    UserSlice::new(arg as usize, N).writer().write_slice(&buf)
+}
+
+fn find<'a>(r: &'a KVec<Entry>, name: &[u8; ioctl::NAME_LEN]) -> Result<&'a Entry> {
+    ioctl::decode_name(name).ok_or(EINVAL)?;
+    r.iter().find(|e| &e.prog.name == name).ok_or(ENOENT)
+}
+
+fn module_layout(arg: c_ulong) -> Result {
+    let mut l = ModuleLayout { version: ioctl::IOCTL_VERSION, arch: abi::Arch::X86_64 as u32, ..Default::default() };
+    let mut out = [0u32; 5];
+    // SAFETY: `out` has 5 slots, `vermagic` VERMAGIC_LEN bytes.
+    unsafe { ffi::kwasm_module_layout(out.as_mut_ptr(), l.vermagic.as_mut_ptr().cast(), ioctl::VERMAGIC_LEN) };
+    [l.module_size, l.name_offset, l.init_offset, l.exit_offset, l.name_len] = out;
+    write_req::<_, { ModuleLayout::SIZE }>(arg, &l)
+}
+
+fn list(arg: c_ulong) -> Result {
+    let mut req: ListReq = read_req::<_, { ListReq::SIZE }>(arg)?;
+    let mut out = KVec::new();
+    let count = {
+        let r = registry()?.lock();
+        for e in r.iter().take(req.cap as usize) {
+            out.push(e.info(), GFP_KERNEL)?;
+        }
+        r.len() as u32
+    };
+    let mut w = UserSlice::new(req.buf as usize, out.len() * ProgInfo::SIZE).writer();
+    let mut buf = [0u8; ProgInfo::SIZE];
+    for info in out.iter() {
+        info.write(&mut buf);
+        w.write_slice(&buf)?;
+    }
+    req.count = count;
+    write_req::<_, { ListReq::SIZE }>(arg, &req)
+}
+
+fn stats(arg: c_ulong) -> Result {
+    let mut req: StatsReq = read_req::<_, { StatsReq::SIZE }>(arg)?;
+    req.info = find(&registry()?.lock(), &req.name)?.info();
+    write_req::<_, { StatsReq::SIZE }>(arg, &req)
+}
+
+fn valid_point(family: u32, hook: u32) -> bool {
+    matches!(family, ioctl::FAMILY_IPV4 | ioctl::FAMILY_IPV6) && (hook as usize) < ioctl::HOOK_NAMES.len()
+}
+
+fn attach(arg: c_ulong) -> Result {
+    let req: AttachReq = read_req::<_, { AttachReq::SIZE }>(arg)?;
+    if !valid_point(req.family, req.hook) {
+        return Err(EINVAL);
+    }
+    let reg = registry()?;
+    let mut r = reg.lock();
+    ioctl::decode_name(&req.name).ok_or(EINVAL)?;
+    let e = r.iter_mut().find(|e| e.prog.name == req.name).ok_or(ENOENT)?;
+    if e.prog.entry.is_none() {
+        pr_info!("{}: cannot attach: no `filter` export\n", e.prog.name());
+        return Err(EINVAL);
+    }
+    if e.attach.iter().any(|a| a.family == req.family && a.hook == req.hook) {
+        return Err(EEXIST);
+    }
+    if e.attach.len() >= ioctl::MAX_ATTACH {
+        return Err(ENOSPC);
+    }
+    e.attach.reserve(1, GFP_KERNEL)?;
+    let prog = Arc::into_raw(e.prog.clone());
+    // SAFETY: `prog` stays valid until `Entry::detach` takes it back.
+    let ops = unsafe { ffi::kwasm_nf_attach(prog.cast_mut().cast(), req.family, req.hook, req.priority) };
+    if kernel::error::from_err_ptr(ops).is_err() || ops.is_null() {
+        // SAFETY: the hook was not registered; take the reference back.
+        drop(unsafe { Arc::from_raw(prog) });
+        return Err(kernel::error::from_err_ptr(ops).err().unwrap_or(ENOMEM));
+    }
+    let a = |_: ()| Attach { family: req.family, hook: req.hook, priority: req.priority, ops, prog };
+    // Capacity was reserved above, so this cannot fail; if it did, undo.
+    if e.attach.push(a(()), GFP_ATOMIC).is_err() {
+        Entry::detach(a(()));
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
+fn detach(arg: c_ulong) -> Result {
+    let req: AttachReq = read_req::<_, { AttachReq::SIZE }>(arg)?;
+    if !valid_point(req.family, req.hook) {
+        return Err(EINVAL);
+    }
+    let reg = registry()?;
+    let mut r = reg.lock();
+    ioctl::decode_name(&req.name).ok_or(EINVAL)?;
+    let e = r.iter_mut().find(|e| e.prog.name == req.name).ok_or(ENOENT)?;
+    let pos = e.attach.iter().position(|a| a.family == req.family && a.hook == req.hook).ok_or(ENOENT)?;
+    Entry::detach(take_at(&mut e.attach, pos));
+    Ok(())
+}
+
+fn invoke(arg: c_ulong) -> Result {
+    let mut req: InvokeReq = read_req::<_, { InvokeReq::SIZE }>(arg)?;
+    let export = ioctl::decode_cstr(&req.export).ok_or(EINVAL)?;
+    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    let m = &prog.meta;
+    let e = m.export(export).ok_or(ENOENT)?;
+    if e.kind != kind::FUNC {
+        return Err(EINVAL);
+    }
+    let c = prog.callee(e.index).ok_or(EINVAL)?;
+    if req.nargs as usize != c.nparams || c.nresults > ioctl::MAX_INVOKE_VALUES || c.nparams > ioctl::MAX_INVOKE_VALUES {
+        return Err(EINVAL);
+    }
+    // SAFETY: `owner` is the live program module (the program is
+    // registered); holding a reference keeps its code mapped during the call.
+    if !unsafe { ffi::kwasm_module_get(prog.owner) } {
+        return Err(ENOENT);
+    }
+    let fuel = if req.fuel == 0 { prog.fuel } else { req.fuel };
+    // SAFETY: pairs with the enable below; pins us to this CPU and keeps the
+    // hook from running on this CPU's instance meanwhile.
+    unsafe { ffi::kwasm_bh_disable() };
+    // SAFETY: bottom halves are disabled.
+    let cpu = unsafe { ffi::kwasm_cpu() } as usize;
+    let r = match prog.instances.get(cpu) {
+        // SAFETY: bottom halves are disabled on this CPU, so the instance is
+        // ours unless a call on it is already running (`busy`, impossible
+        // here but cheap to check); `values` has MAX_INVOKE_VALUES slots.
+        Some(&ip) if !unsafe { (*ip).busy } => {
+            if prog.uses_float() && !unsafe { ffi::kwasm_fpu_usable() } {
+                Err(EBUSY)
+            } else {
+                Ok(unsafe { prog.call_on(ip, &c, &mut req.values, fuel) })
+            }
+        }
+        _ => Err(EBUSY),
+    };
+    // SAFETY: pairs with the disable above.
+    unsafe { ffi::kwasm_bh_enable() };
+    // SAFETY: pairs with the successful get above.
+    unsafe { ffi::kwasm_module_put(prog.owner) };
+    match r? {
+        Ok(()) => {
+            req.nresults = c.nresults as u32;
+            req.trap = 0;
+            req.trap_func = u32::MAX;
+            for v in req.values.iter_mut().skip(c.nresults) {
+                *v = 0;
+            }
+        }
+        Err(t) => {
+            req.nresults = 0;
+            req.trap = t.code;
+            req.trap_func = t.func;
+            req.values = [0; ioctl::MAX_INVOKE_VALUES];
+        }
+    }
+    write_req::<_, { InvokeReq::SIZE }>(arg, &req)
+}
+
+fn map_get(arg: c_ulong) -> Result {
+    let mut req: MapReq = read_req::<_, { MapReq::SIZE }>(arg)?;
+    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    let map = prog.map(req.map).ok_or(EINVAL)?;
+    let end = req.index as usize + req.count as usize;
+    if end > map.len() {
+        return Err(EINVAL);
+    }
+    let mut w = UserSlice::new(req.buf as usize, req.count as usize * 8).writer();
+    let mut chunk = [0u8; 512];
+    let mut i = req.index as usize;
+    while i < end {
+        let n = (end - i).min(chunk.len() / 8);
+        for k in 0..n {
+            chunk[8 * k..8 * k + 8].copy_from_slice(&map[i + k].load(Ordering::Relaxed).to_le_bytes());
+        }
+        w.write_slice(&chunk[..n * 8])?;
+        i += n;
+    }
+    req.len = map.len() as u32;
+    write_req::<_, { MapReq::SIZE }>(arg, &req)
+}
+
+fn map_set(arg: c_ulong) -> Result {
+    let req: MapReq = read_req::<_, { MapReq::SIZE }>(arg)?;
+    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    let map = prog.map(req.map).ok_or(EINVAL)?;
+    map.get(req.index as usize).ok_or(EINVAL)?.store(req.value, Ordering::Relaxed);
+    Ok(())
 }

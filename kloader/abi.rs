@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sources of the `kwasm-abi` crate (`../abi/src/`), built as a module of
+//! kwasm.ko so that the kernel validates metadata and encodes ioctl records
+//! with the very code userspace and the compiler use. The abi files refer to
+//! each other with `super::`, which resolves to this module.
+
+#[macro_use]
+#[path = "../abi/src/wire.rs"]
+pub(crate) mod wire;
+
+#[path = "../abi/src/host.rs"]
+pub(crate) mod host;
+#[path = "../abi/src/ioctl.rs"]
+pub(crate) mod ioctl;
+#[path = "../abi/src/meta.rs"]
+pub(crate) mod meta;
+#[path = "../abi/src/trap.rs"]
+pub(crate) mod trap;
+#[path = "../abi/src/types.rs"]
+pub(crate) mod types;
+#[path = "../abi/src/vmctx.rs"]
+pub(crate) mod vmctx;
+
+pub(crate) use types::Arch;

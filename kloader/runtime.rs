@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What generated code calls: the trap recorder behind `kwasm_trap_handler`,
+//! the libcalls (`VmCtx + LIBCALLS`) and the host functions (imports).
+//!
+//! All of them run on the wasm stack, in the context of the invocation
+//! (softirq or `INVOKE` with bottom halves disabled), with the calling
+//! instance reached through `VmCtx + HOST_CTX`. They never allocate or sleep.
+//! Libcalls report failure as a status that generated code raises; host
+//! functions that must trap call the trap handler themselves from a frame
+//! that holds nothing needing a destructor.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::abi::host::HostFuncId;
+use crate::abi::trap::TrapCode;
+use crate::abi::vmctx::{header, libcall, WASM_PAGE_SIZE};
+use crate::ffi::{self, MsgBuf};
+use crate::program::{Instance, Program};
+
+const OK: u32 = 0;
+const MEM_OOB: u32 = TrapCode::MemoryOutOfBounds as u32;
+const TABLE_OOB: u32 = TrapCode::TableOutOfBounds as u32;
+
+/// The instance whose `VmCtx` is `vmctx`.
+///
+/// # Safety
+/// `vmctx` must be the `VmCtx` of a live instance whose call is running on
+/// this CPU (what generated code passes); the caller has it exclusively.
+unsafe fn inst<'a>(vmctx: *mut u8) -> &'a mut Instance {
+    // SAFETY: per this function's contract, HOST_CTX holds the instance.
+    unsafe { &mut **vmctx.add(header::HOST_CTX as usize).cast::<*mut Instance>() }
+}
+
+/// The instance's program.
+fn prog<'a>(i: &Instance) -> &'a Program {
+    // SAFETY: set by `Program::bind` before any call; the program outlives
+    // its running calls.
+    unsafe { &*i.prog }
+}
+
+/// Called by `kwasm_trap_handler` (entry.S): record the trap and return the
+/// jmpbuf to restore.
+#[no_mangle]
+pub(crate) extern "C" fn kwasm_rs_trap(vmctx: *mut u8, code: u32, func: u32) -> *mut u64 {
+    // SAFETY: the handler is only reachable from generated code and host
+    // functions of a running call, which pass that call's VmCtx.
+    let i = unsafe { inst(vmctx) };
+    i.trapped = true;
+    i.trap_code = if code == 0 { TrapCode::HostError as u32 } else { code };
+    i.trap_func = func;
+    i.jmpbuf.as_mut_ptr()
+}
+
+/// Raise a trap from a host function. Does not return: callers follow it
+/// with a dummy result that is never used.
+///
+/// # Safety
+/// `vmctx` as for [`inst`]; the calling frame must hold nothing that needs
+/// dropping, since the handler does not return.
+unsafe fn raise(vmctx: *mut u8, code: TrapCode) {
+    // SAFETY: per this function's contract.
+    unsafe { ffi::kwasm_trap_handler(vmctx, code as u32, u32::MAX) }
+}
+
+// ---------------------------------------------------------------------------
+// Libcalls.
+
+struct LibcallTable([*const (); libcall::COUNT as usize]);
+
+// SAFETY: the table is immutable and holds only function addresses.
+unsafe impl Sync for LibcallTable {}
+
+static LIBCALLS: LibcallTable = LibcallTable({
+    let mut t = [core::ptr::null::<()>(); libcall::COUNT as usize];
+    t[libcall::MEMORY_GROW as usize] = memory_grow as *const ();
+    t[libcall::MEMORY_FILL as usize] = memory_fill as *const ();
+    t[libcall::MEMORY_COPY as usize] = memory_copy as *const ();
+    t[libcall::MEMORY_INIT as usize] = memory_init as *const ();
+    t[libcall::DATA_DROP as usize] = data_drop as *const ();
+    t[libcall::TABLE_GROW as usize] = table_grow as *const ();
+    t[libcall::TABLE_FILL as usize] = table_fill as *const ();
+    t[libcall::TABLE_COPY as usize] = table_copy as *const ();
+    t[libcall::TABLE_INIT as usize] = table_init as *const ();
+    t[libcall::ELEM_DROP as usize] = elem_drop as *const ();
+    t
+});
+
+/// Address of the libcall table, for `VmCtx`.
+pub(crate) fn libcall_table() -> usize {
+    LIBCALLS.0.as_ptr() as usize
+}
+
+fn in_bounds(off: u32, len: u32, size: u64) -> bool {
+    off as u64 + len as u64 <= size
+}
+
+extern "C" fn memory_grow(vmctx: *mut u8, delta: u32) -> i32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    let Some(m) = i.memory.as_ref() else { return -1 };
+    let cap = m.len() as u64 / WASM_PAGE_SIZE;
+    let old = i.mem_len() / WASM_PAGE_SIZE;
+    let new = old + delta as u64;
+    if new > cap {
+        return -1;
+    }
+    i.set_mem_len(new * WASM_PAGE_SIZE);
+    old as i32
+}
+
+extern "C" fn memory_fill(vmctx: *mut u8, dst: u32, val: u32, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    match i.mem_slice(dst, len) {
+        Some(s) => {
+            s.fill(val as u8);
+            OK
+        }
+        None => MEM_OOB,
+    }
+}
+
+extern "C" fn memory_copy(vmctx: *mut u8, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    let size = i.mem_len();
+    let Some(m) = i.memory.as_ref() else { return MEM_OOB };
+    if !in_bounds(dst, len, size) || !in_bounds(src, len, size) {
+        return MEM_OOB;
+    }
+    // SAFETY: both ranges are inside the current length; `copy` allows
+    // overlap.
+    unsafe { core::ptr::copy(m.ptr().add(src as usize), m.ptr().add(dst as usize), len as usize) };
+    OK
+}
+
+extern "C" fn memory_init(vmctx: *mut u8, data: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    let p = prog(i);
+    let Some(d) = p.meta.datas().get(data) else { return MEM_OOB };
+    let dropped = i.data_dropped.get(data as usize).copied().unwrap_or(true);
+    let bytes = if dropped { &[][..] } else { p.meta.pool_bytes(d.bytes).unwrap_or(&[]) };
+    if !in_bounds(src, len, bytes.len() as u64) {
+        return MEM_OOB;
+    }
+    match i.mem_slice(dst, len) {
+        Some(out) => {
+            out.copy_from_slice(&bytes[src as usize..(src + len) as usize]);
+            OK
+        }
+        None => MEM_OOB,
+    }
+}
+
+extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    if let Some(d) = i.data_dropped.get_mut(data as usize) {
+        *d = true;
+    }
+}
+
+extern "C" fn table_grow(vmctx: *mut u8, t: u32, init: u64, delta: u32) -> i32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    let Some(cap) = i.tables.get(t as usize).map(|tb| tb.cap) else { return -1 };
+    let old = i.table_len(t);
+    let new = old + delta as u64;
+    if new > cap as u64 {
+        return -1;
+    }
+    i.set_table_len(t, new);
+    if let Some(e) = i.table_elems(t) {
+        e[old as usize..].fill(init);
+    }
+    old as i32
+}
+
+extern "C" fn table_fill(vmctx: *mut u8, t: u32, dst: u32, val: u64, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    let Some(e) = i.table_elems(t) else { return TABLE_OOB };
+    if !in_bounds(dst, len, e.len() as u64) {
+        return TABLE_OOB;
+    }
+    e[dst as usize..(dst + len) as usize].fill(val);
+    OK
+}
+
+extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    if dt as usize >= i.tables.len() || st as usize >= i.tables.len() {
+        return TABLE_OOB;
+    }
+    let (dlen, slen) = (i.table_len(dt), i.table_len(st));
+    if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
+        return TABLE_OOB;
+    }
+    let s = i.tables[st as usize].buf.ptr().cast::<u64>();
+    let d = i.tables[dt as usize].buf.ptr().cast::<u64>();
+    // SAFETY: both ranges are inside the tables' current lengths; the
+    // tables may be the same, `copy` allows overlap.
+    unsafe { core::ptr::copy(s.add(src as usize), d.add(dst as usize), len as usize) };
+    OK
+}
+
+extern "C" fn table_init(vmctx: *mut u8, t: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    let dropped = i.elem_dropped.get(elem as usize).copied().unwrap_or(true);
+    let nitems = if dropped { 0 } else { i.elems.get(elem as usize).map_or(0, |e| e.len()) };
+    if t as usize >= i.tables.len() {
+        return TABLE_OOB;
+    }
+    if !in_bounds(src, len, nitems as u64) || !in_bounds(dst, len, i.table_len(t)) {
+        return TABLE_OOB;
+    }
+    if len == 0 {
+        return OK;
+    }
+    let s = i.elems[elem as usize].as_ptr();
+    let d = i.tables[t as usize].buf.ptr().cast::<u64>();
+    // SAFETY: both ranges checked above; different allocations.
+    unsafe { core::ptr::copy_nonoverlapping(s.add(src as usize), d.add(dst as usize), len as usize) };
+    OK
+}
+
+extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
+    // SAFETY: called by generated code with its own VmCtx.
+    let i = unsafe { inst(vmctx) };
+    if let Some(d) = i.elem_dropped.get_mut(elem as usize) {
+        *d = true;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Host functions (`abi::host`).
+
+/// Address of the implementation of a host function.
+pub(crate) fn host_func(id: HostFuncId) -> usize {
+    match id {
+        HostFuncId::Log => host_log as *const () as usize,
+        HostFuncId::PktLen => host_pkt_len as *const () as usize,
+        HostFuncId::PktLoad => host_pkt_load as *const () as usize,
+        HostFuncId::TimeNs => host_time_ns as *const () as usize,
+        HostFuncId::MapGet => host_map_get as *const () as usize,
+        HostFuncId::MapSet => host_map_set as *const () as usize,
+        HostFuncId::MapAdd => host_map_add as *const () as usize,
+        HostFuncId::RandomU32 => host_random_u32 as *const () as usize,
+    }
+}
+
+fn log_impl(i: &mut Instance, ptr: u32, len: u32) -> Result<(), TrapCode> {
+    let p = prog(i);
+    let bytes = i.mem_slice(ptr, len).ok_or(TrapCode::MemoryOutOfBounds)?;
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let mut msg = MsgBuf::new();
+    msg.push_sanitized(p.name().as_bytes());
+    msg.push_sanitized(b": ");
+    msg.push_sanitized(bytes);
+    ffi::log_ratelimited(msg.as_bytes());
+    Ok(())
+}
+
+extern "C" fn host_log(vmctx: *mut u8, ptr: u32, len: u32) {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    let r = log_impl(unsafe { inst(vmctx) }, ptr, len);
+    if let Err(c) = r {
+        // SAFETY: nothing in this frame needs dropping.
+        unsafe { raise(vmctx, c) }
+    }
+}
+
+extern "C" fn host_pkt_len(vmctx: *mut u8) -> i32 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    let i = unsafe { inst(vmctx) };
+    if i.skb.is_null() {
+        return 0;
+    }
+    // SAFETY: `skb` is the running hook's packet.
+    unsafe { ffi::kwasm_skb_len(i.skb) }.min(i32::MAX as u32) as i32
+}
+
+fn pkt_load_impl(i: &mut Instance, off: u32, dst: u32, len: u32) -> Result<i32, TrapCode> {
+    let skb = i.skb;
+    let out = i.mem_slice(dst, len).ok_or(TrapCode::MemoryOutOfBounds)?;
+    if skb.is_null() {
+        return Ok(0);
+    }
+    // SAFETY: `skb` is the running hook's packet.
+    let plen = unsafe { ffi::kwasm_skb_len(skb) };
+    if off >= plen {
+        return Ok(0);
+    }
+    let n = len.min(plen - off);
+    // SAFETY: `out` has `len >= n` bytes; `off + n <= plen`.
+    let r = unsafe { ffi::kwasm_skb_copy(skb, off, out.as_mut_ptr().cast(), n) };
+    if r < 0 {
+        return Ok(0);
+    }
+    Ok(n as i32)
+}
+
+extern "C" fn host_pkt_load(vmctx: *mut u8, off: u32, dst: u32, len: u32) -> i32 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    let r = pkt_load_impl(unsafe { inst(vmctx) }, off, dst, len);
+    match r {
+        Ok(n) => n,
+        Err(c) => {
+            // SAFETY: nothing in this frame needs dropping.
+            unsafe { raise(vmctx, c) };
+            0
+        }
+    }
+}
+
+extern "C" fn host_time_ns(_vmctx: *mut u8) -> i64 {
+    // SAFETY: no preconditions.
+    unsafe { ffi::kwasm_time_ns() as i64 }
+}
+
+fn map_slot<'a>(i: &Instance, map: u32, idx: u32) -> Result<&'a AtomicU64, TrapCode> {
+    prog(i)
+        .map(map)
+        .and_then(|m| m.get(idx as usize))
+        .ok_or(TrapCode::HostError)
+}
+
+extern "C" fn host_map_get(vmctx: *mut u8, map: u32, idx: u32) -> i64 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    match map_slot(unsafe { inst(vmctx) }, map, idx) {
+        Ok(s) => s.load(Ordering::Relaxed) as i64,
+        Err(c) => {
+            // SAFETY: nothing in this frame needs dropping.
+            unsafe { raise(vmctx, c) };
+            0
+        }
+    }
+}
+
+extern "C" fn host_map_set(vmctx: *mut u8, map: u32, idx: u32, v: i64) {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    match map_slot(unsafe { inst(vmctx) }, map, idx) {
+        Ok(s) => s.store(v as u64, Ordering::Relaxed),
+        // SAFETY: nothing in this frame needs dropping.
+        Err(c) => unsafe { raise(vmctx, c) },
+    }
+}
+
+extern "C" fn host_map_add(vmctx: *mut u8, map: u32, idx: u32, d: i64) -> i64 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    match map_slot(unsafe { inst(vmctx) }, map, idx) {
+        Ok(s) => s.fetch_add(d as u64, Ordering::Relaxed).wrapping_add(d as u64) as i64,
+        Err(c) => {
+            // SAFETY: nothing in this frame needs dropping.
+            unsafe { raise(vmctx, c) };
+            0
+        }
+    }
+}
+
+extern "C" fn host_random_u32(_vmctx: *mut u8) -> i32 {
+    // SAFETY: no preconditions.
+    unsafe { ffi::kwasm_random_u32() as i32 }
+}
