@@ -8,19 +8,20 @@
 #include <linux/module.h>
 #include <linux/printk.h>
 
-int kwasm_register_program(struct module *owner, const void *meta, size_t meta_len);
-void kwasm_unregister_program(struct module *owner);
+int kwasm_register(struct module *mod, const u8 *meta, size_t meta_len, const u8 *text,
+		   size_t text_len, const u8 *cfg);
+void kwasm_unregister(struct module *mod);
 
 static int __init kwasm_probe_init(void)
 {
 	/* Empty metadata must be refused, by the skeleton and the real thing. */
-	int ret = kwasm_register_program(THIS_MODULE, NULL, 0);
+	int ret = kwasm_register(THIS_MODULE, NULL, 0, NULL, 0, NULL);
 
 	if (ret != -EINVAL) {
-		pr_err("kwasm_probe: kwasm_register_program(NULL) returned %d\n", ret);
+		pr_err("kwasm_probe: kwasm_register(NULL) returned %d\n", ret);
 		return -EIO;
 	}
-	kwasm_unregister_program(THIS_MODULE);
+	kwasm_unregister(THIS_MODULE);
 	pr_info("kwasm_probe: called kwasm.ko exports\n");
 	return 0;
 }
