@@ -210,6 +210,7 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
     let res = build(&tree, &tarball, &frags, &patches, &pb);
     pb.finish_and_clear();
     res?;
+    prune(&cache, flavor, &tree.dir);
     let t = start.elapsed().as_secs();
     eprintln!(
         "kernel: built {} in {}m{:02}s",
@@ -218,6 +219,39 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
         t % 60
     );
     Ok(tree)
+}
+
+/// Removes older trees of the same flavor (a few GB each), unless another
+/// xtask holds their lock.
+fn prune(cache: &Path, flavor: &str, keep: &Path) {
+    let Ok(entries) = fs::read_dir(cache) else {
+        return;
+    };
+    let prefix = format!("linux-{flavor}-");
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if path == keep || !name.starts_with(&prefix) || name.contains('.') || !path.is_dir() {
+            continue;
+        }
+        let Ok(lock) = File::create(path.with_extension("lock")) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        eprintln!("kernel: removing old tree {}", path.display());
+        let _ = fs::remove_dir_all(&path);
+        for ext in ["log", "tmp"] {
+            let p = path.with_extension(ext);
+            let _ = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+        }
+        let _ = fs::remove_file(path.with_extension("lock"));
+    }
 }
 
 fn build(
@@ -421,4 +455,25 @@ fn prebuilt(
         llvm,
         env,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_keeps_current_and_other_flavors() {
+        let tmp = std::env::temp_dir().join(format!("kwasm-prune-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        for d in ["linux-base-a", "linux-base-b", "linux-debug-c"] {
+            fs::create_dir_all(tmp.join(d)).unwrap();
+        }
+        fs::write(tmp.join("linux-base-a.log"), "x").unwrap();
+        prune(&tmp, "base", &tmp.join("linux-base-b"));
+        assert!(!tmp.join("linux-base-a").exists());
+        assert!(!tmp.join("linux-base-a.log").exists());
+        assert!(tmp.join("linux-base-b").is_dir());
+        assert!(tmp.join("linux-debug-c").is_dir());
+        fs::remove_dir_all(&tmp).unwrap();
+    }
 }

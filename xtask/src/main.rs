@@ -20,7 +20,12 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "kwasm developer tasks", version)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "kwasm developer tasks",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -77,7 +82,7 @@ pub struct VmArgs {
     /// Repeatable.
     #[arg(long = "add", value_name = "HOST[:GUEST]")]
     pub add: Vec<String>,
-    /// Give up after this many seconds (env KWASM_VM_TIMEOUT)
+    /// Give up after this many seconds
     #[arg(long, env = "KWASM_VM_TIMEOUT", default_value_t = 600)]
     pub timeout: u64,
     /// Number of CPUs (the kernel supports up to CONFIG_NR_CPUS=4)
