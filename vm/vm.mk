@@ -1,17 +1,14 @@
-# Make targets for the kernel and the VM. The root Makefile includes this:
+# Extra make targets for the kernel and the VM, beside the root Makefile's
+# `setup` and `vm-test`. To use them, add to the root Makefile:
 #
 #   include vm/vm.mk
 #
-# Everything real happens in scripts/setup.sh and `cargo xtask`; see
-# `cargo xtask --help`. KDIR=/path/to/built/linux uses your own kernel tree.
+# Everything real happens in `cargo xtask` (see `cargo xtask --help`).
+# KDIR=/path/to/built/linux uses your own kernel tree.
 
 CARGO ?= cargo
 
-.PHONY: setup kernel kernel-debug module vm-test vm-test-debug vm-shell
-
-# Install the Debian packages, rustup components/targets and bindgen-cli.
-setup:
-	sh scripts/setup.sh
+.PHONY: kernel kernel-debug module vm-test-debug vm-shell
 
 # Build (or reuse from ~/.cache/kwasm) the VM kernel.
 kernel:
@@ -20,16 +17,14 @@ kernel:
 kernel-debug:
 	$(CARGO) xtask kernel --debug-kernel
 
-# kwasm.ko against that kernel.
+# kwasm.ko and the VM's test module against that kernel.
 module:
 	$(CARGO) xtask module
 
-# Boot the VM and run the in-VM checks (TCG; KWASM_ACCEL=kvm for KVM).
-vm-test:
-	$(CARGO) xtask vm-test
-
+# vm-test on the KASAN + lockdep kernel.
 vm-test-debug:
 	$(CARGO) xtask vm-test --debug-kernel
 
+# The VM with a shell after the checks (Ctrl-A X quits).
 vm-shell:
 	$(CARGO) xtask vm-shell
