@@ -21,6 +21,7 @@ extern "C" {
     pub(crate) fn kwasm_fpu_begin();
     pub(crate) fn kwasm_fpu_end();
     pub(crate) fn kwasm_time_ns() -> u64;
+    pub(crate) fn kwasm_clock_ns() -> u64;
     pub(crate) fn kwasm_random_u32() -> u32;
     pub(crate) fn kwasm_log_ratelimited(msg: *const c_char, len: usize);
     pub(crate) fn kwasm_skb_len(skb: *const c_void) -> u32;

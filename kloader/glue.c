@@ -17,6 +17,7 @@
 #include <linux/module.h>
 #include <linux/netfilter.h>
 #include <linux/random.h>
+#include <linux/sched/clock.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -131,6 +132,11 @@ void kwasm_fpu_end(void)
 u64 kwasm_time_ns(void)
 {
 	return ktime_get_ns();
+}
+
+u64 kwasm_clock_ns(void)
+{
+	return local_clock();
 }
 
 u32 kwasm_random_u32(void)

@@ -49,8 +49,9 @@ bool kwasm_fpu_usable(void);
 void kwasm_fpu_begin(void);
 void kwasm_fpu_end(void);
 
-/* ktime_get_ns(), get_random_u32(). */
+/* ktime_get_ns(), local_clock() (fine-grained, this CPU), get_random_u32(). */
 u64 kwasm_time_ns(void);
+u64 kwasm_clock_ns(void);
 u32 kwasm_random_u32(void);
 
 /* printk_ratelimited(KERN_INFO "kwasm: %.*s\n", len, msg). */

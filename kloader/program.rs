@@ -713,7 +713,7 @@ impl Program {
         let len = unsafe { ffi::kwasm_skb_len(skb) };
         let mut values = [len as u64];
         // SAFETY: no preconditions.
-        let t0 = unsafe { ffi::kwasm_time_ns() };
+        let t0 = unsafe { ffi::kwasm_clock_ns() };
         // SAFETY: as above; `skb` is cleared before the packet goes away.
         unsafe { (*ip).skb = skb };
         // SAFETY: exclusive per the checks above; `filter` has one param
@@ -722,7 +722,7 @@ impl Program {
         // SAFETY: as above.
         unsafe { (*ip).skb = ptr::null() };
         // SAFETY: no preconditions.
-        let t1 = unsafe { ffi::kwasm_time_ns() };
+        let t1 = unsafe { ffi::kwasm_clock_ns() };
         bump(&st.run_ns, t1.wrapping_sub(t0));
         match r {
             Ok(()) => match values[0] as u32 as i32 {
