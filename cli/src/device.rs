@@ -40,7 +40,7 @@ impl Device {
         let rc = unsafe {
             libc::ioctl(
                 self.file.as_raw_fd(),
-                cmd as libc::c_ulong,
+                cmd as _,
                 buf.as_mut_ptr(),
             )
         };
