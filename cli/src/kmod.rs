@@ -81,7 +81,7 @@ mod x86_stub {
 /// Build the module image for `init_module(2)`.
 pub fn wrap(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<Vec<u8>> {
     let meta = Meta::parse(parts.meta).map_err(|e| anyhow::anyhow!("invalid metadata: {e}"))?;
-    if meta.arch != Arch::X86_64 || layout.arch != Arch::X86_64 as u32 {
+    if meta.arch != Arch::X86_64 {
         bail!("program modules can only be built for x86-64 kernels so far");
     }
     if meta.text_len as usize != parts.text.len() {
@@ -90,6 +90,25 @@ pub fn wrap(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<Vec<u8>> {
             meta.text_len,
             parts.text.len()
         );
+    }
+    wrap_inner(parts, Some(meta), layout)
+}
+
+/// Like [`wrap`], but without validating the metadata: the module carries
+/// whatever bytes it is given, so that the kernel's own validation can be
+/// tested (`kwasm load --unchecked`). Function symbols are added only when
+/// the metadata parses.
+pub fn wrap_unchecked(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<Vec<u8>> {
+    wrap_inner(parts, Meta::parse(parts.meta).ok(), layout)
+}
+
+fn wrap_inner(
+    parts: &ModuleParts<'_>,
+    meta: Option<Meta<'_>>,
+    layout: &ModuleLayout,
+) -> Result<Vec<u8>> {
+    if layout.arch != Arch::X86_64 as u32 {
+        bail!("program modules can only be built for x86-64 kernels so far");
     }
     let modname = module_name(parts.name);
     if modname.len() >= layout.name_len as usize {
@@ -114,9 +133,16 @@ pub fn wrap(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<Vec<u8>> {
     // The program's code, with a local symbol per function.
     let text = obj.section_id(StandardSection::Text);
     obj.append_section_data(text, parts.text, 16);
-    let nimp = meta.imported(kwasm_abi::meta::kind::FUNC);
-    for (i, f) in meta.funcs().iter().enumerate() {
-        let name = meta.str(f.name);
+    let nimp = meta.map_or(0, |m| m.imported(kwasm_abi::meta::kind::FUNC));
+    let funcs = match &meta {
+        Some(m) => m.funcs().iter().map(|f| m.str(f.name)).collect(),
+        None => Vec::new(),
+    };
+    let text_ranges = match &meta {
+        Some(m) => m.funcs().iter().map(|f| (f.text_off, f.text_len)).collect(),
+        None => Vec::new(),
+    };
+    for (i, (name, (text_off, text_len))) in funcs.into_iter().zip(text_ranges).enumerate() {
         let sym = if name.is_empty() {
             format!("func{}", nimp as usize + i)
         } else {
@@ -124,8 +150,8 @@ pub fn wrap(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<Vec<u8>> {
         };
         obj.add_symbol(Symbol {
             name: format!("kwasm_{}_{}", parts.name, sym).into_bytes(),
-            value: f.text_off as u64,
-            size: f.text_len as u64,
+            value: text_off as u64,
+            size: text_len as u64,
             kind: SymbolKind::Text,
             scope: SymbolScope::Compilation,
             weak: false,

@@ -1,10 +1,13 @@
-//! `kwasm`: run kwasm programs in userspace (and, later, load them into the
-//! kernel).
+//! `kwasm`: run kwasm programs in userspace, and load and manage them in the
+//! kernel (`kwasm.ko`, through `/dev/kwasm`; see `commands/`).
 //!
 //! Exit status: 0 on success, 1 on a usage, load or link error
 //! (`kwasm: <file>: <reason>`), 2 when the program trapped.
 
+mod commands;
+
 use clap::{Parser, Subcommand};
+use commands::{Ctx, kernel, spec_kernel, tools};
 use kwasm_cli::runtime::{Artifact, InstantiateError, InvokeError, Store, StoreConfig, Val};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +22,10 @@ use std::rc::Rc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Drop to this uid right after opening /dev/kwasm (tests the kernel's
+    /// permission checks).
+    #[arg(long, global = true, hide = true, value_name = "UID")]
+    as_uid: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -42,6 +49,92 @@ enum Command {
     /// `trap: integer divide by zero in function 3 (parse_header)`, goes to
     /// stderr); 1 on any other error (`kwasm: <file>: <reason>`).
     Run(RunArgs),
+
+    /// Load a .kw program into the kernel (needs kwasm.ko and root).
+    ///
+    /// The file is validated in userspace first (ELF, metadata, imports
+    /// against the kernel's host API), then wrapped as a kernel module for
+    /// the running kernel and loaded with init_module(2); kwasm.ko validates
+    /// it again. With --attach the program is attached to netfilter hooks
+    /// too; if that fails it is unloaded again.
+    ///
+    /// Example: kwasm load port_filter.kw --name pf --attach ipv4:input
+    Load(kernel::LoadArgs),
+    /// Detach a program from every hook and unload it.
+    Unload {
+        /// Program name (see `kwasm list`).
+        name: String,
+    },
+    /// List the loaded programs: id, name, attach points, functions, code
+    /// and memory size, invocations, traps, average run time.
+    List {
+        /// One JSON array of program objects.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show all counters of a program: invocations, verdicts, run time (total
+    /// and per invocation, in ns) and traps by kind, as `key: value` lines.
+    Stats {
+        /// Program name (see `kwasm list`).
+        name: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach a loaded program to a netfilter hook.
+    Attach {
+        /// Program name.
+        name: String,
+        /// ipv4|ipv6 : prerouting|input|forward|output|postrouting, e.g.
+        /// ipv4:input.
+        point: String,
+        /// Netfilter priority (lower runs earlier).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        priority: i32,
+    },
+    /// Detach a program from a netfilter hook.
+    Detach {
+        /// Program name.
+        name: String,
+        /// The attach point, e.g. ipv4:input.
+        point: String,
+    },
+    /// Read and write a program's maps (arrays of u64 shared with userspace).
+    #[command(subcommand)]
+    Map(kernel::MapCmd),
+    /// Call an export of a loaded program inside the kernel.
+    ///
+    /// The call runs on the current CPU's instance of the program. With
+    /// --kw the arguments are parsed and the results printed exactly as
+    /// `kwasm run` does, so the outputs of the two can be compared; without
+    /// it arguments must be typed (`i32:5 f64:1.5`) and results are printed
+    /// as raw 64-bit slots in hex.
+    ///
+    /// Exit status: 0 on success; 2 when the program traps (the trap goes to
+    /// stderr, worded as by `kwasm run`); 1 on any other error.
+    Invoke(kernel::InvokeArgs),
+
+    /// Run the invoke/assert_return/assert_trap commands of spec .wast files
+    /// through INVOKE in the kernel.
+    #[command(hide = true)]
+    SpecKernel {
+        files: Vec<PathBuf>,
+        /// Print every failure (default: the first 10 per file).
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Send UDP datagrams (test tool).
+    #[command(hide = true)]
+    UdpSend(tools::UdpSendArgs),
+    /// Send datagrams to a local port and count those that arrive (test tool).
+    #[command(hide = true)]
+    UdpCheck(tools::UdpCheckArgs),
+    /// Send random ioctls to /dev/kwasm (test tool).
+    #[command(hide = true)]
+    FuzzIoctl(tools::FuzzArgs),
+    /// Write a deliberately broken copy of a .kw (test tool).
+    #[command(hide = true)]
+    ForgeKw(tools::ForgeArgs),
 }
 
 #[derive(clap::Args)]
@@ -80,6 +173,26 @@ fn fail(file: &Path, reason: impl std::fmt::Display) -> Failure {
     Failure {
         status: 1,
         message: format!("kwasm: {}: {reason}", file.display()),
+    }
+}
+
+/// A kernel command's error: `kwasm: <what went wrong and what to do>`.
+fn failure(e: anyhow::Error) -> Failure {
+    Failure {
+        status: 1,
+        message: format!("kwasm: {e:#}"),
+    }
+}
+
+/// Ok(false) from a check-like command: exit status 1, nothing more to say.
+fn check_status(r: anyhow::Result<bool>) -> Result<(), Failure> {
+    match r {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure {
+            status: 1,
+            message: String::new(),
+        }),
+        Err(e) => Err(failure(e)),
     }
 }
 
@@ -170,21 +283,22 @@ fn run(a: RunArgs) -> Result<(), Failure> {
 
 /// `kwasm run f.kw --invoke g -1 -inf --fuel 10`: ARGS accept values that
 /// start with `-`, so clap hands trailing options to ARGS too. Move every
-/// `--long` option of `run` found among ARGS (and its value) in front of them.
+/// `--long` option of `run` (or `invoke`) found among ARGS (and its value)
+/// in front of them.
 fn hoist_run_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     use clap::CommandFactory;
     let cmd = Cli::command();
-    let Some(run) = cmd.find_subcommand("run") else {
-        return argv;
-    };
     // The subcommand is the first argument that is not an option.
     let Some(pos) = argv
         .iter()
         .skip(1)
         .position(|a| !a.to_string_lossy().starts_with('-'))
         .map(|p| p + 1)
-        .filter(|&p| argv[p] == "run")
+        .filter(|&p| argv[p] == "run" || argv[p] == "invoke")
     else {
+        return argv;
+    };
+    let Some(run) = cmd.find_subcommand(argv[pos].to_string_lossy().as_ref()) else {
         return argv;
     };
     let takes_value = |name: &str| -> Option<bool> {
@@ -240,13 +354,41 @@ fn main() -> ExitCode {
             };
         }
     };
+    let ctx = Ctx { as_uid: cli.as_uid };
     let r = match cli.command {
         Command::Run(a) => run(a),
+        Command::Load(a) => kernel::load(&ctx, &a).map_err(failure),
+        Command::Unload { name } => kernel::unload(&ctx, &name).map_err(failure),
+        Command::List { json } => kernel::list(&ctx, json).map_err(failure),
+        Command::Stats { name, json } => kernel::stats(&ctx, &name, json).map_err(failure),
+        Command::Attach {
+            name,
+            point,
+            priority,
+        } => kernel::attach(&ctx, &name, &point, priority, false).map_err(failure),
+        Command::Detach { name, point } => {
+            kernel::attach(&ctx, &name, &point, 0, true).map_err(failure)
+        }
+        Command::Map(m) => kernel::map(&ctx, &m).map_err(failure),
+        Command::Invoke(a) => match kernel::invoke(&ctx, &a) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(kernel::TRAP_STATUS),
+            Err(e) => Err(failure(e)),
+        },
+        Command::SpecKernel { files, verbose } => {
+            check_status(spec_kernel::run(&ctx, &files, verbose))
+        }
+        Command::UdpSend(a) => tools::udp_send(&a).map_err(failure),
+        Command::UdpCheck(a) => check_status(tools::udp_check(&a)),
+        Command::FuzzIoctl(a) => tools::fuzz_ioctl(&ctx, &a).map_err(failure),
+        Command::ForgeKw(a) => tools::forge(&a).map_err(failure),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("{}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("{}", f.message);
+            }
             ExitCode::from(f.status)
         }
     }

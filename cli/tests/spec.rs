@@ -30,18 +30,18 @@
 //! says how many and why). Anywhere else that is a failure.
 
 use kwasm_cli::runtime::{
-    Artifact, InstanceId, InstantiateError, InvokeError, Store, StoreConfig, TrapCode, Val,
+    Artifact, InstanceId, InstantiateError, InvokeError, Store, StoreConfig, Val,
 };
+use kwasm_cli::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wast::core::{NanPattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::token::Span;
-use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
 
 /// Files that need an unsupported proposal: (pattern, reason). A pattern
 /// ending in `*` matches a prefix, one starting with `*` a suffix; anything
@@ -181,18 +181,6 @@ fn mixed_reason(stem: &str) -> Option<&'static str> {
     MIXED.iter().find(|(n, _)| *n == stem).map(|(_, w)| *w)
 }
 
-/// Does our trap match the suite's expected message?
-fn trap_matches(code: TrapCode, expected: &str) -> bool {
-    let ours = code.message();
-    if expected.starts_with(ours) || ours.contains(expected) {
-        return true;
-    }
-    matches!(
-        (code, expected),
-        (TrapCode::StackOverflow, "call stack exhausted")
-    )
-}
-
 #[derive(Default)]
 struct Counts {
     passed: usize,
@@ -277,93 +265,6 @@ fn compile(wasm: &[u8], name: &str) -> CompileResult {
 
 fn encode_quote(q: &mut QuoteWat<'_>) -> Result<Vec<u8>, String> {
     q.encode().map_err(|e| e.to_string())
-}
-
-fn arg_val(a: &WastArg<'_>) -> Option<Val> {
-    Some(match a {
-        WastArg::Core(WastArgCore::I32(v)) => Val::I32(*v),
-        WastArg::Core(WastArgCore::I64(v)) => Val::I64(*v),
-        WastArg::Core(WastArgCore::F32(v)) => Val::F32(v.bits),
-        WastArg::Core(WastArgCore::F64(v)) => Val::F64(v.bits),
-        WastArg::Core(WastArgCore::RefNull(wast::core::HeapType::Abstract { ty, .. })) => {
-            match ty {
-                wast::core::AbstractHeapType::Func | wast::core::AbstractHeapType::NoFunc => {
-                    Val::FuncRef(None)
-                }
-                _ => Val::ExternRef(None),
-            }
-        }
-        WastArg::Core(WastArgCore::RefExtern(n)) => Val::ExternRef(Some(*n as u64)),
-        _ => return None,
-    })
-}
-
-fn f32_matches(p: &NanPattern<wast::token::F32>, bits: u32) -> bool {
-    match p {
-        NanPattern::CanonicalNan => bits & 0x7fff_ffff == 0x7fc0_0000,
-        NanPattern::ArithmeticNan => bits & 0x7fc0_0000 == 0x7fc0_0000,
-        NanPattern::Value(v) => v.bits == bits,
-    }
-}
-
-fn f64_matches(p: &NanPattern<wast::token::F64>, bits: u64) -> bool {
-    match p {
-        NanPattern::CanonicalNan => bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
-        NanPattern::ArithmeticNan => bits & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
-        NanPattern::Value(v) => v.bits == bits,
-    }
-}
-
-/// `Some(true/false)` when we can check the pattern, `None` for patterns of
-/// unsupported proposals.
-fn ret_matches(r: &WastRetCore<'_>, v: &Val) -> Option<bool> {
-    Some(match (r, v) {
-        (WastRetCore::I32(e), Val::I32(a)) => e == a,
-        (WastRetCore::I64(e), Val::I64(a)) => e == a,
-        (WastRetCore::F32(p), Val::F32(a)) => f32_matches(p, *a),
-        (WastRetCore::F64(p), Val::F64(a)) => f64_matches(p, *a),
-        (WastRetCore::RefNull(_), Val::FuncRef(r)) => r.is_none(),
-        (WastRetCore::RefNull(_), Val::ExternRef(r)) => r.is_none(),
-        (WastRetCore::RefExtern(None), Val::ExternRef(r)) => r.is_some(),
-        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(r)) => *r == Some(*n as u64),
-        (WastRetCore::RefFunc(_), Val::FuncRef(r)) => r.is_some(),
-        (WastRetCore::Either(alts), v) => {
-            let mut any = false;
-            for a in alts {
-                any |= ret_matches(a, v)?;
-            }
-            any
-        }
-        (WastRetCore::V128(_), _)
-        | (WastRetCore::RefHost(_), _)
-        | (WastRetCore::RefAny, _)
-        | (WastRetCore::RefEq, _)
-        | (WastRetCore::RefArray, _)
-        | (WastRetCore::RefStruct, _)
-        | (WastRetCore::RefI31, _)
-        | (WastRetCore::RefI31Shared, _) => return None,
-        _ => false,
-    })
-}
-
-fn fmt_ret(r: &WastRetCore<'_>) -> String {
-    match r {
-        WastRetCore::I32(v) => format!("i32:{v}"),
-        WastRetCore::I64(v) => format!("i64:{v}"),
-        WastRetCore::F32(NanPattern::Value(v)) => format!("f32:{}", Val::F32(v.bits)),
-        WastRetCore::F64(NanPattern::Value(v)) => format!("f64:{}", Val::F64(v.bits)),
-        WastRetCore::F32(NanPattern::CanonicalNan) | WastRetCore::F64(NanPattern::CanonicalNan) => {
-            "nan:canonical".into()
-        }
-        WastRetCore::F32(NanPattern::ArithmeticNan)
-        | WastRetCore::F64(NanPattern::ArithmeticNan) => "nan:arithmetic".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn fmt_vals(v: &[Val]) -> String {
-    let parts: Vec<String> = v.iter().map(|v| format!("{}:{v}", v.ty().name())).collect();
-    format!("[{}]", parts.join(", "))
 }
 
 impl<'a> Runner<'a> {

@@ -202,6 +202,14 @@ fn find_sections(bytes: &[u8]) -> Result<Sections<'_>, LoadErrorKind> {
     })
 }
 
+/// The raw `.text` and `.kwasm.meta` bytes of a `.kw`, after the ELF checks
+/// only: the metadata is not parsed. For tools that hand the bytes to
+/// another validator (`kwasm load --unchecked` lets the kernel judge them).
+pub fn raw_sections(bytes: &[u8]) -> Result<(&[u8], &[u8]), LoadErrorKind> {
+    let s = find_sections(bytes)?;
+    Ok((s.text, s.meta))
+}
+
 impl Artifact {
     /// Read and load a `.kw` file.
     pub fn from_file(path: &Path) -> Result<Artifact, LoadError> {

@@ -1,0 +1,370 @@
+//! `kwasm spec-kernel FILE.wast...` (hidden): run the spec suite's
+//! `invoke`, `assert_return` and `assert_trap` commands through `INVOKE` in
+//! the kernel.
+//!
+//! Each module is compiled with `kwasm_compiler::compile`, loaded as a
+//! program (`spec_<pid>_<n>`) and unloaded when no command can refer to it
+//! any more. Modules with imports are skipped (the kernel links programs
+//! only against its host API), and so are the commands that use them, as are
+//! `get` of globals. Results are compared exactly as the userspace harness
+//! compares them ([`kwasm_cli::spec`]). The process pins itself to one CPU,
+//! because every CPU has its own instance of a program (with its own memory
+//! and globals) and the commands of a file depend on each other's effects.
+
+use super::Ctx;
+use super::kernel::{load_program, unload_module};
+use anyhow::Result;
+use kwasm_abi::ioctl::{self, LoadConfig};
+use kwasm_abi::trap::TrapCode;
+use kwasm_cli::device::Device;
+use kwasm_cli::runtime::artifact::raw_sections;
+use kwasm_cli::runtime::{Artifact, FuncType, Val};
+use kwasm_cli::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
+use std::collections::HashMap;
+use std::path::Path;
+use wast::parser::{self, ParseBuffer};
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
+
+#[derive(Default, Clone, Copy)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// A loaded module: program name and export signatures.
+struct Loaded {
+    prog: String,
+    exports: HashMap<String, FuncType>,
+}
+
+#[derive(Clone)]
+enum Slot {
+    Loaded(usize),
+    Skipped,
+}
+
+struct Runner<'a> {
+    dev: &'a Device,
+    ctx: &'a Ctx,
+    file: String,
+    loaded: Vec<Option<Loaded>>,
+    current: Option<Slot>,
+    named: HashMap<String, Slot>,
+    counter: usize,
+    fuel: u64,
+}
+
+enum Outcome {
+    Pass,
+    Fail(String),
+    Skip,
+    /// Not one of the commands this runner counts.
+    Ignore,
+}
+use Outcome::*;
+
+impl Runner<'_> {
+    fn load(&mut self, wasm: &[u8]) -> Result<Slot, String> {
+        let opts = kwasm_compiler::CompileOptions::default();
+        let kw = kwasm_compiler::compile(wasm, &opts).map_err(|e| format!("kwasmc: {e}"))?;
+        let art = Artifact::from_bytes(&self.file, &kw).map_err(|e| e.to_string())?;
+        let meta = art.meta();
+        if !meta.imports().is_empty() {
+            return Ok(Slot::Skipped);
+        }
+        self.counter += 1;
+        let prog = format!("spec{}_{}", std::process::id() % 10000, self.counter);
+        let (text, meta_bytes) = raw_sections(&kw).map_err(|e| e.to_string())?;
+        let flags = if meta.uses_float() {
+            ioctl::PROG_USES_FLOAT
+        } else {
+            0
+        };
+        let config = LoadConfig {
+            magic: ioctl::LOAD_CONFIG_MAGIC,
+            version: ioctl::IOCTL_VERSION,
+            name: ioctl::encode_name(&prog).ok_or("bad name")?,
+            fuel: self.fuel,
+            stack_kib: 256,
+            flags,
+        };
+        load_program(self.dev, self.ctx, &prog, text, meta_bytes, config, false)
+            .map_err(|e| format!("load: {e:#}"))?;
+        let exports = art.exported_funcs().into_iter().collect();
+        self.loaded.push(Some(Loaded { prog, exports }));
+        Ok(Slot::Loaded(self.loaded.len() - 1))
+    }
+
+    /// Unload modules no name or the current slot refers to.
+    fn collect(&mut self) {
+        for i in 0..self.loaded.len() {
+            let used = matches!(self.current, Some(Slot::Loaded(c)) if c == i)
+                || self
+                    .named
+                    .values()
+                    .any(|s| matches!(s, Slot::Loaded(c) if *c == i));
+            if !used && let Some(l) = self.loaded[i].take() {
+                let _ = unload_module(&l.prog);
+            }
+        }
+    }
+
+    fn unload_all(&mut self) {
+        for l in self.loaded.iter_mut().filter_map(Option::take) {
+            let _ = unload_module(&l.prog);
+        }
+    }
+
+    fn slot(&self, id: Option<wast::token::Id<'_>>) -> Result<Slot, String> {
+        match id {
+            Some(id) => self
+                .named
+                .get(id.name())
+                .cloned()
+                .ok_or_else(|| format!("no module named ${}", id.name())),
+            None => self
+                .current
+                .clone()
+                .ok_or_else(|| "no current module".into()),
+        }
+    }
+
+    /// Ok(Ok(results)) or Ok(Err(trap)); Err(outcome) when it cannot run.
+    fn invoke(&mut self, inv: &WastInvoke<'_>) -> Result<Result<Vec<Val>, TrapCode>, Outcome> {
+        let idx = match self.slot(inv.module) {
+            Ok(Slot::Loaded(i)) => i,
+            Ok(Slot::Skipped) => return Err(Skip),
+            Err(e) => return Err(Fail(e)),
+        };
+        let Some(l) = self.loaded[idx].as_ref() else {
+            return Err(Fail("module already unloaded".into()));
+        };
+        let Some(ty) = l.exports.get(inv.name) else {
+            return Err(Fail(format!("no exported function `{}`", inv.name)));
+        };
+        if ty.params.len() > ioctl::MAX_INVOKE_VALUES || ty.results.len() > ioctl::MAX_INVOKE_VALUES
+        {
+            return Err(Skip);
+        }
+        let mut raw = Vec::new();
+        for a in &inv.args {
+            match arg_val(a) {
+                Some(v) => raw.push(v.to_raw()),
+                None => return Err(Skip),
+            }
+        }
+        let r = self
+            .dev
+            .invoke(&l.prog, inv.name, &raw, 0)
+            .map_err(|e| Fail(format!("INVOKE failed: {e:#}")))?;
+        if r.trap != 0 {
+            return TrapCode::from_u32(r.trap)
+                .map(Err)
+                .ok_or_else(|| Fail(format!("unknown trap code {}", r.trap)));
+        }
+        if r.nresults as usize != ty.results.len() {
+            return Err(Fail(format!(
+                "kernel returned {} results, the signature has {}",
+                r.nresults,
+                ty.results.len()
+            )));
+        }
+        Ok(Ok(ty
+            .results
+            .iter()
+            .zip(r.values.iter())
+            .map(|(t, v)| Val::from_raw(*v, *t))
+            .collect()))
+    }
+
+    fn module(&mut self, mut q: QuoteWat<'_>) -> Outcome {
+        let name = q.name().map(|i| i.name().to_string());
+        let wasm = match q.encode() {
+            Ok(w) => w,
+            Err(e) => return Fail(format!("cannot encode module: {e}")),
+        };
+        let slot = match self.load(&wasm) {
+            Ok(s) => s,
+            Err(e) => {
+                self.current = Some(Slot::Skipped);
+                return Fail(e);
+            }
+        };
+        if let Some(n) = name {
+            self.named.insert(n, slot.clone());
+        }
+        self.current = Some(slot);
+        self.collect();
+        Ignore
+    }
+
+    fn run(&mut self, d: WastDirective<'_>) -> Outcome {
+        match d {
+            WastDirective::Module(q) => self.module(q),
+            WastDirective::Invoke(inv) => match self.invoke(&inv) {
+                Err(o) => o,
+                Ok(Ok(_)) => Pass,
+                Ok(Err(t)) => Fail(format!("invoke `{}` trapped: {}", inv.name, t.message())),
+            },
+            WastDirective::AssertReturn { exec, results, .. } => {
+                let WastExecute::Invoke(inv) = exec else {
+                    return Skip;
+                };
+                let got = match self.invoke(&inv) {
+                    Err(o) => return o,
+                    Ok(Err(t)) => {
+                        return Fail(format!("expected results, got trap: {}", t.message()));
+                    }
+                    Ok(Ok(v)) => v,
+                };
+                let mut expected = Vec::new();
+                for r in &results {
+                    match r {
+                        WastRet::Core(c) => expected.push(c),
+                        #[allow(unreachable_patterns)]
+                        _ => return Skip,
+                    }
+                }
+                let ok = got.len() == expected.len()
+                    && got
+                        .iter()
+                        .zip(&expected)
+                        .all(|(v, r)| ret_matches(r, v) == Some(true));
+                if ok {
+                    Pass
+                } else {
+                    let exp: Vec<String> = expected.iter().map(|r| fmt_ret(r)).collect();
+                    Fail(format!(
+                        "`{}`: expected [{}], got {}",
+                        inv.name,
+                        exp.join(", "),
+                        fmt_vals(&got)
+                    ))
+                }
+            }
+            WastDirective::AssertTrap { exec, message, .. } => {
+                let WastExecute::Invoke(inv) = exec else {
+                    return Ignore;
+                };
+                match self.invoke(&inv) {
+                    Err(o) => o,
+                    Ok(Ok(v)) => Fail(format!(
+                        "`{}`: expected trap \"{message}\", got {}",
+                        inv.name,
+                        fmt_vals(&v)
+                    )),
+                    Ok(Err(t)) if trap_matches(t, message) => Pass,
+                    Ok(Err(t)) => Fail(format!(
+                        "`{}`: expected trap \"{message}\", got \"{}\"",
+                        inv.name,
+                        t.message()
+                    )),
+                }
+            }
+            _ => Ignore,
+        }
+    }
+}
+
+/// Pin this process to the CPU it runs on now.
+fn pin_to_current_cpu() {
+    // SAFETY: sched_getcpu has no preconditions; the cpu_set_t is a local
+    // initialised by CPU_ZERO/CPU_SET and passed with its size.
+    unsafe {
+        let cpu = libc::sched_getcpu();
+        if cpu < 0 {
+            return;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu as usize, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+pub fn run_file(dev: &Device, ctx: &Ctx, path: &Path, verbose: bool) -> Counts {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut counts = Counts::default();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("spec-kernel {file}: cannot read: {e}");
+            counts.failed += 1;
+            return counts;
+        }
+    };
+    let mut lexer = wast::lexer::Lexer::new(&text);
+    lexer.allow_confusing_unicode(true);
+    let buf = match ParseBuffer::new_with_lexer(lexer) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("spec-kernel {file}: cannot lex: {e}");
+            counts.failed += 1;
+            return counts;
+        }
+    };
+    let wast = match parser::parse::<Wast>(&buf) {
+        Ok(w) => w,
+        Err(e) => {
+            println!("spec-kernel {file}: cannot parse: {e}");
+            counts.failed += 1;
+            return counts;
+        }
+    };
+    let mut runner = Runner {
+        dev,
+        ctx,
+        file: file.clone(),
+        loaded: Vec::new(),
+        current: None,
+        named: HashMap::new(),
+        counter: 0,
+        fuel: 1_000_000_000,
+    };
+    let mut shown = 0;
+    for d in wast.directives {
+        let (line, _) = d.span().linecol_in(&text);
+        match runner.run(d) {
+            Pass => counts.passed += 1,
+            Skip => counts.skipped += 1,
+            Ignore => {}
+            Fail(msg) => {
+                counts.failed += 1;
+                if verbose || shown < 10 {
+                    shown += 1;
+                    println!("  {file}:{}: {msg}", line + 1);
+                }
+            }
+        }
+    }
+    runner.unload_all();
+    println!(
+        "spec-kernel {file}: {} passed, {} failed, {} skipped",
+        counts.passed, counts.failed, counts.skipped
+    );
+    counts
+}
+
+/// Returns whether every file passed.
+pub fn run(ctx: &Ctx, files: &[std::path::PathBuf], verbose: bool) -> Result<bool> {
+    pin_to_current_cpu();
+    let dev = ctx.device()?;
+    let mut total = Counts::default();
+    for f in files {
+        let c = run_file(&dev, ctx, f, verbose);
+        total.passed += c.passed;
+        total.failed += c.failed;
+        total.skipped += c.skipped;
+    }
+    if files.len() > 1 {
+        println!(
+            "spec-kernel total: {} passed, {} failed, {} skipped",
+            total.passed, total.failed, total.skipped
+        );
+    }
+    Ok(total.failed == 0)
+}
