@@ -37,13 +37,7 @@ impl Device {
         req.write(&mut buf);
         // SAFETY: `buf` is a live, exclusively borrowed buffer of exactly the
         // size encoded in `cmd`, which is all the kernel reads or writes.
-        let rc = unsafe {
-            libc::ioctl(
-                self.file.as_raw_fd(),
-                cmd as _,
-                buf.as_mut_ptr(),
-            )
-        };
+        let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as _, buf.as_mut_ptr()) };
         if rc < 0 {
             return Err(explain(what, io::Error::last_os_error()));
         }
