@@ -261,7 +261,7 @@ pub fn fuzz_ioctl(ctx: &super::Ctx, a: &FuzzArgs) -> Result<()> {
         };
         // SAFETY: the kernel validates every pointer; we pass addresses the
         // kernel may read/write only inside our own mapping or not at all.
-        let rc = unsafe { libc::ioctl(fd, cmd as libc::c_ulong, arg) };
+        let rc = unsafe { libc::ioctl(fd, cmd as _, arg) };
         let errno = if rc < 0 {
             std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
         } else {
@@ -275,7 +275,7 @@ pub fn fuzz_ioctl(ctx: &super::Ctx, a: &FuzzArgs) -> Result<()> {
     let rc = unsafe {
         libc::ioctl(
             fd,
-            ioctl::MODULE_LAYOUT as libc::c_ulong,
+            ioctl::MODULE_LAYOUT as _,
             layout.as_mut_ptr(),
         )
     };
