@@ -136,7 +136,7 @@ u64 kwasm_time_ns(void)
 
 u64 kwasm_clock_ns(void)
 {
-	return local_clock();
+	return sched_clock();
 }
 
 u32 kwasm_random_u32(void)

@@ -49,7 +49,7 @@ bool kwasm_fpu_usable(void);
 void kwasm_fpu_begin(void);
 void kwasm_fpu_end(void);
 
-/* ktime_get_ns(), local_clock() (fine-grained, this CPU), get_random_u32(). */
+/* ktime_get_ns(), sched_clock() (fine-grained, unfiltered: for intervals on one CPU), get_random_u32(). */
 u64 kwasm_time_ns(void);
 u64 kwasm_clock_ns(void);
 u32 kwasm_random_u32(void);
