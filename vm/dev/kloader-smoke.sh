@@ -94,6 +94,18 @@ for f in $KW/traps/*.kw; do
 	check "smoke: trap $t: unload" kdev unload "t_$t"
 done
 
+# Hostile ioctls, as root and as nobody, with programs loaded and attached.
+check "smoke: fuzz: load compute" kdev load $KW/compute.kw compute
+check "smoke: fuzz: load port_filter" kdev load $KW/port_filter.kw port_filter
+check "smoke: fuzz: attach" kdev attach port_filter ipv4:output 0
+kdev fuzz 20000 compute port_filter nothere | sed "s/^/smoke: root /"
+check "smoke: fuzz as root" kdev fuzz 2000 compute port_filter nothere
+check "smoke: fuzz as nobody" su nobody -s /bin/sh -c "/opt/kwasm/bin/kdev fuzz 5000 compute port_filter"
+ping -c 2 -W 1 127.0.0.1 >/dev/null 2>&1
+echo "smoke: after fuzz: $(kdev list | tr '\n' ' ')"
+check "smoke: fuzz: unload compute" kdev unload compute
+check "smoke: fuzz: unload port_filter" kdev unload port_filter
+
 check "smoke: packet_counter loads" kdev load $KW/packet_counter.kw packet_counter
 check "smoke: dns_parser loads" kdev load $KW/dns_parser.kw dns_parser
 check "smoke: hello loads" kdev load $KW/hello.kw hello
