@@ -74,6 +74,12 @@ thread_local! {
     static JMPBUF: Cell<*mut usize> = const { Cell::new(std::ptr::null_mut()) };
     static TRAP_FUNC: Cell<u32> = const { Cell::new(0) };
     static STACK_LIMIT: Cell<u64> = const { Cell::new(0) };
+    static START_FUEL: Cell<i64> = const { Cell::new(i64::MAX) };
+}
+
+/// Fuel given to start functions (default: unlimited).
+pub fn set_start_fuel(fuel: i64) {
+    START_FUEL.with(|f| f.set(fuel));
 }
 
 extern "C" fn trap_handler(_vmctx: *mut u8, code: u32, func: u32) -> ! {
@@ -527,7 +533,8 @@ impl Instance {
         }
         if m.start_func != NONE {
             let f = inst.funcs[m.start_func as usize].clone();
-            if let Err(t) = inst.call(&f, &[]) {
+            inst.set_fuel(START_FUEL.with(|f| f.get()));
+            if let Err(t) = inst.call_with_fuel(&f, &[]) {
                 std::mem::forget(inst.clone());
                 return Err(InstError::Trap(t));
             }
