@@ -883,3 +883,142 @@ impl Translator<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isa::build_isa;
+    use crate::{OptLevel, Target};
+
+    /// Translate every defined function of `wat` and return the CLIF text.
+    fn clif(wat: &str) -> Vec<String> {
+        let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
+        crate::validate::validate(wasm).unwrap();
+        let module = Box::leak(Box::new(crate::module_env::parse(wasm).unwrap()));
+        let isa = build_isa(Target::X86_64, OptLevel::Speed).unwrap();
+        let cfg = TranslateConfig {
+            call_conv: CallConv::SystemV,
+            native_round: false,
+            stack_pad: 4096,
+            frontend: isa.frontend_config(),
+        };
+        let mut ctx = FunctionBuilderContext::new();
+        (0..module.num_defined_funcs())
+            .map(|i| {
+                let f = translate_function(module, module.layout().unwrap(), &cfg, &mut ctx, i)
+                    .unwrap();
+                cranelift_codegen::verify_function(&f, &*isa)
+                    .unwrap_or_else(|e| panic!("{e}\n{}", f.display()));
+                f.display().to_string()
+            })
+            .collect()
+    }
+
+    fn count(hay: &str, needle: &str) -> usize {
+        hay.matches(needle).count()
+    }
+
+    #[test]
+    fn prologue_checks_stack_then_fuel() {
+        let f = &clif("(module (func))")[0];
+        let sp = f.find("get_stack_pointer").unwrap();
+        let fuel = f.find("store notrap").unwrap();
+        assert!(sp < fuel, "{f}");
+        assert!(f.contains("icmp ult"), "{f}");
+        assert!(f.contains("iconst.i32 9"), "StackOverflow code:\n{f}");
+        assert!(f.contains("iconst.i32 10"), "OutOfFuel code:\n{f}");
+        assert!(f.contains("trap user1"), "{f}");
+        assert!(f.contains("cold"), "{f}");
+    }
+
+    #[test]
+    fn loops_consume_fuel() {
+        let f = &clif("(module (func (loop (br 0))))")[0];
+        // One fuel store at entry, one at the loop header.
+        assert_eq!(count(f, "store "), 2, "{f}");
+    }
+
+    #[test]
+    fn bounds_check_shape() {
+        let f = &clif(
+            "(module (memory 1) (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))",
+        )[0];
+        // ea + size computed in 64 bits from the zero-extended address...
+        assert!(f.contains("uextend.i64"), "{f}");
+        assert!(f.contains("iconst.i64 20"), "offset 16 + size 4:\n{f}");
+        // ...compared with the length, out of bounds goes to the trap block...
+        assert!(f.contains("icmp ugt"), "{f}");
+        assert!(f.contains("iconst.i32 2"), "MemoryOutOfBounds code:\n{f}");
+        // ...and the access itself cannot trap.
+        assert!(f.contains("load.i32 notrap"), "{f}");
+        assert!(f.contains("+16"), "{f}");
+    }
+
+    #[test]
+    fn division_guards() {
+        let fs = clif(
+            r#"(module
+                (func (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+                (func (param i64 i64) (result i64) (i64.rem_s (local.get 0) (local.get 1))))"#,
+        );
+        let div = &fs[0];
+        assert!(div.contains("iconst.i32 7"), "div by zero code:\n{div}");
+        assert!(div.contains("iconst.i32 6"), "overflow code:\n{div}");
+        assert!(div.contains("band"), "{div}");
+        let rem = &fs[1];
+        assert!(rem.contains("select"), "rem_s by -1 divides by 1:\n{rem}");
+        assert!(
+            !rem.contains("iconst.i32 6"),
+            "rem_s never traps on overflow:\n{rem}"
+        );
+    }
+
+    #[test]
+    fn call_indirect_checks() {
+        let f = &clif(
+            r#"(module (type $t (func)) (table 1 funcref)
+                (func (param i32) (call_indirect (type $t) (local.get 0))))"#,
+        )[0];
+        for code in [12, 4, 5] {
+            assert!(
+                f.contains(&format!("iconst.i32 {code}")),
+                "trap {code}:\n{f}"
+            );
+        }
+        assert!(f.contains("call_indirect"), "{f}");
+    }
+
+    #[test]
+    fn br_table_has_no_jump_table() {
+        let f = &clif(
+            r#"(module (func (param i32) (result i32)
+                (block (block (block (br_table 0 1 2 1 0 0 (local.get 0)))
+                    (return (i32.const 10))) (return (i32.const 11))) (i32.const 12)))"#,
+        )[0];
+        assert!(!f.contains("br_table"), "{f}");
+        assert!(!f.contains("jump_table"), "{f}");
+    }
+
+    #[test]
+    fn multi_value_blocks_and_unreachable_code() {
+        let fs = clif(
+            r#"(module
+                (func (param i32) (result i32 i64)
+                    (local.get 0)
+                    (block (param i32) (result i32 i64)
+                        (i64.const 2)
+                        (br_if 0 (local.get 0))
+                        (drop) (drop)
+                        (i32.const 3) (i64.const 4))
+                    (return)
+                    (drop (i32.const 9)))
+                (func (param i32) (result i32)
+                    (if (result i32) (local.get 0)
+                        (then (unreachable) (i32.add))
+                        (else (i32.const 1))))
+                (func (result f32)
+                    (i32.const 5) (loop (param i32) (result f32) (drop) (f32.const 1))))"#,
+        );
+        assert_eq!(fs.len(), 3);
+    }
+}
