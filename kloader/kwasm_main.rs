@@ -298,7 +298,7 @@ pub extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
 /// Copy in a request record.
 fn read_req<R: Record, const N: usize>(arg: c_ulong) -> Result<R> {
     let mut buf = [0u8; N];
-    UserSlice::new(arg as usize, N).reader().read_slice(&mut buf)?;
+    UserSlice::new(arg, N).reader().read_slice(&mut buf)?;
     Ok(R::read(&buf))
 }
 
@@ -306,7 +306,7 @@ fn read_req<R: Record, const N: usize>(arg: c_ulong) -> Result<R> {
 fn write_req<R: Record, const N: usize>(arg: c_ulong, r: &R) -> Result {
     let mut buf = [0u8; N];
     r.write(&mut buf);
-    UserSlice::new(arg as usize, N).writer().write_slice(&buf)
+    UserSlice::new(arg, N).writer().write_slice(&buf)
 }
 
 fn find<'a>(r: &'a KVec<Entry>, name: &[u8; ioctl::NAME_LEN]) -> Result<&'a Entry> {
@@ -381,10 +381,10 @@ fn attach(arg: c_ulong) -> Result {
         drop(unsafe { Arc::from_raw(prog) });
         return Err(kernel::error::from_err_ptr(ops).err().unwrap_or(ENOMEM));
     }
-    let a = |_: ()| Attach { family: req.family, hook: req.hook, priority: req.priority, ops, prog };
+    let a = || Attach { family: req.family, hook: req.hook, priority: req.priority, ops, prog };
     // Capacity was reserved above, so this cannot fail; if it did, undo.
-    if e.attach.push(a(()), GFP_ATOMIC).is_err() {
-        Entry::detach(a(()));
+    if e.attach.push(a(), GFP_ATOMIC).is_err() {
+        Entry::detach(a());
         return Err(ENOMEM);
     }
     Ok(())
@@ -429,13 +429,16 @@ fn invoke(arg: c_ulong) -> Result {
     // SAFETY: bottom halves are disabled.
     let cpu = unsafe { ffi::kwasm_cpu() } as usize;
     let r = match prog.instances.get(cpu) {
-        // SAFETY: bottom halves are disabled on this CPU, so the instance is
-        // ours unless a call on it is already running (`busy`, impossible
-        // here but cheap to check); `values` has MAX_INVOKE_VALUES slots.
+        // SAFETY: bottom halves are disabled, so no call can start on this
+        // CPU's instance meanwhile; reading its flag is race-free.
         Some(&ip) if !unsafe { (*ip).busy } => {
+            // SAFETY: no preconditions.
             if prog.uses_float() && !unsafe { ffi::kwasm_fpu_usable() } {
                 Err(EBUSY)
             } else {
+                // SAFETY: the instance is ours (bottom halves disabled, not
+                // busy); `values` has MAX_INVOKE_VALUES >= max(params,
+                // results) slots (checked above).
                 Ok(unsafe { prog.call_on(ip, &c, &mut req.values, fuel) })
             }
         }

@@ -268,9 +268,10 @@ impl Program {
         let nimp = m.imported(kind::FUNC);
         let rec = m.funcs().get(f.checked_sub(nimp)?)?;
         Some(Callee {
-            // SAFETY (both): offsets validated against `text_len` by
-            // `Meta::parse`, and `text` holds `text_len` bytes.
+            // SAFETY: offsets validated against `text_len` by `Meta::parse`,
+            // and `text` holds `text_len` bytes.
             code: unsafe { self.text.add(rec.text_off as usize) },
+            // SAFETY: as above.
             trampoline: unsafe { self.text.add(t.trampoline as usize) },
             nparams: t.nparams as usize,
             nresults: t.nresults as usize,
@@ -424,8 +425,9 @@ impl Program {
             busy: false,
         };
         let vm = inst.vmctx.ptr();
-        // SAFETY (all `at` writes below): offsets come from `layout`, which
-        // sized the zeroed `vmctx`, and have the types abi documents.
+        // SAFETY: offsets come from `layout`, which sized the zeroed
+        // `vmctx`, and have the types abi documents (also for the `at`
+        // writes further down that say "as above").
         unsafe {
             *inst.at::<i64>(header::FUEL) = 0;
             *inst.at::<u64>(header::STACK_LIMIT) =
@@ -556,7 +558,7 @@ impl Program {
             let Some(dst) = inst.table_elems(e.table) else {
                 return Err(init_trap(name, TrapCode::TableOutOfBounds));
             };
-            if off.checked_add(n).is_none_or(|end| end > dst.len()) {
+            if off.checked_add(n).map_or(true, |end| end > dst.len()) {
                 return Err(init_trap(name, TrapCode::TableOutOfBounds));
             }
             // Disjoint fields: copy through the table's raw buffer.
@@ -701,7 +703,6 @@ impl Program {
         // SAFETY: `ip` belongs to this CPU and bottom halves are disabled,
         // so only a nested call on this CPU could see it: `busy` catches it.
         if unsafe { (*ip).busy } {
-            bump(&st.bad_verdicts, 1);
             return default;
         }
         // SAFETY: no preconditions.
