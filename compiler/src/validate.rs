@@ -46,6 +46,9 @@ fn classified(wasm: &[u8]) -> Result<(), CompileError> {
             Err(broad)
         }
         Err(_) if err.kind == ErrorKind::Malformed => Err(err),
+        // Malformed whatever the features: say so, rather than naming a
+        // feature our subset tripped over first.
+        Err(broad) if broad.kind == ErrorKind::Malformed => Err(broad),
         Err(_) => match feature_from_message(&err.message) {
             Some(feature) => {
                 let mut e = err;
@@ -122,6 +125,9 @@ const MALFORMED_MESSAGES: &[&str] = &[
     "invalid utf-8",
     "UTF-8",
     "function body must end",
+    "leading byte",
+    "limits flags",
+    "invalid var_",
 ];
 
 fn classify(e: &wasmparser::Error) -> ErrorKind {

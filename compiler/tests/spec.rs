@@ -404,7 +404,17 @@ impl Runner {
                 };
                 match compile(&bytes, &CompileOptions::default()) {
                     Ok(_) => Err(format!("malformed module compiled (expected {message:?})")),
-                    Err(_) => Ok(()),
+                    Err(e) => {
+                        if e.kind != ErrorKind::Malformed
+                            && std::env::var_os("KWASM_SPEC_KINDS").is_some()
+                        {
+                            eprintln!(
+                                "    assert_malformed ({message}) reported {:?}: {e}",
+                                e.kind
+                            );
+                        }
+                        Ok(())
+                    }
                 }
             }
             WastDirective::AssertUnlinkable {
