@@ -5,11 +5,13 @@
 //! - `initramfs`: pack busybox, `vm/init`, the modules and extra files.
 //! - `vm-test`: all of the above, then boot QEMU and check the results.
 //! - `vm-shell`: the same VM with an interactive shell after the checks.
+//! - `demo`: the same VM running the port-filter demo (`vm/demo.sh`).
 
 mod cpio;
 mod initramfs;
 mod kernel;
 mod module;
+mod payload;
 mod util;
 mod vm;
 
@@ -43,6 +45,8 @@ enum Cmd {
     VmTest(VmArgs),
     /// Boot the VM with the console attached; a shell starts after the checks
     VmShell(VmArgs),
+    /// Boot the VM, load the port filter, send traffic, show `kwasm list` and stats
+    Demo(VmArgs),
 }
 
 #[derive(Args, Clone, Debug, Default)]
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Cmd::Initramfs(a) => run_initramfs(&a),
         Cmd::VmTest(a) => return vm::vm_test(&a),
         Cmd::VmShell(a) => vm::vm_shell(&a).map(|()| ExitCode::SUCCESS),
+        Cmd::Demo(a) => return vm::demo(&a),
     };
     match res {
         Ok(code) => code,

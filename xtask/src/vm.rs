@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::kernel::{self, KernelTree};
 use crate::util;
-use crate::{VmArgs, initramfs, module};
+use crate::{VmArgs, initramfs, module, payload};
 
 /// Kernel console patterns that fail a run wherever they appear.
 const BAD: &[&str] = &[
@@ -41,8 +41,12 @@ fn prepare(args: &VmArgs) -> Result<(KernelTree, PathBuf)> {
         bail!("{} does not exist", k.bzimage.display());
     }
     let m = module::build(&k, false)?;
+    // The static kwasm, the compiled guests and the spec files; `--add`
+    // entries come last so that they can override them.
+    let mut adds = payload::build()?;
+    adds.extend(args.add.iter().cloned());
     let initrd = util::out_dir().join("initramfs.cpio");
-    initramfs::build(&m, &args.add, &initrd)?;
+    initramfs::build(&m, &adds, &initrd)?;
     if !util::have("qemu-system-x86_64") {
         bail!("qemu-system-x86_64 not found: run `make setup` (apt-get install qemu-system-x86)");
     }
@@ -110,7 +114,7 @@ pub fn vm_test(args: &VmArgs) -> ExitCode {
         }
     };
     let log_path = util::out_dir().join("console.log");
-    let o = match boot(&k, &initrd, args, &log_path) {
+    let o = match boot(&k, &initrd, args, &log_path, "test") {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -163,10 +167,20 @@ pub fn vm_test(args: &VmArgs) -> ExitCode {
     }
 }
 
-fn boot(k: &KernelTree, initrd: &Path, args: &VmArgs, log_path: &Path) -> Result<Outcome> {
+fn boot(
+    k: &KernelTree,
+    initrd: &Path,
+    args: &VmArgs,
+    log_path: &Path,
+    mode: &str,
+) -> Result<Outcome> {
     let mut log = File::create(log_path)?;
     let (reader, writer) = std::io::pipe()?;
-    let mut cmd = qemu(k, initrd, args, "test");
+    let mut cmd = qemu(k, initrd, args, mode);
+    // The demo shows everything /init prints (and the kernel's messages
+    // between), not only check results.
+    let echo = mode == "demo";
+    let mut in_init = false;
     cmd.args(["-serial", "stdio", "-monitor", "none"])
         .stdin(Stdio::null())
         .stdout(writer.try_clone()?)
@@ -210,7 +224,10 @@ fn boot(k: &KernelTree, initrd: &Path, args: &VmArgs, log_path: &Path) -> Result
         let line = line.replace('\r', "");
         let _ = writeln!(log, "{line}");
         let say = |s: String| util::say(&pb, s);
-        if args.verbose {
+        if line.contains(INIT_BANNER) {
+            in_init = true;
+        }
+        if args.verbose || (echo && in_init) {
             say(line.clone());
         } else if !line.trim().is_empty() {
             pb.set_message(line.trim().to_string());
@@ -222,18 +239,18 @@ fn boot(k: &KernelTree, initrd: &Path, args: &VmArgs, log_path: &Path) -> Result
             ));
         }
         if let Some(name) = line.strip_prefix("PASS: ") {
-            if !args.verbose {
+            if !args.verbose && !echo {
                 say(format!("PASS: {name}"));
             }
         } else if let Some(name) = line.strip_prefix("FAIL: ") {
-            if !args.verbose {
+            if !args.verbose && !echo {
                 say(format!("FAIL: {name}"));
             }
             o.fails.push(name.to_string());
         } else if !line.starts_with("    ") && BAD.iter().any(|b| line.contains(b)) {
             // (Indented lines are the output of a failed check, already
             // counted by its FAIL line.)
-            if !args.verbose {
+            if !args.verbose && !echo {
                 say(format!("kernel: {line}"));
             }
             o.problems.push(line.clone());
@@ -250,6 +267,45 @@ fn boot(k: &KernelTree, initrd: &Path, args: &VmArgs, log_path: &Path) -> Result
         log_path.display()
     );
     Ok(o)
+}
+
+/// `cargo xtask demo`: boots the VM in demo mode (`/init` runs
+/// `/opt/kwasm/demo.sh`: load the port filter, send traffic, show `kwasm
+/// list` and the stats) and prints what it shows.
+pub fn demo(args: &VmArgs) -> ExitCode {
+    let r = prepare(args).and_then(|(k, initrd)| {
+        let log_path = util::out_dir().join("demo-console.log");
+        boot(&k, &initrd, args, &log_path, "demo")
+    });
+    match r {
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+        Ok(o) => {
+            let mut ok = true;
+            if o.timed_out {
+                eprintln!("demo: timed out after {}s", args.timeout);
+                ok = false;
+            }
+            if !o.problems.is_empty() {
+                eprintln!(
+                    "demo: {} kernel error line(s) on the console",
+                    o.problems.len()
+                );
+                ok = false;
+            }
+            if !o.fails.is_empty() {
+                eprintln!("demo: failed steps: {}", o.fails.join(", "));
+                ok = false;
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
 }
 
 /// Boots the VM with the console on this terminal; `/init` starts a shell

@@ -453,7 +453,8 @@ pub fn stats(ctx: &Ctx, name: &str, json: bool) -> Result<()> {
     let a = attach_list(&info);
     let mut out = String::new();
     let mut kv = |k: &str, v: String| {
-        let _ = writeln!(out, "{:<18}{v}", format!("{k}:"));
+        // Always a space after the colon, so `awk '$1 == "drops:"'` works.
+        let _ = writeln!(out, "{:<24}{v}", format!("{k}: "));
     };
     kv("name", name_of(&info).to_string());
     kv("id", info.id.to_string());

@@ -272,13 +272,7 @@ pub fn fuzz_ioctl(ctx: &super::Ctx, a: &FuzzArgs) -> Result<()> {
     // The device still answers a well-formed request.
     let mut layout = [0u8; ioctl::ModuleLayout::SIZE];
     // SAFETY: a buffer of exactly the record size.
-    let rc = unsafe {
-        libc::ioctl(
-            fd,
-            ioctl::MODULE_LAYOUT as _,
-            layout.as_mut_ptr(),
-        )
-    };
+    let rc = unsafe { libc::ioctl(fd, ioctl::MODULE_LAYOUT as _, layout.as_mut_ptr()) };
     let summary: Vec<String> = by_errno
         .iter()
         .map(|(e, n)| {

@@ -1,0 +1,62 @@
+# Hostile input: truncated and corrupted .kw files, a wrong import
+# signature, unprivileged callers and garbage ioctls. Userspace refuses them
+# with a clear error; with the hidden `load --unchecked` the same bytes reach
+# the kernel, whose own validation must refuse them too (checksum re-stamped,
+# so it is the structural checks that answer). The kernel log must stay
+# clean (checked at the end by /init and by xtask).
+
+T=/tmp/hostile
+mkdir -p $T
+head -c 1500 $KW/port_filter.kw > $T/truncated.kw
+kwasm forge-kw $KW/port_filter.kw $T/truncated_meta.kw --mode truncate-meta
+kwasm forge-kw $KW/port_filter.kw $T/corrupt_meta.kw --mode corrupt-meta
+kwasm forge-kw $KW/port_filter.kw $T/bad_import.kw --mode bad-import
+
+expect_fail "hostile: truncated .kw refused" "malformed ELF" kwasm load $T/truncated.kw
+expect_fail "hostile: truncated .kw refused even --unchecked" "malformed ELF" \
+	kwasm load $T/truncated.kw --unchecked
+expect_fail "hostile: truncated metadata refused in userspace" "metadata truncated" \
+	kwasm load $T/truncated_meta.kw
+expect_fail "hostile: truncated metadata refused by the kernel" "the kernel rejected the program" \
+	kwasm load $T/truncated_meta.kw --unchecked --name trunc
+check "hostile: kernel log names the truncated program" sh -c 'dmesg | grep -q "trunc: invalid metadata: metadata truncated"'
+expect_fail "hostile: corrupted metadata refused in userspace" "lies outside .text" \
+	kwasm load $T/corrupt_meta.kw
+expect_fail "hostile: corrupted metadata refused by the kernel" "the kernel rejected the program" \
+	kwasm load $T/corrupt_meta.kw --unchecked --name corrupt
+check "hostile: kernel log says why" sh -c 'dmesg | grep -q "corrupt: invalid metadata: function 0 lies outside .text"'
+expect_fail "hostile: wrong import signature refused in userspace, naming it" \
+	"imports \`kwasm\`.\`pkt_load\` with type" kwasm load $T/bad_import.kw
+expect_fail "hostile: wrong import signature refused by the kernel" "pkt_load" \
+	kwasm load $T/bad_import.kw --unchecked --name badimp
+expect_out "hostile: nothing was loaded" 0 prog_modules
+
+# Unprivileged callers. /dev/kwasm may be opened by anyone (LIST/STATS are
+# read-only); changes need CAP_NET_ADMIN, loading CAP_SYS_MODULE. --as-uid
+# drops to nobody after opening the device, so the ioctl's own check answers.
+check "hostile: load pf (root)" kwasm load $KW/port_filter.kw --name pf
+expect_fail "hostile: non-root load refused (EPERM)" "needs CAP_SYS_MODULE" \
+	kwasm --as-uid 65534 load $KW/port_filter.kw --name pf2
+expect_fail "hostile: non-root attach refused (EPERM)" "permission denied" \
+	kwasm --as-uid 65534 attach pf ipv4:input
+expect_fail "hostile: non-root invoke refused (EPERM)" "permission denied" \
+	kwasm --as-uid 65534 invoke pf filter i32:0
+expect_fail "hostile: non-root map set refused (EPERM)" "permission denied" \
+	kwasm --as-uid 65534 map set pf 0 0 5
+expect_fail "hostile: non-root unload refused" "needs CAP_SYS_MODULE" \
+	kwasm --as-uid 65534 unload pf
+expect_fail "hostile: non-root attach via su refused" "permission denied" \
+	su nobody -s /bin/sh -c "/opt/kwasm/bin/kwasm attach pf ipv4:input"
+check "hostile: non-root list allowed" kwasm --as-uid 65534 list
+expect_out "hostile: pf still unattached" - stat_of pf attached
+
+# Garbage ioctls, with a real program name in half of them.
+check "hostile: load compute" kwasm load $KW/compute.kw --name compute
+check "hostile: 20000 random ioctls as root" kwasm fuzz-ioctl --iterations 20000 --seed 7 --name pf
+check "hostile: 5000 random ioctls as nobody" kwasm --as-uid 65534 fuzz-ioctl --iterations 5000 --seed 8 --name compute
+kwasm fuzz-ioctl --iterations 2000 --seed 9 --name compute
+check "hostile: programs still answer" kwasm invoke compute fib 10 --kw $KW/compute.kw
+check "hostile: unload pf" kwasm unload pf
+check "hostile: unload compute" kwasm unload compute
+expect_out "hostile: nothing left loaded" 0 prog_modules
+unload_all

@@ -1,0 +1,194 @@
+//! What the in-VM checks and the demo need besides busybox and the modules:
+//! the static musl `kwasm`, the guest programs compiled to `.kw` by the
+//! host's `kwasmc`, and a few spec test files.
+//!
+//! VM layout (see `vm/checks/`):
+//!
+//! | path                      | what                                              |
+//! |---------------------------|---------------------------------------------------|
+//! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-musl -p kwasm-cli` |
+//! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
+//! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
+//! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{self, Log};
+
+/// Spec files whose commands `kwasm spec-kernel` runs in the kernel.
+pub const SPEC_FILES: &[&str] = &[
+    "i32.wast",
+    "i64.wast",
+    "memory.wast",
+    "call_indirect.wast",
+    "conversions.wast",
+];
+
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(util::root());
+    c
+}
+
+fn run(cmd: &mut Command, what: &str, log: &mut Log) -> Result<()> {
+    let pb = util::spinner("payload");
+    let r = util::run_logged(cmd, what, &pb, log);
+    pb.finish_and_clear();
+    r.map(|_| ())
+}
+
+/// Whether `out` is missing or older than any file under `srcs`.
+fn stale(out: &Path, srcs: &[PathBuf]) -> bool {
+    let Ok(t) = fs::metadata(out).and_then(|m| m.modified()) else {
+        return true;
+    };
+    fn newer(p: &Path, t: std::time::SystemTime) -> bool {
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return false;
+        };
+        if m.is_dir() {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == "target" || name == "out" {
+                return false;
+            }
+            fs::read_dir(p)
+                .map(|rd| rd.flatten().any(|e| newer(&e.path(), t)))
+                .unwrap_or(false)
+        } else {
+            m.modified().is_ok_and(|mt| mt > t)
+        }
+    }
+    srcs.iter().any(|s| newer(s, t))
+}
+
+/// Builds everything and returns `--add` specs for the initramfs.
+pub fn build() -> Result<Vec<String>> {
+    let root = util::root();
+    let out = util::out_dir().join("payload");
+    let log_path = util::out_dir().join("payload.log");
+    fs::create_dir_all(util::out_dir())?;
+    let _ = fs::remove_file(&log_path);
+    let mut log = Log::open(&log_path)?;
+
+    // Guest programs (Rust + WAT) into guests/out.
+    let guests = root.join("guests");
+    let stamp = guests.join("out/port_filter.wasm");
+    if stale(
+        &stamp,
+        &[
+            guests.join("examples"),
+            guests.join("sdk"),
+            guests.join("wat"),
+            guests.join("build.sh"),
+        ],
+    ) {
+        run(
+            Command::new(guests.join("build.sh")).current_dir(&guests),
+            "guests/build.sh",
+            &mut log,
+        )?;
+    }
+
+    // Host kwasmc and the static kwasm for the VM.
+    run(
+        cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "kwasm-compiler",
+            "--bin",
+            "kwasmc",
+        ]),
+        "kwasmc (host)",
+        &mut log,
+    )?;
+    let mut musl = cargo();
+    musl.args([
+        "build",
+        "--release",
+        "--target",
+        MUSL,
+        "-p",
+        "kwasm-cli",
+        "--bin",
+        "kwasm",
+    ]);
+    // The cc crate looks for musl-gcc; plain gcc works for the little C
+    // that dependencies build.
+    if std::env::var_os("CC_x86_64_unknown_linux_musl").is_none() && !util::have("musl-gcc") {
+        musl.env("CC_x86_64_unknown_linux_musl", "gcc");
+    }
+    run(&mut musl, "kwasm (static musl)", &mut log)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let kwasmc = target.join("release/kwasmc");
+    let kwasm = target.join(MUSL).join("release/kwasm");
+    if !util::is_static_elf(&kwasm)? {
+        bail!("{} is not a static executable", kwasm.display());
+    }
+
+    let _ = fs::remove_dir_all(&out);
+    fs::create_dir_all(out.join("bin"))?;
+    fs::create_dir_all(out.join("kw/traps"))?;
+    fs::create_dir_all(out.join("spec"))?;
+    fs::copy(&kwasm, out.join("bin/kwasm"))?;
+
+    // Compile the guests.
+    let mut n = 0;
+    for (dir, sub) in [
+        (guests.join("out"), "kw"),
+        (guests.join("out/traps"), "kw/traps"),
+    ] {
+        let mut entries: Vec<_> = fs::read_dir(&dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        entries.sort();
+        for w in entries {
+            let stem = w.file_stem().unwrap().to_string_lossy().into_owned();
+            // These exist to be refused by kwasmc (bad host imports).
+            if matches!(stem.as_str(), "bad_import" | "unknown_import") {
+                continue;
+            }
+            let kw = out.join(sub).join(format!("{stem}.kw"));
+            util::capture(
+                Command::new(&kwasmc)
+                    .arg("compile")
+                    .arg(&w)
+                    .arg("-o")
+                    .arg(&kw),
+            )
+            .with_context(|| format!("kwasmc compile {}", w.display()))?;
+            n += 1;
+        }
+    }
+
+    // Spec files (read from the shared suite, never copied into the repo).
+    let spec_dir = root.join("../shared/spec-testsuite");
+    for f in SPEC_FILES {
+        let src = spec_dir.join(f);
+        fs::copy(&src, out.join("spec").join(f))
+            .with_context(|| format!("copying {}", src.display()))?;
+    }
+    eprintln!(
+        "payload: kwasm (musl), {n} .kw programs, {} spec files",
+        SPEC_FILES.len()
+    );
+
+    let spec = |p: &str, g: &str| format!("{}:{g}", out.join(p).display());
+    Ok(vec![
+        spec("bin/kwasm", "/opt/kwasm/bin/kwasm"),
+        spec("kw", "/opt/kwasm/kw"),
+        spec("spec", "/opt/kwasm/spec"),
+        format!("{}:/opt/kwasm/demo.sh", root.join("vm/demo.sh").display()),
+    ])
+}
