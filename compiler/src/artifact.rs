@@ -429,6 +429,13 @@ mod tests {
     }
 
     #[test]
+    fn output_is_deterministic() {
+        for target in [Target::X86_64, Target::Aarch64] {
+            assert_eq!(build(target), build(target));
+        }
+    }
+
+    #[test]
     fn integer_module_is_not_flagged_float() {
         let elf = compile(
             b"(module (func (result i32) (i32.const 1)))",

@@ -519,7 +519,18 @@ mod tests {
                 (i64.popcnt (local.get 1))
                 (i32.clz (local.get 2)))
             (func (param i32) (result i64 i32)
-                (call $f (local.get 0) (i64.extend_i32_s (local.get 0)))))"#;
+                (call $f (local.get 0) (i64.extend_i32_s (local.get 0))))
+            (type $many (func (param i64) (result i64 i64 i64 i64 i64 i64)))
+            (func $many (type $many)
+                (i64.ctz (local.get 0)) (i64.rotl (local.get 0) (i64.const 3))
+                (i64.extend8_s (local.get 0)) (i64.rem_u (local.get 0) (i64.const 7))
+                (i64.div_s (local.get 0) (local.get 0)) (i64.shr_s (local.get 0) (i64.const 1)))
+            (func (param i32 i64) (result i64)
+                (table.set 0 (local.get 0) (ref.func $many))
+                (drop (table.grow 0 (ref.null func) (local.get 0)))
+                (call_indirect (type $many) (local.get 1) (local.get 0))
+                (drop) (drop) (drop) (drop) (drop))
+            (elem declare func $many))"#;
         let vcode = vcode_of(int_only);
         assert!(vcode.contains("%r"), "no listing: {vcode}");
         assert!(!vcode.contains("xmm"), "integer code uses XMM:\n{vcode}");

@@ -83,6 +83,11 @@ impl CompileError {
         }
     }
 
+    /// The class of problem (also available as the `kind` field).
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
     /// Attach a byte offset (keeps an offset already set).
     pub fn at(mut self, offset: usize) -> CompileError {
         self.offset.get_or_insert(offset);

@@ -78,6 +78,9 @@ fn default_output(input: &Path) -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `compile` turns an (unexpected) panic into an internal-error message;
+    // keep the default hook from printing a second, multi-line report.
+    std::panic::set_hook(Box::new(|_| {}));
     match cli.cmd {
         Cmd::Compile(args) => match run(&args) {
             Ok(()) => ExitCode::SUCCESS,
