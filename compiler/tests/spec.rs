@@ -1,5 +1,4 @@
-//! Runs WebAssembly spec tests (`/work/shared/spec-testsuite` or
-//! `$KWASM_SPEC_DIR`) through kwasmc and the test runtime in
+//! Runs WebAssembly spec tests (see [`spec_dir`]) through kwasmc and the test runtime in
 //! `tests/runtime`. The curated list below covers the MVP and the
 //! extensions kwasm supports; every assertion in those files must pass.
 //!
@@ -122,10 +121,17 @@ fn options() -> CompileOptions {
     }
 }
 
+/// `$KWASM_SPEC_DIR`, else `shared/spec-testsuite` beside the repository,
+/// else `/work/shared/spec-testsuite`.
 fn spec_dir() -> PathBuf {
-    std::env::var_os("KWASM_SPEC_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/spec-testsuite"))
+    if let Some(d) = std::env::var_os("KWASM_SPEC_DIR") {
+        return PathBuf::from(d);
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec-testsuite");
+    if beside.exists() {
+        return beside;
+    }
+    PathBuf::from("/work/shared/spec-testsuite")
 }
 
 #[derive(Default)]
