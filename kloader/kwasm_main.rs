@@ -219,6 +219,13 @@ fn register(
         pr_err!("{name}: metadata describes {} bytes of code, module has {text_len}\n", m.text_len);
         return Err(EINVAL);
     }
+    // SAFETY: as above, `text` is the program module's `.text` of `text_len`
+    // bytes, mapped for as long as the module lives.
+    let code = unsafe { core::slice::from_raw_parts(text, text_len) };
+    if abi::meta::text_checksum(code) != m.text_crc {
+        pr_err!("{name}: code does not match its metadata (checksum mismatch)\n");
+        return Err(EINVAL);
+    }
     let reg = registry()?;
     if reg.lock().iter().any(|e| e.prog.name == cfg.name) {
         pr_err!("{name}: a program of that name is already loaded\n");

@@ -7,11 +7,16 @@
 //!
 //! ```text
 //! header   (HEADER_SIZE bytes: magic, version, arch, flags, total length,
-//!           CRC-32, .text length, start function, entry export, then one
-//!           (offset, count) pair per section)
+//!           CRC-32, .text length, start function, entry export, CRC-32
+//!           of .text, then one (offset, count) pair per section)
 //! sections (in SectionId order, each `count` records of a fixed size;
 //!           the pool's count is its length in bytes)
 //! ```
+//!
+//! Imports are grouped by kind (functions, tables, memories, globals) and
+//! exports sorted by name, so that every check and lookup is linear or
+//! logarithmic: the kernel validates blobs from userspace and must not spend
+//! quadratic time on a hostile one.
 //!
 //! Variable-length data (strings, signatures, element items, data bytes) lives
 //! in the pool and is referenced by offset and length. The checksum is the
@@ -264,7 +269,8 @@ mod hdr {
     pub const TEXT_LEN: usize = 28;
     pub const START: usize = 32;
     pub const ENTRY: usize = 36;
-    pub const SECTIONS: usize = 40;
+    pub const TEXT_CRC: usize = 40;
+    pub const SECTIONS: usize = 48;
 }
 
 /// Size of the fixed header.
@@ -337,6 +343,13 @@ pub enum MetaError {
         index: u32,
     },
     DuplicateExport {
+        index: u32,
+    },
+    /// Records that must be ordered are not: imports must be grouped by
+    /// kind (functions, tables, memories, globals) and exports sorted by
+    /// name, so that lookups and validation take linear time.
+    Unsorted {
+        section: SectionId,
         index: u32,
     },
     /// The entry export does not exist or is not a function.
@@ -436,6 +449,9 @@ impl fmt::Display for MetaError {
             TypeMismatch { section, index } => {
                 write!(f, "{} record {index} has mismatched types", section.name())
             }
+            Unsorted { section, index } => {
+                write!(f, "{} record {index} is out of order", section.name())
+            }
             DuplicateExport { index } => {
                 write!(f, "export {index} duplicates an earlier export's name")
             }
@@ -481,6 +497,12 @@ pub fn crc32(crc: u32, data: &[u8]) -> u32 {
     !c
 }
 
+/// Checksum of a `.text` section, stored in the header so that runtimes
+/// refuse code that is not the code the metadata was written for.
+pub fn text_checksum(text: &[u8]) -> u32 {
+    crc32(0, text)
+}
+
 /// The blob's checksum: CRC-32 with the checksum field as zero.
 fn checksum(blob: &[u8]) -> u32 {
     let c = crc32(0, &blob[..hdr::CHECKSUM]);
@@ -501,6 +523,8 @@ pub struct MetaParts<'a> {
     pub text_len: u32,
     pub start_func: u32,
     pub entry_export: u32,
+    /// [`text_checksum`] of the `.text` the metadata describes.
+    pub text_crc: u32,
     pub types: &'a [TypeRec],
     pub imports: &'a [ImportRec],
     pub funcs: &'a [FuncRec],
@@ -562,6 +586,8 @@ impl MetaParts<'_> {
         self.text_len.put(out, &mut at);
         self.start_func.put(out, &mut at);
         self.entry_export.put(out, &mut at);
+        self.text_crc.put(out, &mut at);
+        0u32.put(out, &mut at);
         let mut off = HEADER_SIZE;
         for s in SECTIONS {
             (off as u32).put(out, &mut at);
@@ -626,7 +652,11 @@ pub struct Meta<'a> {
     pub text_len: u32,
     pub start_func: u32,
     pub entry_export: u32,
+    /// CRC-32 of `.text`; runtimes compare it with the code they map.
+    pub text_crc: u32,
     sections: [(u32, u32); SECTION_COUNT],
+    /// Index of the first import of each kind (`kind_start[4]` = all).
+    kind_start: [u32; 5],
 }
 
 impl<'a> Meta<'a> {
@@ -695,8 +725,11 @@ impl<'a> Meta<'a> {
             text_len: rd32(blob, hdr::TEXT_LEN),
             start_func: rd32(blob, hdr::START),
             entry_export: rd32(blob, hdr::ENTRY),
+            text_crc: rd32(blob, hdr::TEXT_CRC),
             sections,
+            kind_start: [0; 5],
         };
+        let meta = meta.with_import_groups()?;
         meta.validate()?;
         Ok(meta)
     }
@@ -803,9 +836,53 @@ impl<'a> Meta<'a> {
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
     }
 
+    /// Check that imports are grouped by kind and record where each group
+    /// starts, so that the n-th import of a kind is found in constant time.
+    fn with_import_groups(mut self) -> Result<Meta<'a>, MetaError> {
+        let mut prev = kind::FUNC;
+        for (i, imp) in self.imports().iter().enumerate() {
+            let i = i as u32;
+            if imp.kind > kind::GLOBAL {
+                return Err(MetaError::InvalidKind {
+                    section: SectionId::Imports,
+                    index: i,
+                    kind: imp.kind,
+                });
+            }
+            if imp.kind < prev {
+                return Err(MetaError::Unsorted {
+                    section: SectionId::Imports,
+                    index: i,
+                });
+            }
+            for k in prev + 1..=imp.kind {
+                self.kind_start[k as usize] = i;
+            }
+            prev = imp.kind;
+        }
+        let n = self.imports().len();
+        for k in prev + 1..=4 {
+            self.kind_start[k as usize] = n;
+        }
+        Ok(self)
+    }
+
     /// Number of imports of a kind.
     pub fn imported(&self, k: u8) -> u32 {
-        self.imports().iter().filter(|i| i.kind == k).count() as u32
+        match k {
+            kind::FUNC..=kind::GLOBAL => {
+                self.kind_start[k as usize + 1] - self.kind_start[k as usize]
+            }
+            _ => 0,
+        }
+    }
+
+    /// The `n`-th import of kind `k`.
+    pub fn import_of_kind(&self, k: u8, n: u32) -> Option<ImportRec> {
+        if n >= self.imported(k) {
+            return None;
+        }
+        self.imports().get(self.kind_start[k as usize] + n)
     }
 
     /// Functions in the index space: imported, then defined.
@@ -829,11 +906,7 @@ impl<'a> Meta<'a> {
     pub fn func_type(&self, f: u32) -> Option<u32> {
         let nimp = self.imported(kind::FUNC);
         if f < nimp {
-            self.imports()
-                .iter()
-                .filter(|i| i.kind == kind::FUNC)
-                .nth(f as usize)
-                .map(|i| i.index)
+            self.import_of_kind(kind::FUNC, f).map(|i| i.index)
         } else {
             self.funcs().get(f - nimp).map(|r| r.type_idx)
         }
@@ -843,11 +916,7 @@ impl<'a> Meta<'a> {
     pub fn global_type(&self, g: u32) -> Option<(ValType, bool)> {
         let nimp = self.imported(kind::GLOBAL);
         let (ty, m) = if g < nimp {
-            let i = self
-                .imports()
-                .iter()
-                .filter(|i| i.kind == kind::GLOBAL)
-                .nth(g as usize)?;
+            let i = self.import_of_kind(kind::GLOBAL, g)?;
             (i.ty, i.mutable)
         } else {
             let r = self.globals().get(g - nimp)?;
@@ -860,20 +929,27 @@ impl<'a> Meta<'a> {
     pub fn table_elem(&self, t: u32) -> Option<ValType> {
         let nimp = self.imported(kind::TABLE);
         let b = if t < nimp {
-            self.imports()
-                .iter()
-                .filter(|i| i.kind == kind::TABLE)
-                .nth(t as usize)?
-                .ty
+            self.import_of_kind(kind::TABLE, t)?.ty
         } else {
             self.tables().get(t - nimp)?.elem
         };
         ValType::from_u8(b)
     }
 
-    /// Find an export by name.
+    /// Find an export by name (exports are sorted by name).
     pub fn export(&self, name: &str) -> Option<ExportRec> {
-        self.exports().iter().find(|e| self.str(e.name) == name)
+        let exports = self.exports();
+        let (mut lo, mut hi) = (0, exports.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = exports.get(mid)?;
+            match self.str(e.name).as_bytes().cmp(name.as_bytes()) {
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+                core::cmp::Ordering::Equal => return Some(e),
+            }
+        }
+        None
     }
 
     /// Name of function `f` for messages: the defined function's name or the
@@ -881,10 +957,7 @@ impl<'a> Meta<'a> {
     pub fn func_name(&self, f: u32) -> &'a str {
         let nimp = self.imported(kind::FUNC);
         if f < nimp {
-            self.imports()
-                .iter()
-                .filter(|i| i.kind == kind::FUNC)
-                .nth(f as usize)
+            self.import_of_kind(kind::FUNC, f)
                 .map(|i| self.str(i.name))
                 .unwrap_or("")
         } else {
@@ -1100,14 +1173,23 @@ impl<'a> Meta<'a> {
                 }
             };
             range(S::Exports, i, e.index, limit)?;
-            let name = self.str(e.name);
-            if self
-                .exports()
-                .iter()
-                .take(i as usize)
-                .any(|p| self.str(p.name) == name)
-            {
-                return Err(DuplicateExport { index: i });
+            // Sorted by name, so duplicates are neighbours.
+            if i > 0 {
+                let prev = self
+                    .exports()
+                    .get(i - 1)
+                    .map(|p| self.str(p.name))
+                    .unwrap_or("");
+                match prev.as_bytes().cmp(self.str(e.name).as_bytes()) {
+                    core::cmp::Ordering::Less => {}
+                    core::cmp::Ordering::Equal => return Err(DuplicateExport { index: i }),
+                    core::cmp::Ordering::Greater => {
+                        return Err(Unsorted {
+                            section: S::Exports,
+                            index: i,
+                        });
+                    }
+                }
             }
         }
         if self.entry_export != NONE {

@@ -13,7 +13,7 @@ use kwasm_abi::vmctx::{MAX_WASM_PAGES, MemoryKind, VmCtxCounts, VmCtxLayout};
 /// Offset of the checksum field in the header.
 const CHECKSUM_AT: usize = 24;
 /// Offset of the first (offset, count) section pair in the header.
-const SECTIONS_AT: usize = 40;
+const SECTIONS_AT: usize = 48;
 
 /// Re-stamp a blob's checksum after editing it: CRC-32 of the whole blob with
 /// the checksum field read as zero. Blobs shorter than the field are left
@@ -89,6 +89,7 @@ impl Parts {
             text_len: self.text_len,
             start_func: self.start_func,
             entry_export: self.entry_export,
+            text_crc: TEXT_CRC,
             types: &self.types,
             imports: &self.imports,
             funcs: &self.funcs,
@@ -214,6 +215,8 @@ const G_NULL_EXTERN: u32 = 7;
 const NGLOBALS: u32 = 11;
 // Exports.
 const E_FILTER: u32 = 4;
+/// Any value: metadata validation does not see the code.
+const TEXT_CRC: u32 = 0x1234_5678;
 
 /// A valid blob that uses every record kind, every import kind, every global
 /// initialiser kind and every segment mode, with a defined memory.
@@ -326,17 +329,17 @@ fn rich() -> Parts {
         g(FuncRef, 0, init::GLOBAL_GET, G_IMP_FUNCREF as u64), // 10
     ]);
 
-    let e = p.export(kind::FUNC, F_START, "start");
+    let e = p.export(kind::FUNC, F_START, "a_start");
     p.exports.push(e);
-    let e = p.export(kind::TABLE, 1, "table");
+    let e = p.export(kind::TABLE, 1, "b_table");
     p.exports.push(e);
-    let e = p.export(kind::MEMORY, 0, "memory");
+    let e = p.export(kind::MEMORY, 0, "c_memory");
     p.exports.push(e);
-    let e = p.export(kind::GLOBAL, G_MUT_I32, "counter");
+    let e = p.export(kind::GLOBAL, G_MUT_I32, "d_counter");
     p.exports.push(e);
-    let e = p.export(kind::FUNC, F_FILTER, "filter");
+    let e = p.export(kind::FUNC, F_FILTER, "e_filter");
     p.exports.push(e);
-    let e = p.export(kind::FUNC, 0, "reexported_log");
+    let e = p.export(kind::FUNC, 0, "f_reexported_log");
     p.exports.push(e);
     let e = p.export(kind::FUNC, 3, "ünïcödé");
     p.exports.push(e);
@@ -564,12 +567,12 @@ fn round_trip_rich() {
     assert_eq!(
         names,
         [
-            "start",
-            "table",
-            "memory",
-            "counter",
-            "filter",
-            "reexported_log",
+            "a_start",
+            "b_table",
+            "c_memory",
+            "d_counter",
+            "e_filter",
+            "f_reexported_log",
             "ünïcödé"
         ]
     );
@@ -604,12 +607,12 @@ fn round_trip_rich() {
     assert_eq!(m.table_elem(3), None);
 
     // Exports and the entry point.
-    assert_eq!(m.export("filter").unwrap().index, F_FILTER);
+    assert_eq!(m.export("e_filter").unwrap().index, F_FILTER);
     assert_eq!(m.export("ünïcödé").unwrap().index, 3);
-    assert_eq!(m.export("memory").unwrap().kind, kind::MEMORY);
+    assert_eq!(m.export("c_memory").unwrap().kind, kind::MEMORY);
     assert!(m.export("nope").is_none());
     let entry = m.exports().get(m.entry_export).unwrap();
-    assert_eq!(m.str(entry.name), "filter");
+    assert_eq!(m.str(entry.name), "e_filter");
 
     // Element items.
     let items: Vec<Vec<u32>> = m
@@ -1895,7 +1898,8 @@ fn two_memories() {
         parts_err(|p| {
             let mut i = p.import(kind::MEMORY, "env", "memory");
             i.max = 1;
-            p.imports.push(i);
+            // After the table import: imports are grouped by kind.
+            p.imports.insert(2, i);
         }),
         TooManyMemories
     );
@@ -1948,19 +1952,54 @@ fn function_text_ranges() {
 #[test]
 fn duplicate_export_names() {
     assert_eq!(
-        parts_err(|p| p.exports[5].name = p.exports[0].name),
-        DuplicateExport { index: 5 }
+        parts_err(|p| p.exports[1].name = p.exports[0].name),
+        DuplicateExport { index: 1 }
     );
     // The same name at a different pool offset, and of a different kind.
     assert_eq!(
-        parts_err(|p| p.exports[3].name = p.str("memory")),
+        parts_err(|p| p.exports[3].name = p.str("c_memory")),
         DuplicateExport { index: 3 }
     );
     // The same entity under two names is fine.
     let mut p = rich();
-    let e = p.export(kind::FUNC, F_FILTER, "filter2");
-    p.exports.push(e);
+    let e = p.export(kind::FUNC, F_FILTER, "e_filter2");
+    p.exports.insert(E_FILTER as usize + 1, e);
     parse_ok(&p.encode());
+}
+
+#[test]
+fn exports_sorted_and_imports_grouped() {
+    // Exports out of name order: linear validation depends on the order.
+    assert_eq!(
+        parts_err(|p| p.exports.swap(1, 2)),
+        Unsorted {
+            section: SectionId::Exports,
+            index: 2
+        }
+    );
+    // A function import after a table import.
+    assert_eq!(
+        parts_err(|p| p.imports.swap(0, 1)),
+        Unsorted {
+            section: SectionId::Imports,
+            index: 1
+        }
+    );
+    let m_parts = rich();
+    let blob = m_parts.encode();
+    let m = Meta::parse(&blob).unwrap();
+    assert_eq!(m.imported(kind::FUNC), 1);
+    assert_eq!(m.imported(kind::TABLE), 1);
+    assert_eq!(m.imported(kind::MEMORY), 0);
+    assert_eq!(m.imported(kind::GLOBAL), 3);
+    assert_eq!(
+        m.import_of_kind(kind::GLOBAL, 2).map(|i| m.str(i.name)),
+        Some("g_funcref")
+    );
+    assert!(m.import_of_kind(kind::GLOBAL, 3).is_none());
+    for e in m.exports().iter() {
+        assert_eq!(m.export(m.str(e.name)), Some(e));
+    }
 }
 
 #[test]

@@ -91,6 +91,9 @@ pub fn wrap(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<Vec<u8>> {
             parts.text.len()
         );
     }
+    if kwasm_abi::meta::text_checksum(parts.text) != meta.text_crc {
+        bail!("the code does not match its metadata (checksum mismatch): is the .kw corrupted?");
+    }
     wrap_inner(parts, Some(meta), layout)
 }
 
@@ -359,6 +362,7 @@ mod tests {
             text_len,
             start_func: NONE,
             entry_export: NONE,
+            text_crc: kwasm_abi::meta::text_checksum(&[0xc3; 32][..text_len as usize]),
             types: &types,
             imports: &[],
             funcs: &funcs,
@@ -493,7 +497,27 @@ mod tests {
             )
             .is_err()
         );
-        let text = [0u8; 32];
+        let text = [0xc3u8; 32];
+        // The unmodified parts are accepted, so each rejection below is for
+        // the one thing changed.
+        let ok = ModuleParts {
+            name: "demo",
+            text: &text,
+            meta: &meta,
+            config,
+        };
+        assert!(wrap(&ok, &layout()).is_ok());
+        let flipped = [0xc2u8; 32];
+        assert!(
+            wrap(
+                &ModuleParts {
+                    text: &flipped,
+                    ..ok
+                },
+                &layout()
+            )
+            .is_err()
+        );
         let long = "x".repeat(60);
         assert!(
             wrap(

@@ -5,8 +5,13 @@
 //! bulk memory, reference types; no imports, at most one small memory,
 //! bounded tables, canonical NaNs, and wasm-smith's own fuel so every call
 //! ends; every third module is generated without trapping instructions so
-//! execution goes deeper). Each module is compiled by
-//! `kwasm_compiler::compile` and by Wasmtime 48 (same Cranelift line); both
+//! execution goes deeper). Every fifth module is larger (more instructions
+//! and functions) and left as generated, without wasm-smith's fuel code:
+//! both engines then run it with their own fuel, and a call that exhausts
+//! it in either (they count differently) ends the comparison of that
+//! function. Each module is compiled by `kwasm_compiler::compile`, at
+//! `--opt speed` for even seeds and `--opt none` for odd ones, and by
+//! Wasmtime 48 (same Cranelift line); both
 //! instantiate it (a trap during instantiation must be the same trap), then
 //! every exported function is called twice, in a fresh instance per
 //! function, with the same deterministic arguments in both engines. Results
@@ -23,7 +28,7 @@ use arbitrary::Unstructured;
 use kwasm_cli::runtime::{
     Artifact, InstantiateError, InvokeError, Store, StoreConfig, TrapCode, Val as KVal, ValType,
 };
-use kwasm_compiler::{CompileOptions, ErrorKind, compile};
+use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel, compile};
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::rc::Rc;
@@ -32,8 +37,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Default seeds (a thousand modules take about ten seconds).
 const DEFAULT_SEEDS: Range<u64> = 0..1000;
-/// Bytes of PRNG output wasm-smith consumes per module.
+/// Bytes of PRNG output wasm-smith consumes per module (large modules:
+/// [`LARGE_INPUT_BYTES`]).
 const INPUT_BYTES: usize = 4096;
+const LARGE_INPUT_BYTES: usize = 32 * 1024;
+/// Fuel per call of the large, uninstrumented modules: kwasm counts loop
+/// headers and function entries, Wasmtime (roughly) instructions.
+const KWASM_FUEL: u64 = 2_000_000;
+const WASMTIME_FUEL: u64 = 5_000_000;
 /// wasm-smith fuel: bounds loop iterations and call depth per instance, and
 /// so keeps recursion far from either engine's stack limit.
 const SMITH_FUEL: u32 = 1000;
@@ -65,8 +76,34 @@ impl Rng {
     }
 }
 
+/// How a seed's module is generated and compiled.
+#[derive(Clone, Copy, Debug)]
+struct Profile {
+    opt: OptLevel,
+    /// Larger, and without wasm-smith's fuel instrumentation: the engines'
+    /// fuel bounds execution.
+    large: bool,
+}
+
+impl Profile {
+    /// Both optimisation levels alternate; every fifth module is large (5 is
+    /// coprime to 2 and 3, so every combination with `disallow_traps`
+    /// occurs).
+    fn of(seed: u64) -> Profile {
+        Profile {
+            opt: if seed % 2 == 1 {
+                OptLevel::None
+            } else {
+                OptLevel::Speed
+            },
+            large: seed % 5 == 4,
+        }
+    }
+}
+
 /// wasm-smith restricted to what kwasm supports.
 fn smith_config(seed: u64) -> wasm_smith::Config {
+    let large = Profile::of(seed).large;
     wasm_smith::Config {
         // Proposals kwasm implements.
         bulk_memory_enabled: true,
@@ -100,14 +137,14 @@ fn smith_config(seed: u64) -> wasm_smith::Config {
         max_table_elements: 64,
         table_max_size_required: true,
         min_types: 1, // without a function type there are no functions
-        max_types: 16,
+        max_types: if large { 32 } else { 16 },
         min_funcs: 3,
-        max_funcs: 12,
+        max_funcs: if large { 40 } else { 12 },
         max_globals: 12,
         max_data_segments: 6,
         max_element_segments: 6,
         max_elements: 16,
-        max_instructions: 300,
+        max_instructions: if large { 1000 } else { 300 },
         // Exercise everything that is generated.
         export_everything: true,
         allow_start_export: true,
@@ -123,17 +160,39 @@ fn smith_config(seed: u64) -> wasm_smith::Config {
 
 /// The module for a seed.
 fn generate(seed: u64) -> Result<Vec<u8>, String> {
+    let large = Profile::of(seed).large;
     let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x6b77_6173_6d64_6966);
-    let bytes: Vec<u8> = (0..INPUT_BYTES).map(|_| rng.next() as u8).collect();
+    let n = if large {
+        LARGE_INPUT_BYTES
+    } else {
+        INPUT_BYTES
+    };
+    let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
     let mut u = Unstructured::new(&bytes);
     let mut m = wasm_smith::Module::new(smith_config(seed), &mut u).map_err(|e| e.to_string())?;
-    m.ensure_termination(SMITH_FUEL)
-        .map_err(|e| e.to_string())?;
+    if !large {
+        m.ensure_termination(SMITH_FUEL)
+            .map_err(|e| e.to_string())?;
+    }
     Ok(m.to_bytes())
 }
 
-fn wasmtime_engine() -> wasmtime::Engine {
+/// Wasmtime engines: without fuel, and with fuel for the large modules.
+struct Engines {
+    plain: wasmtime::Engine,
+    fuel: wasmtime::Engine,
+}
+
+fn wasmtime_engines() -> Engines {
+    Engines {
+        plain: wasmtime_engine(false),
+        fuel: wasmtime_engine(true),
+    }
+}
+
+fn wasmtime_engine(fuel: bool) -> wasmtime::Engine {
     let mut c = wasmtime::Config::new();
+    c.consume_fuel(fuel);
     c.wasm_reference_types(true)
         .wasm_bulk_memory(true)
         .wasm_multi_value(true)
@@ -196,6 +255,8 @@ enum TrapKind {
 enum Outcome {
     Values(Vec<V>),
     Trap(TrapKind),
+    /// Out of fuel (large modules only): not compared.
+    Exhausted,
     /// Anything else (an engine error, a fault, an unexpected trap code).
     Error(String),
 }
@@ -208,6 +269,7 @@ impl std::fmt::Display for Outcome {
                 write!(f, "[{}]", s.join(", "))
             }
             Outcome::Trap(t) => write!(f, "trap {t:?}"),
+            Outcome::Exhausted => write!(f, "out of fuel"),
             Outcome::Error(e) => write!(f, "error: {e}"),
         }
     }
@@ -245,6 +307,7 @@ fn wasmtime_trap(e: &wasmtime::Error) -> Outcome {
         T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
         T::BadConversionToInteger => TrapKind::BadConversionToInteger,
         T::StackOverflow => TrapKind::StackOverflow,
+        T::OutOfFuel => return Outcome::Exhausted,
         other => return Outcome::Error(format!("unexpected wasmtime trap {other:?}")),
     })
 }
@@ -332,11 +395,15 @@ fn from_kwasm(v: &KVal) -> V {
     }
 }
 
-fn kwasm_trap_outcome(t: &kwasm_cli::runtime::Trap) -> Outcome {
+/// `fuel`: whether the store was given bounded fuel (large modules).
+fn kwasm_trap_outcome(t: &kwasm_cli::runtime::Trap, fuel: bool) -> Outcome {
     if let Some(sig) = t.signal {
         return Outcome::Error(format!(
             "kwasm: fault (signal {sig}) in generated code: {t}"
         ));
+    }
+    if fuel && t.code == TrapCode::OutOfFuel {
+        return Outcome::Exhausted;
     }
     match kwasm_trap(t.code) {
         Ok(k) => Outcome::Trap(k),
@@ -344,11 +411,15 @@ fn kwasm_trap_outcome(t: &kwasm_cli::runtime::Trap) -> Outcome {
     }
 }
 
-fn kwasm_store() -> Store {
-    Store::new(StoreConfig {
+fn kwasm_store(fuel: bool) -> Store {
+    let mut c = StoreConfig {
         stack_size: WASM_STACK,
         ..StoreConfig::default()
-    })
+    };
+    if fuel {
+        c.fuel = KWASM_FUEL;
+    }
+    Store::new(c)
 }
 
 // ---------------------------------------------------------------------------
@@ -499,10 +570,16 @@ fn compare(ctx: &str, kw: &Outcome, wt: &Outcome, report: &mut Report) {
     }
 }
 
-fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
+fn run_module(engines: &Engines, seed: u64, wasm: &[u8], profile: Profile) -> Report {
     let mut report = Report::default();
+    let fuel = profile.large;
+    let engine = if fuel { &engines.fuel } else { &engines.plain };
+    let opts = CompileOptions {
+        opt: profile.opt,
+        ..CompileOptions::default()
+    };
 
-    let kw = match compile(wasm, &CompileOptions::default()) {
+    let kw = match compile(wasm, &opts) {
         Ok(kw) => kw,
         Err(e) if e.kind == ErrorKind::Unsupported => {
             report.mismatches.push(format!(
@@ -548,7 +625,12 @@ fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
         .filter(|e| matches!(e.ty(), wasmtime::ExternType::Func(_)))
         .map(|e| e.name().to_string())
         .collect();
-    let kw_names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
+    // Exports are a set (a .kw lists them sorted by name); calls below go
+    // by name in kwasm's order on both engines.
+    let mut wt_exports = wt_exports;
+    wt_exports.sort();
+    let mut kw_names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
+    kw_names.sort();
     if kw_names != wt_exports {
         report.mismatches.push(format!(
             "exported functions differ: kwasm {kw_names:?}, wasmtime {wt_exports:?}"
@@ -566,16 +648,19 @@ fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
     for (n, target) in targets.into_iter().enumerate() {
         // Fresh instances per function, so wasm-smith's fuel and the
         // module's state start over for each.
-        let mut kstore = kwasm_store();
+        let mut kstore = kwasm_store(fuel);
         let kinst = kstore.instantiate(&artifact);
         let mut wstore = wasmtime::Store::new(engine, ());
+        if fuel {
+            wstore.set_fuel(WASMTIME_FUEL).expect("fuel is enabled");
+        }
         let winst = wasmtime::Instance::new(&mut wstore, &module, &[]);
         let (kinst, winst) = match (kinst, winst) {
             (Ok(k), Ok(w)) => (k, w),
             (k, w) => {
                 let ko = match k {
                     Ok(_) => Outcome::Values(vec![]),
-                    Err(InstantiateError::Trap(t)) => kwasm_trap_outcome(&t),
+                    Err(InstantiateError::Trap(t)) => kwasm_trap_outcome(&t, fuel),
                     Err(e) => Outcome::Error(format!("kwasm: {e}")),
                 };
                 let wo = match w {
@@ -583,6 +668,11 @@ fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
                     Err(e) => wasmtime_trap(&e),
                 };
                 report.note = Some(format!("instantiation: {ko}"));
+                if ko == Outcome::Exhausted || wo == Outcome::Exhausted {
+                    // A start function that runs out of fuel in either.
+                    report.note = Some("instantiation: out of fuel".into());
+                    return report;
+                }
                 compare("instantiation", &ko, &wo, &mut report);
                 // Both trapped alike: the same happens for every function.
                 return report;
@@ -617,7 +707,7 @@ fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
             let kargs: Vec<KVal> = args.iter().map(|&v| kwasm_val(v)).collect();
             let ko = match kstore.invoke(kinst, name, &kargs) {
                 Ok(vs) => Outcome::Values(vs.iter().map(from_kwasm).collect()),
-                Err(InvokeError::Trap(t)) => kwasm_trap_outcome(&t),
+                Err(InvokeError::Trap(t)) => kwasm_trap_outcome(&t, fuel),
                 Err(e) => Outcome::Error(format!("kwasm: {e}")),
             };
 
@@ -625,6 +715,9 @@ fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
                 args.iter().map(|&v| wasmtime_val(&mut wstore, v)).collect();
             let mut wres: Vec<wasmtime::Val> =
                 wty.results().map(|t| wasmtime_default(&t)).collect();
+            if fuel {
+                wstore.set_fuel(WASMTIME_FUEL).expect("fuel is enabled");
+            }
             let wo = match wfunc.call(&mut wstore, &wargs, &mut wres) {
                 Ok(()) => match wres
                     .iter()
@@ -639,8 +732,14 @@ fn run_module(engine: &wasmtime::Engine, seed: u64, wasm: &[u8]) -> Report {
             report.outcomes.push(match &ko {
                 Outcome::Values(_) => "values".to_string(),
                 Outcome::Trap(t) => format!("{t:?}"),
+                Outcome::Exhausted => "out of fuel".to_string(),
                 Outcome::Error(_) => "error".to_string(),
             });
+            if ko == Outcome::Exhausted || wo == Outcome::Exhausted {
+                // The engines count fuel differently: where one ran out, the
+                // other may have run further. Stop comparing this function.
+                break;
+            }
             compare(&ctx, &ko, &wo, &mut report);
             let ks = kwasm_state(&kstore, kinst, &state_names);
             let ws = wasmtime_state(&mut wstore, &winst, &state_names);
@@ -673,7 +772,7 @@ fn seeds() -> Range<u64> {
 #[test]
 fn differential_against_wasmtime() {
     let seeds = seeds();
-    let engine = wasmtime_engine();
+    let engines = wasmtime_engines();
     let next = AtomicUsize::new(0);
     let all: Vec<u64> = seeds.clone().collect();
     let totals = Mutex::new((0usize, 0usize, 0usize)); // modules, functions, calls
@@ -700,7 +799,7 @@ fn differential_against_wasmtime() {
                                 continue;
                             }
                         };
-                        let r = run_module(&engine, seed, &wasm);
+                        let r = run_module(&engines, seed, &wasm, Profile::of(seed));
                         if std::env::var_os("KWASM_DIFF_DEBUG").is_some() {
                             eprintln!(
                                 "seed {seed}: {} bytes, {} functions, {:?}",
@@ -808,10 +907,10 @@ fn stack_exhaustion_matches() {
     std::thread::Builder::new()
         .stack_size(THREAD_STACK)
         .spawn(|| {
-            let engine = wasmtime_engine();
+            let engines = wasmtime_engines();
             for (i, wat) in MODULES.iter().enumerate() {
                 let wasm = wat::parse_str(wat).unwrap();
-                let r = run_module(&engine, i as u64, &wasm);
+                let r = run_module(&engines, i as u64, &wasm, Profile::of(i as u64));
                 assert!(r.mismatches.is_empty(), "module {i}: {:?}", r.mismatches);
                 assert_eq!(r.functions, 1, "module {i}");
                 assert!(

@@ -85,6 +85,11 @@ fn build_parts() -> (Vec<u8>, Vec<u8>) {
             ..Default::default()
         });
     }
+    // The format lists exports sorted by name.
+    exports.sort_by(|a, b| {
+        let name = |e: &ExportRec| &pool[e.name.off as usize..(e.name.off + e.name.len) as usize];
+        name(a).cmp(name(b))
+    });
     let mut types = Vec::new();
     for (i, t) in TRAMPOLINES.iter().enumerate() {
         align16(&mut text);
@@ -112,6 +117,7 @@ fn build_parts() -> (Vec<u8>, Vec<u8>) {
         text_len: text.len() as u32,
         start_func: meta::NONE,
         entry_export: meta::NONE,
+        text_crc: meta::text_checksum(&text),
         types: &types,
         imports: &[],
         funcs: &funcs,

@@ -108,6 +108,9 @@ pub fn build_meta(
         }
         imports.push(rec);
     }
+    // The format wants imports grouped by kind; a stable sort keeps each
+    // kind's own order, which is all the index spaces depend on.
+    imports.sort_by_key(|r| r.kind);
 
     let mut funcs = Vec::with_capacity(linked.funcs.len());
     for (i, (off, len)) in linked.funcs.iter().enumerate() {
@@ -163,8 +166,18 @@ pub fn build_meta(
         })
         .collect();
 
+    // The format wants exports sorted by name (runtimes binary-search them
+    // and the validator checks uniqueness in one pass).
+    let mut order: Vec<usize> = (0..module.exports.len()).collect();
+    order.sort_by(|&a, &b| {
+        module.exports[a]
+            .name
+            .as_bytes()
+            .cmp(module.exports[b].name.as_bytes())
+    });
     let mut exports = Vec::with_capacity(module.exports.len());
-    for e in &module.exports {
+    for &i in &order {
+        let e = &module.exports[i];
         exports.push(ExportRec {
             kind: e.kind,
             index: e.index,
@@ -172,6 +185,13 @@ pub fn build_meta(
             ..ExportRec::default()
         });
     }
+    let entry_export = match module.entry_export {
+        Some(entry) => order
+            .iter()
+            .position(|&i| i as u32 == entry)
+            .map_or(NONE, |p| p as u32),
+        None => NONE,
+    };
 
     let mut elems = Vec::with_capacity(module.elems.len());
     for e in &module.elems {
@@ -219,7 +239,8 @@ pub fn build_meta(
             CompileError::unsupported("implementation limit: more than 4 GiB of code")
         })?,
         start_func: module.start.unwrap_or(NONE),
-        entry_export: module.entry_export.unwrap_or(NONE),
+        entry_export,
+        text_crc: kwasm_abi::meta::text_checksum(&linked.text),
         types: &types,
         imports: &imports,
         funcs: &funcs,

@@ -70,6 +70,10 @@ pub enum LoadErrorKind {
     WrongHost(&'static str),
     #[error("metadata says .text is {meta} bytes, but .text is {actual} bytes")]
     TextLength { meta: u32, actual: u64 },
+    #[error(
+        "code checksum mismatch: metadata says {meta:#010x}, .text has {actual:#010x} (corrupted file?)"
+    )]
+    TextChecksum { meta: u32, actual: u32 },
     #[error("cannot map code: {0}")]
     Map(std::io::Error),
 }
@@ -251,6 +255,13 @@ impl Artifact {
             return Err(LoadErrorKind::TextLength {
                 meta: meta.text_len,
                 actual: s.text.len() as u64,
+            });
+        }
+        let actual = kwasm_abi::meta::text_checksum(s.text);
+        if actual != meta.text_crc {
+            return Err(LoadErrorKind::TextChecksum {
+                meta: meta.text_crc,
+                actual,
             });
         }
         let types = meta
