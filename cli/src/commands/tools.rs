@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use kwasm_abi::ioctl;
-use kwasm_abi::meta::{self, Meta};
+use kwasm_abi::meta::{self, Meta, Record};
 use kwasm_cli::runtime::artifact::raw_sections;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
@@ -330,17 +330,38 @@ pub struct ForgeArgs {
     pub mode: ForgeMode,
 }
 
-const HDR_CHECKSUM: usize = 24;
-const HDR_SECTIONS: usize = 40;
-
-fn restamp(blob: &mut [u8]) {
-    blob[HDR_CHECKSUM..HDR_CHECKSUM + 4].fill(0);
-    let c = meta::crc32(0, blob);
-    blob[HDR_CHECKSUM..HDR_CHECKSUM + 4].copy_from_slice(&c.to_le_bytes());
+/// Offset of the stored checksum in a valid blob: the 4 bytes that equal
+/// the CRC-32 of the blob with themselves read as zero. Found rather than
+/// hard-coded so that the forger follows the format.
+fn checksum_offset(blob: &[u8]) -> Option<usize> {
+    (0..blob.len().saturating_sub(4)).step_by(4).find(|&p| {
+        let stored = u32::from_le_bytes([blob[p], blob[p + 1], blob[p + 2], blob[p + 3]]);
+        let c = meta::crc32(0, &blob[..p]);
+        let c = meta::crc32(c, &[0; 4]);
+        meta::crc32(c, &blob[p + 4..]) == stored
+    })
 }
 
-fn rd32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn restamp(blob: &mut [u8], at: usize) {
+    blob[at..at + 4].fill(0);
+    let c = meta::crc32(0, blob);
+    blob[at..at + 4].copy_from_slice(&c.to_le_bytes());
+}
+
+/// Offset of the only occurrence of `rec`'s encoding in `blob`.
+fn find_record<R: meta::Record>(blob: &[u8], rec: &R) -> Result<usize> {
+    let mut enc = vec![0u8; R::SIZE];
+    rec.write(&mut enc);
+    let hits: Vec<usize> = blob
+        .windows(R::SIZE)
+        .enumerate()
+        .filter(|(_, w)| *w == enc.as_slice())
+        .map(|(i, _)| i)
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok(*one),
+        _ => bail!("found the record {} times in the metadata", hits.len()),
+    }
 }
 
 /// Write a deliberately broken copy of a valid `.kw`.
@@ -371,18 +392,19 @@ pub fn forge(a: &ForgeArgs) -> Result<()> {
         }
         ForgeMode::CorruptMeta => {
             let blob = &mut bytes[meta_off..meta_off + meta_len];
-            let funcs = HDR_SECTIONS + 8 * meta::SectionId::Funcs as usize;
-            let (off, count) = (rd32(blob, funcs) as usize, rd32(blob, funcs + 4));
-            if count == 0 {
-                bail!("the program has no functions to corrupt");
-            }
-            // FuncRec { type_idx, text_off, text_len, .. }: code past .text.
-            blob[off + 4..off + 8].copy_from_slice(&(text_len as u32 + 64).to_le_bytes());
-            restamp(blob);
+            let (at, sum) = {
+                let m = Meta::parse(blob).map_err(|e| anyhow!("invalid metadata: {e}"))?;
+                let f = m.funcs().get(0).context("the program has no functions")?;
+                (find_record(blob, &f)?, checksum_offset(blob))
+            };
+            let sum = sum.context("cannot find the metadata checksum")?;
+            // FuncRec { type_idx, text_off, .. }: the code lies past .text.
+            blob[at + 4..at + 8].copy_from_slice(&(text_len as u32 + 64).to_le_bytes());
+            restamp(blob, sum);
         }
         ForgeMode::BadImport => {
             let blob = &mut bytes[meta_off..meta_off + meta_len];
-            let (imp_off, new_type) = {
+            let (imp, at, sum) = {
                 let m = Meta::parse(blob).map_err(|e| anyhow!("invalid metadata: {e}"))?;
                 let imp = m.imports().get(0).context("the program has no imports")?;
                 let cur = m.types().get(imp.index).context("bad import type")?;
@@ -396,12 +418,16 @@ pub fn forge(a: &ForgeArgs) -> Result<()> {
                 let new = (0..m.types().len())
                     .find(|&i| m.types().get(i).is_some_and(|t| sig(t) != cur_sig))
                     .context("the program has no other function type to use")?;
-                let imports = HDR_SECTIONS + 8 * meta::SectionId::Imports as usize;
-                (rd32(blob, imports) as usize, new)
+                let at = find_record(blob, &imp)?;
+                let mut imp = imp;
+                imp.index = new;
+                (imp, at, checksum_offset(blob))
             };
-            // ImportRec { kind, ty, mutable, pad, module, name, index, .. }.
-            blob[imp_off + 20..imp_off + 24].copy_from_slice(&new_type.to_le_bytes());
-            restamp(blob);
+            let sum = sum.context("cannot find the metadata checksum")?;
+            let mut enc = vec![0u8; meta::ImportRec::SIZE];
+            imp.write(&mut enc);
+            blob[at..at + enc.len()].copy_from_slice(&enc);
+            restamp(blob, sum);
             Meta::parse(blob).map_err(|e| anyhow!("forged metadata does not parse: {e}"))?;
         }
     }
