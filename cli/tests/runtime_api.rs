@@ -1,15 +1,36 @@
 //! The runtime's Rust API on compiled modules: linking between instances,
-//! traps across instance boundaries, limits and link errors.
+//! traps across instance boundaries, limits and link errors; and what
+//! generated code does at run time that the spec suite does not check: exact
+//! fuel accounting, the stack check and the function index a trap reports,
+//! many return values through trampolines, and accesses after memory growth.
 
 use kwasm_cli::runtime::{
-    Artifact, InstantiateError, InvokeError, LinkError, Store, StoreConfig, TrapCode, Val,
+    Artifact, Extern, InstantiateError, InvokeError, LinkError, Store, StoreConfig, TrapCode, Val,
 };
+use kwasm_compiler::{CompileOptions, OptLevel};
 use std::rc::Rc;
 
 fn load(wat: &str) -> Rc<Artifact> {
-    let kw = kwasm_compiler::compile(wat.as_bytes(), &kwasm_compiler::CompileOptions::default())
+    load_opt(wat, OptLevel::default())
+}
+
+fn load_opt(wat: &str, opt: OptLevel) -> Rc<Artifact> {
+    let opts = CompileOptions {
+        opt,
+        ..CompileOptions::default()
+    };
+    let kw = kwasm_compiler::compile(wat.as_bytes(), &opts)
         .unwrap_or_else(|e| panic!("compile failed: {e}"));
     Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap())
+}
+
+const OPT_LEVELS: [OptLevel; 2] = [OptLevel::None, OptLevel::Speed];
+
+fn trap_of<T: std::fmt::Debug>(r: Result<T, InvokeError>) -> kwasm_cli::runtime::Trap {
+    match r {
+        Err(InvokeError::Trap(t)) => t,
+        other => panic!("expected a trap, got {other:?}"),
+    }
 }
 
 const LIB: &str = r#"
@@ -203,5 +224,154 @@ fn externs_of_another_store_are_refused_and_resolvers_work() {
             assert!(b.memory(m).is_none());
         }
         _ => unreachable!(),
+    }
+}
+
+#[test]
+fn fuel_bounds_loops_and_calls_exactly() {
+    for opt in OPT_LEVELS {
+        let a = load_opt(
+            r#"(module
+                (func (export "spin") (loop (br 0)))
+                (func $leaf)
+                (func (export "calls") (param i32)
+                    (loop (call $leaf)
+                        (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+                        (br_if 0 (local.get 0)))))"#,
+            opt,
+        );
+        let mut s = Store::new(StoreConfig {
+            fuel: 1000,
+            ..StoreConfig::default()
+        });
+        let i = s.instantiate(&a).unwrap();
+        let t = trap_of(s.invoke(i, "spin", &[]));
+        assert_eq!(t.code, TrapCode::OutOfFuel, "{opt:?}");
+        // 1 for the entry + 10 * (loop header + the leaf's entry) = 21 units:
+        // exactly enough, one less is not.
+        s.set_fuel(21);
+        assert_eq!(s.invoke(i, "calls", &[Val::I32(10)]).unwrap(), vec![]);
+        s.set_fuel(20);
+        let t = trap_of(s.invoke(i, "calls", &[Val::I32(10)]));
+        assert_eq!(t.code, TrapCode::OutOfFuel, "{opt:?}");
+    }
+}
+
+#[test]
+fn stack_overflow_traps_in_the_recursing_function() {
+    for opt in OPT_LEVELS {
+        let mut s = Store::default();
+        let rec = load_opt(
+            r#"(module
+                (func $entry (export "go") (param i64) (result i64) (call $rec (local.get 0)))
+                (func $rec (param i64) (result i64)
+                    (i64.add (i64.const 1) (call $rec (i64.add (local.get 0) (i64.const 1))))))"#,
+            opt,
+        );
+        let i = s.instantiate(&rec).unwrap();
+        let t = trap_of(s.invoke(i, "go", &[Val::I64(0)]));
+        assert_eq!(t.code, TrapCode::StackOverflow, "{opt:?}");
+        assert_eq!(t.signal, None, "{opt:?}: {t}");
+        // The check fires in $rec (index 1), not in the entry function.
+        assert_eq!(t.func, 1, "{opt:?}: {t}");
+        // The store is usable afterwards, and a later trap reports its own
+        // function.
+        let div = load_opt(
+            r#"(module (func (export "f") (result i32) (i32.div_u (i32.const 7) (i32.const 0))))"#,
+            opt,
+        );
+        let j = s.instantiate(&div).unwrap();
+        let t = trap_of(s.invoke(j, "f", &[]));
+        assert_eq!(t.code, TrapCode::IntegerDivisionByZero, "{opt:?}");
+        assert_eq!(t.func, 0, "{opt:?}: {t}");
+        let t = trap_of(s.invoke(i, "go", &[Val::I64(0)]));
+        assert_eq!((t.code, t.func), (TrapCode::StackOverflow, 1), "{opt:?}");
+    }
+}
+
+#[test]
+fn many_results_through_trampolines() {
+    for opt in OPT_LEVELS {
+        let a = load_opt(
+            r#"(module
+                (func $many (param i32 f32 i64 f64)
+                    (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
+                    (local.get 0) (local.get 1) (local.get 2) (local.get 3)
+                    (i32.add (local.get 0) (i32.const 1))
+                    (f32.add (local.get 1) (f32.const 1))
+                    (i64.add (local.get 2) (i64.const 1))
+                    (f64.add (local.get 3) (f64.const 1))
+                    (i32.const -1) (i64.const -1))
+                (func (export "many") (param i32 f32 i64 f64)
+                    (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
+                    (call $many (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#,
+            opt,
+        );
+        let mut s = Store::default();
+        let i = s.instantiate(&a).unwrap();
+        let args = [
+            Val::I32(5),
+            Val::F32(2.5f32.to_bits()),
+            Val::I64(7),
+            Val::F64(4.25f64.to_bits()),
+        ];
+        assert_eq!(
+            s.invoke(i, "many", &args).unwrap(),
+            vec![
+                Val::I32(5),
+                Val::F32(2.5f32.to_bits()),
+                Val::I64(7),
+                Val::F64(4.25f64.to_bits()),
+                Val::I32(6),
+                Val::F32(3.5f32.to_bits()),
+                Val::I64(8),
+                Val::F64(5.25f64.to_bits()),
+                Val::I32(-1),
+                Val::I64(-1),
+            ],
+            "{opt:?}"
+        );
+    }
+}
+
+#[test]
+fn memory_grow_and_accesses_after_growth() {
+    for opt in OPT_LEVELS {
+        let a = load_opt(
+            r#"(module (memory (export "mem") 1 100)
+                (func (export "f") (result i32)
+                    (local i32)
+                    (i32.store (i32.const 65532) (i32.const 42))
+                    (local.set 0 (i32.const 0))
+                    (block (loop
+                        (br_if 1 (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+                        (i32.store (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 4))
+                                   (memory.size))
+                        (local.set 0 (i32.add (local.get 0) (i32.load (i32.const 65532))))
+                        (br 0)))
+                    (i32.add (local.get 0)
+                        (i32.load (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 4))))))"#,
+            opt,
+        );
+        let mut s = Store::default();
+        let i = s.instantiate(&a).unwrap();
+        // 99 successful grows each add 42, then the last page holds 100.
+        assert_eq!(
+            s.invoke(i, "f", &[]).unwrap(),
+            vec![Val::I32(99 * 42 + 100)],
+            "{opt:?}"
+        );
+        let Some(Extern::Memory(m)) = s.export(i, "mem") else {
+            panic!("no memory export")
+        };
+        let m = s.memory(m).unwrap();
+        assert_eq!(m.pages(), 100);
+        assert_eq!(m.len(), 100 * 65536);
+        // Each page's last word holds the page count after its grow.
+        for p in 2..=100u32 {
+            let off = (p * 65536 - 4) as usize;
+            let word = u32::from_le_bytes(m.data()[off..off + 4].try_into().unwrap());
+            assert_eq!(word, p, "{opt:?}: page {p}");
+        }
     }
 }

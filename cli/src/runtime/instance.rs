@@ -850,3 +850,74 @@ impl Store {
         self.instance(id)?.exports.get(name).copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slot contract of trampolines (`kwasm_abi::types::RawVal`), below
+    /// what [`Store::invoke`] can express: the upper halves of i32/f32
+    /// argument slots are ignored (a kernel caller may leave anything
+    /// there), and i32/f32 results are stored zero-extended, through ten
+    /// results of a wasm-to-wasm call.
+    #[test]
+    fn narrow_slots_ignore_upper_bits_and_results_are_zero_extended() {
+        const WAT: &str = r#"(module
+            (func $many (param i32 f32 i64 f64)
+                (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
+                (local.get 0) (local.get 1) (local.get 2) (local.get 3)
+                (i32.add (local.get 0) (i32.const 1))
+                (f32.add (local.get 1) (f32.const 1))
+                (i64.add (local.get 2) (i64.const 1))
+                (f64.add (local.get 3) (f64.const 1))
+                (i32.const -1) (i64.const -1))
+            (func (export "many") (param i32 f32 i64 f64)
+                (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
+                (call $many (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+        for opt in [
+            kwasm_compiler::OptLevel::None,
+            kwasm_compiler::OptLevel::Speed,
+        ] {
+            let opts = kwasm_compiler::CompileOptions {
+                opt,
+                ..Default::default()
+            };
+            let kw = kwasm_compiler::compile(WAT.as_bytes(), &opts).unwrap();
+            let a = Rc::new(Artifact::from_bytes("many.kw", &kw).unwrap());
+            let mut s = Store::default();
+            let id = s.instantiate(&a).unwrap();
+            let (ty, code, cx) = {
+                let inst = s.instance(id).unwrap();
+                let exp = inst.meta().export("many").unwrap();
+                let ty = inst.meta().func_type(exp.index).unwrap();
+                // SAFETY: func_refs are initialised for every function.
+                let r = unsafe { &*inst.vmctx.at::<VmFuncRef>(inst.layout.func_ref(exp.index)) };
+                (ty, r.code, r.vmctx)
+            };
+            let mut values = [0x5555_5555_5555_5555u64; 10];
+            values[..4].copy_from_slice(&[
+                0xdead_beef_0000_0005,
+                0xffff_ffff_0000_0000 | u64::from(2.5f32.to_bits()),
+                7,
+                4.25f64.to_bits(),
+            ]);
+            s.call_raw(id, ty, code, cx, &mut values).unwrap();
+            assert_eq!(
+                values,
+                [
+                    5,
+                    u64::from(2.5f32.to_bits()),
+                    7,
+                    4.25f64.to_bits(),
+                    6,
+                    u64::from(3.5f32.to_bits()),
+                    8,
+                    5.25f64.to_bits(),
+                    0xffff_ffff,
+                    u64::MAX
+                ],
+                "{opt:?}"
+            );
+        }
+    }
+}
