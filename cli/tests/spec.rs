@@ -1,17 +1,22 @@
 //! The WebAssembly spec test suite, run through `kwasm_compiler::compile`
 //! and the userspace runtime.
 //!
-//! Every `.wast` in `shared/spec-testsuite` runs in a fresh `Store` (with the
+//! Every `.wast` in the spec test suite runs in a fresh `Store` (with the
 //! `spectest` host module), except files on [`SKIP`], which need proposals
-//! kwasm does not implement. Output: one line per file and a final
-//! `N passed, N failed, N skipped` line counting commands (every module,
-//! register, invoke and assertion is one). The test fails on any failed
-//! command in a supported file.
+//! kwasm does not implement, once per optimisation level: modules are
+//! compiled with `--opt speed` and again with `--opt none`. Output: one line
+//! per file and level, a total per level, and a final
+//! `N passed, N failed, N skipped` line over both levels, counting commands
+//! (every module, register, invoke and assertion is one). The test fails on
+//! any failed command in a supported file.
 //!
 //! Environment: `KWASM_SPEC_FILTER=i32` runs only files whose name contains
-//! the filter (comma-separated alternatives allowed); `KWASM_SPEC_VERBOSE=1`
+//! the filter (comma-separated alternatives allowed); `KWASM_SPEC_OPT=speed`
+//! or `none` runs one level only (default `both`); `KWASM_SPEC_VERBOSE=1`
 //! prints every failure (default: the first 10 per file);
-//! `KWASM_SPEC_JOBS=N` sets the number of worker threads.
+//! `KWASM_SPEC_JOBS=N` sets the number of worker threads;
+//! `KWASM_SPEC_DIR` points at the suite (default: `shared/spec-testsuite`
+//! beside the repository, else `/work/shared/spec-testsuite`).
 //!
 //! Trap messages are compared the way Wasmtime's wast runner does: the
 //! expected text must start with our `TrapCode::message()` (the suite adds
@@ -33,6 +38,7 @@ use kwasm_cli::runtime::{
     Artifact, InstanceId, InstantiateError, InvokeError, Store, StoreConfig, Val,
 };
 use kwasm_cli::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
+use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -52,7 +58,30 @@ const SKIP: &[(&str, &str)] = &[
     ("i16x8_relaxed_q15mulr_s", "relaxed SIMD"),
     ("i32x4_relaxed_trunc", "relaxed SIMD"),
     ("i8x16_relaxed_swizzle", "relaxed SIMD"),
-    ("*64", "memory64 / table64"),
+    // The 64-bit copies of core files (not `f64`/`i64`: those are core).
+    ("address64", "memory64 / table64"),
+    ("align64", "memory64 / table64"),
+    ("binary_leb128_64", "memory64 / table64"),
+    ("bulk64", "memory64 / table64"),
+    ("call_indirect64", "memory64 / table64"),
+    ("endianness64", "memory64 / table64"),
+    ("float_memory64", "memory64 / table64"),
+    ("load64", "memory64 / table64"),
+    ("memory64", "memory64 / table64"),
+    ("memory_copy64", "memory64 / table64"),
+    ("memory_fill64", "memory64 / table64"),
+    ("memory_grow64", "memory64 / table64"),
+    ("memory_init64", "memory64 / table64"),
+    ("memory_redundancy64", "memory64 / table64"),
+    ("memory_trap64", "memory64 / table64"),
+    ("table64", "memory64 / table64"),
+    ("table_copy64", "memory64 / table64"),
+    ("table_fill64", "memory64 / table64"),
+    ("table_get64", "memory64 / table64"),
+    ("table_grow64", "memory64 / table64"),
+    ("table_init64", "memory64 / table64"),
+    ("table_set64", "memory64 / table64"),
+    ("table_size64", "memory64 / table64"),
     ("memory64-imports", "memory64"),
     ("memory-multi", "multi-memory"),
     ("array*", "GC"),
@@ -69,7 +98,6 @@ const SKIP: &[(&str, &str)] = &[
     ("type-equivalence", "GC (recursive types)"),
     ("type-rec", "GC (recursive types)"),
     ("extern", "GC (any.convert_extern)"),
-    ("table-sub", "GC / typed function references (subtyping)"),
     ("throw", "exception handling"),
     ("throw_ref", "exception handling"),
     ("try_table", "exception handling"),
@@ -86,7 +114,6 @@ const SKIP: &[(&str, &str)] = &[
         "local_init",
         "typed function references (non-nullable locals)",
     ),
-    ("switch", "stack switching"),
     // Numbered copies of core files come from the multi-memory proposal.
     ("address0", "multi-memory"),
     ("address1", "multi-memory"),
@@ -161,6 +188,7 @@ const MIXED: &[(&str, &str)] = &[
     ),
     ("table_copy_mixed", "memory64 (64-bit tables)"),
     ("table_init", "GC"),
+    ("table-sub", "typed function references (typed tables)"),
     ("unreached-valid", "typed function references"),
 ];
 
@@ -217,6 +245,7 @@ enum CompileResult {
 struct Runner<'a> {
     file: &'a str,
     mixed: bool,
+    opts: CompileOptions,
     store: Store,
     current: Option<Slot>,
     named: HashMap<String, Slot>,
@@ -233,9 +262,8 @@ fn new_store() -> Store {
     store
 }
 
-fn compile(wasm: &[u8], name: &str) -> CompileResult {
-    let opts = kwasm_compiler::CompileOptions::default();
-    let r = std::panic::catch_unwind(|| kwasm_compiler::compile(wasm, &opts));
+fn compile(wasm: &[u8], name: &str, opts: &CompileOptions) -> CompileResult {
+    let r = std::panic::catch_unwind(|| kwasm_compiler::compile(wasm, opts));
     let kw = match r {
         Err(p) => {
             let msg = p
@@ -268,10 +296,14 @@ fn encode_quote(q: &mut QuoteWat<'_>) -> Result<Vec<u8>, String> {
 }
 
 impl<'a> Runner<'a> {
-    fn new(file: &'a str, mixed: bool) -> Runner<'a> {
+    fn new(file: &'a str, mixed: bool, opt: OptLevel) -> Runner<'a> {
         Runner {
             file,
             mixed,
+            opts: CompileOptions {
+                opt,
+                ..CompileOptions::default()
+            },
             store: new_store(),
             current: None,
             named: HashMap::new(),
@@ -303,7 +335,7 @@ impl<'a> Runner<'a> {
     /// Compile and instantiate; `Ok(None)` when skipped as unsupported.
     fn instantiate(&mut self, wasm: &[u8]) -> Result<Option<InstanceId>, String> {
         let name = self.artifact_name();
-        match compile(wasm, &name) {
+        match compile(wasm, &name, &self.opts) {
             CompileResult::Ok(a) => self.instantiate_artifact(&a),
             CompileResult::Unsupported(m) if self.mixed => {
                 let _ = m;
@@ -379,7 +411,7 @@ impl<'a> Runner<'a> {
                     .encode()
                     .map_err(|e| Fail(format!("cannot encode module: {e}")))?;
                 let name = self.artifact_name();
-                let a = match compile(&wasm, &name) {
+                let a = match compile(&wasm, &name, &self.opts) {
                     CompileResult::Ok(a) => a,
                     CompileResult::Unsupported(_) if self.mixed => return Err(Skip),
                     CompileResult::Unsupported(m)
@@ -396,6 +428,30 @@ impl<'a> Runner<'a> {
                     Err(e) => Ok(Err(ExecError::Instantiate(e))),
                 }
             }
+        }
+    }
+
+    /// `assert_invalid` (`invalid`) or `assert_malformed`: kwasmc must reject
+    /// the module without an internal error; an invalid one as invalid (or
+    /// unsupported, which is checked first), not as malformed.
+    fn assert_rejected(&self, module: &mut QuoteWat<'_>, message: &str, invalid: bool) -> Outcome {
+        let wasm = match encode_quote(module) {
+            Ok(w) => w,
+            Err(_) => return Pass,
+        };
+        let opts = self.opts;
+        match std::panic::catch_unwind(|| kwasm_compiler::compile(&wasm, &opts)) {
+            Err(_) => Fail(format!("kwasmc panicked (expected \"{message}\")")),
+            Ok(Ok(_)) => Fail(format!("module compiled, expected \"{message}\"")),
+            Ok(Err(e)) if e.kind == ErrorKind::Codegen => {
+                Fail(format!("expected \"{message}\", got {e}"))
+            }
+            Ok(Err(e))
+                if invalid && !matches!(e.kind, ErrorKind::Invalid | ErrorKind::Unsupported) =>
+            {
+                Fail(format!("expected invalid (\"{message}\"), got {e}"))
+            }
+            Ok(Err(_)) => Pass,
         }
     }
 
@@ -430,7 +486,7 @@ impl<'a> Runner<'a> {
                     Err(e) => return Fail(format!("cannot encode module: {e}")),
                 };
                 let aname = self.artifact_name();
-                match compile(&wasm, &aname) {
+                match compile(&wasm, &aname, &self.opts) {
                     CompileResult::Ok(a) => {
                         self.definitions.insert(name, Ok(a));
                         Pass
@@ -548,26 +604,12 @@ impl<'a> Runner<'a> {
                 mut module,
                 message,
                 ..
-            }
-            | WastDirective::AssertMalformed {
+            } => self.assert_rejected(&mut module, message, true),
+            WastDirective::AssertMalformed {
                 mut module,
                 message,
                 ..
-            } => {
-                let wasm = match encode_quote(&mut module) {
-                    Ok(w) => w,
-                    Err(_) => return Pass,
-                };
-                let opts = kwasm_compiler::CompileOptions::default();
-                match std::panic::catch_unwind(|| kwasm_compiler::compile(&wasm, &opts)) {
-                    Err(_) => Fail(format!("kwasmc panicked (expected \"{message}\")")),
-                    Ok(Ok(_)) => Fail(format!("module compiled, expected \"{message}\"")),
-                    Ok(Err(e)) if e.to_string().contains("internal compiler error") => {
-                        Fail(format!("expected \"{message}\", got {e}"))
-                    }
-                    Ok(Err(_)) => Pass,
-                }
-            }
+            } => self.assert_rejected(&mut module, message, false),
             WastDirective::AssertUnlinkable {
                 mut module,
                 message,
@@ -578,7 +620,7 @@ impl<'a> Runner<'a> {
                     Err(e) => return Fail(format!("cannot encode module: {e}")),
                 };
                 let name = self.artifact_name();
-                let a = match compile(&wasm, &name) {
+                let a = match compile(&wasm, &name, &self.opts) {
                     CompileResult::Ok(a) => a,
                     CompileResult::Unsupported(_) if self.mixed => return Skip,
                     CompileResult::Unsupported(m)
@@ -660,8 +702,16 @@ struct FileResult {
     failures: Vec<String>,
 }
 
-fn run_file(path: &Path, verbose: bool) -> FileResult {
+fn opt_name(opt: OptLevel) -> &'static str {
+    match opt {
+        OptLevel::Speed => "speed",
+        OptLevel::None => "none",
+    }
+}
+
+fn run_file(path: &Path, opt: OptLevel, verbose: bool) -> FileResult {
     let file = path.file_name().unwrap().to_string_lossy().to_string();
+    let level = opt_name(opt);
     let stem = path.file_stem().unwrap().to_string_lossy().to_string();
     let mut counts = Counts::default();
     let mut failures = Vec::new();
@@ -671,7 +721,7 @@ fn run_file(path: &Path, verbose: bool) -> FileResult {
             counts.failed += 1;
             return FileResult {
                 counts,
-                line: format!("FAIL {file}: cannot read: {e}"),
+                line: format!("FAIL {file} (opt {level}): cannot read: {e}"),
                 failures,
             };
         }
@@ -686,7 +736,7 @@ fn run_file(path: &Path, verbose: bool) -> FileResult {
             counts.failed += 1;
             return FileResult {
                 counts,
-                line: format!("FAIL {file}: cannot lex: {e}"),
+                line: format!("FAIL {file} (opt {level}): cannot lex: {e}"),
                 failures,
             };
         }
@@ -698,12 +748,12 @@ fn run_file(path: &Path, verbose: bool) -> FileResult {
             counts.failed += 1;
             return FileResult {
                 counts,
-                line: format!("FAIL {file}: cannot parse: {e}"),
+                line: format!("FAIL {file} (opt {level}): cannot parse: {e}"),
                 failures,
             };
         }
     };
-    let mut runner = Runner::new(&file, mixed.is_some());
+    let mut runner = Runner::new(&file, mixed.is_some(), opt);
     let mut mixed_skips = 0;
     for d in wast.directives {
         let span: Span = d.span();
@@ -727,14 +777,17 @@ fn run_file(path: &Path, verbose: bool) -> FileResult {
             Fail(msg) => {
                 counts.failed += 1;
                 if verbose || failures.len() < 10 {
-                    failures.push(format!("  {file}:{}: {what}: {msg}", line + 1));
+                    failures.push(format!(
+                        "  {file}:{} (opt {level}): {what}: {msg}",
+                        line + 1
+                    ));
                 }
             }
         }
     }
     let status = if counts.failed == 0 { "PASS" } else { "FAIL" };
     let mut line = format!(
-        "{status} {file}: {} passed, {} failed",
+        "{status} {file} (opt {level}): {} passed, {} failed",
         counts.passed, counts.failed
     );
     if mixed_skips > 0 {
@@ -751,6 +804,34 @@ fn run_file(path: &Path, verbose: bool) -> FileResult {
     }
 }
 
+/// The suite: `$KWASM_SPEC_DIR`, else `shared/spec-testsuite` beside the
+/// repository, else `/work/shared/spec-testsuite`.
+fn spec_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("KWASM_SPEC_DIR") {
+        return PathBuf::from(d);
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec-testsuite");
+    if beside.exists() {
+        return beside;
+    }
+    PathBuf::from("/work/shared/spec-testsuite")
+}
+
+/// Optimisation levels to run: `KWASM_SPEC_OPT=speed|none|both` (default
+/// both).
+fn opt_levels() -> Vec<OptLevel> {
+    match std::env::var("KWASM_SPEC_OPT").as_deref() {
+        Ok("speed") => vec![OptLevel::Speed],
+        Ok("none") => vec![OptLevel::None],
+        Ok("both") | Err(_) => vec![OptLevel::Speed, OptLevel::None],
+        Ok(other) => {
+            eprintln!("KWASM_SPEC_OPT must be speed, none or both, not {other:?}");
+            println!("0 passed, 1 failed, 0 skipped");
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() {
     // `cargo test` passes harness flags (e.g. `--nocapture`, a filter);
     // accept a bare filter argument as KWASM_SPEC_FILTER.
@@ -763,10 +844,8 @@ fn main() {
         .map(|f| f.split(',').map(str::to_string).collect())
         .unwrap_or(arg_filter);
     let verbose = std::env::var_os("KWASM_SPEC_VERBOSE").is_some_and(|v| v != "0");
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec-testsuite"
-    ));
+    let levels = opt_levels();
+    let dir = spec_dir();
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -784,12 +863,14 @@ fn main() {
         filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()))
     });
 
-    let total = Mutex::new(Counts::default());
+    // Totals per level, in the order of `levels`.
+    let totals: Vec<Mutex<Counts>> = levels.iter().map(|_| Mutex::default()).collect();
     let mut to_run = Vec::new();
     for p in &files {
         let stem = p.file_stem().unwrap().to_string_lossy().to_string();
         if let Some(why) = skip_reason(&stem) {
-            // Count the file's commands as skipped so the total reflects them.
+            // Count the file's commands as skipped (at every level) so the
+            // totals reflect them.
             let n = std::fs::read_to_string(p)
                 .ok()
                 .and_then(|t| {
@@ -797,10 +878,14 @@ fn main() {
                     parser::parse::<Wast>(&b).ok().map(|w| w.directives.len())
                 })
                 .unwrap_or(1);
-            total.lock().unwrap().skipped += n;
+            for t in &totals {
+                t.lock().unwrap().skipped += n;
+            }
             println!("SKIP {}: {why}", p.file_name().unwrap().to_string_lossy());
         } else {
-            to_run.push(p.clone());
+            for l in 0..levels.len() {
+                to_run.push((l, p.clone()));
+            }
         }
     }
 
@@ -810,14 +895,13 @@ fn main() {
         .and_then(|j| j.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let failed_files = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = to_run.get(i) else { break };
-                    let r = run_file(p, verbose);
+                    let Some((l, p)) = to_run.get(i) else { break };
+                    let r = run_file(p, levels[*l], verbose);
                     {
                         let mut out = std::io::stdout().lock();
                         use std::io::Write;
@@ -826,23 +910,33 @@ fn main() {
                             let _ = writeln!(out, "{f}");
                         }
                     }
-                    let mut t = total.lock().unwrap();
+                    let mut t = totals[*l].lock().unwrap();
                     t.passed += r.counts.passed;
                     t.failed += r.counts.failed;
                     t.skipped += r.counts.skipped;
-                    if r.counts.failed > 0 {
-                        failed_files.lock().unwrap().push(p.clone());
-                    }
                 }
             });
         }
     });
-    let t = total.into_inner().unwrap();
+    let mut all = Counts::default();
+    for (level, t) in levels.iter().zip(totals) {
+        let t = t.into_inner().unwrap();
+        println!(
+            "opt {}: {} passed, {} failed, {} skipped",
+            opt_name(*level),
+            t.passed,
+            t.failed,
+            t.skipped
+        );
+        all.passed += t.passed;
+        all.failed += t.failed;
+        all.skipped += t.skipped;
+    }
     println!(
         "{} passed, {} failed, {} skipped",
-        t.passed, t.failed, t.skipped
+        all.passed, all.failed, all.skipped
     );
-    if t.failed > 0 {
+    if all.failed > 0 {
         std::process::exit(1);
     }
 }
