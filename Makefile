@@ -38,9 +38,9 @@ guest-test:
 vm-test:
 	$(CARGO) xtask vm-test
 
-test: lint unit-test guest-test vm-test
+test: setup lint unit-test guest-test vm-test
 
-demo:
+demo: setup
 	$(CARGO) xtask demo
 
 clean:
