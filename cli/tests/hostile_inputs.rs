@@ -7,10 +7,11 @@
 //! never by a signal and never by a panic. The corruptions come from fixed
 //! seeds; a failure names its case and keeps the file for reproduction.
 //!
-//! Corrupting `.text` (or re-stamping edited metadata, which can point a
-//! function anywhere in `.text` or change the `VmCtx` layout the code was
-//! compiled for) runs arbitrary machine code. A `.kw`'s code is trusted by
-//! design: no loader can tell good code from bad, and such code can write
+//! Corrupting `.text` is caught by the CRC-32 of the code that the metadata
+//! carries, so it is a loader-level case. Re-stamping edited metadata (which
+//! can point a function anywhere in `.text` or change the `VmCtx` layout the
+//! code was compiled for) still runs arbitrary machine code: a `.kw`'s code is
+//! trusted by design, no loader can tell good code from bad, and such code can write
 //! through a stray register into the runner's own memory, which no safety
 //! net can undo. For these *code-level* cases a crash or a hang is reported
 //! but tolerated; a panic still fails. Every other (*loader-level*) case must
@@ -318,7 +319,9 @@ fn corrupt(rng: &mut Rng, elf: &mut Vec<u8>, class: usize) -> (String, Level) {
                     what.push(format!("{at} = {v:#04x}"));
                 }
             }
-            (format!(".text: {}", what.join(", ")), Level::Code)
+            // The metadata carries a CRC-32 of `.text`, so a changed
+            // byte must be refused at load like any other loader-level case.
+            (format!(".text: {}", what.join(", ")), Level::Loader)
         }
         5 => {
             let bit = rng.below(meta.size * 8);
