@@ -30,6 +30,7 @@ use kwasm_cli::runtime::{
 };
 use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel, compile};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Mutex;
@@ -855,12 +856,15 @@ fn differential_against_wasmtime() {
     let mut failures = failures.into_inner().unwrap();
     failures.sort_by_key(|f| f.0);
     let mismatches: usize = failures.iter().map(|f| f.1.len()).sum();
-    println!(
-        "differential: {modules} modules, {functions} functions, {mismatches} mismatches ({calls} calls, seeds {seeds:?})"
-    );
     let outcomes = outcomes.into_inner().unwrap();
     let hist: Vec<String> = outcomes.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-    println!("  outcomes (kwasm side): {}", hist.join(", "));
+    // Straight to the terminal, past libtest's capture: `make test` shows
+    // the totals even when the test passes.
+    let _ = write!(
+        std::io::stderr(),
+        "differential: {modules} modules, {functions} functions, {mismatches} mismatches ({calls} calls, seeds {seeds:?})\n  outcomes (kwasm side): {}\n",
+        hist.join(", ")
+    );
     if failures.is_empty() {
         return;
     }
