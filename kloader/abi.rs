@@ -9,6 +9,8 @@
 #[path = "../abi/src/wire.rs"]
 pub(crate) mod wire;
 
+#[path = "../abi/src/bulk.rs"]
+pub(crate) mod bulk;
 #[path = "../abi/src/host.rs"]
 pub(crate) mod host;
 #[path = "../abi/src/ioctl.rs"]

@@ -90,6 +90,12 @@ impl Instance {
         unsafe { *self.at::<u64>(self.layout.defined_memory + vmctx::memory::LENGTH) = len }
     }
 
+    /// All accessible bytes of linear memory (empty without a memory).
+    pub(crate) fn mem_bytes(&mut self) -> &mut [u8] {
+        let len = self.mem_len() as u32;
+        self.mem_slice(0, len).unwrap_or(&mut [])
+    }
+
     /// `[off, off + len)` of linear memory, if in bounds.
     pub(crate) fn mem_slice(&mut self, off: u32, len: u32) -> Option<&mut [u8]> {
         let m = self.memory.as_ref()?;

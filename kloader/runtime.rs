@@ -12,6 +12,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::abi::bulk;
 use crate::abi::host::HostFuncId;
 use crate::abi::trap::TrapCode;
 use crate::abi::vmctx::{header, libcall, WASM_PAGE_SIZE};
@@ -91,48 +92,41 @@ pub(crate) fn libcall_table() -> usize {
     LIBCALLS.0.as_ptr() as usize
 }
 
-fn in_bounds(off: u32, len: u32, size: u64) -> bool {
-    off as u64 + len as u64 <= size
+/// A libcall status from a [`bulk`] result.
+fn status(ok: bool, trap: u32) -> u32 {
+    if ok {
+        OK
+    } else {
+        trap
+    }
 }
 
 extern "C" fn memory_grow(vmctx: *mut u8, delta: u32) -> i32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
     let Some(m) = i.memory.as_ref() else { return -1 };
+    // Growing never allocates: the memory was preallocated at load.
     let cap = m.len() as u64 / WASM_PAGE_SIZE;
     let old = i.mem_len() / WASM_PAGE_SIZE;
-    let new = old + delta as u64;
-    if new > cap {
-        return -1;
+    match bulk::grow(old, delta, cap) {
+        Some(new) => {
+            i.set_mem_len(new * WASM_PAGE_SIZE);
+            old as i32
+        }
+        None => -1,
     }
-    i.set_mem_len(new * WASM_PAGE_SIZE);
-    old as i32
 }
 
 extern "C" fn memory_fill(vmctx: *mut u8, dst: u32, val: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    match i.mem_slice(dst, len) {
-        Some(s) => {
-            s.fill(val as u8);
-            OK
-        }
-        None => MEM_OOB,
-    }
+    status(bulk::fill(i.mem_bytes(), dst, len, val as u8), MEM_OOB)
 }
 
 extern "C" fn memory_copy(vmctx: *mut u8, dst: u32, src: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    let size = i.mem_len();
-    let Some(m) = i.memory.as_ref() else { return MEM_OOB };
-    if !in_bounds(dst, len, size) || !in_bounds(src, len, size) {
-        return MEM_OOB;
-    }
-    // SAFETY: both ranges are inside the current length; `copy` allows
-    // overlap.
-    unsafe { core::ptr::copy(m.ptr().add(src as usize), m.ptr().add(dst as usize), len as usize) };
-    OK
+    status(bulk::copy_within(i.mem_bytes(), dst, src, len), MEM_OOB)
 }
 
 extern "C" fn memory_init(vmctx: *mut u8, data: u32, dst: u32, src: u32, len: u32) -> u32 {
@@ -142,16 +136,7 @@ extern "C" fn memory_init(vmctx: *mut u8, data: u32, dst: u32, src: u32, len: u3
     let Some(d) = p.meta.datas().get(data) else { return MEM_OOB };
     let dropped = i.data_dropped.get(data as usize).copied().unwrap_or(true);
     let bytes = if dropped { &[][..] } else { p.meta.pool_bytes(d.bytes).unwrap_or(&[]) };
-    if !in_bounds(src, len, bytes.len() as u64) {
-        return MEM_OOB;
-    }
-    match i.mem_slice(dst, len) {
-        Some(out) => {
-            out.copy_from_slice(&bytes[src as usize..(src + len) as usize]);
-            OK
-        }
-        None => MEM_OOB,
-    }
+    status(bulk::copy(i.mem_bytes(), dst, bytes, src, len), MEM_OOB)
 }
 
 extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
@@ -167,10 +152,7 @@ extern "C" fn table_grow(vmctx: *mut u8, t: u32, init: u64, delta: u32) -> i32 {
     let i = unsafe { inst(vmctx) };
     let Some(cap) = i.tables.get(t as usize).map(|tb| tb.cap) else { return -1 };
     let old = i.table_len(t);
-    let new = old + delta as u64;
-    if new > cap as u64 {
-        return -1;
-    }
+    let Some(new) = bulk::grow(old, delta, cap as u64) else { return -1 };
     i.set_table_len(t, new);
     if let Some(e) = i.table_elems(t) {
         e[old as usize..].fill(init);
@@ -181,51 +163,35 @@ extern "C" fn table_grow(vmctx: *mut u8, t: u32, init: u64, delta: u32) -> i32 {
 extern "C" fn table_fill(vmctx: *mut u8, t: u32, dst: u32, val: u64, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    let Some(e) = i.table_elems(t) else { return TABLE_OOB };
-    if !in_bounds(dst, len, e.len() as u64) {
-        return TABLE_OOB;
-    }
-    e[dst as usize..(dst + len) as usize].fill(val);
-    OK
+    i.table_elems(t).map_or(TABLE_OOB, |e| status(bulk::fill(e, dst, len, val), TABLE_OOB))
 }
 
 extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    if dt as usize >= i.tables.len() || st as usize >= i.tables.len() {
-        return TABLE_OOB;
+    if dt == st {
+        return i.table_elems(dt).map_or(TABLE_OOB, |e| status(bulk::copy_within(e, dst, src, len), TABLE_OOB));
     }
-    let (dlen, slen) = (i.table_len(dt), i.table_len(st));
-    if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
-        return TABLE_OOB;
-    }
-    let s = i.tables[st as usize].buf.ptr().cast::<u64>();
-    let d = i.tables[dt as usize].buf.ptr().cast::<u64>();
-    // SAFETY: both ranges are inside the tables' current lengths; the
-    // tables may be the same, `copy` allows overlap.
-    unsafe { core::ptr::copy(s.add(src as usize), d.add(dst as usize), len as usize) };
-    OK
+    // Programs import no tables, so different indices are different tables.
+    let Some(s) = i.table_elems(st).map(|e| e as *const [u64]) else { return TABLE_OOB };
+    let Some(d) = i.table_elems(dt) else { return TABLE_OOB };
+    // SAFETY: `s` is another table's live buffer, disjoint from `d`, and
+    // nothing writes it while the libcall runs.
+    status(bulk::copy(d, dst, unsafe { &*s }, src, len), TABLE_OOB)
 }
 
 extern "C" fn table_init(vmctx: *mut u8, t: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
     let dropped = i.elem_dropped.get(elem as usize).copied().unwrap_or(true);
-    let nitems = if dropped { 0 } else { i.elems.get(elem as usize).map_or(0, |e| e.len()) };
-    if t as usize >= i.tables.len() {
-        return TABLE_OOB;
-    }
-    if !in_bounds(src, len, nitems as u64) || !in_bounds(dst, len, i.table_len(t)) {
-        return TABLE_OOB;
-    }
-    if len == 0 {
-        return OK;
-    }
-    let s = i.elems[elem as usize].as_ptr();
-    let d = i.tables[t as usize].buf.ptr().cast::<u64>();
-    // SAFETY: both ranges checked above; different allocations.
-    unsafe { core::ptr::copy_nonoverlapping(s.add(src as usize), d.add(dst as usize), len as usize) };
-    OK
+    let items: *const [u64] = match i.elems.get(elem as usize) {
+        Some(e) if !dropped => &e[..],
+        _ => &[],
+    };
+    let Some(d) = i.table_elems(t) else { return TABLE_OOB };
+    // SAFETY: `items` is the segment's own buffer, owned by the instance,
+    // disjoint from every table and unchanged while the libcall runs.
+    status(bulk::copy(d, dst, unsafe { &*items }, src, len), TABLE_OOB)
 }
 
 extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {

@@ -15,6 +15,7 @@
 #[macro_use]
 pub mod wire;
 
+pub mod bulk;
 pub mod host;
 pub mod ioctl;
 pub mod meta;

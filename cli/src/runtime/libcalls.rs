@@ -8,6 +8,7 @@
 
 use super::instance::Instance;
 use super::store::{Memory, Table};
+use kwasm_abi::bulk;
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::vmctx::libcall;
 
@@ -63,8 +64,9 @@ fn table<'a>(i: &Instance, t: u32) -> Option<&'a mut Table> {
     i.tables.get(t as usize).map(|&p| unsafe { &mut *p })
 }
 
-fn in_bounds(off: u32, len: u32, size: u64) -> bool {
-    off as u64 + len as u64 <= size
+/// A libcall status from a [`bulk`] result.
+fn status(ok: bool, trap: u32) -> u32 {
+    if ok { OK } else { trap }
 }
 
 extern "C" fn memory_grow(vmctx: *mut u8, delta: u32) -> i32 {
@@ -79,49 +81,25 @@ extern "C" fn memory_grow(vmctx: *mut u8, delta: u32) -> i32 {
 extern "C" fn memory_fill(vmctx: *mut u8, dst: u32, val: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    match memory(i).and_then(|m| m.slice_mut(dst as u64, len as u64)) {
-        Some(s) => {
-            s.fill(val as u8);
-            OK
-        }
-        None => MEM_OOB,
-    }
+    memory(i).map_or(MEM_OOB, |m| {
+        status(bulk::fill(m.bytes_mut(), dst, len, val as u8), MEM_OOB)
+    })
 }
 
 extern "C" fn memory_copy(vmctx: *mut u8, dst: u32, src: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    let Some(m) = memory(i) else { return MEM_OOB };
-    let size = m.len();
-    if !in_bounds(dst, len, size) || !in_bounds(src, len, size) {
-        return MEM_OOB;
-    }
-    if len != 0 {
-        // SAFETY: both ranges were checked against the memory's length;
-        // `copy` handles overlap.
-        unsafe {
-            let base = m.base();
-            std::ptr::copy(base.add(src as usize), base.add(dst as usize), len as usize);
-        }
-    }
-    OK
+    memory(i).map_or(MEM_OOB, |m| {
+        status(bulk::copy_within(m.bytes_mut(), dst, src, len), MEM_OOB)
+    })
 }
 
 extern "C" fn memory_init(vmctx: *mut u8, data: u32, dst: u32, src: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    let Some(bytes) = i.data(data) else {
-        return MEM_OOB;
-    };
-    if !in_bounds(src, len, bytes.len() as u64) {
-        return MEM_OOB;
-    }
-    match memory(i).and_then(|m| m.slice_mut(dst as u64, len as u64)) {
-        Some(d) => {
-            d.copy_from_slice(&bytes[src as usize..(src + len) as usize]);
-            OK
-        }
-        None => MEM_OOB,
+    match (i.data(data), memory(i)) {
+        (Some(bytes), Some(m)) => status(bulk::copy(m.bytes_mut(), dst, bytes, src, len), MEM_OOB),
+        _ => MEM_OOB,
     }
 }
 
@@ -143,15 +121,9 @@ extern "C" fn table_grow(vmctx: *mut u8, t: u32, init: u64, delta: u32) -> i32 {
 extern "C" fn table_fill(vmctx: *mut u8, t: u32, dst: u32, val: u64, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    let Some(t) = table(i, t) else {
-        return TABLE_OOB;
-    };
-    let e = t.elems_mut();
-    if !in_bounds(dst, len, e.len() as u64) {
-        return TABLE_OOB;
-    }
-    e[dst as usize..(dst + len) as usize].fill(val);
-    OK
+    table(i, t).map_or(TABLE_OOB, |t| {
+        status(bulk::fill(t.elems_mut(), dst, len, val), TABLE_OOB)
+    })
 }
 
 extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, len: u32) -> u32 {
@@ -160,40 +132,30 @@ extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, l
     let (Some(&dp), Some(&sp)) = (i.tables.get(dt as usize), i.tables.get(st as usize)) else {
         return TABLE_OOB;
     };
-    // SAFETY: tables are owned by the store. Read the lengths first, then
-    // copy through raw pointers since source and destination may be the
-    // same table.
-    unsafe {
-        let (dlen, slen) = ((*dp).len() as u64, (*sp).len() as u64);
-        if !in_bounds(dst, len, dlen) || !in_bounds(src, len, slen) {
-            return TABLE_OOB;
-        }
-        if len != 0 {
-            let s = (*(*sp).vm).base.add(src as usize);
-            let d = (*(*dp).vm).base.add(dst as usize);
-            std::ptr::copy(s, d, len as usize);
-        }
-    }
-    OK
+    // Two indices can name one table (imported twice), so compare the tables
+    // themselves before taking two borrows.
+    let ok = if dp == sp {
+        // SAFETY: tables are owned by the store and outlive the call; this is
+        // the only reference to this one while the libcall runs.
+        bulk::copy_within(unsafe { (*dp).elems_mut() }, dst, src, len)
+    } else {
+        // SAFETY: as above, and `dp` and `sp` are distinct tables.
+        let (d, s) = unsafe { (&mut *dp, &mut *sp) };
+        bulk::copy(d.elems_mut(), dst, s.elems_mut(), src, len)
+    };
+    status(ok, TABLE_OOB)
 }
 
 extern "C" fn table_init(vmctx: *mut u8, t: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
     // SAFETY: called by generated code with its own VmCtx.
     let i = unsafe { inst(vmctx) };
-    let Some(seg) = i.elems.get(elem as usize) else {
-        return TABLE_OOB;
-    };
-    let items = seg.items();
-    let Some(t) = table(i, t) else {
-        return TABLE_OOB;
-    };
-    let e = t.elems_mut();
-    if !in_bounds(src, len, items.len() as u64) || !in_bounds(dst, len, e.len() as u64) {
-        return TABLE_OOB;
+    match (i.elems.get(elem as usize), table(i, t)) {
+        (Some(seg), Some(t)) => status(
+            bulk::copy(t.elems_mut(), dst, seg.items(), src, len),
+            TABLE_OOB,
+        ),
+        _ => TABLE_OOB,
     }
-    e[dst as usize..(dst + len) as usize]
-        .copy_from_slice(&items[src as usize..(src + len) as usize]);
-    OK
 }
 
 extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {

@@ -155,6 +155,12 @@ impl Memory {
         Some(old)
     }
 
+    /// All accessible bytes (the current length).
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        let len = self.len();
+        self.slice_mut(0, len).unwrap_or(&mut [])
+    }
+
     /// Bytes `[off, off+len)` if in bounds.
     pub(crate) fn slice_mut(&mut self, off: u64, len: u64) -> Option<&mut [u8]> {
         let end = off.checked_add(len)?;
