@@ -26,6 +26,9 @@ pub const SPEC_FILES: &[&str] = &[
     "memory.wast",
     "call_indirect.wast",
     "conversions.wast",
+    // The bulk-memory libcalls (kwasm.ko's own, over abi::bulk).
+    "bulk.wast",
+    "memory_fill.wast",
 ];
 
 const MUSL: &str = "x86_64-unknown-linux-musl";
