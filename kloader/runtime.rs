@@ -15,7 +15,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::abi::bulk;
 use crate::abi::host::HostFuncId;
 use crate::abi::trap::TrapCode;
-use crate::abi::vmctx::{header, libcall, WASM_PAGE_SIZE};
+use crate::abi::vmctx::{header, Libcalls, WASM_PAGE_SIZE};
 use crate::ffi::{self, MsgBuf};
 use crate::program::{Instance, Program};
 
@@ -67,29 +67,23 @@ unsafe fn raise(vmctx: *mut u8, code: TrapCode) {
 // ---------------------------------------------------------------------------
 // Libcalls.
 
-struct LibcallTable([*const (); libcall::COUNT as usize]);
-
-// SAFETY: the table is immutable and holds only function addresses.
-unsafe impl Sync for LibcallTable {}
-
-static LIBCALLS: LibcallTable = LibcallTable({
-    let mut t = [core::ptr::null::<()>(); libcall::COUNT as usize];
-    t[libcall::MEMORY_GROW as usize] = memory_grow as *const ();
-    t[libcall::MEMORY_FILL as usize] = memory_fill as *const ();
-    t[libcall::MEMORY_COPY as usize] = memory_copy as *const ();
-    t[libcall::MEMORY_INIT as usize] = memory_init as *const ();
-    t[libcall::DATA_DROP as usize] = data_drop as *const ();
-    t[libcall::TABLE_GROW as usize] = table_grow as *const ();
-    t[libcall::TABLE_FILL as usize] = table_fill as *const ();
-    t[libcall::TABLE_COPY as usize] = table_copy as *const ();
-    t[libcall::TABLE_INIT as usize] = table_init as *const ();
-    t[libcall::ELEM_DROP as usize] = elem_drop as *const ();
-    t
-});
+/// The libcall table; `abi::vmctx::Libcalls` fixes each entry's signature.
+static LIBCALLS: Libcalls = Libcalls {
+    memory_grow,
+    memory_fill,
+    memory_copy,
+    memory_init,
+    data_drop,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+};
 
 /// Address of the libcall table, for `VmCtx`.
 pub(crate) fn libcall_table() -> usize {
-    LIBCALLS.0.as_ptr() as usize
+    &LIBCALLS as *const Libcalls as usize
 }
 
 /// A libcall status from a [`bulk`] result.

@@ -113,6 +113,51 @@ pub mod libcall {
     pub const COUNT: u32 = 10;
 }
 
+/// The libcall table that `VmCtx + header::LIBCALLS` points to, one typed
+/// function pointer per [`libcall`] index. Runtimes fill it with their own
+/// functions, so a libcall with the wrong signature does not compile.
+#[repr(C)]
+pub struct Libcalls {
+    pub memory_grow: extern "C" fn(vmctx: *mut u8, delta_pages: u32) -> i32,
+    pub memory_fill: extern "C" fn(vmctx: *mut u8, dst: u32, val: u32, len: u32) -> u32,
+    pub memory_copy: extern "C" fn(vmctx: *mut u8, dst: u32, src: u32, len: u32) -> u32,
+    pub memory_init: extern "C" fn(vmctx: *mut u8, data: u32, dst: u32, src: u32, len: u32) -> u32,
+    pub data_drop: extern "C" fn(vmctx: *mut u8, data: u32),
+    pub table_grow: extern "C" fn(vmctx: *mut u8, table: u32, init: u64, delta: u32) -> i32,
+    pub table_fill: extern "C" fn(vmctx: *mut u8, table: u32, dst: u32, val: u64, len: u32) -> u32,
+    pub table_copy: extern "C" fn(
+        vmctx: *mut u8,
+        dst_table: u32,
+        src_table: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> u32,
+    pub table_init:
+        extern "C" fn(vmctx: *mut u8, table: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32,
+    pub elem_drop: extern "C" fn(vmctx: *mut u8, elem: u32),
+}
+
+// Generated code loads libcall `i` from `8 * i`: the struct must agree.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    use core::mem::offset_of;
+    const fn at(i: u32) -> usize {
+        8 * i as usize
+    }
+    assert!(offset_of!(Libcalls, memory_grow) == at(libcall::MEMORY_GROW));
+    assert!(offset_of!(Libcalls, memory_fill) == at(libcall::MEMORY_FILL));
+    assert!(offset_of!(Libcalls, memory_copy) == at(libcall::MEMORY_COPY));
+    assert!(offset_of!(Libcalls, memory_init) == at(libcall::MEMORY_INIT));
+    assert!(offset_of!(Libcalls, data_drop) == at(libcall::DATA_DROP));
+    assert!(offset_of!(Libcalls, table_grow) == at(libcall::TABLE_GROW));
+    assert!(offset_of!(Libcalls, table_fill) == at(libcall::TABLE_FILL));
+    assert!(offset_of!(Libcalls, table_copy) == at(libcall::TABLE_COPY));
+    assert!(offset_of!(Libcalls, table_init) == at(libcall::TABLE_INIT));
+    assert!(offset_of!(Libcalls, elem_drop) == at(libcall::ELEM_DROP));
+    assert!(core::mem::size_of::<Libcalls>() == at(libcall::COUNT));
+};
+
 /// WebAssembly page size.
 pub const WASM_PAGE_SIZE: u64 = 65536;
 /// Largest 32-bit memory, in pages.

@@ -10,36 +10,29 @@ use super::instance::Instance;
 use super::store::{Memory, Table};
 use kwasm_abi::bulk;
 use kwasm_abi::trap::TrapCode;
-use kwasm_abi::vmctx::libcall;
+use kwasm_abi::vmctx::Libcalls;
 
 const OK: u32 = 0;
 const MEM_OOB: u32 = TrapCode::MemoryOutOfBounds as u32;
 const TABLE_OOB: u32 = TrapCode::TableOutOfBounds as u32;
 
-/// The libcall table, indexed by `libcall::*`.
-struct LibcallTable([*const (); libcall::COUNT as usize]);
-
-// SAFETY: the table is immutable and holds only function addresses.
-unsafe impl Sync for LibcallTable {}
-
-static TABLE: LibcallTable = LibcallTable({
-    let mut t = [std::ptr::null::<()>(); libcall::COUNT as usize];
-    t[libcall::MEMORY_GROW as usize] = memory_grow as *const ();
-    t[libcall::MEMORY_FILL as usize] = memory_fill as *const ();
-    t[libcall::MEMORY_COPY as usize] = memory_copy as *const ();
-    t[libcall::MEMORY_INIT as usize] = memory_init as *const ();
-    t[libcall::DATA_DROP as usize] = data_drop as *const ();
-    t[libcall::TABLE_GROW as usize] = table_grow as *const ();
-    t[libcall::TABLE_FILL as usize] = table_fill as *const ();
-    t[libcall::TABLE_COPY as usize] = table_copy as *const ();
-    t[libcall::TABLE_INIT as usize] = table_init as *const ();
-    t[libcall::ELEM_DROP as usize] = elem_drop as *const ();
-    t
-});
+/// The libcall table; `abi::vmctx::Libcalls` fixes each entry's signature.
+static TABLE: Libcalls = Libcalls {
+    memory_grow,
+    memory_fill,
+    memory_copy,
+    memory_init,
+    data_drop,
+    table_grow,
+    table_fill,
+    table_copy,
+    table_init,
+    elem_drop,
+};
 
 /// Address of the libcall table, for `VmCtx`.
 pub(crate) fn table_addr() -> usize {
-    TABLE.0.as_ptr() as usize
+    &TABLE as *const Libcalls as usize
 }
 
 /// The calling instance.
