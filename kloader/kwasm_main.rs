@@ -321,6 +321,12 @@ fn find<'a>(r: &'a KVec<Entry>, name: &[u8; ioctl::NAME_LEN]) -> Result<&'a Entr
     r.iter().find(|e| &e.prog.name == name).ok_or(ENOENT)
 }
 
+/// [`find`], for changing the entry's attachments.
+fn find_mut<'a>(r: &'a mut KVec<Entry>, name: &[u8; ioctl::NAME_LEN]) -> Result<&'a mut Entry> {
+    ioctl::decode_name(name).ok_or(EINVAL)?;
+    r.iter_mut().find(|e| &e.prog.name == name).ok_or(ENOENT)
+}
+
 fn module_layout(arg: c_ulong) -> Result {
     let mut l = ModuleLayout { version: ioctl::IOCTL_VERSION, arch: abi::Arch::X86_64 as u32, ..Default::default() };
     let mut out = [0u32; 5];
@@ -367,8 +373,7 @@ fn attach(arg: c_ulong) -> Result {
     }
     let reg = registry()?;
     let mut r = reg.lock();
-    ioctl::decode_name(&req.name).ok_or(EINVAL)?;
-    let e = r.iter_mut().find(|e| e.prog.name == req.name).ok_or(ENOENT)?;
+    let e = find_mut(&mut r, &req.name)?;
     if e.prog.entry.is_none() {
         pr_info!("{}: cannot attach: no `filter` export\n", e.prog.name());
         return Err(EINVAL);
@@ -404,8 +409,7 @@ fn detach(arg: c_ulong) -> Result {
     }
     let reg = registry()?;
     let mut r = reg.lock();
-    ioctl::decode_name(&req.name).ok_or(EINVAL)?;
-    let e = r.iter_mut().find(|e| e.prog.name == req.name).ok_or(ENOENT)?;
+    let e = find_mut(&mut r, &req.name)?;
     let pos = e.attach.iter().position(|a| a.family == req.family && a.hook == req.hook).ok_or(ENOENT)?;
     Entry::detach(take_at(&mut e.attach, pos));
     Ok(())
