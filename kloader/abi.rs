@@ -11,6 +11,8 @@ pub(crate) mod wire;
 
 #[path = "../abi/src/bulk.rs"]
 pub(crate) mod bulk;
+#[path = "../abi/src/fuel.rs"]
+pub(crate) mod fuel;
 #[path = "../abi/src/host.rs"]
 pub(crate) mod host;
 #[path = "../abi/src/ioctl.rs"]

@@ -331,7 +331,7 @@ impl Program {
             entry = Some(e.index);
         }
 
-        let fuel = if cfg.fuel == 0 { ioctl::DEFAULT_FUEL } else { cfg.fuel };
+        let fuel = if cfg.fuel == 0 { crate::abi::fuel::DEFAULT } else { cfg.fuel };
         let mut prog = Program {
             name: cfg.name,
             id,

@@ -20,6 +20,7 @@
 //!   custom section; an index out of range traps with `HostError`.
 //! - `random_u32() -> i32`: a pseudo-random number.
 
+use super::fuel::HostCost;
 use super::types::ValType::{self, I32, I64};
 
 /// Stable identifiers of host functions.
@@ -44,7 +45,18 @@ pub struct HostFunc {
     pub name: &'static str,
     pub params: &'static [ValType],
     pub results: &'static [ValType],
+    /// What a call costs in fuel; the compiler charges it before the call.
+    pub cost: HostCost,
 }
+
+/// A host function with a fixed, small cost (reads a counter, a clock or a
+/// map slot).
+const CALL_COST: HostCost = HostCost { base: 8, len_param: None };
+/// `log`: formatting and the rate-limited printk (the console is the
+/// expensive part), plus the bytes.
+const LOG_COST: HostCost = HostCost { base: 1024, len_param: Some(1) };
+/// `pkt_load`: an `skb_copy_bits` call plus the bytes.
+const PKT_LOAD_COST: HostCost = HostCost { base: 16, len_param: Some(2) };
 
 /// Module name of the host API.
 pub const HOST_MODULE: &str = "kwasm";
@@ -58,6 +70,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "log",
         params: &[I32, I32],
         results: &[],
+        cost: LOG_COST,
     },
     HostFunc {
         id: HostFuncId::Log,
@@ -65,6 +78,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "_debug",
         params: &[I32, I32],
         results: &[],
+        cost: LOG_COST,
     },
     HostFunc {
         id: HostFuncId::PktLen,
@@ -72,6 +86,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "pkt_len",
         params: &[],
         results: &[I32],
+        cost: CALL_COST,
     },
     HostFunc {
         id: HostFuncId::PktLoad,
@@ -79,6 +94,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "pkt_load",
         params: &[I32, I32, I32],
         results: &[I32],
+        cost: PKT_LOAD_COST,
     },
     HostFunc {
         id: HostFuncId::TimeNs,
@@ -86,6 +102,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "time_ns",
         params: &[],
         results: &[I64],
+        cost: CALL_COST,
     },
     HostFunc {
         id: HostFuncId::MapGet,
@@ -93,6 +110,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "map_get",
         params: &[I32, I32],
         results: &[I64],
+        cost: CALL_COST,
     },
     HostFunc {
         id: HostFuncId::MapSet,
@@ -100,6 +118,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "map_set",
         params: &[I32, I32, I64],
         results: &[],
+        cost: CALL_COST,
     },
     HostFunc {
         id: HostFuncId::MapAdd,
@@ -107,6 +126,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "map_add",
         params: &[I32, I32, I64],
         results: &[I64],
+        cost: CALL_COST,
     },
     HostFunc {
         id: HostFuncId::RandomU32,
@@ -114,6 +134,7 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         name: "random_u32",
         params: &[],
         results: &[I32],
+        cost: CALL_COST,
     },
 ];
 
@@ -140,6 +161,15 @@ pub const VERDICT_ACCEPT: i32 = 1;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn length_parameters_are_i32_params() {
+        for f in HOST_FUNCS {
+            if let Some(i) = f.cost.len_param {
+                assert_eq!(f.params.get(i as usize), Some(&I32), "{}.{}", f.module, f.name);
+            }
+        }
+    }
 
     #[test]
     fn lookup_finds_alias() {

@@ -245,8 +245,7 @@ kwasm_record!(
 
 pub const LOAD_CONFIG_MAGIC: u32 = u32::from_le_bytes(*b"KWLC");
 pub const LOAD_CONFIG_SECTION: &str = ".rodata.kwasm_cfg";
-/// Defaults and bounds of the load configuration.
-pub const DEFAULT_FUEL: u64 = 1_000_000;
+/// Defaults and bounds of the load configuration (fuel: [`super::fuel`]).
 pub const DEFAULT_STACK_KIB: u32 = 64;
 pub const MIN_STACK_KIB: u32 = 32;
 pub const MAX_STACK_KIB: u32 = 1024;

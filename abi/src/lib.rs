@@ -2,7 +2,7 @@
 //!
 //! Everything the compiler and a runtime must agree on lives here and only
 //! here: the `.kw` metadata format ([`meta`]), the `VmCtx` layout ([`vmctx`]),
-//! trap codes ([`trap`]), value types ([`types`]), the host-import table
+//! trap codes ([`trap`]), fuel rates ([`fuel`]), value types ([`types`]), the host-import table
 //! ([`host`]) and the `/dev/kwasm` ioctl interface ([`ioctl`]).
 //!
 //! The crate is `#![no_std]` and never allocates, so that the kernel module can
@@ -16,6 +16,7 @@
 pub mod wire;
 
 pub mod bulk;
+pub mod fuel;
 pub mod host;
 pub mod ioctl;
 pub mod meta;

@@ -118,11 +118,14 @@ fn tool_version(env: &[(String, String)], tool: &str, args: &[&str]) -> String {
     util::capture(&mut c).unwrap_or_else(|_| format!("{tool}: missing"))
 }
 
-fn fragments(debug: bool) -> Vec<PathBuf> {
+fn fragments(args: &KernelArgs) -> Vec<PathBuf> {
     let vm = util::root().join("vm");
     let mut f = vec![vm.join("kernel.config")];
-    if debug {
+    if args.debug_kernel {
         f.push(vm.join("kernel-debug.config"));
+    }
+    if args.hardened {
+        f.push(vm.join("kernel-hardened.config"));
     }
     f
 }
@@ -160,7 +163,7 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
             tarball.display()
         )
     })?;
-    let frags = fragments(args.debug_kernel);
+    let frags = fragments(args);
     let patches = patches()?;
     let clang = if llvm == "1" {
         "clang".to_string()
@@ -187,7 +190,7 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
     ] {
         h.update(tool_version(&env, tool, args).as_bytes());
     }
-    let flavor = if args.debug_kernel { "debug" } else { "base" };
+    let flavor = args.flavor();
     let cache = util::cache_dir()?;
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     let dir = cache.join(format!("linux-{flavor}-{}", h.hex()));
@@ -433,8 +436,8 @@ fn prebuilt(
     llvm: String,
     env: Vec<(String, String)>,
 ) -> Result<KernelTree> {
-    if args.debug_kernel {
-        eprintln!("kernel: KDIR is set, so --debug-kernel is ignored");
+    if args.debug_kernel || args.hardened {
+        eprintln!("kernel: KDIR is set, so --debug-kernel and --hardened are ignored");
     }
     let config = fs::read_to_string(dir.join(".config"))
         .with_context(|| format!("KDIR={}: no .config (not a built tree?)", dir.display()))?;

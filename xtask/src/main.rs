@@ -52,8 +52,25 @@ enum Cmd {
 #[derive(Args, Clone, Debug, Default)]
 pub struct KernelArgs {
     /// Use the debug kernel (adds vm/kernel-debug.config: KASAN, lockdep, ...)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "hardened")]
     pub debug_kernel: bool,
+    /// Use the hardened kernel (adds vm/kernel-hardened.config: IBT, kCFI,
+    /// retpolines and return thunks, stack protector, lockup detectors)
+    #[arg(long)]
+    pub hardened: bool,
+}
+
+impl KernelArgs {
+    /// The kernel flavour's name, used in cache paths and messages.
+    pub fn flavor(&self) -> &'static str {
+        if self.debug_kernel {
+            "debug"
+        } else if self.hardened {
+            "hardened"
+        } else {
+            "base"
+        }
+    }
 }
 
 #[derive(Args, Clone, Debug)]

@@ -42,8 +42,9 @@ pub struct LoadArgs {
         allow_hyphen_values = true
     )]
     pub priority: i32,
-    /// Fuel per invocation: function entries and loop iterations before the
-    /// program traps with "out of fuel" [default: 1000000].
+    /// Fuel per invocation, in units of work (a wasm operator, 16 bytes of a
+    /// bulk copy; see docs/fuel.md) before the program traps with "out of
+    /// fuel" [default: 2000000, at most 100000000].
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
     /// Size of the wasm stack per CPU, in KiB (32..=1024) [default: 64].
@@ -256,7 +257,7 @@ pub fn load(ctx: &Ctx, a: &LoadArgs) -> Result<()> {
         magic: ioctl::LOAD_CONFIG_MAGIC,
         version: ioctl::IOCTL_VERSION,
         name: name_raw,
-        fuel: a.fuel.unwrap_or(ioctl::DEFAULT_FUEL),
+        fuel: a.fuel.unwrap_or(kwasm_abi::fuel::DEFAULT),
         stack_kib: a.stack_kib.unwrap_or(ioctl::DEFAULT_STACK_KIB),
         flags,
     };
