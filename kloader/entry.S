@@ -10,7 +10,14 @@
  *   jmpbuf = kwasm_rs_trap(vmctx, code, func); restore jmpbuf; return code
  *   from kwasm_enter.
  *
- * Both switch stacks, which objtool cannot follow: they are marked
+ * kwasm_on_kstack(fn, arg, jmpbuf), called by host functions on the wasm
+ *   stack: runs fn(arg) on the kernel stack below the rsp that the running
+ *   kwasm_enter saved in jmpbuf[6] (everything below it is free while wasm
+ *   code runs), then returns to the wasm stack. Host functions that go deep
+ *   into the kernel (printk and the console drivers) use it, so the wasm
+ *   stack's reserve only has to hold interrupts and shallow helpers.
+ *
+ * All three switch stacks, which objtool cannot follow: they are marked
  * STACK_FRAME_NON_STANDARD. Only generated code, host functions and libcalls
  * (which hold no resources when they trap) lie between the two.
  */
@@ -66,3 +73,17 @@ SYM_FUNC_START(kwasm_trap_handler)
 	RET
 SYM_FUNC_END(kwasm_trap_handler)
 STACK_FRAME_NON_STANDARD kwasm_trap_handler
+
+SYM_FUNC_START(kwasm_on_kstack)
+	pushq	%rbp
+	movq	%rsp, %rbp
+	movq	48(%rdx), %rsp
+	andq	$-16, %rsp
+	movq	%rdi, %rax
+	movq	%rsi, %rdi
+	CALL_NOSPEC rax
+	movq	%rbp, %rsp
+	popq	%rbp
+	RET
+SYM_FUNC_END(kwasm_on_kstack)
+STACK_FRAME_NON_STANDARD kwasm_on_kstack

@@ -17,6 +17,7 @@
 #include <linux/module.h>
 #include <linux/netfilter.h>
 #include <linux/random.h>
+#include <linux/ratelimit.h>
 #include <linux/sched/clock.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
@@ -27,6 +28,7 @@
 #include <linux/vmalloc.h>
 #include <net/net_namespace.h>
 #include <asm/fpu/api.h>
+#include <asm/page.h>
 
 #include "glue.h"
 
@@ -144,9 +146,30 @@ u32 kwasm_random_u32(void)
 	return get_random_u32();
 }
 
-void kwasm_log_ratelimited(const char *msg, size_t len)
+struct ratelimit_state *kwasm_ratelimit_new(void)
 {
-	printk_ratelimited(KERN_INFO "kwasm: %.*s\n", (int)len, msg);
+	struct ratelimit_state *rs = kzalloc(sizeof(*rs), GFP_KERNEL);
+
+	if (rs)
+		ratelimit_state_init(rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+	return rs;
+}
+
+void kwasm_ratelimit_free(struct ratelimit_state *rs)
+{
+	ratelimit_state_exit(rs);
+	kfree(rs);
+}
+
+void kwasm_log_limited(struct ratelimit_state *rs, const char *msg, size_t len)
+{
+	if (__ratelimit(rs))
+		printk(KERN_INFO "kwasm: %.*s\n", (int)len, msg);
+}
+
+size_t kwasm_irq_stack_size(void)
+{
+	return IRQ_STACK_SIZE;
 }
 
 u32 kwasm_skb_len(const struct sk_buff *skb)

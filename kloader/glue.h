@@ -55,7 +55,11 @@ u64 kwasm_clock_ns(void);
 u32 kwasm_random_u32(void);
 
 /* printk_ratelimited(KERN_INFO "kwasm: %.*s\n", len, msg). */
-void kwasm_log_ratelimited(const char *msg, size_t len);
+struct ratelimit_state;
+struct ratelimit_state *kwasm_ratelimit_new(void);
+void kwasm_ratelimit_free(struct ratelimit_state *rs);
+void kwasm_log_limited(struct ratelimit_state *rs, const char *msg, size_t len);
+size_t kwasm_irq_stack_size(void);
 
 /* The packet from its network header: length, and skb_copy_bits(). */
 u32 kwasm_skb_len(const struct sk_buff *skb);
@@ -84,6 +88,7 @@ u32 kwasm_enter(const void *trampoline, void *vmctx, const void *code, u64 *valu
  * kwasm_enter, then restores it so that kwasm_enter returns code.
  */
 void kwasm_trap_handler(void *vmctx, u32 code, u32 func);
+void kwasm_on_kstack(void (*fn)(void *), void *arg, const u64 *jmpbuf);
 
 /* ---- Implemented in Rust (kwasm_main.rs), called from C. ---- */
 

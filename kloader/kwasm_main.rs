@@ -26,6 +26,7 @@ mod runtime;
 
 use abi::ioctl::{self, AttachReq, InvokeReq, ListReq, LoadConfig, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
 use abi::meta::{kind, Meta};
+use ffi::BhGuard;
 use program::Program;
 
 module! {
@@ -196,8 +197,8 @@ fn register(
         pr_err!("{name}: stack of {} KiB outside {}..={} KiB\n", cfg.stack_kib, ioctl::MIN_STACK_KIB, ioctl::MAX_STACK_KIB);
         return Err(EINVAL);
     }
-    if cfg.fuel > i64::MAX as u64 {
-        pr_err!("{name}: fuel {} is too large\n", cfg.fuel);
+    if cfg.fuel > abi::fuel::MAX {
+        pr_err!("{name}: fuel {} is above the ceiling of {}\n", cfg.fuel, abi::fuel::MAX);
         return Err(EINVAL);
     }
     if cfg.flags & !(ioctl::PROG_USES_FLOAT | ioctl::PROG_DROP_ON_TRAP) != 0 {
@@ -276,17 +277,22 @@ pub extern "C" fn kwasm_rs_hook(priv_: *mut c_void, skb: *mut c_void) -> c_uint 
 /// Handles an ioctl on `/dev/kwasm`; called by `glue.c`.
 #[no_mangle]
 pub extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
+    // Only MODULE_LAYOUT (the ioctl version and the module layout, which
+    // `kwasm --version` and `kwasm load` read before anything else) is open
+    // to everyone. Programs' names, stats and maps can hold per-flow data,
+    // and per-packet timing is a side channel: reading them needs the same
+    // capability as changing them.
     let r = match cmd {
         ioctl::MODULE_LAYOUT => module_layout(arg),
-        ioctl::LIST => list(arg),
-        ioctl::STATS => stats(arg),
-        ioctl::MAP_GET => map_get(arg),
-        ioctl::ATTACH | ioctl::DETACH | ioctl::INVOKE | ioctl::MAP_SET => {
+        ioctl::LIST | ioctl::STATS | ioctl::MAP_GET | ioctl::ATTACH | ioctl::DETACH | ioctl::INVOKE | ioctl::MAP_SET => {
             // SAFETY: no preconditions.
             if !unsafe { ffi::kwasm_capable() } {
                 Err(EPERM)
             } else {
                 match cmd {
+                    ioctl::LIST => list(arg),
+                    ioctl::STATS => stats(arg),
+                    ioctl::MAP_GET => map_get(arg),
                     ioctl::ATTACH => attach(arg),
                     ioctl::DETACH => detach(arg),
                     ioctl::INVOKE => invoke(arg),
@@ -418,7 +424,21 @@ fn detach(arg: c_ulong) -> Result {
 fn invoke(arg: c_ulong) -> Result {
     let mut req: InvokeReq = read_req::<_, { InvokeReq::SIZE }>(arg)?;
     let export = ioctl::decode_cstr(&req.export).ok_or(EINVAL)?;
-    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    if req.fuel > abi::fuel::MAX {
+        return Err(EINVAL);
+    }
+    // The program's metadata and code live in its module. Take a module
+    // reference while the registry lock proves the module is still there
+    // (its exit stub unregisters under this lock): after that, an unload
+    // can only fail with EBUSY until the reference is dropped.
+    let (prog, _module) = {
+        let r = registry()?.lock();
+        let e = find(&r, &req.name)?;
+        // SAFETY: the entry is registered and we hold the registry lock, so
+        // the owner module's exit stub has not completed.
+        let m = unsafe { ffi::ModuleRef::get(e.prog.owner) }.ok_or(ENOENT)?;
+        (e.prog.clone(), m)
+    };
     let m = &prog.meta;
     let e = m.export(export).ok_or(ENOENT)?;
     if e.kind != kind::FUNC {
@@ -428,42 +448,45 @@ fn invoke(arg: c_ulong) -> Result {
     if req.nargs as usize != c.nparams || c.nresults > ioctl::MAX_INVOKE_VALUES || c.nparams > ioctl::MAX_INVOKE_VALUES {
         return Err(EINVAL);
     }
-    // SAFETY: `owner` is the live program module (the program is
-    // registered); holding a reference keeps its code mapped during the call.
-    if !unsafe { ffi::kwasm_module_get(prog.owner) } {
-        return Err(ENOENT);
+    // Every argument must be a value of its parameter's type; a reference
+    // parameter takes only null (DESIGN decision 11).
+    for (i, (ty, &raw)) in m.params(c.ty).zip(req.values.iter()).enumerate() {
+        if let Err(why) = abi::types::check_external_arg(ty, raw) {
+            pr_info!("{}: invoke {export}: argument {i} ({}) refused: {}\n", prog.name(), ty.name(), why.message());
+            return Err(EINVAL);
+        }
     }
     let fuel = if req.fuel == 0 { prog.fuel } else { req.fuel };
-    // SAFETY: pairs with the enable below; pins us to this CPU and keeps the
-    // hook from running on this CPU's instance meanwhile.
-    unsafe { ffi::kwasm_bh_disable() };
-    // SAFETY: bottom halves are disabled.
-    let cpu = unsafe { ffi::kwasm_cpu() } as usize;
-    let r = match prog.instances.get(cpu) {
-        // SAFETY: bottom halves are disabled, so no call can start on this
-        // CPU's instance meanwhile; reading its flag is race-free.
-        Some(&ip) if !unsafe { (*ip).busy } => {
-            // SAFETY: no preconditions.
-            if prog.uses_float() && !unsafe { ffi::kwasm_fpu_usable() } {
-                Err(EBUSY)
-            } else {
-                // SAFETY: the instance is ours (bottom halves disabled, not
-                // busy); `values` has MAX_INVOKE_VALUES >= max(params,
-                // results) slots (checked above).
-                Ok(unsafe { prog.call_on(ip, &c, &mut req.values, fuel) })
+    let r = {
+        // Pins us to this CPU and keeps the hook off this CPU's instance.
+        let bh = BhGuard::new();
+        match prog.instances.get(bh.cpu()) {
+            // SAFETY: bottom halves are disabled, so no call can start on
+            // this CPU's instance meanwhile; reading its flag is race-free.
+            Some(&ip) if !unsafe { (*ip).busy } => {
+                // SAFETY: no preconditions.
+                if prog.uses_float() && !unsafe { ffi::kwasm_fpu_usable() } {
+                    Err(EBUSY)
+                } else {
+                    // SAFETY: the instance is ours (bottom halves disabled,
+                    // not busy); `values` has MAX_INVOKE_VALUES >=
+                    // max(params, results) slots (checked above).
+                    Ok(unsafe { prog.call_on(ip, &c, &mut req.values, fuel) })
+                }
             }
+            _ => Err(EBUSY),
         }
-        _ => Err(EBUSY),
     };
-    // SAFETY: pairs with the disable above.
-    unsafe { ffi::kwasm_bh_enable() };
-    // SAFETY: pairs with the successful get above.
-    unsafe { ffi::kwasm_module_put(prog.owner) };
     match r? {
         Ok(()) => {
             req.nresults = c.nresults as u32;
             req.trap = 0;
             req.trap_func = u32::MAX;
+            // References are kernel addresses: they leave only as a
+            // null/non-null flag.
+            for (v, ty) in req.values.iter_mut().zip(m.results(c.ty)) {
+                *v = abi::types::external_result(ty, *v);
+            }
             for v in req.values.iter_mut().skip(c.nresults) {
                 *v = 0;
             }

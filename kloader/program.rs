@@ -23,7 +23,7 @@ use crate::abi::types::ValType;
 use crate::abi::vmctx::{
     self, funcref, header, import_func, MemoryKind, VmCtxCounts, VmCtxLayout, WASM_PAGE_SIZE,
 };
-use crate::ffi::{self, MsgBuf, VMem};
+use crate::ffi::{self, BhGuard, MsgBuf, RateLimit, VMem};
 use crate::runtime;
 
 /// Most linear memory preallocated per instance: 16 MiB.
@@ -156,6 +156,8 @@ pub(crate) struct Callee {
     pub(crate) trampoline: *const u8,
     pub(crate) nparams: usize,
     pub(crate) nresults: usize,
+    /// The function's type, for checking values that cross the boundary.
+    pub(crate) ty: meta::TypeRec,
 }
 
 /// A trap: code and function index.
@@ -186,6 +188,9 @@ pub(crate) struct Program {
     /// One per possible CPU id.
     pub(crate) instances: KVec<*mut Instance>,
     pub(crate) stats: KVec<CpuStats>,
+    /// Rate limits of this program's `log` output and of its trap reports.
+    pub(crate) log_limit: RateLimit,
+    pub(crate) trap_limit: RateLimit,
 }
 
 // SAFETY: instances are touched only by their own CPU with bottom halves
@@ -281,6 +286,7 @@ impl Program {
             trampoline: unsafe { self.text.add(t.trampoline as usize) },
             nparams: t.nparams as usize,
             nresults: t.nresults as usize,
+            ty: t,
         })
     }
 
@@ -346,6 +352,8 @@ impl Program {
             maps: KVec::new(),
             instances: KVec::new(),
             stats: KVec::new(),
+            log_limit: RateLimit::new()?,
+            trap_limit: RateLimit::new()?,
         };
         if let Some(f) = entry {
             prog.entry = Some(prog.callee(f).ok_or_else(|| {
@@ -412,7 +420,8 @@ impl Program {
             defined_globals: m.globals().len(),
         };
         let layout = VmCtxLayout::new(counts).ok_or(EINVAL)?;
-        let stack = VMem::new(self.stack_kib as usize * 1024)?;
+        let reserve = stack_reserve();
+        let stack = VMem::new(self.stack_kib as usize * 1024 + reserve as usize)?;
         let mut inst = Instance {
             prog: ptr::null(),
             vmctx: VMem::new(layout.size as usize)?,
@@ -436,8 +445,7 @@ impl Program {
         // writes further down that say "as above").
         unsafe {
             *inst.at::<i64>(header::FUEL) = 0;
-            *inst.at::<u64>(header::STACK_LIMIT) =
-                inst.stack.ptr() as u64 + vmctx::STACK_RESERVE;
+            *inst.at::<u64>(header::STACK_LIMIT) = inst.stack.ptr() as u64 + reserve;
             *inst.at::<usize>(header::TRAP_HANDLER) = ffi::kwasm_trap_handler as *const () as usize;
             *inst.at::<usize>(header::LIBCALLS) = runtime::libcall_table();
             for (t, id) in type_ids.iter().enumerate() {
@@ -607,9 +615,18 @@ impl Program {
         let c = self.callee(f).ok_or(EINVAL)?;
         for &i in self.instances.iter() {
             let mut values = [0u64; 1];
-            // SAFETY: the program is not published yet; nothing else runs
-            // on its instances.
+            // As on the packet path: bottom halves disabled (no preemption,
+            // no migration to a CPU whose hook could run meanwhile), and
+            // the FPU only where the kernel allows it.
+            let bh = BhGuard::new();
+            // SAFETY: no preconditions.
+            if self.uses_float() && !unsafe { ffi::kwasm_fpu_usable() } {
+                return Err(EBUSY);
+            }
+            // SAFETY: the program is not published yet, so nothing else
+            // runs on its instances; bottom halves are disabled.
             let r = unsafe { self.call_on(i, &c, &mut values, self.fuel) };
+            drop(bh);
             if let Err(t) = r {
                 let mut msg = MsgBuf::new();
                 self.describe_trap(&mut msg, t);
@@ -684,17 +701,12 @@ impl Program {
     pub(crate) fn run_hook(&self, skb: *const core::ffi::c_void) -> u32 {
         let default = self.default_verdict();
         let Some(c) = self.entry else { return default };
-        // SAFETY: nestable, any context the hook runs in.
-        unsafe { ffi::kwasm_bh_disable() };
-        // SAFETY: bottom halves are disabled, so the CPU is fixed.
-        let cpu = unsafe { ffi::kwasm_cpu() } as usize;
-        let verdict = match (self.instances.get(cpu), self.stats.get(cpu)) {
+        let bh = BhGuard::new();
+        let cpu = bh.cpu();
+        match (self.instances.get(cpu), self.stats.get(cpu)) {
             (Some(&ip), Some(st)) => self.run_hook_on(ip, st, &c, skb, default),
             _ => default,
-        };
-        // SAFETY: pairs with the disable above.
-        unsafe { ffi::kwasm_bh_enable() };
-        verdict
+        }
     }
 
     fn run_hook_on(
@@ -753,7 +765,7 @@ impl Program {
                 let mut msg = MsgBuf::new();
                 let _ = write!(msg, "{}: trap: ", self.name());
                 self.describe_trap(&mut msg, t);
-                ffi::log_ratelimited(msg.as_bytes());
+                self.trap_limit.log(msg.as_bytes());
                 default
             }
         }
@@ -805,6 +817,25 @@ impl Program {
             ..Default::default()
         }
     }
+}
+
+/// Bytes of each wasm stack kept below `STACK_LIMIT`, on top of the
+/// program's `--stack`.
+///
+/// Generated code stops at `STACK_LIMIT`; below it run the trap handler,
+/// libcalls and the shallow host functions ([`vmctx::STACK_RESERVE`]), and
+/// any hard interrupt that arrives while wasm code runs in softirq: x86-64
+/// runs softirqs on the per-CPU IRQ stack and a hard interrupt that finds
+/// `hardirq_stack_inuse` set stays on the current stack
+/// (`call_on_irqstack_cond` in `arch/x86/include/asm/irq_stack.h`), which is
+/// then the wasm stack. So the reserve holds a whole IRQ stack
+/// (`IRQ_STACK_SIZE`: 16 KiB, 32 KiB with KASAN) as well. Host functions
+/// that descend into printk and console drivers switch back to the kernel
+/// stack instead (`kwasm_on_kstack`).
+fn stack_reserve() -> u64 {
+    // SAFETY: no preconditions.
+    let irq = unsafe { ffi::kwasm_irq_stack_size() } as u64;
+    irq + vmctx::STACK_RESERVE
 }
 
 fn init_trap(name: &str, t: TrapCode) -> Error {

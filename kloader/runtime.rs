@@ -10,13 +10,14 @@
 //! functions that must trap call the trap handler themselves from a frame
 //! that holds nothing needing a destructor.
 
+use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::abi::bulk;
 use crate::abi::host::HostFuncId;
 use crate::abi::trap::TrapCode;
 use crate::abi::vmctx::{header, Libcalls, WASM_PAGE_SIZE};
-use crate::ffi::{self, MsgBuf};
+use crate::ffi::{self, MsgBuf, RateLimit};
 use crate::program::{Instance, Program};
 
 const OK: u32 = 0;
@@ -213,6 +214,20 @@ pub(crate) fn host_func(id: HostFuncId) -> usize {
     }
 }
 
+/// What `log` hands to [`log_on_kstack`].
+struct LogMsg<'a> {
+    limit: &'a RateLimit,
+    msg: &'a [u8],
+}
+
+/// Prints a `log` message; runs on the kernel stack (printk and the console
+/// drivers go deep, and the wasm stack's reserve is not sized for them).
+extern "C" fn log_on_kstack(arg: *mut c_void) {
+    // SAFETY: `arg` is the `LogMsg` that `log_impl` passed, live for the call.
+    let m = unsafe { &*arg.cast::<LogMsg<'_>>() };
+    m.limit.log(m.msg);
+}
+
 fn log_impl(i: &mut Instance, ptr: u32, len: u32) -> Result<(), TrapCode> {
     let p = prog(i);
     let bytes = i.mem_slice(ptr, len).ok_or(TrapCode::MemoryOutOfBounds)?;
@@ -221,7 +236,12 @@ fn log_impl(i: &mut Instance, ptr: u32, len: u32) -> Result<(), TrapCode> {
     msg.push_sanitized(p.name().as_bytes());
     msg.push_sanitized(b": ");
     msg.push_sanitized(bytes);
-    ffi::log_ratelimited(msg.as_bytes());
+    let m = LogMsg { limit: &p.log_limit, msg: msg.as_bytes() };
+    // SAFETY: a host function runs inside `kwasm_enter`, whose saved kernel
+    // stack pointer is in `jmpbuf`; `m` outlives the call.
+    unsafe {
+        ffi::kwasm_on_kstack(log_on_kstack, core::ptr::from_ref(&m).cast_mut().cast(), i.jmpbuf.as_ptr())
+    };
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 
 CARGO ?= cargo
 
-.PHONY: kernel kernel-debug module vm-test-debug vm-shell
+.PHONY: kernel kernel-debug kernel-hardened module vm-test-debug vm-test-hardened vm-shell
 
 # Build (or reuse from ~/.cache/kwasm) the VM kernel.
 kernel:
@@ -17,6 +17,9 @@ kernel:
 kernel-debug:
 	$(CARGO) xtask kernel --debug-kernel
 
+kernel-hardened:
+	$(CARGO) xtask kernel --hardened
+
 # kwasm.ko and the VM's test module against that kernel.
 module:
 	$(CARGO) xtask module
@@ -24,6 +27,11 @@ module:
 # vm-test on the KASAN + lockdep kernel.
 vm-test-debug:
 	$(CARGO) xtask vm-test --debug-kernel
+
+# vm-test on the hardened kernel (IBT, kCFI, retpolines, return thunks,
+# stack protector).
+vm-test-hardened:
+	$(CARGO) xtask vm-test --hardened
 
 # The VM with a shell after the checks (Ctrl-A X quits).
 vm-shell:

@@ -4,7 +4,8 @@
 //! safety property, not a tuning knob. Fuel therefore counts *work*, not
 //! loop iterations:
 //!
-//! - **Operators.** Every wasm operator costs [`PER_OP`]. The compiler
+//! - **Operators.** Every wasm operator costs [`op_cost`]: [`PER_OP`], or
+//!   [`MEMORY_ACCESS`] for loads and stores, or [`CALL`] for calls. The compiler
 //!   charges a whole region at once: at function entry the operators of the
 //!   body that lie outside any loop, at each loop header the operators of
 //!   that loop's body outside nested loops. Backward edges only reach loop
@@ -19,11 +20,38 @@
 //!   `1 << MEM_SHIFT` bytes of their length argument.
 //!
 //! Rates were chosen from measurements on these machines (see
-//! `docs/fuel.md`): one unit is about a nanosecond of native work or less,
-//! so [`DEFAULT`] bounds an invocation to about a millisecond.
+//! `docs/fuel.md`): one unit is under a nanosecond of native work for
+//! arithmetic and bulk copies, so [`DEFAULT`] bounds an invocation to about
+//! a millisecond of typical work. Cache misses are what fuel cannot see:
+//! `docs/fuel.md` gives the measured worst case.
 
 /// Fuel per wasm operator.
 pub const PER_OP: u64 = 1;
+
+/// Fuel per memory or table access (`*.load`, `*.store`, `table.get/set`):
+/// an access that misses the caches costs far more than arithmetic.
+pub const MEMORY_ACCESS: u64 = 4;
+
+/// Fuel per call (`call`, `call_indirect`): the callee's frame, its stack
+/// check and its entry charge.
+pub const CALL: u64 = 4;
+
+/// How the compiler classes an operator for [`op_cost`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpClass {
+    Plain,
+    MemoryAccess,
+    Call,
+}
+
+/// What one operator of `class` costs.
+pub const fn op_cost(class: OpClass) -> u64 {
+    match class {
+        OpClass::Plain => PER_OP,
+        OpClass::MemoryAccess => MEMORY_ACCESS,
+        OpClass::Call => CALL,
+    }
+}
 
 /// `memory.*` bulk operations and byte-moving host calls: one unit per
 /// `1 << MEM_SHIFT` bytes (16 bytes: `memset`/`memcpy` move more than
@@ -34,13 +62,15 @@ pub const MEM_SHIFT: u32 = 4;
 /// (8-byte elements, copied one at a time).
 pub const TABLE_SHIFT: u32 = 1;
 
-/// Fuel of one invocation when the loader or the caller gives none.
-pub const DEFAULT: u64 = 2_000_000;
+/// Fuel of one invocation when the loader or the caller gives none: about
+/// half a millisecond of arithmetic, a millisecond of typical packet code
+/// (measured in `docs/fuel.md`, with the adversarial worst case).
+pub const DEFAULT: u64 = 1_000_000;
 
-/// The most fuel a program or one `INVOKE` may be given in the kernel: about
-/// 50 ms of work with bottom halves disabled. Larger requests are refused
-/// (`EINVAL`), not clamped, so a caller never believes it has more.
-pub const MAX: u64 = 50 * DEFAULT;
+/// The most fuel a program or one `INVOKE` may be given in the kernel:
+/// twenty times the default. Larger requests are refused (`EINVAL`), not
+/// clamped, so a caller never believes it has more.
+pub const MAX: u64 = 20 * DEFAULT;
 
 /// What a host function costs per call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

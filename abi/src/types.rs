@@ -52,6 +52,66 @@ impl ValType {
 /// (funcref: `*const VmFuncRef`; externref: an opaque host value), null = 0.
 pub type RawVal = u64;
 
+/// Why a value from outside the kernel was refused as an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgError {
+    /// An `i32`/`f32` slot with bits above the low 32 set.
+    Wide,
+    /// A non-null reference: only the runtime may create references, so
+    /// a caller can pass nothing but null (DESIGN decision 11).
+    Reference,
+}
+
+impl ArgError {
+    pub fn message(self) -> &'static str {
+        match self {
+            ArgError::Wide => "a 32-bit value with high bits set",
+            ArgError::Reference => "a non-null reference (only null can be passed)",
+        }
+    }
+}
+
+/// Checks one argument that arrives from outside the sandbox (the `INVOKE`
+/// ioctl) against its parameter type. Nothing from userspace may become a
+/// reference or an address: a reference parameter takes only null.
+pub fn check_external_arg(ty: ValType, raw: RawVal) -> Result<(), ArgError> {
+    match ty {
+        ValType::I32 | ValType::F32 if raw >> 32 != 0 => Err(ArgError::Wide),
+        ValType::FuncRef | ValType::ExternRef if raw != 0 => Err(ArgError::Reference),
+        _ => Ok(()),
+    }
+}
+
+/// What a result of type `ty` may show outside the sandbox. References are
+/// kernel addresses: they leave only as 0 (null) or 1 (non-null), so no
+/// address ever reaches userspace (DESIGN decision 11).
+pub fn external_result(ty: ValType, raw: RawVal) -> RawVal {
+    if ty.is_ref() { (raw != 0) as RawVal } else { raw }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_null_references_cross_in() {
+        assert_eq!(check_external_arg(ValType::FuncRef, 0), Ok(()));
+        assert_eq!(check_external_arg(ValType::FuncRef, 0x4141_4141_4141_4141), Err(ArgError::Reference));
+        assert_eq!(check_external_arg(ValType::ExternRef, 1), Err(ArgError::Reference));
+        assert_eq!(check_external_arg(ValType::I32, u32::MAX as u64), Ok(()));
+        assert_eq!(check_external_arg(ValType::I32, 1 << 32), Err(ArgError::Wide));
+        assert_eq!(check_external_arg(ValType::F32, 1 << 40), Err(ArgError::Wide));
+        assert_eq!(check_external_arg(ValType::I64, u64::MAX), Ok(()));
+    }
+
+    #[test]
+    fn references_leave_as_a_flag() {
+        assert_eq!(external_result(ValType::FuncRef, 0xffa0_0000_0001_5048), 1);
+        assert_eq!(external_result(ValType::ExternRef, 0), 0);
+        assert_eq!(external_result(ValType::I64, 0xffa0_0000_0001_5048), 0xffa0_0000_0001_5048);
+    }
+}
+
 /// Target architectures a `.kw` can carry code for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]

@@ -33,13 +33,28 @@ impl Device {
 
     /// Issue one ioctl with `req` as its in/out record.
     fn call<R: Record>(&self, what: &str, cmd: u32, req: &mut R) -> Result<()> {
+        self.call_explained(what, cmd, req, None)
+    }
+
+    /// [`Device::call`], with what EINVAL means for this request.
+    fn call_explained<R: Record>(
+        &self,
+        what: &str,
+        cmd: u32,
+        req: &mut R,
+        einval: Option<&str>,
+    ) -> Result<()> {
         let mut buf = vec![0u8; R::SIZE];
         req.write(&mut buf);
         // SAFETY: `buf` is a live, exclusively borrowed buffer of exactly the
         // size encoded in `cmd`, which is all the kernel reads or writes.
         let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as _, buf.as_mut_ptr()) };
         if rc < 0 {
-            return Err(explain(what, io::Error::last_os_error()));
+            let e = io::Error::last_os_error();
+            if let (Some(libc::EINVAL), Some(hint)) = (e.raw_os_error(), einval) {
+                return Err(anyhow!("{what}: {hint} ({e})"));
+            }
+            return Err(explain(what, e));
         }
         *req = R::read(&buf);
         Ok(())
@@ -118,6 +133,12 @@ impl Device {
         if args.len() > ioctl::MAX_INVOKE_VALUES {
             bail!("at most {} arguments", ioctl::MAX_INVOKE_VALUES);
         }
+        if fuel > kwasm_abi::fuel::MAX {
+            bail!(
+                "fuel {fuel} is above the kernel's ceiling of {} per call",
+                kwasm_abi::fuel::MAX
+            );
+        }
         let mut export_raw = [0u8; ioctl::EXPORT_LEN];
         if export.is_empty() || export.len() >= ioctl::EXPORT_LEN || export.contains('\0') {
             bail!("export name '{export}' is empty or too long");
@@ -133,7 +154,17 @@ impl Device {
             values,
             ..Default::default()
         };
-        self.call(&format!("INVOKE {name}.{export}"), ioctl::INVOKE, &mut req)?;
+        self.call_explained(
+            &format!("INVOKE {name}.{export}"),
+            ioctl::INVOKE,
+            &mut req,
+            Some(&format!(
+                "the kernel refused the call: an argument does not fit the type of \
+                 `{export}`'s parameter (reference parameters take only null, i32 and \
+                 f32 values must fit 32 bits), the argument count is wrong, or `{export}` \
+                 is not a function export; dmesg names the argument"
+            )),
+        )?;
         Ok(req)
     }
 

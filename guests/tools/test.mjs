@@ -204,6 +204,11 @@ const traps = {
   "host_error.wasm": [HostError, "host function error"],
   "log_oob.wasm": [HostError, "out of bounds memory access"],
   "infinite_loop.wasm": [null, "out of fuel"], // V8 has no fuel
+  // Bulk loops: fuel is charged per byte or element touched (abi/src/fuel.rs).
+  "fill_loop.wasm": [null, "out of fuel"],
+  "copy_loop.wasm": [null, "out of fuel"],
+  "table_loop.wasm": [null, "out of fuel"],
+  "host_loop.wasm": [null, "out of fuel"],
 };
 for (const [file, [cls, msg]] of Object.entries(traps)) {
   if (bin) {

@@ -1,13 +1,18 @@
 # Every trap kind raised from the netfilter hook under traffic: the kernel
 # stays up, stats count the trap by kind, and the default verdict applies
-# (accept; with --on-trap drop the datagrams do not arrive).
+# (accept; with --on-trap drop the datagrams do not arrive). The *_loop
+# programs loop on bulk operations and byte-moving host calls under the
+# default fuel: fuel counts work, so each packet ends promptly with
+# out_of_fuel, and /init's kernel-log check finds no soft lockup or RCU stall.
 
 # program:trap kind (see the `expect:` line of guests/wat/traps/*.wat)
 for pk in div_zero:div_by_zero oob:memory_oob unreachable:unreachable \
 	stack_overflow:stack_overflow infinite_loop:out_of_fuel \
 	int_overflow:int_overflow bad_conversion:bad_conversion null_call:null_call \
 	bad_signature:bad_signature table_oob:table_oob \
-	undefined_element:undefined_element host_error:host_error log_oob:memory_oob; do
+	undefined_element:undefined_element host_error:host_error log_oob:memory_oob \
+	fill_loop:out_of_fuel copy_loop:out_of_fuel table_loop:out_of_fuel \
+	host_loop:out_of_fuel; do
 	p=${pk%%:*} k=${pk#*:}
 	f=$KW/traps/$p.kw
 	[ -f "$f" ] || { fail "trap $p: $f missing"; continue; }

@@ -31,9 +31,11 @@ expect_fail "hostile: wrong import signature refused by the kernel" "pkt_load" \
 	kwasm load $T/bad_import.kw --unchecked --name badimp
 expect_out "hostile: nothing was loaded" 0 prog_modules
 
-# Unprivileged callers. /dev/kwasm may be opened by anyone (LIST/STATS are
-# read-only); changes need CAP_NET_ADMIN, loading CAP_SYS_MODULE. --as-uid
-# drops to nobody after opening the device, so the ioctl's own check answers.
+# Unprivileged callers. /dev/kwasm may be opened by anyone, but every
+# request except MODULE_LAYOUT (the ioctl version) needs CAP_NET_ADMIN:
+# names, stats and maps can hold per-flow data, and per-packet timing is a
+# side channel. Loading needs CAP_SYS_MODULE. --as-uid drops to nobody after
+# opening the device, so the ioctl's own check answers.
 check "hostile: load pf (root)" kwasm load $KW/port_filter.kw --name pf
 expect_fail "hostile: non-root load refused (EPERM)" "needs CAP_SYS_MODULE" \
 	kwasm --as-uid 65534 load $KW/port_filter.kw --name pf2
@@ -47,7 +49,13 @@ expect_fail "hostile: non-root unload refused" "needs CAP_SYS_MODULE" \
 	kwasm --as-uid 65534 unload pf
 expect_fail "hostile: non-root attach via su refused" "permission denied" \
 	su nobody -s /bin/sh -c "/opt/kwasm/bin/kwasm attach pf ipv4:input"
-check "hostile: non-root list allowed" kwasm --as-uid 65534 list
+expect_fail "hostile: non-root list refused (EPERM)" "permission denied" \
+	kwasm --as-uid 65534 list
+expect_fail "hostile: non-root stats refused (EPERM)" "permission denied" \
+	kwasm --as-uid 65534 stats pf
+expect_fail "hostile: non-root map get refused (EPERM)" "permission denied" \
+	kwasm --as-uid 65534 map get pf 0 0
+check "hostile: non-root version allowed" kwasm --as-uid 65534 --version
 expect_out "hostile: pf still unattached" - stat_of pf attached
 
 # Garbage ioctls, with a real program name in half of them.

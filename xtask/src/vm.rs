@@ -30,6 +30,11 @@ const BAD: &[&str] = &[
     "KASAN",
     "Kernel panic",
     "kernel panic",
+    // A CPU kept too long in softirq or with preemption off.
+    "self-detected stall",
+    "rcu_sched detected stalls",
+    "soft lockup",
+    "blocked for more than",
 ];
 
 /// The line `/init` prints first, to time the boot.

@@ -44,7 +44,7 @@ pub struct LoadArgs {
     pub priority: i32,
     /// Fuel per invocation, in units of work (a wasm operator, 16 bytes of a
     /// bulk copy; see docs/fuel.md) before the program traps with "out of
-    /// fuel" [default: 2000000, at most 100000000].
+    /// fuel" [default: 1000000, at most 20000000].
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
     /// Size of the wasm stack per CPU, in KiB (32..=1024) [default: 64].
@@ -243,6 +243,16 @@ pub fn load(ctx: &Ctx, a: &LoadArgs) -> Result<()> {
             "--stack {k}: the wasm stack must be {}..={} KiB",
             ioctl::MIN_STACK_KIB,
             ioctl::MAX_STACK_KIB
+        );
+    }
+    if let Some(f) = a.fuel
+        && f > kwasm_abi::fuel::MAX
+        && !a.unchecked
+    {
+        bail!(
+            "--fuel {f}: the kernel allows at most {} per invocation (twenty times the \
+             default: a program runs with bottom halves disabled; see docs/fuel.md)",
+            kwasm_abi::fuel::MAX
         );
     }
     for p in &a.attach {
@@ -564,7 +574,9 @@ pub struct InvokeArgs {
     pub typed: bool,
     /// Arguments. With --kw: plain values parsed by parameter type, as for
     /// `kwasm run`. Without: typed values `i32:5`, `i64:-1`, `f32:1.5`,
-    /// `f64:nan`, `f64:bits:0x7ff8000000000001`.
+    /// `f64:nan`, `f64:bits:0x7ff8000000000001`, `funcref:null`. The
+    /// kernel accepts only null for reference parameters, and returns
+    /// reference results as 0 (null) or 1 (non-null), never as addresses.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
@@ -579,7 +591,11 @@ fn typed_arg(s: &str) -> Result<Val> {
         "i64" => ValType::I64,
         "f32" => ValType::F32,
         "f64" => ValType::F64,
-        _ => bail!("argument `{s}`: unknown type `{t}` (i32, i64, f32 or f64)"),
+        "funcref" => ValType::FuncRef,
+        "externref" => ValType::ExternRef,
+        _ => bail!(
+            "argument `{s}`: unknown type `{t}` (i32, i64, f32, f64, funcref:null or externref:null)"
+        ),
     };
     Val::parse(v, ty).map_err(|e| anyhow!(e))
 }

@@ -339,7 +339,7 @@ pub fn run_file(dev: &Device, ctx: &Ctx, path: &Path, verbose: bool) -> Counts {
         current: None,
         named: HashMap::new(),
         counter: 0,
-        fuel: 1_000_000_000,
+        fuel: kwasm_abi::fuel::MAX,
     };
     let mut shown = 0;
     for d in wast.directives {
