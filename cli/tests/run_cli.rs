@@ -75,6 +75,20 @@ fn wait_watched(mut child: Child, what: &str) -> Output {
     }
 }
 
+/// [`run`], failing instead of hanging if `kwasm` does not finish.
+fn run_watched(path: &Path, args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_kwasm"))
+        .arg("run")
+        .arg(path)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kwasm");
+    wait_watched(child, &format!("kwasm run {args:?}"))
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -194,6 +208,16 @@ fn infinite_loop_runs_out_of_fuel() {
     let p = build("fuel", PROG);
     let o = run(&p, &["--invoke", "spin", "--fuel", "100000"]);
     assert_trap(&o, "out of fuel");
+    assert!(stderr(&o).contains("(spin)"), "{}", stderr(&o));
+}
+
+/// Without `--fuel` a call gets the kernel's default fuel, so an endless
+/// loop ends with the out-of-fuel trap instead of spinning for minutes.
+#[test]
+fn infinite_loop_runs_out_of_default_fuel() {
+    let p = build("default_fuel", PROG);
+    let o = run_watched(&p, &["--invoke", "spin"]);
+    assert_trap(&o, "trap: out of fuel");
     assert!(stderr(&o).contains("(spin)"), "{}", stderr(&o));
 }
 
@@ -332,6 +356,9 @@ fn help_works() {
     let o = kwasm(&["run", "--help"]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("--invoke"));
+    // The help names the default fuel, which is the kernel's.
+    let default = format!("[default: {}]", kwasm_abi::fuel::DEFAULT);
+    assert!(stdout(&o).contains(&default), "{}", stdout(&o));
     let o = kwasm(&["--help"]);
     assert!(o.status.success());
 }
