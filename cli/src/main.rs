@@ -144,9 +144,11 @@ struct RunArgs {
     /// Export to call; defaults to the program's entry export (e.g. `filter`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
-    /// Fuel for the call: function entries and loop iterations it may
-    /// execute before trapping with "out of fuel".
-    #[arg(long, value_name = "N", default_value_t = 1 << 40)]
+    /// Fuel for the call, in units of work: about one per wasm operator and
+    /// one per 16 bytes of a bulk memory operation (see abi/src/fuel.rs).
+    /// The call traps with "out of fuel" when it runs out. The default is
+    /// the kernel's; raise it for long-running programs such as benchmarks.
+    #[arg(long, value_name = "N", default_value_t = kwasm_abi::fuel::DEFAULT)]
     fuel: u64,
     /// Size of the wasm stack in KiB.
     #[arg(long, value_name = "KIB", default_value_t = 1024)]

@@ -46,6 +46,12 @@ const LARGE_INPUT_BYTES: usize = 32 * 1024;
 /// headers and function entries, Wasmtime (roughly) instructions.
 const KWASM_FUEL: u64 = 2_000_000;
 const WASMTIME_FUEL: u64 = 5_000_000;
+/// kwasm's fuel for everything else: the small modules, whose calls
+/// wasm-smith's fuel code bounds (Wasmtime runs them without fuel), and the
+/// recursions of `stack_exhaustion_matches`, which must end on the stack.
+/// Unlimited, so that fuel never ends a call first (the store's default
+/// bounds a call to about a millisecond of work).
+const UNLIMITED_FUEL: u64 = u64::MAX;
 /// wasm-smith fuel: bounds loop iterations and call depth per instance, and
 /// so keeps recursion far from either engine's stack limit.
 const SMITH_FUEL: u32 = 1000;
@@ -428,14 +434,11 @@ fn kwasm_trap_outcome(t: &kwasm_cli::runtime::Trap, fuel: bool) -> Outcome {
 }
 
 fn kwasm_store(fuel: bool) -> Store {
-    let mut c = StoreConfig {
+    Store::new(StoreConfig {
         stack_size: WASM_STACK,
+        fuel: if fuel { KWASM_FUEL } else { UNLIMITED_FUEL },
         ..StoreConfig::default()
-    };
-    if fuel {
-        c.fuel = KWASM_FUEL;
-    }
-    Store::new(c)
+    })
 }
 
 // ---------------------------------------------------------------------------

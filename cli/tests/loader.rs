@@ -31,6 +31,18 @@ const FUNCS: &[(&str, u32, &[u8])] = &[
     ("recurse", 0, &[0xe8, 0xfb, 0xff, 0xff, 0xff, 0xc3]),
     // add: lea eax,[rsi+rdx]; ret
     ("add", 1, &[0x8d, 0x04, 0x16, 0xc3]),
+    // hostfault: calls the memory.grow libcall (entry 0 of the table at
+    // VmCtx+24) with a bogus VmCtx, so Rust host code faults reading it:
+    // sub rsp,8; mov rax,[rdi+24]; mov rax,[rax]; mov edi,64; xor esi,esi;
+    // call rax; add rsp,8; ret
+    (
+        "hostfault",
+        0,
+        &[
+            0x48, 0x83, 0xec, 0x08, 0x48, 0x8b, 0x47, 0x18, 0x48, 0x8b, 0x00, 0xbf, 0x40, 0, 0, 0,
+            0x31, 0xf6, 0xff, 0xd0, 0x48, 0x83, 0xc4, 0x08, 0xc3,
+        ],
+    ),
 ];
 
 /// Trampolines by type: () -> i32 and (i32, i32) -> i32.
@@ -219,6 +231,62 @@ fn guard_page_overflow_is_a_stack_overflow() {
         assert_eq!(t.code, TrapCode::StackOverflow);
     }
     assert_eq!(s.invoke(i, "answer", &[]).unwrap(), vec![Val::I32(42)]);
+}
+
+/// Set in the child process that [`host_faults_are_not_traps`] runs.
+const CHILD_ENV: &str = "KWASM_LOADER_TEST_CHILD";
+
+/// A fault in host code during a call (here a libcall that generated code
+/// hands a bogus `VmCtx`) is no trap: the process dies of the signal as it
+/// would without kwasm. Runs the call in a child process (this test binary
+/// again), which must die of SIGSEGV.
+#[test]
+fn host_faults_are_not_traps() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+
+    assert_eq!(
+        kwasm_abi::vmctx::header::LIBCALLS,
+        24,
+        "hostfault's code reads the libcall table at VmCtx+24"
+    );
+    assert_eq!(kwasm_abi::vmctx::libcall::MEMORY_GROW, 0);
+    if std::env::var_os(CHILD_ENV).is_some() {
+        let a = artifact();
+        let mut s = Store::default();
+        let i = s.instantiate(&a).unwrap();
+        let r = s.invoke(i, "hostfault", &[]);
+        // Reached only if the fault was taken for a trap.
+        println!("hostfault returned {r:?}");
+        std::process::exit(0);
+    }
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "host_faults_are_not_traps",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, "1");
+    // SAFETY: setrlimit is async-signal-safe; no core file for the fault.
+    unsafe {
+        cmd.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run the child test");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc_sigsegv()),
+        "the child should die of SIGSEGV, got {:?}; stdout: {}; stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn libc_sigsegv() -> i32 {

@@ -3,8 +3,10 @@
 //! run the real binary. Traps must exit with status 2 (never a signal), load
 //! errors with status 1.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A fresh directory under the target dir for this test's files.
 fn temp_dir(test: &str) -> PathBuf {
@@ -34,6 +36,57 @@ fn run(path: &Path, args: &[&str]) -> Output {
     let mut a = vec!["run", path.to_str().unwrap()];
     a.extend_from_slice(args);
     kwasm(&a)
+}
+
+/// How long [`wait_watched`] lets a child run. Only a guard that turns a
+/// hang into a failure: no test asserts how long a run takes.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Wait for `child` (stdout and stderr piped) and collect its output; kill it
+/// and fail if it is still running after [`WATCHDOG`].
+fn wait_watched(mut child: Child, what: &str) -> Output {
+    let pipe = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let out = pipe(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = pipe(child.stderr.take().map(|p| Box::new(p) as _));
+    let start = Instant::now();
+    let status: ExitStatus = loop {
+        if let Some(s) = child.try_wait().expect("wait for kwasm") {
+            break s;
+        }
+        if start.elapsed() > WATCHDOG {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {WATCHDOG:?}, killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// [`run`], failing instead of hanging if `kwasm` does not finish.
+fn run_watched(path: &Path, args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_kwasm"))
+        .arg("run")
+        .arg(path)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kwasm");
+    wait_watched(child, &format!("kwasm run {args:?}"))
 }
 
 fn stdout(o: &Output) -> String {
@@ -158,6 +211,98 @@ fn infinite_loop_runs_out_of_fuel() {
     assert!(stderr(&o).contains("(spin)"), "{}", stderr(&o));
 }
 
+/// Without `--fuel` a call gets the kernel's default fuel, so an endless
+/// loop ends with the out-of-fuel trap instead of spinning for minutes.
+#[test]
+fn infinite_loop_runs_out_of_default_fuel() {
+    let p = build("default_fuel", PROG);
+    let o = run_watched(&p, &["--invoke", "spin"]);
+    assert_trap(&o, "trap: out of fuel");
+    assert!(stderr(&o).contains("(spin)"), "{}", stderr(&o));
+}
+
+const SPIN_PROG: &str = r#"
+(module
+  (import "kwasm" "log" (func $log (param i32 i32)))
+  (memory 1)
+  (data (i32.const 0) "spinning")
+  (func (export "spin")
+    (call $log (i32.const 0) (i32.const 8))
+    (loop $l br $l)))
+"#;
+
+/// A SIGSEGV sent by another process while wasm code runs is no fault of
+/// that code: `kwasm run` dies of it, as a process does, instead of
+/// reporting a trap.
+#[test]
+fn sent_sigsegv_kills_instead_of_trapping() {
+    use std::io::BufRead;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+
+    let p = build("kill_segv", SPIN_PROG);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kwasm"));
+    cmd.arg("run")
+        .arg(&p)
+        .args(["--invoke", "spin", "--fuel", "1000000000000000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; no core file for the signal.
+    unsafe {
+        cmd.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn kwasm");
+    // The program logs once before it loops: once the line is out, the
+    // process is inside the wasm call.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(WATCHDOG) {
+            Ok(l) => {
+                let ready = l.contains("spinning");
+                lines.push(l);
+                if ready {
+                    break;
+                }
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("kwasm run never reached the loop ({e}); stderr: {lines:?}");
+            }
+        }
+    }
+    // SAFETY: kill(2) on our own child, which has not been waited for.
+    let r = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGSEGV) };
+    assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
+    let o = wait_watched(child, "kwasm run after kill -SEGV");
+    reader.join().unwrap();
+    lines.extend(rx.try_iter());
+    assert_eq!(
+        o.status.signal(),
+        Some(libc::SIGSEGV),
+        "expected death by SIGSEGV, got {:?}; stderr: {lines:?}",
+        o.status
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("trap")),
+        "stderr: {lines:?}"
+    );
+}
+
 #[test]
 fn trap_in_start_function() {
     let p = build(
@@ -211,6 +356,9 @@ fn help_works() {
     let o = kwasm(&["run", "--help"]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("--invoke"));
+    // The help names the default fuel, which is the kernel's.
+    let default = format!("[default: {}]", kwasm_abi::fuel::DEFAULT);
+    assert!(stdout(&o).contains(&default), "{}", stdout(&o));
     let o = kwasm(&["--help"]);
     assert!(o.status.success());
 }

@@ -8,6 +8,7 @@
 //! machine. Nothing here trusts the input: every failure is a [`LoadError`]
 //! naming the file.
 
+use super::code_ranges::{self, Registration};
 use super::values::FuncType;
 use super::vm::Mapping;
 use goblin::elf::Elf;
@@ -78,8 +79,12 @@ pub enum LoadErrorKind {
     Map(std::io::Error),
 }
 
-/// `.text` copied into its own mapping and made read+execute.
+/// `.text` copied into its own mapping and made read+execute, and
+/// registered as generated code for the fault handler while it lives.
 pub(crate) struct CodeMemory {
+    /// Declared before `map`: the range is unregistered before it is
+    /// unmapped.
+    _registration: Option<Registration>,
     map: Mapping,
     len: usize,
 }
@@ -93,7 +98,22 @@ impl CodeMemory {
             unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), map.ptr(), text.len()) };
         }
         map.protect(0, map.len(), libc::PROT_READ | libc::PROT_EXEC)?;
+        // The whole executable mapping: code that runs past its end into the
+        // padding is still this artifact's.
+        let registration = if map.len() == 0 {
+            None
+        } else {
+            Some(
+                code_ranges::register(map.ptr() as usize, map.len()).ok_or_else(|| {
+                    std::io::Error::other(format!(
+                        "more than {} artifacts loaded at once",
+                        code_ranges::CAPACITY
+                    ))
+                })?,
+            )
+        };
         Ok(CodeMemory {
+            _registration: registration,
             map,
             len: text.len(),
         })

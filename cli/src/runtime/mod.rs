@@ -8,13 +8,17 @@
 //!   stack;
 //! - [`instance`]: instantiation (linking, segment initialisation, start
 //!   function) and invocation of exports;
-//! - [`trampoline`]: the assembly entry stub and trap handler;
+//! - [`trampoline`]: the assembly entry stub, the trap handler and the
+//!   fault handler;
+//! - [`code_ranges`]: where the generated code of the live artifacts lies,
+//!   for the fault handler;
 //! - [`libcalls`]: the helpers generated code calls through `VmCtx`;
 //! - [`host`]: the host modules `kwasm` (and its alias `env._debug`) and
 //!   `spectest`;
 //! - [`values`]: [`Val`], [`FuncType`] and their slot encoding.
 
 pub mod artifact;
+pub(crate) mod code_ranges;
 pub mod host;
 pub mod instance;
 pub mod libcalls;

@@ -13,7 +13,10 @@ use std::rc::Rc;
 /// Tunables of a [`Store`].
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    /// Fuel given to every instance before each invocation.
+    /// Fuel given to every instance before each invocation, in units of
+    /// work (see `kwasm_abi::fuel`). The default is the kernel's,
+    /// [`kwasm_abi::fuel::DEFAULT`], so an endless loop ends as promptly here
+    /// as it does in `kwasm.ko`; raise it for long-running programs.
     pub fuel: u64,
     /// Size of the wasm stack in bytes (a guard page is added below).
     pub stack_size: usize,
@@ -29,7 +32,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
-            fuel: 1 << 40,
+            fuel: kwasm_abi::fuel::DEFAULT,
             stack_size: 1 << 20,
             max_memory_pages: MAX_WASM_PAGES,
             max_table_elems: 10_000_000,

@@ -11,11 +11,17 @@
 //! nothing that needs unwinding is skipped.
 //!
 //! As a safety net (generated code is designed never to fault) a signal
-//! handler turns a fault during an activation into a trap, too: a fault in
-//! the wasm stack's guard page becomes `StackOverflow`, anything else a
-//! `Fault` carrying the signal number. Signals outside an activation go to
-//! the previously installed handler.
+//! handler turns a fault *of generated code* during an activation into a
+//! trap, too: a fault in the wasm stack's guard page becomes
+//! `StackOverflow`, anything else a `Fault` carrying the signal number. Only
+//! a synchronous fault (`si_code > 0`) whose faulting instruction lies in the
+//! code of a loaded artifact ([`super::code_ranges`]) qualifies. Everything
+//! else — a signal sent with `kill`/`tgkill`/`sigqueue`, a fault in Rust
+//! host code or in a libcall, any signal outside an activation — goes to the
+//! previously installed handler, and the process dies of it as it would
+//! without kwasm; see [`classify`] and [`chain`].
 
+use super::code_ranges;
 use super::vm::Mapping;
 use std::cell::Cell;
 use std::sync::Once;
@@ -309,59 +315,260 @@ fn ensure_altstack() {
     ALTSTACK.with(|a| a.set(true));
 }
 
+/// What the fault handler does with a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    /// Resume in the trap handler: the activation returns this trap code.
+    Trap(u32),
+    /// Not a fault of generated code: the previous handler's business.
+    Chain,
+}
+
+/// Decide what to do with signal `sig`. `si_code` and `addr` come from its
+/// `siginfo`, `pc` is the interrupted instruction, and `guard` is the wasm
+/// stack's guard page `[lo, hi)` when this thread is inside an activation
+/// (`None` otherwise).
+///
+/// Only a synchronous fault (`si_code > 0`; signals sent by a process carry
+/// `SI_USER`, `SI_TKILL`, `SI_QUEUE`, ..., all `<= 0`) of an instruction in
+/// generated code during an activation becomes a trap. Async-signal-safe.
+pub(crate) fn classify(
+    sig: i32,
+    si_code: i32,
+    pc: usize,
+    addr: usize,
+    guard: Option<(usize, usize)>,
+) -> Disposition {
+    let Some((guard_lo, guard_hi)) = guard else {
+        return Disposition::Chain;
+    };
+    if si_code <= 0 || !code_ranges::contains(pc) {
+        return Disposition::Chain;
+    }
+    if sig == libc::SIGSEGV && addr >= guard_lo && addr < guard_hi {
+        Disposition::Trap(kwasm_abi::trap::TrapCode::StackOverflow as u32)
+    } else {
+        Disposition::Trap(FAULT_CODE)
+    }
+}
+
+/// The interrupted instruction's address in a signal's `ucontext_t`.
+///
+/// # Safety
+/// `ctx` must be the context the kernel passed to an `SA_SIGINFO` handler.
+#[cfg(target_arch = "x86_64")]
+unsafe fn context_pc(ctx: *mut libc::c_void) -> usize {
+    // SAFETY: per this function's contract.
+    unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] as usize }
+}
+
+/// The interrupted instruction's address in a signal's `ucontext_t`.
+///
+/// # Safety
+/// `ctx` must be the context the kernel passed to an `SA_SIGINFO` handler.
+#[cfg(target_arch = "aarch64")]
+unsafe fn context_pc(ctx: *mut libc::c_void) -> usize {
+    // SAFETY: per this function's contract.
+    unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.pc as usize }
+}
+
 extern "C" fn fault_handler(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let jb = CURRENT
         .try_with(|c| c.get())
         .unwrap_or(std::ptr::null_mut());
-    if !jb.is_null() {
-        // SAFETY: the kernel passes a valid siginfo and ucontext; `jb` is the
-        // live jmpbuf of the activation running on this thread.
-        unsafe {
-            let uc = &mut *ctx.cast::<libc::ucontext_t>();
-            let addr = (*info).si_addr() as usize;
-            let jbr = &mut *jb;
-            let stack_overflow =
-                sig == libc::SIGSEGV && addr >= jbr.guard_lo && addr < jbr.guard_hi;
-            let code = if stack_overflow {
-                kwasm_abi::trap::TrapCode::StackOverflow as u32
-            } else {
-                jbr.signal = sig;
-                FAULT_CODE
-            };
-            // Resume in the trap handler, on a stack area below the entry
-            // frame that the trap abandons anyway.
-            let g = &mut uc.uc_mcontext.gregs;
-            let sp = (jbr.regs[6] as i64 - 512) & !15;
-            g[libc::REG_RSP as usize] = sp - 8;
-            g[libc::REG_RIP as usize] = trap_handler_addr() as i64;
-            g[libc::REG_RDI as usize] = 0;
-            g[libc::REG_RSI as usize] = code as i64;
-            g[libc::REG_RDX as usize] = u32::MAX as i64;
+    // SAFETY: the kernel passes a valid siginfo and ucontext; `jb`, if not
+    // null, is the live jmpbuf of the activation running on this thread.
+    unsafe {
+        let guard = jb.as_ref().map(|j| (j.guard_lo, j.guard_hi));
+        let (si_code, addr) = ((*info).si_code, (*info).si_addr() as usize);
+        match classify(sig, si_code, context_pc(ctx), addr, guard) {
+            Disposition::Trap(code) => resume_in_trap_handler(&mut *jb, ctx, sig, code),
+            Disposition::Chain => chain(sig, info, ctx),
         }
+    }
+}
+
+/// Make the interrupted thread continue in the trap handler, which returns
+/// `code` from the activation `jb`.
+///
+/// # Safety
+/// `jb` is the live jmpbuf of the activation interrupted by the signal whose
+/// context is `ctx`.
+unsafe fn resume_in_trap_handler(jb: &mut JmpBuf, ctx: *mut libc::c_void, sig: i32, code: u32) {
+    if code == FAULT_CODE {
+        jb.signal = sig;
+    }
+    // SAFETY: per this function's contract, `ctx` is a valid ucontext.
+    let uc = unsafe { &mut *ctx.cast::<libc::ucontext_t>() };
+    // Resume in the trap handler, on a stack area below the entry frame that
+    // the trap abandons anyway.
+    let g = &mut uc.uc_mcontext.gregs;
+    let sp = (jb.regs[6] as i64 - 512) & !15;
+    g[libc::REG_RSP as usize] = sp - 8;
+    g[libc::REG_RIP as usize] = trap_handler_addr() as i64;
+    g[libc::REG_RDI as usize] = 0;
+    g[libc::REG_RSI as usize] = code as i64;
+    g[libc::REG_RDX as usize] = u32::MAX as i64;
+}
+
+/// Hand the signal to the handler that was installed before ours.
+///
+/// - A handler function is called as the kernel would have called it.
+/// - `SIG_DFL`: the default action is restored. A fault then strikes again
+///   when the faulting instruction re-executes on return; a sent signal
+///   does not come back by itself, so it is raised again. Either way the
+///   process dies of it.
+/// - `SIG_IGN`: a sent signal is ignored; a fault cannot be (the kernel
+///   would kill the process anyway), so it takes the default action.
+///
+/// A handler that returns after restoring the default action expects the
+/// signal to strike again (Rust's std does that with every SIGSEGV/SIGBUS
+/// that is no stack overflow). A sent signal would not, so it is raised
+/// again then, too: `kill -SEGV` kills a process that runs kwasm.
+///
+/// # Safety
+/// The arguments are those the kernel passed to [`fault_handler`].
+unsafe fn chain(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo.
+    let sent = unsafe { (*info).si_code } <= 0;
+    // SAFETY: PREV was initialised before this handler was installed and is
+    // never written again.
+    let prev = unsafe { (*std::ptr::addr_of!(PREV)).as_ref() };
+    let idx = SIGNALS.iter().position(|&s| s == sig);
+    let handler = match (prev, idx) {
+        (Some(p), Some(i)) => &p.0[i],
+        _ => {
+            // SAFETY: restoring a default disposition and re-raising are
+            // async-signal-safe.
+            unsafe { default_action(sig, sent) };
+            return;
+        }
+    };
+    if handler.sa_sigaction == libc::SIG_IGN && sent {
         return;
     }
-    // Not ours: hand over to whoever was installed before us.
-    // SAFETY: PREV was initialised before this handler was installed.
+    if handler.sa_sigaction == libc::SIG_DFL || handler.sa_sigaction == libc::SIG_IGN {
+        // SAFETY: as above.
+        unsafe { default_action(sig, sent) };
+        return;
+    }
+    // SAFETY: the previous handler was installed for this signal with these
+    // flags, so it expects to be called this way.
     unsafe {
-        let prev = (*std::ptr::addr_of!(PREV)).as_ref();
-        let idx = SIGNALS.iter().position(|&s| s == sig);
-        match (prev, idx) {
-            (Some(p), Some(i)) => {
-                let h = &p.0[i];
-                if h.sa_sigaction == libc::SIG_DFL || h.sa_sigaction == libc::SIG_IGN {
-                    libc::signal(sig, libc::SIG_DFL);
-                } else if h.sa_flags & libc::SA_SIGINFO != 0 {
-                    let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
-                        std::mem::transmute(h.sa_sigaction);
-                    f(sig, info, ctx);
-                } else {
-                    let f: extern "C" fn(i32) = std::mem::transmute(h.sa_sigaction);
-                    f(sig);
-                }
-            }
-            _ => {
-                libc::signal(sig, libc::SIG_DFL);
-            }
+        if handler.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+                std::mem::transmute(handler.sa_sigaction);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(i32) = std::mem::transmute(handler.sa_sigaction);
+            f(sig);
         }
+    }
+    if sent {
+        // SAFETY: querying a disposition is async-signal-safe; `cur` is a
+        // valid out-pointer.
+        let mut cur: libc::sigaction = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::sigaction(sig, std::ptr::null(), &mut cur) };
+        if r == 0 && cur.sa_sigaction == libc::SIG_DFL {
+            // SAFETY: raise is async-signal-safe.
+            unsafe { libc::raise(sig) };
+        }
+    }
+}
+
+/// Restore the default action of `sig` and, for a sent signal, raise it
+/// again (a fault strikes again by itself when the handler returns).
+///
+/// # Safety
+/// Async-signal-safe; meant for [`chain`].
+unsafe fn default_action(sig: i32, sent: bool) {
+    // SAFETY: signal(2) and raise(3) are async-signal-safe.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        if sent {
+            libc::raise(sig);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kwasm_abi::trap::TrapCode;
+
+    /// `si_code` of a SIGSEGV for an unmapped address (asm-generic/siginfo.h).
+    const SEGV_MAPERR: i32 = 1;
+    const SEGV: i32 = libc::SIGSEGV;
+
+    #[test]
+    fn only_faults_of_generated_code_in_an_activation_become_traps() {
+        // Stand-ins for a mapped `.text` and the wasm stack's guard page.
+        let code = [0u8; 64];
+        let lo = code.as_ptr() as usize;
+        let reg = code_ranges::register(lo, code.len()).unwrap();
+        let guard_page = [0u8; 64];
+        let g = guard_page.as_ptr() as usize;
+        let guard = Some((g, g + guard_page.len()));
+        let pc = lo + 10;
+        let elsewhere = 0x1000;
+
+        // A fault of generated code during an activation.
+        assert_eq!(
+            classify(SEGV, SEGV_MAPERR, pc, elsewhere, guard),
+            Disposition::Trap(FAULT_CODE)
+        );
+        for sig in [libc::SIGBUS, libc::SIGILL, libc::SIGFPE] {
+            assert_eq!(
+                classify(sig, 1, pc, elsewhere, guard),
+                Disposition::Trap(FAULT_CODE)
+            );
+        }
+        assert_eq!(
+            classify(SEGV, libc::SI_KERNEL, pc, 0, guard),
+            Disposition::Trap(FAULT_CODE)
+        );
+        // ... on the guard page: a stack overflow.
+        assert_eq!(
+            classify(SEGV, SEGV_MAPERR, pc, g + 8, guard),
+            Disposition::Trap(TrapCode::StackOverflow as u32)
+        );
+
+        // The PC outside generated code (Rust host code, a libcall, a wild
+        // jump): not ours, whatever the address.
+        for pc in [lo - 1, lo + code.len(), elsewhere, 0] {
+            assert_eq!(
+                classify(SEGV, SEGV_MAPERR, pc, g + 8, guard),
+                Disposition::Chain,
+                "pc {pc:#x}"
+            );
+        }
+        let host_pc = classify as *const () as usize;
+        assert_eq!(
+            classify(SEGV, SEGV_MAPERR, host_pc, elsewhere, guard),
+            Disposition::Chain
+        );
+
+        // Sent signals (kill, tgkill, sigqueue), even while generated code
+        // runs.
+        for si_code in [libc::SI_USER, libc::SI_TKILL, libc::SI_QUEUE] {
+            assert_eq!(
+                classify(SEGV, si_code, pc, elsewhere, guard),
+                Disposition::Chain,
+                "si_code {si_code}"
+            );
+        }
+
+        // No activation on this thread.
+        assert_eq!(
+            classify(SEGV, SEGV_MAPERR, pc, elsewhere, None),
+            Disposition::Chain
+        );
+
+        // Code that is no longer loaded.
+        drop(reg);
+        assert_eq!(
+            classify(SEGV, SEGV_MAPERR, pc, elsewhere, guard),
+            Disposition::Chain
+        );
     }
 }
