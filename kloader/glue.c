@@ -15,6 +15,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/netdevice.h>
 #include <linux/netfilter.h>
 #include <linux/random.h>
 #include <linux/ratelimit.h>
@@ -208,9 +209,16 @@ void *kwasm_nf_attach(void *priv, u32 family, u32 hook, int priority)
 	return ops;
 }
 
+/*
+ * nf_unregister_net_hook() does not wait for hooks already running on other
+ * CPUs (it only defers freeing the entries array with call_rcu), and they
+ * run under rcu_read_lock(). Wait for them here, before the caller drops the
+ * program reference that `priv` holds.
+ */
 void kwasm_nf_detach(void *ops)
 {
 	nf_unregister_net_hook(&init_net, ops);
+	synchronize_net();
 	kfree(ops);
 }
 

@@ -11,6 +11,7 @@
 //! bindings, `entry.S` switches to the wasm stack and back.
 
 use core::ffi::c_void;
+use core::fmt::Write;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
@@ -58,8 +59,8 @@ struct Entry {
 unsafe impl Send for Entry {}
 
 impl Entry {
-    /// Unregister one attachment (waits for running hooks) and drop its
-    /// program reference.
+    /// Unregister one attachment, wait for hooks still running it on other
+    /// CPUs (`kwasm_nf_detach`), and drop its program reference.
     fn detach(a: Attach) {
         // SAFETY: `ops` came from `kwasm_nf_attach` and is detached once.
         unsafe { ffi::kwasm_nf_detach(a.ops) };
@@ -452,7 +453,9 @@ fn invoke(arg: c_ulong) -> Result {
     // parameter takes only null (DESIGN decision 11).
     for (i, (ty, &raw)) in m.params(c.ty).zip(req.values.iter()).enumerate() {
         if let Err(why) = abi::types::check_external_arg(ty, raw) {
-            pr_info!("{}: invoke {export}: argument {i} ({}) refused: {}\n", prog.name(), ty.name(), why.message());
+            let mut msg = ffi::MsgBuf::new();
+            let _ = write!(msg, "{}: invoke {export}: argument {i} ({}) refused: {}", prog.name(), ty.name(), why.message());
+            prog.trap_limit.log(msg.as_bytes());
             return Err(EINVAL);
         }
     }

@@ -188,7 +188,8 @@ pub(crate) struct Program {
     /// One per possible CPU id.
     pub(crate) instances: KVec<*mut Instance>,
     pub(crate) stats: KVec<CpuStats>,
-    /// Rate limits of this program's `log` output and of its trap reports.
+    /// Rate limits of this program's `log` output and of its reports (traps,
+    /// refused `INVOKE` arguments).
     pub(crate) log_limit: RateLimit,
     pub(crate) trap_limit: RateLimit,
 }
