@@ -51,12 +51,21 @@ pub struct HostFunc {
 
 /// A host function with a fixed, small cost (reads a counter, a clock or a
 /// map slot).
-const CALL_COST: HostCost = HostCost { base: 8, len_param: None };
+const CALL_COST: HostCost = HostCost {
+    base: 8,
+    len_param: None,
+};
 /// `log`: formatting and the rate-limited printk (the console is the
 /// expensive part), plus the bytes.
-const LOG_COST: HostCost = HostCost { base: 1024, len_param: Some(1) };
+const LOG_COST: HostCost = HostCost {
+    base: 1024,
+    len_param: Some(1),
+};
 /// `pkt_load`: an `skb_copy_bits` call plus the bytes.
-const PKT_LOAD_COST: HostCost = HostCost { base: 16, len_param: Some(2) };
+const PKT_LOAD_COST: HostCost = HostCost {
+    base: 16,
+    len_param: Some(2),
+};
 
 /// Module name of the host API.
 pub const HOST_MODULE: &str = "kwasm";
@@ -166,7 +175,13 @@ mod tests {
     fn length_parameters_are_i32_params() {
         for f in HOST_FUNCS {
             if let Some(i) = f.cost.len_param {
-                assert_eq!(f.params.get(i as usize), Some(&I32), "{}.{}", f.module, f.name);
+                assert_eq!(
+                    f.params.get(i as usize),
+                    Some(&I32),
+                    "{}.{}",
+                    f.module,
+                    f.name
+                );
             }
         }
     }
