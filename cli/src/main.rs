@@ -144,8 +144,9 @@ struct RunArgs {
     /// Export to call; defaults to the program's entry export (e.g. `filter`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
-    /// Fuel for the call: function entries and loop iterations it may
-    /// execute before trapping with "out of fuel".
+    /// Fuel for the call: units of work (one per wasm operator, plus bulk
+    /// operations and host calls by the bytes they touch) it may do before
+    /// trapping with "out of fuel".
     #[arg(long, value_name = "N", default_value_t = 1 << 40)]
     fuel: u64,
     /// Size of the wasm stack in KiB.
