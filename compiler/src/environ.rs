@@ -116,6 +116,9 @@ pub struct FuncEnv<'m, 'a> {
     pub vmctx: Value,
     pub regions: Regions,
     pub traps: TrapBlocks,
+    /// Guard checked heap addresses and table indices against speculative
+    /// out-of-bounds use (DESIGN 12; see [`crate::bounds`]).
+    pub spectre_guards: bool,
     wasm_sigs: HashMap<u32, ir::SigRef>,
     libcall_sigs: HashMap<u32, ir::SigRef>,
     direct: HashMap<u32, ir::FuncRef>,
@@ -129,6 +132,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         func_index: u32,
         call_conv: CallConv,
         vmctx: Value,
+        spectre_guards: bool,
     ) -> Self {
         FuncEnv {
             module,
@@ -138,6 +142,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             vmctx,
             regions: Regions::new(builder.func),
             traps: TrapBlocks::new(func_index, call_conv),
+            spectre_guards,
             wasm_sigs: HashMap::new(),
             libcall_sigs: HashMap::new(),
             direct: HashMap::new(),
@@ -211,7 +216,10 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
     }
 
     /// Address of element `index` (an i32) of table `t`, after checking it is
-    /// in bounds (else trap with `code`).
+    /// in bounds (else trap with `code`). With spectre guards the index is
+    /// `select_spectre_guard(oob, 0, index)` on the compare the trap branch
+    /// tests (a `cmov`), so a misspeculated access reads element 0 (the
+    /// table's base), never past the end.
     pub fn table_elem_addr(
         &mut self,
         b: &mut FunctionBuilder<'_>,
@@ -225,6 +233,12 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let idx = b.ins().uextend(types::I64, index);
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
         self.traps.trap_if(b, oob, code);
+        let idx = if self.spectre_guards {
+            let zero = b.ins().iconst(types::I64, 0);
+            b.ins().select_spectre_guard(oob, zero, idx)
+        } else {
+            idx
+        };
         let base = b.ins().load(PTR, f, p, (off + table::BASE) as i32);
         let scaled = b.ins().ishl_imm_u(idx, 3);
         b.ins().iadd(base, scaled)

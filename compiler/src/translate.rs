@@ -42,6 +42,9 @@ pub struct TranslateConfig {
     /// Bytes the stack check demands above `stack_limit`.
     pub stack_pad: u32,
     pub frontend: TargetFrontendConfig,
+    /// Guard heap addresses and table indices against speculation
+    /// (DESIGN 12).
+    pub spectre_guards: bool,
 }
 
 /// Operator counts of a body's fuel regions (DESIGN 10, `kwasm_abi::fuel`).
@@ -117,7 +120,15 @@ pub fn translate_function(
         b.seal_block(entry);
         let params = b.block_params(entry).to_vec();
         let vmctx = params[0];
-        let env = FuncEnv::new(&mut b, module, layout, func_index, cfg.call_conv, vmctx);
+        let env = FuncEnv::new(
+            &mut b,
+            module,
+            layout,
+            func_index,
+            cfg.call_conv,
+            vmctx,
+            cfg.spectre_guards,
+        );
         let ops = body.get_operators_reader().map_err(|e| in_func(wp(e)))?;
         let regions = fuel_regions(ops.clone()).map_err(in_func)?;
         let mut t = Translator {
@@ -967,6 +978,10 @@ mod tests {
 
     /// Translate every defined function of `wat` and return the CLIF text.
     fn clif(wat: &str) -> Vec<String> {
+        clif_with(wat, true)
+    }
+
+    fn clif_with(wat: &str, spectre_guards: bool) -> Vec<String> {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
         crate::validate::validate(wasm).unwrap();
         let module = Box::leak(Box::new(crate::module_env::parse(wasm).unwrap()));
@@ -976,6 +991,7 @@ mod tests {
             native_round: false,
             stack_pad: 4096,
             frontend: isa.frontend_config(),
+            spectre_guards,
         };
         let mut ctx = FunctionBuilderContext::new();
         (0..module.num_defined_funcs())
@@ -1007,6 +1023,25 @@ mod tests {
             .copied()
             .unwrap_or_else(|| panic!("no line with {parts:?}:\n{f}"));
         f.find(l).unwrap()
+    }
+
+    /// The value a line like `v7 = op ...` defines.
+    fn defined(line: &str) -> &str {
+        let l = line.trim();
+        // Drop the source location (`@0029`).
+        let l = if l.starts_with('@') {
+            l.split_once(' ').unwrap().1.trim()
+        } else {
+            l
+        };
+        l.split(" = ").next().unwrap()
+    }
+
+    /// The operands of the line's instruction `op` (`v1, v2` -> `[v1, v2]`).
+    fn operands<'l>(line: &'l str, op: &str) -> Vec<&'l str> {
+        let rest = line.split(op).nth(1).unwrap();
+        let rest = rest.split(';').next().unwrap();
+        rest.split(',').map(str::trim).collect()
     }
 
     /// `(position, constant)` of every `op` with a constant second operand,
@@ -1205,10 +1240,75 @@ mod tests {
     }
 
     #[test]
+    fn heap_addresses_go_through_a_spectre_guard() {
+        let wat = "(module (memory 1)
+            (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))";
+        let f = &clif(wat)[0];
+        let guard = lines_with(f, &["select_spectre_guard"]);
+        assert_eq!(guard.len(), 1, "{f}");
+        // The guard tests the very compare the trap branch tests...
+        let args = operands(guard[0], "select_spectre_guard");
+        let (cond, null) = (args[0], args[1]);
+        assert_eq!(
+            lines_with(f, &[&format!("{cond} = icmp ugt")]).len(),
+            1,
+            "{f}"
+        );
+        assert_eq!(lines_with(f, &[&format!("brif {cond},")]).len(), 1, "{f}");
+        assert_eq!(
+            lines_with(f, &[&format!("{null} = iconst.i64 0")]).len(),
+            1,
+            "{f}"
+        );
+        // ...and the load uses the guarded address, the offset folded in.
+        let addr = defined(guard[0]);
+        let load = lines_with(f, &["load.i32 notrap"]);
+        assert_eq!(load.len(), 1, "{f}");
+        assert!(load[0].trim().ends_with(&format!(" {addr}")), "{f}");
+        // Without the guards: the plain address, the offset in the load.
+        let f = &clif_with(wat, false)[0];
+        assert!(!f.contains("select_spectre_guard"), "{f}");
+        assert!(f.contains("+16"), "{f}");
+    }
+
+    #[test]
+    fn table_indices_go_through_a_spectre_guard() {
+        let wat = r#"(module (type $t (func)) (table 1 funcref)
+            (func (param i32) (call_indirect (type $t) (local.get 0)))
+            (func (param i32) (result funcref) (table.get 0 (local.get 0))))"#;
+        for f in &clif(wat) {
+            let guard = lines_with(f, &["select_spectre_guard"]);
+            assert_eq!(guard.len(), 1, "{f}");
+            let args = operands(guard[0], "select_spectre_guard");
+            let (cond, zero, idx) = (args[0], args[1], args[2]);
+            assert_eq!(
+                lines_with(f, &[&format!("{cond} = icmp uge {idx},")]).len(),
+                1,
+                "{f}"
+            );
+            assert_eq!(lines_with(f, &[&format!("brif {cond},")]).len(), 1, "{f}");
+            assert_eq!(
+                lines_with(f, &[&format!("{zero} = iconst.i64 0")]).len(),
+                1,
+                "{f}"
+            );
+            // The guarded index is what gets scaled.
+            let guarded = defined(guard[0]);
+            assert_eq!(
+                lines_with(f, &[&format!("ishl {guarded},")]).len(),
+                1,
+                "{f}"
+            );
+        }
+        for f in &clif_with(wat, false) {
+            assert!(!f.contains("select_spectre_guard"), "{f}");
+        }
+    }
+
+    #[test]
     fn bounds_check_shape() {
-        let f = &clif(
-            "(module (memory 1) (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))",
-        )[0];
+        let wat = "(module (memory 1) (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))";
+        let f = &clif(wat)[0];
         // ea + size computed in 64 bits from the zero-extended address...
         assert!(f.contains("uextend.i64"), "{f}");
         assert!(f.contains("iconst.i64 20"), "offset 16 + size 4:\n{f}");
@@ -1217,7 +1317,10 @@ mod tests {
         assert!(f.contains("iconst.i32 2"), "MemoryOutOfBounds code:\n{f}");
         // ...and the access itself cannot trap.
         assert!(f.contains("load.i32 notrap"), "{f}");
-        assert!(f.contains("+16"), "{f}");
+        // The offset is folded into the guarded address (with spectre
+        // guards), else left in the load.
+        assert!(f.contains("iconst.i64 16"), "{f}");
+        assert!(clif_with(wat, false)[0].contains("+16"), "{f}");
     }
 
     #[test]
