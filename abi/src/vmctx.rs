@@ -25,8 +25,10 @@
 
 /// Offsets of the fixed header.
 pub mod header {
-    /// `i64`: remaining fuel. Generated code subtracts at function entry and
-    /// loop headers and traps with `OutOfFuel` when it goes negative.
+    /// `i64`: remaining fuel (rates in the `fuel` module). Generated code
+    /// subtracts the operators of a region at function entry and at loop
+    /// headers, and the cost of a bulk operation or host call before it runs,
+    /// and traps with `OutOfFuel` when it goes negative.
     pub const FUEL: u32 = 0;
     /// `u64`: the lowest stack pointer generated code may reach. Prologues
     /// check `sp - frame_size >= stack_limit` and trap with `StackOverflow`.

@@ -144,10 +144,11 @@ struct RunArgs {
     /// Export to call; defaults to the program's entry export (e.g. `filter`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
-    /// Fuel for the call, in units of work: about one per wasm operator and
-    /// one per 16 bytes of a bulk memory operation (see abi/src/fuel.rs).
-    /// The call traps with "out of fuel" when it runs out. The default is
-    /// the kernel's; raise it for long-running programs such as benchmarks.
+    /// Fuel for the call, in units of work: one per wasm operator (more for
+    /// memory accesses and calls), one per 16 bytes of a bulk memory
+    /// operation, and a host call's cost (see abi/src/fuel.rs). The call
+    /// traps with "out of fuel" when it runs out. The default is the
+    /// kernel's; raise it for long-running programs such as benchmarks.
     #[arg(long, value_name = "N", default_value_t = kwasm_abi::fuel::DEFAULT)]
     fuel: u64,
     /// Size of the wasm stack in KiB.

@@ -42,8 +42,11 @@ const DEFAULT_SEEDS: Range<u64> = 0..1000;
 /// [`LARGE_INPUT_BYTES`]).
 const INPUT_BYTES: usize = 4096;
 const LARGE_INPUT_BYTES: usize = 32 * 1024;
-/// Fuel per call of the large, uninstrumented modules: kwasm counts loop
-/// headers and function entries, Wasmtime (roughly) instructions.
+/// Fuel per call of the large, uninstrumented modules: kwasm charges
+/// operators a region at a time (a loop's whole body per iteration) plus the
+/// bytes of bulk operations, Wasmtime (roughly) instructions executed. The
+/// calls that exhaust either are endless loops or recursions: raising
+/// kwasm's fuel tenfold compares no more calls (seeds 0..1000).
 const KWASM_FUEL: u64 = 2_000_000;
 const WASMTIME_FUEL: u64 = 5_000_000;
 /// kwasm's fuel for everything else: the small modules, whose calls

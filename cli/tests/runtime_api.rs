@@ -4,6 +4,7 @@
 //! fuel accounting, the stack check and the function index a trap reports,
 //! many return values through trampolines, and accesses after memory growth.
 
+use kwasm_abi::fuel::{MEM_SHIFT, PER_OP, TABLE_SHIFT, bulk_cost};
 use kwasm_cli::runtime::{
     Artifact, Extern, InstantiateError, InvokeError, LinkError, Store, StoreConfig, TrapCode, Val,
 };
@@ -159,9 +160,11 @@ fn fuel_is_reset_per_invocation() {
              (local.get 0)))"#,
     );
     let i = s.instantiate(&a).unwrap();
+    // Entry: 4 operators; each iteration: 6. So 100 iterations take 604
+    // units of the 1000, again in every invocation.
     for _ in 0..5 {
         assert_eq!(
-            s.invoke(i, "count", &[Val::I32(500)]).unwrap(),
+            s.invoke(i, "count", &[Val::I32(100)]).unwrap(),
             vec![Val::I32(0)]
         );
     }
@@ -247,14 +250,80 @@ fn fuel_bounds_loops_and_calls_exactly() {
         let i = s.instantiate(&a).unwrap();
         let t = trap_of(s.invoke(i, "spin", &[]));
         assert_eq!(t.code, TrapCode::OutOfFuel, "{opt:?}");
-        // 1 for the entry + 10 * (loop header + the leaf's entry) = 21 units:
+        // Fuel counts operators (kwasm_abi::fuel::PER_OP each): the entry
+        // charges `loop` and the two `end`s (3), each iteration the loop's
+        // body (call, local.get, i32.const, i32.sub, local.set, local.get,
+        // br_if: 7) and the leaf's `end` (1). 3 + 10 * 8 = 83 units are
         // exactly enough, one less is not.
-        s.set_fuel(21);
+        let need = PER_OP * (3 + 10 * (7 + 1));
+        s.set_fuel(need);
         assert_eq!(s.invoke(i, "calls", &[Val::I32(10)]).unwrap(), vec![]);
-        s.set_fuel(20);
+        s.set_fuel(need - 1);
         let t = trap_of(s.invoke(i, "calls", &[Val::I32(10)]));
         assert_eq!(t.code, TrapCode::OutOfFuel, "{opt:?}");
     }
+}
+
+/// Bulk operations and host calls charge in proportion to what they touch
+/// (DESIGN 10), before they run: exactly `bulk_cost(len, shift)` and
+/// `base + (len >> MEM_SHIFT)` on top of the operators.
+#[test]
+fn fuel_of_bulk_operations_and_host_calls_is_exact() {
+    let a = load(
+        r#"(module
+            (import "kwasm" "log" (func $log (param i32 i32)))
+            (memory (export "mem") 1)
+            (table 64 funcref)
+            (func (export "fill") (param i32)
+                (memory.fill (i32.const 0) (i32.const 0x61) (local.get 0)))
+            (func (export "tfill") (param i32)
+                (table.fill (i32.const 0) (ref.null func) (local.get 0)))
+            (func (export "log") (param i32)
+                (call $log (i32.const 0) (local.get 0))))"#,
+    );
+    let log = kwasm_abi::host::lookup("kwasm", "log").unwrap().cost;
+    // Each body: i32.const, i32.const or ref.null, local.get, the operator,
+    // end (log: i32.const, local.get, call, end).
+    let cases: [(&str, u32, u64); 6] = [
+        ("fill", 0, 5 * PER_OP + bulk_cost(0, MEM_SHIFT)),
+        ("fill", 1000, 5 * PER_OP + bulk_cost(1000, MEM_SHIFT)),
+        ("fill", 65536, 5 * PER_OP + bulk_cost(65536, MEM_SHIFT)),
+        ("tfill", 63, 5 * PER_OP + bulk_cost(63, TABLE_SHIFT)),
+        (
+            "log",
+            5,
+            4 * PER_OP + u64::from(log.base) + (5 >> MEM_SHIFT),
+        ),
+        (
+            "log",
+            4000,
+            4 * PER_OP + u64::from(log.base) + (4000 >> MEM_SHIFT),
+        ),
+    ];
+    for (f, len, need) in cases {
+        let mut s = Store::new(StoreConfig {
+            fuel: need,
+            ..StoreConfig::default()
+        });
+        let i = s.instantiate(&a).unwrap();
+        s.invoke(i, f, &[Val::I32(len as i32)])
+            .unwrap_or_else(|e| panic!("{f}({len}) with {need} units: {e}"));
+        s.set_fuel(need - 1);
+        let t = trap_of(s.invoke(i, f, &[Val::I32(len as i32)]));
+        assert_eq!(t.code, TrapCode::OutOfFuel, "{f}({len})");
+    }
+    // The charge comes first: a fill that runs out of fuel writes nothing.
+    let mut s = Store::new(StoreConfig {
+        fuel: 100,
+        ..StoreConfig::default()
+    });
+    let i = s.instantiate(&a).unwrap();
+    let t = trap_of(s.invoke(i, "fill", &[Val::I32(65536)]));
+    assert_eq!(t.code, TrapCode::OutOfFuel);
+    let Some(Extern::Memory(m)) = s.export(i, "mem") else {
+        panic!("no memory export");
+    };
+    assert!(s.memory(m).unwrap().data().iter().all(|b| *b == 0));
 }
 
 #[test]

@@ -368,6 +368,7 @@ mod tests {
             &CompileOptions {
                 target,
                 opt: OptLevel::Speed,
+                ..CompileOptions::default()
             },
         )
         .unwrap_or_else(|e| panic!("{e}"))

@@ -96,6 +96,8 @@ pub struct EmitOptions {
     pub keep_vcode: bool,
     /// Compile functions on several threads.
     pub parallel: bool,
+    /// Speculation guards on heap addresses and table indices (DESIGN 12).
+    pub spectre_guards: bool,
 }
 
 fn call_conv() -> CallConv {
@@ -173,6 +175,7 @@ fn compile_functions(
         native_round: opts.target == Target::Aarch64,
         stack_pad,
         frontend: isa.frontend_config(),
+        spectre_guards: opts.spectre_guards,
     };
     let n = module.num_defined_funcs() as usize;
     let threads = if opts.parallel {
@@ -458,6 +461,7 @@ mod tests {
         CompileOptions {
             target,
             opt: OptLevel::Speed,
+            ..CompileOptions::default()
         }
     }
 
@@ -537,6 +541,39 @@ mod tests {
         // The check is meaningful: float code does show XMM registers.
         let float = vcode_of("(module (func (param f64) (result f64) (f64.sqrt (local.get 0))))");
         assert!(float.contains("xmm"), "{float}");
+    }
+
+    /// DESIGN 12: the guarded heap address and table index are a compare and
+    /// a conditional move (x86-64 `cmov`; aarch64 `csel` + `csdb`), never a
+    /// branch, and `spectre_guards: false` leaves them out.
+    #[test]
+    fn spectre_guards_are_conditional_moves() {
+        let wat = r#"(module (memory 1) (type $t (func)) (table 1 funcref)
+            (func (param i32) (result i32) (i32.load offset=8 (local.get 0)))
+            (func (param i32) (call_indirect (type $t) (local.get 0)))
+            (func (param i32 i32) (table.set 0 (local.get 0) (table.get 0 (local.get 1)))))"#;
+        for (target, mark) in [(Target::X86_64, "cmov"), (Target::Aarch64, "csdb")] {
+            for guards in [true, false] {
+                let o = CompileOptions {
+                    spectre_guards: guards,
+                    ..opts(target)
+                };
+                let (_, linked) =
+                    compile_with(wat.as_bytes(), &o, true).unwrap_or_else(|e| panic!("{e}"));
+                for (i, v) in linked.vcode.iter().enumerate() {
+                    let v = v.as_deref().unwrap();
+                    let n = v.matches(mark).count();
+                    let want = if !guards {
+                        0
+                    } else if i == 2 {
+                        2
+                    } else {
+                        1
+                    };
+                    assert_eq!(n, want, "{target:?} guards={guards} function {i}:\n{v}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
+use kwasm_abi::fuel::{self, HostCost};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::types::ValType;
 use kwasm_abi::vmctx::{VmCtxLayout, funcref, header, import_func, libcall, memory, table};
@@ -115,6 +116,9 @@ pub struct FuncEnv<'m, 'a> {
     pub vmctx: Value,
     pub regions: Regions,
     pub traps: TrapBlocks,
+    /// Guard checked heap addresses and table indices against speculative
+    /// out-of-bounds use (DESIGN 12; see [`crate::bounds`]).
+    pub spectre_guards: bool,
     wasm_sigs: HashMap<u32, ir::SigRef>,
     libcall_sigs: HashMap<u32, ir::SigRef>,
     direct: HashMap<u32, ir::FuncRef>,
@@ -128,6 +132,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         func_index: u32,
         call_conv: CallConv,
         vmctx: Value,
+        spectre_guards: bool,
     ) -> Self {
         FuncEnv {
             module,
@@ -137,6 +142,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             vmctx,
             regions: Regions::new(builder.func),
             traps: TrapBlocks::new(func_index, call_conv),
+            spectre_guards,
             wasm_sigs: HashMap::new(),
             libcall_sigs: HashMap::new(),
             direct: HashMap::new(),
@@ -210,7 +216,10 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
     }
 
     /// Address of element `index` (an i32) of table `t`, after checking it is
-    /// in bounds (else trap with `code`).
+    /// in bounds (else trap with `code`). With spectre guards the index is
+    /// `select_spectre_guard(oob, 0, index)` on the compare the trap branch
+    /// tests (a `cmov`), so a misspeculated access reads element 0 (the
+    /// table's base), never past the end.
     pub fn table_elem_addr(
         &mut self,
         b: &mut FunctionBuilder<'_>,
@@ -224,6 +233,12 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let idx = b.ins().uextend(types::I64, index);
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
         self.traps.trap_if(b, oob, code);
+        let idx = if self.spectre_guards {
+            let zero = b.ins().iconst(types::I64, 0);
+            b.ins().select_spectre_guard(oob, zero, idx)
+        } else {
+            idx
+        };
         let base = b.ins().load(PTR, f, p, (off + table::BASE) as i32);
         let scaled = b.ins().ishl_imm_u(idx, 3);
         b.ins().iadd(base, scaled)
@@ -284,6 +299,9 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let sig = self.wasm_sig(b, type_index);
         let mut full = Vec::with_capacity(args.len() + 1);
         let inst = if self.module.is_imported_func(f) {
+            if let Some(hf) = self.module.host_func(f) {
+                self.charge_host_call(b, hf.cost, args);
+            }
             let off = self.layout.imported_func(f);
             let code = self.load_constant(b, PTR, off + import_func::CODE);
             let callee_vmctx = self.load_constant(b, PTR, off + import_func::VMCTX);
@@ -385,11 +403,66 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
 
     // ---- fuel and stack -----------------------------------------------
 
-    /// Subtract one unit of fuel; trap with `OutOfFuel` when it goes negative.
-    pub fn consume_fuel(&mut self, b: &mut FunctionBuilder<'_>) {
+    /// Subtract `units` of fuel (a constant, `PER_OP` times an operator
+    /// count); trap with `OutOfFuel` when it goes negative. Nothing is
+    /// emitted for zero units.
+    pub fn consume_fuel(&mut self, b: &mut FunctionBuilder<'_>, units: u64) {
+        if units == 0 {
+            return;
+        }
+        // At most a body's size times `PER_OP`: far below `i64::MAX`.
+        let units = i64::try_from(units).unwrap_or(i64::MAX);
+        self.subtract_fuel(b, |b, have| b.ins().iadd_imm_s(have, -units));
+    }
+
+    /// Charge `(zext64(len) >> shift) + extra` units, `len` an i32 computed
+    /// at run time: [`kwasm_abi::fuel::bulk_cost`] for bulk operations
+    /// (`extra` = `PER_OP`), the byte part of a host call's [`HostCost`]
+    /// (`extra` = its base). The charge precedes the operation it pays for.
+    pub fn consume_fuel_for_len(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        len: Value,
+        shift: u32,
+        extra: u64,
+    ) {
+        let len = b.ins().uextend(types::I64, len);
+        let scaled = b.ins().ushr_imm_u(len, i64::from(shift));
+        // `extra` is a host function's base cost or `PER_OP`: small.
+        let extra = i64::try_from(extra).unwrap_or(i64::MAX);
+        let units = b.ins().iadd_imm_s(scaled, extra);
+        // fuel >= 0 and units < 2^33 before the subtraction: no overflow.
+        self.subtract_fuel(b, |b, have| b.ins().isub(have, units));
+    }
+
+    /// Charge a bulk operation over `len` (an i32) items at `shift`
+    /// (`fuel::MEM_SHIFT` or `fuel::TABLE_SHIFT`): exactly
+    /// [`kwasm_abi::fuel::bulk_cost`]`(len, shift)`, before the libcall.
+    pub fn charge_bulk(&mut self, b: &mut FunctionBuilder<'_>, len: Value, shift: u32) {
+        self.consume_fuel_for_len(b, len, shift, fuel::PER_OP);
+    }
+
+    /// A host call's [`HostCost`], before the call: its base plus, when it
+    /// has a length parameter, one unit per `1 << MEM_SHIFT` bytes of it.
+    fn charge_host_call(&mut self, b: &mut FunctionBuilder<'_>, cost: HostCost, args: &[Value]) {
+        let base = u64::from(cost.base);
+        match cost.len_param.and_then(|i| args.get(usize::from(i))) {
+            Some(&len) => self.consume_fuel_for_len(b, len, fuel::MEM_SHIFT, base),
+            None => self.consume_fuel(b, base),
+        }
+    }
+
+    /// One load, one subtraction, one store and one branch: the decremented
+    /// value is stored before the check (so after `OutOfFuel` the counter is
+    /// negative).
+    fn subtract_fuel(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        sub: impl FnOnce(&mut FunctionBuilder<'_>, Value) -> Value,
+    ) {
         let f = self.flags(self.regions.fuel);
         let fuel = b.ins().load(types::I64, f, self.vmctx, header::FUEL as i32);
-        let left = b.ins().iadd_imm_s(fuel, -1);
+        let left = sub(b, fuel);
         b.ins().store(f, left, self.vmctx, header::FUEL as i32);
         let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
         self.traps.trap_if(b, out, TrapCode::OutOfFuel);

@@ -13,7 +13,10 @@
 //!   XMM registers (DESIGN 7, tested in `emit`). Cranelift 0.135 has no
 //!   setting for IBT landing pads, so [`crate::emit`] prefixes every entry
 //!   point with `endbr64` itself (DESIGN 8).
-//! - aarch64: `use_bti`, so that function entries are BTI landing pads.
+//! - aarch64: `use_bti`, so that function entries are BTI landing pads, and
+//!   `use_csdb`, so that a speculation guard (`select_spectre_guard`,
+//!   DESIGN 12) is a `csel` followed by the `csdb` barrier, as Linux's own
+//!   `array_index_mask_nospec` does on arm64. Only the guards use it.
 
 use std::str::FromStr;
 
@@ -64,6 +67,7 @@ pub fn build_isa(target: Target, opt: OptLevel) -> Result<OwnedTargetIsa, Compil
     let mut builder = isa::lookup(triple).map_err(|e| CompileError::codegen(e.to_string()))?;
     if target == Target::Aarch64 {
         set(&mut builder, "use_bti", "true")?;
+        set(&mut builder, "use_csdb", "true")?;
     }
     builder
         .finish(settings::Flags::new(flags))

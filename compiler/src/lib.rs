@@ -53,10 +53,24 @@ pub enum OptLevel {
 }
 
 /// Options of [`compile`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
     pub target: Target,
     pub opt: OptLevel,
+    /// Guard checked heap addresses and table indices against speculative
+    /// out-of-bounds use (DESIGN 12). On by default; turning it off is for
+    /// measuring what the guards cost, not for deployment.
+    pub spectre_guards: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            target: Target::default(),
+            opt: OptLevel::default(),
+            spectre_guards: true,
+        }
+    }
 }
 
 /// Compile a WebAssembly module (binary, or WAT text when it does not start
@@ -131,6 +145,7 @@ pub fn compile_with(
             target: opts.target,
             keep_vcode,
             parallel: true,
+            spectre_guards: opts.spectre_guards,
         },
     )?;
     let meta = artifact::build_meta(&module, &linked, opts.target.arch())?;

@@ -36,6 +36,12 @@ struct CompileArgs {
     /// Optimisation level
     #[arg(long, value_enum, default_value_t = OptArg::Speed)]
     opt: OptArg,
+    /// Leave out the speculation guards on heap addresses and table indices
+    /// (DESIGN 12). For measuring what they cost only: code compiled this
+    /// way can be steered by a mispredicted bounds check to read kernel
+    /// memory speculatively.
+    #[arg(long)]
+    no_spectre_guards: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -63,6 +69,7 @@ fn run(args: &CompileArgs) -> Result<(), String> {
             OptArg::None => OptLevel::None,
             OptArg::Speed => OptLevel::Speed,
         },
+        spectre_guards: !args.no_spectre_guards,
     };
     let kw = compile(&input, &opts).map_err(|e| e.to_string())?;
     let out = args

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use kwasm_abi::host::{self, FILTER_EXPORT, HOST_MODULE, MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS};
+use kwasm_abi::host::{
+    self, FILTER_EXPORT, HOST_MODULE, HostFunc, MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS,
+};
 use kwasm_abi::meta::{ITEM_GLOBAL, ITEM_NULL, kind, mode};
 use kwasm_abi::types::ValType;
 use kwasm_abi::vmctx::{MAX_ENTITIES, MemoryKind, VmCtxCounts, VmCtxLayout};
@@ -155,6 +157,9 @@ pub struct ModuleInfo<'a> {
     pub entry_export: Option<u32>,
     /// Whether any f32/f64 appears anywhere in the module.
     pub uses_float: bool,
+    /// The host function each imported function names, by function index
+    /// (`None` for imports from other modules, which are wasm functions).
+    pub host_funcs: Vec<Option<&'static HostFunc>>,
 }
 
 impl<'a> ModuleInfo<'a> {
@@ -164,6 +169,11 @@ impl<'a> ModuleInfo<'a> {
 
     pub fn is_imported_func(&self, func: u32) -> bool {
         func < self.num_imported_funcs
+    }
+
+    /// The host function that imported function `func` is, if any.
+    pub fn host_func(&self, func: u32) -> Option<&'static HostFunc> {
+        self.host_funcs.get(func as usize).copied().flatten()
     }
 
     pub fn func_name(&self, func: u32) -> Option<&'a str> {
@@ -518,7 +528,7 @@ pub fn parse(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
             0,
         ));
     }
-    check_host_imports(&m)?;
+    m.host_funcs = check_host_imports(&m)?;
     m.entry_export = find_entry(&m)?;
     m.uses_float = compute_uses_float(&m)?;
     Ok(m)
@@ -558,10 +568,16 @@ fn parse_maps(m: &mut ModuleInfo<'_>, data: &[u8], offset: usize) -> Result<(), 
 /// Imports from the host API must name a host function with its exact
 /// signature. Imports from other modules are left to the runtime (the
 /// userspace runner links spec-test modules; the kernel rejects them).
-fn check_host_imports(m: &ModuleInfo<'_>) -> Result<(), CompileError> {
+/// Returns the host function of each imported function (the compiler charges
+/// its fuel cost at every call).
+fn check_host_imports(m: &ModuleInfo<'_>) -> Result<Vec<Option<&'static HostFunc>>, CompileError> {
+    let mut funcs = Vec::with_capacity(m.num_imported_funcs as usize);
     for imp in &m.imports {
         let known = host::lookup(imp.module, imp.name);
         if known.is_none() && imp.module != HOST_MODULE {
+            if matches!(imp.kind, ImportKind::Func(_)) {
+                funcs.push(None);
+            }
             continue;
         }
         let what = format!("import {}.{}", imp.module, imp.name);
@@ -588,8 +604,9 @@ fn check_host_imports(m: &ModuleInfo<'_>) -> Result<(), CompileError> {
                 format!("{what} has type {have}, but the host function has type {want}"),
             ));
         }
+        funcs.push(Some(hf));
     }
-    Ok(())
+    Ok(funcs)
 }
 
 fn find_entry(m: &ModuleInfo<'_>) -> Result<Option<u32>, CompileError> {
@@ -696,6 +713,8 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.num_imported_funcs, 1);
+        assert_eq!(m.host_func(0).unwrap().id, host::HostFuncId::PktLen);
+        assert!(m.host_func(1).is_none());
         assert_eq!(m.funcs.len(), 2);
         assert_eq!(m.func_name(1), Some("f"));
         assert_eq!(m.tables[0].max, Some(10));
@@ -720,7 +739,12 @@ mod tests {
         assert!(e.to_string().contains("filter"), "{e}");
         let e = info(r#"(module (@custom "kwasm.maps" "\01"))"#).unwrap_err();
         assert!(e.to_string().contains("kwasm.maps"), "{e}");
-        assert!(info(r#"(module (import "spectest" "print" (func)))"#).is_ok());
+        let m = info(
+            r#"(module (import "spectest" "print" (func)) (import "env" "_debug" (func (param i32 i32))))"#,
+        )
+        .unwrap();
+        assert!(m.host_func(0).is_none());
+        assert_eq!(m.host_func(1).unwrap().id, host::HostFuncId::Log);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! Everything that touches the instance goes through [`FuncEnv`]; memory
 //! accesses through [`crate::bounds`]; every trap condition branches to the
 //! cold blocks of [`crate::traps`]. The prologue checks the stack limit and
-//! consumes fuel; loop headers consume fuel too.
+//! charges fuel for the operators outside loops, each loop header for the
+//! operators of its body ([`fuel_regions`], DESIGN 10); bulk operations and
+//! host calls are charged before they run.
 //!
 //! The translator relies on validation: it indexes types, locals, functions
 //! and the operand stack without re-checking them.
@@ -18,9 +20,10 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use kwasm_abi::fuel::{MEM_SHIFT, PER_OP, TABLE_SHIFT};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::vmctx::{VmCtxLayout, libcall};
-use wasmparser::{BlockType, BrTable, MemArg, Operator};
+use wasmparser::{BlockType, BrTable, MemArg, Operator, OperatorsReader};
 
 use crate::bounds::heap_addr;
 use crate::environ::{FuncEnv, PTR, clif_type, wasm_signature};
@@ -39,6 +42,58 @@ pub struct TranslateConfig {
     /// Bytes the stack check demands above `stack_limit`.
     pub stack_pad: u32,
     pub frontend: TargetFrontendConfig,
+    /// Guard heap addresses and table indices against speculation
+    /// (DESIGN 12).
+    pub spectre_guards: bool,
+}
+
+/// Operator counts of a body's fuel regions (DESIGN 10, `kwasm_abi::fuel`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FuelRegions {
+    /// Operators outside any `loop`, charged at function entry. A loop's
+    /// own `loop` and `end` count here (in the enclosing region): each runs
+    /// once per entry into the loop.
+    pub entry: u64,
+    /// For each `loop`, in order of appearance, the operators of its body
+    /// outside nested loops, charged at its header on every iteration.
+    pub loops: Vec<u64>,
+}
+
+/// Count the operators of each fuel region in one cheap pass (a clone of
+/// the body's reader; nothing is translated). Backward edges only reach
+/// loop headers, so every operator runs at most once per charge of its
+/// region, and the charges bound the operators executed from above.
+pub fn fuel_regions(mut ops: OperatorsReader<'_>) -> Result<FuelRegions, CompileError> {
+    let mut r = FuelRegions::default();
+    // Whether each open block is a loop.
+    let mut open: Vec<bool> = Vec::new();
+    // The region operators are counted in (`None`: entry), and those of
+    // the open loops' parents.
+    let mut current: Option<usize> = None;
+    let mut enclosing: Vec<Option<usize>> = Vec::new();
+    while !ops.eof() {
+        let op = ops.read().map_err(wp)?;
+        if let Operator::End = op
+            && open.pop() == Some(true)
+        {
+            current = enclosing.pop().flatten();
+        }
+        match current {
+            None => r.entry += 1,
+            Some(i) => r.loops[i] += 1,
+        }
+        match op {
+            Operator::Loop { .. } => {
+                r.loops.push(0);
+                open.push(true);
+                enclosing.push(current);
+                current = Some(r.loops.len() - 1);
+            }
+            Operator::Block { .. } | Operator::If { .. } => open.push(false),
+            _ => {}
+        }
+    }
+    Ok(r)
 }
 
 /// Translate defined function `defined_index` into a Cranelift function
@@ -65,7 +120,17 @@ pub fn translate_function(
         b.seal_block(entry);
         let params = b.block_params(entry).to_vec();
         let vmctx = params[0];
-        let env = FuncEnv::new(&mut b, module, layout, func_index, cfg.call_conv, vmctx);
+        let env = FuncEnv::new(
+            &mut b,
+            module,
+            layout,
+            func_index,
+            cfg.call_conv,
+            vmctx,
+            cfg.spectre_guards,
+        );
+        let ops = body.get_operators_reader().map_err(|e| in_func(wp(e)))?;
+        let regions = fuel_regions(ops.clone()).map_err(in_func)?;
         let mut t = Translator {
             env,
             stack: ValueStack::default(),
@@ -73,6 +138,7 @@ pub fn translate_function(
             locals: Vec::new(),
             reachable: true,
             native_round: cfg.native_round,
+            loop_fuel: regions.loops.into_iter(),
         };
 
         // Locals: parameters, then zero-initialised declared locals.
@@ -93,9 +159,9 @@ pub fn translate_function(
             }
         }
 
-        // Prologue: stack limit, then fuel.
+        // Prologue: stack limit, then fuel for the operators outside loops.
         t.env.check_stack(&mut b, cfg.stack_pad);
-        t.env.consume_fuel(&mut b);
+        t.env.consume_fuel(&mut b, PER_OP * regions.entry);
 
         // The function body is a block whose results are the returns.
         let exit = b.create_block();
@@ -111,7 +177,7 @@ pub fn translate_function(
             next_reachable: false,
         });
 
-        let mut ops = body.get_operators_reader().map_err(|e| in_func(wp(e)))?;
+        let mut ops = ops;
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset().map_err(|e| in_func(wp(e)))?;
             b.set_srcloc(SourceLoc::new(offset as u32));
@@ -169,9 +235,17 @@ struct Translator<'m, 'a> {
     locals: Vec<Variable>,
     reachable: bool,
     native_round: bool,
+    /// Operator counts of the loops not yet reached ([`fuel_regions`]).
+    loop_fuel: std::vec::IntoIter<u64>,
 }
 
 impl Translator<'_, '_> {
+    /// The fuel of the next `loop` (reachable or not, so that the counts
+    /// stay in step with the loops).
+    fn next_loop_fuel(&mut self) -> u64 {
+        PER_OP * self.loop_fuel.next().unwrap_or(0)
+    }
+
     fn block_types(&self, bt: BlockType) -> Result<(Vec<Type>, Vec<Type>), CompileError> {
         Ok(match bt {
             BlockType::Empty => (vec![], vec![]),
@@ -372,7 +446,11 @@ impl Translator<'_, '_> {
     /// Handle `else`/`end`/nesting while the code is unreachable.
     fn dead_op(&mut self, b: &mut FunctionBuilder<'_>, op: &Operator<'_>) {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+            Operator::Loop { .. } => {
+                self.next_loop_fuel();
+                self.control.dead_depth += 1;
+            }
+            Operator::Block { .. } | Operator::If { .. } => {
                 self.control.dead_depth += 1;
             }
             Operator::Else if self.control.dead_depth == 0 => self.op_else(b),
@@ -542,7 +620,8 @@ impl Translator<'_, '_> {
                 b.switch_to_block(header);
                 let height = self.stack.len();
                 self.stack.values.extend_from_slice(b.block_params(header));
-                self.env.consume_fuel(b);
+                let units = self.next_loop_fuel();
+                self.env.consume_fuel(b, units);
                 self.control.frames.push(ControlFrame {
                     kind: FrameKind::Loop { header },
                     next,
@@ -690,16 +769,19 @@ impl Translator<'_, '_> {
             }
             O::MemoryFill { .. } => {
                 let (dst, val, len) = self.stack.pop3();
+                self.env.charge_bulk(b, len, MEM_SHIFT);
                 self.env
                     .libcall_checked(b, libcall::MEMORY_FILL, &[dst, val, len]);
             }
             O::MemoryCopy { .. } => {
                 let (dst, src, len) = self.stack.pop3();
+                self.env.charge_bulk(b, len, MEM_SHIFT);
                 self.env
                     .libcall_checked(b, libcall::MEMORY_COPY, &[dst, src, len]);
             }
             O::MemoryInit { data_index, .. } => {
                 let (dst, src, len) = self.stack.pop3();
+                self.env.charge_bulk(b, len, MEM_SHIFT);
                 let seg = b.ins().iconst(I32, i64::from(*data_index));
                 self.env
                     .libcall_checked(b, libcall::MEMORY_INIT, &[seg, dst, src, len]);
@@ -732,12 +814,14 @@ impl Translator<'_, '_> {
             }
             O::TableGrow { table } => {
                 let (init, delta) = self.stack.pop2();
+                self.env.charge_bulk(b, delta, TABLE_SHIFT);
                 let t = b.ins().iconst(I32, i64::from(*table));
                 let r = self.env.libcall(b, libcall::TABLE_GROW, &[t, init, delta]);
                 self.call_results(r);
             }
             O::TableFill { table } => {
                 let (dst, val, len) = self.stack.pop3();
+                self.env.charge_bulk(b, len, TABLE_SHIFT);
                 let t = b.ins().iconst(I32, i64::from(*table));
                 self.env
                     .libcall_checked(b, libcall::TABLE_FILL, &[t, dst, val, len]);
@@ -747,6 +831,7 @@ impl Translator<'_, '_> {
                 src_table,
             } => {
                 let (dst, src, len) = self.stack.pop3();
+                self.env.charge_bulk(b, len, TABLE_SHIFT);
                 let dt = b.ins().iconst(I32, i64::from(*dst_table));
                 let st = b.ins().iconst(I32, i64::from(*src_table));
                 self.env
@@ -754,6 +839,7 @@ impl Translator<'_, '_> {
             }
             O::TableInit { elem_index, table } => {
                 let (dst, src, len) = self.stack.pop3();
+                self.env.charge_bulk(b, len, TABLE_SHIFT);
                 let t = b.ins().iconst(I32, i64::from(*table));
                 let e = b.ins().iconst(I32, i64::from(*elem_index));
                 self.env
@@ -892,6 +978,10 @@ mod tests {
 
     /// Translate every defined function of `wat` and return the CLIF text.
     fn clif(wat: &str) -> Vec<String> {
+        clif_with(wat, true)
+    }
+
+    fn clif_with(wat: &str, spectre_guards: bool) -> Vec<String> {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
         crate::validate::validate(wasm).unwrap();
         let module = Box::leak(Box::new(crate::module_env::parse(wasm).unwrap()));
@@ -901,6 +991,7 @@ mod tests {
             native_round: false,
             stack_pad: 4096,
             frontend: isa.frontend_config(),
+            spectre_guards,
         };
         let mut ctx = FunctionBuilderContext::new();
         (0..module.num_defined_funcs())
@@ -916,6 +1007,75 @@ mod tests {
 
     fn count(hay: &str, needle: &str) -> usize {
         hay.matches(needle).count()
+    }
+
+    /// The lines of `f` that contain every one of `parts`.
+    fn lines_with<'f>(f: &'f str, parts: &[&str]) -> Vec<&'f str> {
+        f.lines()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .collect()
+    }
+
+    /// Where the first line containing every one of `parts` starts.
+    fn pos(f: &str, parts: &[&str]) -> usize {
+        let l = lines_with(f, parts)
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("no line with {parts:?}:\n{f}"));
+        f.find(l).unwrap()
+    }
+
+    /// The value a line like `v7 = op ...` defines.
+    fn defined(line: &str) -> &str {
+        let l = line.trim();
+        // Drop the source location (`@0029`).
+        let l = if l.starts_with('@') {
+            l.split_once(' ').unwrap().1.trim()
+        } else {
+            l
+        };
+        l.split(" = ").next().unwrap()
+    }
+
+    /// The operands of the line's instruction `op` (`v1, v2` -> `[v1, v2]`).
+    fn operands<'l>(line: &'l str, op: &str) -> Vec<&'l str> {
+        let rest = line.split(op).nth(1).unwrap();
+        let rest = rest.split(';').next().unwrap();
+        rest.split(',').map(str::trim).collect()
+    }
+
+    /// `(position, constant)` of every `op` with a constant second operand,
+    /// in order: the builder's `_imm` forms print as `v9 = iadd v7, v8  ;
+    /// v8 = -9`.
+    fn with_imm(f: &str, op: &str) -> Vec<(usize, i64)> {
+        let mut at = 0;
+        let mut out = Vec::new();
+        for l in f.split_inclusive('\n') {
+            if l.contains(&format!(" = {op} "))
+                && let Some((_, c)) = l.trim_end().rsplit_once(" = ")
+                && let Ok(c) = c.parse::<i64>()
+            {
+                out.push((at, c));
+            }
+            at += l.len();
+        }
+        out
+    }
+
+    /// The constant fuel charges (`fuel + -units`), in order.
+    fn charges(f: &str) -> Vec<u64> {
+        with_imm(f, "iadd")
+            .into_iter()
+            .filter(|(_, c)| *c < 0)
+            .map(|(_, c)| c.unsigned_abs())
+            .collect()
+    }
+
+    fn regions(wat: &str) -> FuelRegions {
+        let wasm = wat::parse_str(wat).unwrap();
+        let module = crate::module_env::parse(&wasm).unwrap();
+        let ops = module.bodies[0].get_operators_reader().unwrap();
+        fuel_regions(ops).unwrap()
     }
 
     #[test]
@@ -936,13 +1096,219 @@ mod tests {
         let f = &clif("(module (func (loop (br 0))))")[0];
         // One fuel store at entry, one at the loop header.
         assert_eq!(count(f, "store "), 2, "{f}");
+        // Entry: `loop` and the two `end`s; the loop: its `br`.
+        assert_eq!(charges(f), [3 * PER_OP, PER_OP], "{f}");
+    }
+
+    #[test]
+    fn entry_charges_the_operator_count() {
+        // local.get, i32.const, i32.add, local.get, i32.mul, end: 6 operators.
+        let f = &clif(
+            "(module (func (param i32) (result i32)
+                (i32.mul (i32.add (local.get 0) (i32.const 1)) (local.get 0))))",
+        )[0];
+        assert_eq!(charges(f), [6 * PER_OP], "{f}");
+        assert_eq!(count(f, "store "), 1, "{f}");
+    }
+
+    #[test]
+    fn loop_header_charges_its_body() {
+        let f = &clif(
+            "(module (func (param i32)
+                (loop (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))))",
+        )[0];
+        // Entry: loop, end, end. Body: local.get, i32.const, i32.sub,
+        // local.tee, br_if.
+        assert_eq!(charges(f), [3 * PER_OP, 5 * PER_OP], "{f}");
+        // The second charge is in the loop header: the block that the back
+        // edge (`br_if`'s `brif`) targets.
+        let mut block = "";
+        let mut header = None;
+        for l in f.lines() {
+            let t = l.trim();
+            if t.starts_with("block") && t.ends_with(':') {
+                block = t.trim_end_matches(':').split('(').next().unwrap();
+            } else if t.ends_with(&format!(" = -{}", 5 * PER_OP)) {
+                header = Some(block);
+            }
+        }
+        let header = header.unwrap_or_else(|| panic!("no loop charge:\n{f}"));
+        let back = f.lines().filter(|l| {
+            l.contains("brif")
+                && (l.contains(&format!(" {header}(")) || l.contains(&format!(" {header},")))
+        });
+        assert_eq!(back.count(), 1, "{f}");
+    }
+
+    #[test]
+    fn fuel_regions_nest() {
+        let r = regions(
+            "(module (func (param i32)
+                (block (loop                         ;; loop 0
+                    (loop (br_if 0 (local.get 0)))   ;; loop 1: local.get, br_if
+                    (if (local.get 0) (then (loop (nop)))) ;; loop 2: nop
+                    (br 1)))
+                (return)
+                (loop (br 0))))", // loop 3, dead code: br
+        );
+        // Entry: block, loop, end (loop 0), end (block), return, loop, end,
+        // end (function).
+        assert_eq!(r.entry, 8);
+        // Loop 0: loop, end (loop 1), local.get, if, loop, end (loop 2),
+        // end (if), br.
+        assert_eq!(r.loops, vec![8, 2, 1, 1]);
+        // A loop in dead code is skipped in step: the live loop after it
+        // gets its own count (i32.const, br_if), not the dead one's (br).
+        let f = &clif(
+            "(module (func
+                (block (br 0) (loop (br 0)))
+                (loop (br_if 0 (i32.const 0)))))",
+        )[0];
+        assert_eq!(charges(f), [8 * PER_OP, 2 * PER_OP], "{f}");
+    }
+
+    #[test]
+    fn bulk_operations_charge_by_length_before_the_libcall() {
+        let f = &clif(
+            "(module (memory 1) (table 4 funcref)
+                (func (param i32)
+                    (memory.fill (i32.const 0) (i32.const 7) (local.get 0))
+                    (table.fill (i32.const 0) (ref.null func) (local.get 0))))",
+        )[0];
+        // bulk_cost(len, shift) = (zext(len) >> shift) + PER_OP, subtracted
+        // from the fuel before the libcall is even loaded.
+        let shifts = with_imm(f, "ushr");
+        let shifts: Vec<i64> = shifts.iter().map(|(_, c)| *c).collect();
+        assert_eq!(
+            shifts,
+            [i64::from(MEM_SHIFT), i64::from(TABLE_SHIFT)],
+            "{f}"
+        );
+        let shr = with_imm(f, "ushr")[0].0;
+        let plus = with_imm(f, "iadd")
+            .into_iter()
+            .find(|(p, c)| *p > shr && *c == PER_OP as i64)
+            .unwrap_or_else(|| panic!("no + PER_OP:\n{f}"))
+            .0;
+        let sub = pos(f, &["isub"]);
+        let call = pos(f, &["call_indirect"]);
+        assert!(shr < plus && plus < sub && sub < call, "{f}");
+        // The shifted value is the zero-extended length parameter.
+        let uext = lines_with(f, &["uextend.i64 v1"]);
+        assert_eq!(uext.len(), 2, "{f}");
+        // The same formula as the abi's.
+        use kwasm_abi::fuel::bulk_cost;
+        assert_eq!(bulk_cost(100, MEM_SHIFT), (100 >> MEM_SHIFT) + PER_OP);
+    }
+
+    #[test]
+    fn host_calls_charge_their_cost() {
+        let log = kwasm_abi::host::lookup("kwasm", "log").unwrap().cost;
+        assert_eq!(log.len_param, Some(1));
+        let fs = clif(
+            r#"(module (import "kwasm" "log" (func $log (param i32 i32)))
+                (import "kwasm" "time_ns" (func $t (result i64)))
+                (import "spectest" "print" (func $p))
+                (func (param i32 i32) (call $log (local.get 0) (local.get 1)))
+                (func (drop (call $t)))
+                (func (call $p)))"#,
+        );
+        // log: base + (len >> MEM_SHIFT), from the length argument (the
+        // function's second parameter, v2), before the call.
+        let f = &fs[0];
+        assert_eq!(lines_with(f, &["uextend.i64 v2"]).len(), 1, "{f}");
+        let shr = with_imm(f, "ushr");
+        assert_eq!(shr.len(), 1, "{f}");
+        assert_eq!(shr[0].1, i64::from(MEM_SHIFT), "{f}");
+        let base = with_imm(f, "iadd")
+            .into_iter()
+            .find(|(_, c)| *c == i64::from(log.base))
+            .unwrap_or_else(|| panic!("no + base:\n{f}"))
+            .0;
+        assert!(shr[0].0 < base, "{f}");
+        assert!(base < pos(f, &["isub"]), "{f}");
+        assert!(pos(f, &["isub"]) < pos(f, &["call_indirect"]), "{f}");
+        // time_ns: the entry charge (call, drop, end), then its base alone,
+        // as a constant, before the call.
+        let time = kwasm_abi::host::lookup("kwasm", "time_ns").unwrap().cost;
+        let f = &fs[1];
+        assert_eq!(charges(f), [3 * PER_OP, u64::from(time.base)], "{f}");
+        let charge = with_imm(f, "iadd")[1].0;
+        assert!(charge < pos(f, &["call_indirect"]), "{f}");
+        // A wasm import is charged by its own body, not here.
+        assert_eq!(charges(&fs[2]), [2 * PER_OP], "{}", fs[2]);
+    }
+
+    #[test]
+    fn heap_addresses_go_through_a_spectre_guard() {
+        let wat = "(module (memory 1)
+            (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))";
+        let f = &clif(wat)[0];
+        let guard = lines_with(f, &["select_spectre_guard"]);
+        assert_eq!(guard.len(), 1, "{f}");
+        // The guard tests the very compare the trap branch tests...
+        let args = operands(guard[0], "select_spectre_guard");
+        let (cond, null) = (args[0], args[1]);
+        assert_eq!(
+            lines_with(f, &[&format!("{cond} = icmp ugt")]).len(),
+            1,
+            "{f}"
+        );
+        assert_eq!(lines_with(f, &[&format!("brif {cond},")]).len(), 1, "{f}");
+        assert_eq!(
+            lines_with(f, &[&format!("{null} = iconst.i64 0")]).len(),
+            1,
+            "{f}"
+        );
+        // ...and the load uses the guarded address, the offset folded in.
+        let addr = defined(guard[0]);
+        let load = lines_with(f, &["load.i32 notrap"]);
+        assert_eq!(load.len(), 1, "{f}");
+        assert!(load[0].trim().ends_with(&format!(" {addr}")), "{f}");
+        // Without the guards: the plain address, the offset in the load.
+        let f = &clif_with(wat, false)[0];
+        assert!(!f.contains("select_spectre_guard"), "{f}");
+        assert!(f.contains("+16"), "{f}");
+    }
+
+    #[test]
+    fn table_indices_go_through_a_spectre_guard() {
+        let wat = r#"(module (type $t (func)) (table 1 funcref)
+            (func (param i32) (call_indirect (type $t) (local.get 0)))
+            (func (param i32) (result funcref) (table.get 0 (local.get 0))))"#;
+        for f in &clif(wat) {
+            let guard = lines_with(f, &["select_spectre_guard"]);
+            assert_eq!(guard.len(), 1, "{f}");
+            let args = operands(guard[0], "select_spectre_guard");
+            let (cond, zero, idx) = (args[0], args[1], args[2]);
+            assert_eq!(
+                lines_with(f, &[&format!("{cond} = icmp uge {idx},")]).len(),
+                1,
+                "{f}"
+            );
+            assert_eq!(lines_with(f, &[&format!("brif {cond},")]).len(), 1, "{f}");
+            assert_eq!(
+                lines_with(f, &[&format!("{zero} = iconst.i64 0")]).len(),
+                1,
+                "{f}"
+            );
+            // The guarded index is what gets scaled.
+            let guarded = defined(guard[0]);
+            assert_eq!(
+                lines_with(f, &[&format!("ishl {guarded},")]).len(),
+                1,
+                "{f}"
+            );
+        }
+        for f in &clif_with(wat, false) {
+            assert!(!f.contains("select_spectre_guard"), "{f}");
+        }
     }
 
     #[test]
     fn bounds_check_shape() {
-        let f = &clif(
-            "(module (memory 1) (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))",
-        )[0];
+        let wat = "(module (memory 1) (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))";
+        let f = &clif(wat)[0];
         // ea + size computed in 64 bits from the zero-extended address...
         assert!(f.contains("uextend.i64"), "{f}");
         assert!(f.contains("iconst.i64 20"), "offset 16 + size 4:\n{f}");
@@ -951,7 +1317,10 @@ mod tests {
         assert!(f.contains("iconst.i32 2"), "MemoryOutOfBounds code:\n{f}");
         // ...and the access itself cannot trap.
         assert!(f.contains("load.i32 notrap"), "{f}");
-        assert!(f.contains("+16"), "{f}");
+        // The offset is folded into the guarded address (with spectre
+        // guards), else left in the load.
+        assert!(f.contains("iconst.i64 16"), "{f}");
+        assert!(clif_with(wat, false)[0].contains("+16"), "{f}");
     }
 
     #[test]

@@ -100,6 +100,48 @@ fn help_on_every_command() {
     }
 }
 
+/// `--no-spectre-guards` is accepted, documented as a measuring aid, and
+/// leaves out the guards: the same module compiles to less code.
+#[test]
+fn no_spectre_guards_is_for_measurement() {
+    use object::{Object, ObjectSection};
+    let input = scratch(
+        "guards.wat",
+        br#"(module (memory 1) (table 1 funcref) (type $t (func))
+            (func (export "f") (param i32) (result i32) (i32.load offset=4 (local.get 0)))
+            (func (export "g") (param i32) (call_indirect (type $t) (local.get 0))))"#,
+    );
+    let text = |extra: &[&str], name: &str| -> u64 {
+        let out_path = input.with_file_name(name);
+        let out = kwasmc()
+            .arg("compile")
+            .args(extra)
+            .arg("-o")
+            .arg(&out_path)
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&out_path).unwrap();
+        let elf = object::File::parse(&*bytes).unwrap();
+        elf.section_by_name(".text").unwrap().size()
+    };
+    let guarded = text(&[], "guarded.kw");
+    let bare = text(&["--no-spectre-guards"], "bare.kw");
+    assert!(
+        bare < guarded,
+        "text: {bare} bytes unguarded, {guarded} guarded"
+    );
+    let help = kwasmc().args(["compile", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--no-spectre-guards"), "{help}");
+    assert!(help.contains("measuring"), "{help}");
+}
+
 #[test]
 fn error_kinds() {
     let kind = |src: &[u8]| compile(src, &CompileOptions::default()).unwrap_err();
