@@ -86,7 +86,11 @@ pub fn check_external_arg(ty: ValType, raw: RawVal) -> Result<(), ArgError> {
 /// kernel addresses: they leave only as 0 (null) or 1 (non-null), so no
 /// address ever reaches userspace (DESIGN decision 11).
 pub fn external_result(ty: ValType, raw: RawVal) -> RawVal {
-    if ty.is_ref() { (raw != 0) as RawVal } else { raw }
+    if ty.is_ref() {
+        (raw != 0) as RawVal
+    } else {
+        raw
+    }
 }
 
 #[cfg(test)]
@@ -96,11 +100,23 @@ mod tests {
     #[test]
     fn only_null_references_cross_in() {
         assert_eq!(check_external_arg(ValType::FuncRef, 0), Ok(()));
-        assert_eq!(check_external_arg(ValType::FuncRef, 0x4141_4141_4141_4141), Err(ArgError::Reference));
-        assert_eq!(check_external_arg(ValType::ExternRef, 1), Err(ArgError::Reference));
+        assert_eq!(
+            check_external_arg(ValType::FuncRef, 0x4141_4141_4141_4141),
+            Err(ArgError::Reference)
+        );
+        assert_eq!(
+            check_external_arg(ValType::ExternRef, 1),
+            Err(ArgError::Reference)
+        );
         assert_eq!(check_external_arg(ValType::I32, u32::MAX as u64), Ok(()));
-        assert_eq!(check_external_arg(ValType::I32, 1 << 32), Err(ArgError::Wide));
-        assert_eq!(check_external_arg(ValType::F32, 1 << 40), Err(ArgError::Wide));
+        assert_eq!(
+            check_external_arg(ValType::I32, 1 << 32),
+            Err(ArgError::Wide)
+        );
+        assert_eq!(
+            check_external_arg(ValType::F32, 1 << 40),
+            Err(ArgError::Wide)
+        );
         assert_eq!(check_external_arg(ValType::I64, u64::MAX), Ok(()));
     }
 
@@ -108,7 +124,10 @@ mod tests {
     fn references_leave_as_a_flag() {
         assert_eq!(external_result(ValType::FuncRef, 0xffa0_0000_0001_5048), 1);
         assert_eq!(external_result(ValType::ExternRef, 0), 0);
-        assert_eq!(external_result(ValType::I64, 0xffa0_0000_0001_5048), 0xffa0_0000_0001_5048);
+        assert_eq!(
+            external_result(ValType::I64, 0xffa0_0000_0001_5048),
+            0xffa0_0000_0001_5048
+        );
     }
 }
 

@@ -529,6 +529,7 @@ pub fn parse(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
         ));
     }
     m.host_funcs = check_host_imports(&m)?;
+    check_host_func_refs(&m)?;
     m.entry_export = find_entry(&m)?;
     m.uses_float = compute_uses_float(&m)?;
     Ok(m)
@@ -607,6 +608,57 @@ fn check_host_imports(m: &ModuleInfo<'_>) -> Result<Vec<Option<&'static HostFunc
         funcs.push(Some(hf));
     }
     Ok(funcs)
+}
+
+/// Refuses a reference to a host function: its fuel cost is charged at each
+/// direct `call` (DESIGN 10), which `call_indirect` through a table, or a
+/// call from outside through an export, would bypass. Validation only lets
+/// code take `ref.func` of functions declared in an element segment, an
+/// export or a global's initialiser, so checking those covers every way to
+/// make such a reference.
+fn check_host_func_refs(m: &ModuleInfo<'_>) -> Result<(), CompileError> {
+    let host = |f: u32| -> Option<&'static HostFunc> {
+        m.host_funcs
+            .get(usize::try_from(f).ok()?)
+            .copied()
+            .flatten()
+    };
+    let refuse = |f: u32, hf: &HostFunc, how: &str| {
+        CompileError::new(
+            ErrorKind::Invalid,
+            format!(
+                "function {f} ({}.{}) is a host function and cannot be {how}: host calls \
+                 are charged fuel at the call site, so only direct `call`s may reach \
+                 them; wrap it in a wasm function and use that instead",
+                hf.module, hf.name
+            ),
+        )
+    };
+    for e in &m.exports {
+        if e.kind == kind::FUNC
+            && let Some(hf) = host(e.index)
+        {
+            return Err(refuse(e.index, hf, "exported"));
+        }
+    }
+    for seg in &m.elems {
+        for &item in &seg.items {
+            if item & ITEM_GLOBAL == 0
+                && item != ITEM_NULL
+                && let Some(hf) = host(item)
+            {
+                return Err(refuse(item, hf, "put in an element segment"));
+            }
+        }
+    }
+    for g in &m.globals {
+        if let GlobalInit::RefFunc(f) = g.init
+            && let Some(hf) = host(f)
+        {
+            return Err(refuse(f, hf, "referenced by a global"));
+        }
+    }
+    Ok(())
 }
 
 fn find_entry(m: &ModuleInfo<'_>) -> Result<Option<u32>, CompileError> {
@@ -691,6 +743,36 @@ mod tests {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
         crate::validate::validate(wasm)?;
         parse(wasm)
+    }
+
+    #[test]
+    fn host_functions_cannot_be_referenced() {
+        let log = r#"(import "kwasm" "log" (func $log (param i32 i32)))"#;
+        for (body, how) in [
+            (
+                "(table 1 funcref) (elem (i32.const 0) func $log)",
+                "element segment",
+            ),
+            (
+                "(elem declare func $log) (func (drop (ref.func $log)))",
+                "element segment",
+            ),
+            ("(global funcref (ref.func $log))", "global"),
+            (r#"(export "log" (func $log))"#, "exported"),
+        ] {
+            let e = info(&format!("(module {log} {body})")).err().expect(body);
+            assert!(
+                e.to_string().contains("kwasm.log) is a host function"),
+                "{e}"
+            );
+            assert!(e.to_string().contains(how), "{e}");
+        }
+        // Direct calls are fine, and so are references to wasm imports.
+        info(&format!(
+            "(module {log} (func (call $log (i32.const 0) (i32.const 0))))"
+        ))
+        .unwrap();
+        info(r#"(module (import "m" "f" (func $f)) (elem declare func $f))"#).unwrap();
     }
 
     #[test]

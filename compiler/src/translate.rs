@@ -20,7 +20,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use kwasm_abi::fuel::{MEM_SHIFT, PER_OP, TABLE_SHIFT};
+use kwasm_abi::fuel::{MEM_SHIFT, OpClass, TABLE_SHIFT, op_cost};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::vmctx::{VmCtxLayout, libcall};
 use wasmparser::{BlockType, BrTable, MemArg, Operator, OperatorsReader};
@@ -47,7 +47,8 @@ pub struct TranslateConfig {
     pub spectre_guards: bool,
 }
 
-/// Operator counts of a body's fuel regions (DESIGN 10, `kwasm_abi::fuel`).
+/// Fuel of a body's regions (DESIGN 10, `kwasm_abi::fuel`): the sum of
+/// [`op_cost`] over each region's operators.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FuelRegions {
     /// Operators outside any `loop`, charged at function entry. A loop's
@@ -78,9 +79,10 @@ pub fn fuel_regions(mut ops: OperatorsReader<'_>) -> Result<FuelRegions, Compile
         {
             current = enclosing.pop().flatten();
         }
+        let cost = op_cost(op_class(&op));
         match current {
-            None => r.entry += 1,
-            Some(i) => r.loops[i] += 1,
+            None => r.entry += cost,
+            Some(i) => r.loops[i] += cost,
         }
         match op {
             Operator::Loop { .. } => {
@@ -94,6 +96,41 @@ pub fn fuel_regions(mut ops: OperatorsReader<'_>) -> Result<FuelRegions, Compile
         }
     }
     Ok(r)
+}
+
+/// How fuel weighs an operator: memory and table accesses and calls cost
+/// more than arithmetic (`kwasm_abi::fuel`).
+fn op_class(op: &Operator<'_>) -> OpClass {
+    use Operator::*;
+    match op {
+        I32Load { .. }
+        | I64Load { .. }
+        | F32Load { .. }
+        | F64Load { .. }
+        | I32Load8S { .. }
+        | I32Load8U { .. }
+        | I32Load16S { .. }
+        | I32Load16U { .. }
+        | I64Load8S { .. }
+        | I64Load8U { .. }
+        | I64Load16S { .. }
+        | I64Load16U { .. }
+        | I64Load32S { .. }
+        | I64Load32U { .. }
+        | I32Store { .. }
+        | I64Store { .. }
+        | F32Store { .. }
+        | F64Store { .. }
+        | I32Store8 { .. }
+        | I32Store16 { .. }
+        | I64Store8 { .. }
+        | I64Store16 { .. }
+        | I64Store32 { .. }
+        | TableGet { .. }
+        | TableSet { .. } => OpClass::MemoryAccess,
+        Call { .. } | CallIndirect { .. } => OpClass::Call,
+        _ => OpClass::Plain,
+    }
 }
 
 /// Translate defined function `defined_index` into a Cranelift function
@@ -161,7 +198,7 @@ pub fn translate_function(
 
         // Prologue: stack limit, then fuel for the operators outside loops.
         t.env.check_stack(&mut b, cfg.stack_pad);
-        t.env.consume_fuel(&mut b, PER_OP * regions.entry);
+        t.env.consume_fuel(&mut b, regions.entry);
 
         // The function body is a block whose results are the returns.
         let exit = b.create_block();
@@ -243,7 +280,7 @@ impl Translator<'_, '_> {
     /// The fuel of the next `loop` (reachable or not, so that the counts
     /// stay in step with the loops).
     fn next_loop_fuel(&mut self) -> u64 {
-        PER_OP * self.loop_fuel.next().unwrap_or(0)
+        self.loop_fuel.next().unwrap_or(0)
     }
 
     fn block_types(&self, bt: BlockType) -> Result<(Vec<Type>, Vec<Type>), CompileError> {
@@ -975,6 +1012,7 @@ mod tests {
     use super::*;
     use crate::isa::build_isa;
     use crate::{OptLevel, Target};
+    use kwasm_abi::fuel::{CALL, MEMORY_ACCESS, PER_OP};
 
     /// Translate every defined function of `wat` and return the CLIF text.
     fn clif(wat: &str) -> Vec<String> {
@@ -1098,6 +1136,18 @@ mod tests {
         assert_eq!(count(f, "store "), 2, "{f}");
         // Entry: `loop` and the two `end`s; the loop: its `br`.
         assert_eq!(charges(f), [3 * PER_OP, PER_OP], "{f}");
+    }
+
+    #[test]
+    fn memory_accesses_and_calls_weigh_more() {
+        let r = regions(
+            "(module (memory 1)
+               (func (param i32)
+                 (loop (call $f) (i32.store (local.get 0) (i32.load (local.get 0))) (br 0)))
+               (func $f))",
+        );
+        // The loop's body: call, local.get, local.get, i32.load, i32.store, br.
+        assert_eq!(r.loops, vec![CALL + 3 * PER_OP + 2 * MEMORY_ACCESS]);
     }
 
     #[test]
@@ -1232,11 +1282,11 @@ mod tests {
         // as a constant, before the call.
         let time = kwasm_abi::host::lookup("kwasm", "time_ns").unwrap().cost;
         let f = &fs[1];
-        assert_eq!(charges(f), [3 * PER_OP, u64::from(time.base)], "{f}");
+        assert_eq!(charges(f), [CALL + 2 * PER_OP, u64::from(time.base)], "{f}");
         let charge = with_imm(f, "iadd")[1].0;
         assert!(charge < pos(f, &["call_indirect"]), "{f}");
         // A wasm import is charged by its own body, not here.
-        assert_eq!(charges(&fs[2]), [2 * PER_OP], "{}", fs[2]);
+        assert_eq!(charges(&fs[2]), [CALL + PER_OP], "{}", fs[2]);
     }
 
     #[test]
