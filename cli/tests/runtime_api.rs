@@ -4,7 +4,7 @@
 //! fuel accounting, the stack check and the function index a trap reports,
 //! many return values through trampolines, and accesses after memory growth.
 
-use kwasm_abi::fuel::{MEM_SHIFT, PER_OP, TABLE_SHIFT, bulk_cost};
+use kwasm_abi::fuel::{CALL, MEM_SHIFT, PER_OP, TABLE_SHIFT, bulk_cost};
 use kwasm_cli::runtime::{
     Artifact, Extern, InstantiateError, InvokeError, LinkError, Store, StoreConfig, TrapCode, Val,
 };
@@ -250,12 +250,12 @@ fn fuel_bounds_loops_and_calls_exactly() {
         let i = s.instantiate(&a).unwrap();
         let t = trap_of(s.invoke(i, "spin", &[]));
         assert_eq!(t.code, TrapCode::OutOfFuel, "{opt:?}");
-        // Fuel counts operators (kwasm_abi::fuel::PER_OP each): the entry
-        // charges `loop` and the two `end`s (3), each iteration the loop's
-        // body (call, local.get, i32.const, i32.sub, local.set, local.get,
-        // br_if: 7) and the leaf's `end` (1). 3 + 10 * 8 = 83 units are
-        // exactly enough, one less is not.
-        let need = PER_OP * (3 + 10 * (7 + 1));
+        // Fuel counts operators (kwasm_abi::fuel::PER_OP each, CALL for a
+        // call): the entry charges `loop` and the two `end`s (3), each
+        // iteration the loop's body (call; local.get, i32.const, i32.sub,
+        // local.set, local.get, br_if: 6) and the leaf's `end` (1). That
+        // is exactly enough, one less is not.
+        let need = 3 * PER_OP + 10 * (CALL + 6 * PER_OP + PER_OP);
         s.set_fuel(need);
         assert_eq!(s.invoke(i, "calls", &[Val::I32(10)]).unwrap(), vec![]);
         s.set_fuel(need - 1);
@@ -283,7 +283,7 @@ fn fuel_of_bulk_operations_and_host_calls_is_exact() {
     );
     let log = kwasm_abi::host::lookup("kwasm", "log").unwrap().cost;
     // Each body: i32.const, i32.const or ref.null, local.get, the operator,
-    // end (log: i32.const, local.get, call, end).
+    // end (log: i32.const, local.get, end, and the call at CALL).
     let cases: [(&str, u32, u64); 6] = [
         ("fill", 0, 5 * PER_OP + bulk_cost(0, MEM_SHIFT)),
         ("fill", 1000, 5 * PER_OP + bulk_cost(1000, MEM_SHIFT)),
@@ -292,12 +292,12 @@ fn fuel_of_bulk_operations_and_host_calls_is_exact() {
         (
             "log",
             5,
-            4 * PER_OP + u64::from(log.base) + (5 >> MEM_SHIFT),
+            3 * PER_OP + CALL + u64::from(log.base) + (5 >> MEM_SHIFT),
         ),
         (
             "log",
             4000,
-            4 * PER_OP + u64::from(log.base) + (4000 >> MEM_SHIFT),
+            3 * PER_OP + CALL + u64::from(log.base) + (4000 >> MEM_SHIFT),
         ),
     ];
     for (f, len, need) in cases {

@@ -415,18 +415,25 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         self.subtract_fuel(b, |b, have| b.ins().iadd_imm_s(have, -units));
     }
 
-    /// Charge `(zext64(len) >> shift) + extra` units, `len` an i32 computed
-    /// at run time: [`kwasm_abi::fuel::bulk_cost`] for bulk operations
-    /// (`extra` = `PER_OP`), the byte part of a host call's [`HostCost`]
-    /// (`extra` = its base). The charge precedes the operation it pays for.
+    /// Charge `(min(zext64(len), bound) >> shift) + extra` units, `len` an
+    /// i32 computed at run time and `bound` (an i64) the most items the
+    /// operation can touch: [`kwasm_abi::fuel::bulk_cost`] for bulk
+    /// operations (`extra` = `PER_OP`), the byte part of a host call's
+    /// [`HostCost`] (`extra` = its base). The charge precedes the operation
+    /// it pays for. Bounding by the memory's or table's current length
+    /// charges exactly what an in-bounds operation touches, and lets an
+    /// out-of-bounds one (which touches nothing) trap as the spec says
+    /// rather than run out of fuel first.
     pub fn consume_fuel_for_len(
         &mut self,
         b: &mut FunctionBuilder<'_>,
         len: Value,
+        bound: Value,
         shift: u32,
         extra: u64,
     ) {
         let len = b.ins().uextend(types::I64, len);
+        let len = b.ins().umin(len, bound);
         let scaled = b.ins().ushr_imm_u(len, i64::from(shift));
         // `extra` is a host function's base cost or `PER_OP`: small.
         let extra = i64::try_from(extra).unwrap_or(i64::MAX);
@@ -436,18 +443,45 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
     }
 
     /// Charge a bulk operation over `len` (an i32) items at `shift`
-    /// (`fuel::MEM_SHIFT` or `fuel::TABLE_SHIFT`): exactly
-    /// [`kwasm_abi::fuel::bulk_cost`]`(len, shift)`, before the libcall.
-    pub fn charge_bulk(&mut self, b: &mut FunctionBuilder<'_>, len: Value, shift: u32) {
-        self.consume_fuel_for_len(b, len, shift, fuel::PER_OP);
+    /// (`fuel::MEM_SHIFT` or `fuel::TABLE_SHIFT`), of a memory or table of
+    /// `bound` items: [`kwasm_abi::fuel::bulk_cost`]`(min(len, bound),
+    /// shift)`, before the libcall.
+    pub fn charge_bulk(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        len: Value,
+        bound: Value,
+        shift: u32,
+    ) {
+        self.consume_fuel_for_len(b, len, bound, shift, fuel::PER_OP);
+    }
+
+    /// `table.grow`'s charge, after the libcall: the `delta` elements it
+    /// initialised if it succeeded (`old` is not -1), else nothing beyond
+    /// the operator. Growth is bounded by the table's capacity, so the work
+    /// done before the charge is bounded too.
+    pub fn charge_table_grow(&mut self, b: &mut FunctionBuilder<'_>, old: Value, delta: Value) {
+        let failed = b.ins().icmp_imm_s(IntCC::Equal, old, -1);
+        let zero = b.ins().iconst(types::I32, 0);
+        let n = b.ins().select(failed, zero, delta);
+        let unbounded = b.ins().iconst(types::I64, i64::from(u32::MAX));
+        self.consume_fuel_for_len(b, n, unbounded, fuel::TABLE_SHIFT, fuel::PER_OP);
     }
 
     /// A host call's [`HostCost`], before the call: its base plus, when it
-    /// has a length parameter, one unit per `1 << MEM_SHIFT` bytes of it.
+    /// has a length parameter, one unit per `1 << MEM_SHIFT` bytes of it,
+    /// at most the memory's length (the bytes are in linear memory).
     fn charge_host_call(&mut self, b: &mut FunctionBuilder<'_>, cost: HostCost, args: &[Value]) {
         let base = u64::from(cost.base);
         match cost.len_param.and_then(|i| args.get(usize::from(i))) {
-            Some(&len) => self.consume_fuel_for_len(b, len, fuel::MEM_SHIFT, base),
+            Some(&len) => {
+                let bound = if self.module.memory.is_some() {
+                    self.memory_len(b)
+                } else {
+                    b.ins().iconst(types::I64, 0)
+                };
+                self.consume_fuel_for_len(b, len, bound, fuel::MEM_SHIFT, base)
+            }
             None => self.consume_fuel(b, base),
         }
     }

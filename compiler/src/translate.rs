@@ -806,19 +806,22 @@ impl Translator<'_, '_> {
             }
             O::MemoryFill { .. } => {
                 let (dst, val, len) = self.stack.pop3();
-                self.env.charge_bulk(b, len, MEM_SHIFT);
+                let bound = self.env.memory_len(b);
+                self.env.charge_bulk(b, len, bound, MEM_SHIFT);
                 self.env
                     .libcall_checked(b, libcall::MEMORY_FILL, &[dst, val, len]);
             }
             O::MemoryCopy { .. } => {
                 let (dst, src, len) = self.stack.pop3();
-                self.env.charge_bulk(b, len, MEM_SHIFT);
+                let bound = self.env.memory_len(b);
+                self.env.charge_bulk(b, len, bound, MEM_SHIFT);
                 self.env
                     .libcall_checked(b, libcall::MEMORY_COPY, &[dst, src, len]);
             }
             O::MemoryInit { data_index, .. } => {
                 let (dst, src, len) = self.stack.pop3();
-                self.env.charge_bulk(b, len, MEM_SHIFT);
+                let bound = self.env.memory_len(b);
+                self.env.charge_bulk(b, len, bound, MEM_SHIFT);
                 let seg = b.ins().iconst(I32, i64::from(*data_index));
                 self.env
                     .libcall_checked(b, libcall::MEMORY_INIT, &[seg, dst, src, len]);
@@ -851,14 +854,17 @@ impl Translator<'_, '_> {
             }
             O::TableGrow { table } => {
                 let (init, delta) = self.stack.pop2();
-                self.env.charge_bulk(b, delta, TABLE_SHIFT);
                 let t = b.ins().iconst(I32, i64::from(*table));
                 let r = self.env.libcall(b, libcall::TABLE_GROW, &[t, init, delta]);
+                if let [old] = r[..] {
+                    self.env.charge_table_grow(b, old, delta);
+                }
                 self.call_results(r);
             }
             O::TableFill { table } => {
                 let (dst, val, len) = self.stack.pop3();
-                self.env.charge_bulk(b, len, TABLE_SHIFT);
+                let bound = self.env.table_len(b, *table);
+                self.env.charge_bulk(b, len, bound, TABLE_SHIFT);
                 let t = b.ins().iconst(I32, i64::from(*table));
                 self.env
                     .libcall_checked(b, libcall::TABLE_FILL, &[t, dst, val, len]);
@@ -868,7 +874,8 @@ impl Translator<'_, '_> {
                 src_table,
             } => {
                 let (dst, src, len) = self.stack.pop3();
-                self.env.charge_bulk(b, len, TABLE_SHIFT);
+                let bound = self.env.table_len(b, *dst_table);
+                self.env.charge_bulk(b, len, bound, TABLE_SHIFT);
                 let dt = b.ins().iconst(I32, i64::from(*dst_table));
                 let st = b.ins().iconst(I32, i64::from(*src_table));
                 self.env
@@ -876,7 +883,8 @@ impl Translator<'_, '_> {
             }
             O::TableInit { elem_index, table } => {
                 let (dst, src, len) = self.stack.pop3();
-                self.env.charge_bulk(b, len, TABLE_SHIFT);
+                let bound = self.env.table_len(b, *table);
+                self.env.charge_bulk(b, len, bound, TABLE_SHIFT);
                 let t = b.ins().iconst(I32, i64::from(*table));
                 let e = b.ins().iconst(I32, i64::from(*elem_index));
                 self.env
