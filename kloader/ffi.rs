@@ -8,7 +8,14 @@ extern "C" {
     pub(crate) fn kwasm_glue_init() -> c_int;
     pub(crate) fn kwasm_glue_exit();
     pub(crate) fn kwasm_capable() -> bool;
-    pub(crate) fn kwasm_module_layout(out: *mut u32, vermagic: *mut c_char, len: usize);
+    pub(crate) fn kwasm_module_layout(
+        out: *mut u32,
+        vermagic: *mut c_char,
+        len: usize,
+        init_pre: *mut u8,
+        exit_pre: *mut u8,
+        pre_len: usize,
+    );
     pub(crate) fn kwasm_module_get(m: *mut c_void) -> bool;
     pub(crate) fn kwasm_module_put(m: *mut c_void);
     pub(crate) fn kwasm_vzalloc(size: usize) -> *mut c_void;

@@ -67,8 +67,33 @@ bool kwasm_capable(void)
 	return capable(CAP_NET_ADMIN) || capable(CAP_SYS_ADMIN);
 }
 
-void kwasm_module_layout(u32 out[5], char *vermagic, size_t len)
+/*
+ * Functions of the module loader's init and exit types, whose address is
+ * taken, so that under CONFIG_CFI_CLANG clang gives them the type-hash
+ * preambles the loader's indirect calls check. `kwasm load` copies those
+ * bytes in front of a program module's stubs.
+ */
+static int kwasm_cfi_initcall(void)
 {
+	return 0;
+}
+
+static void kwasm_cfi_exitcall(void)
+{
+}
+
+static initcall_t __used kwasm_cfi_init_proto = kwasm_cfi_initcall;
+static exitcall_t __used kwasm_cfi_exit_proto = kwasm_cfi_exitcall;
+
+void kwasm_module_layout(u32 out[5], char *vermagic, size_t len, u8 *init_pre, u8 *exit_pre,
+			 size_t pre_len)
+{
+	memset(init_pre, 0, pre_len);
+	memset(exit_pre, 0, pre_len);
+	if (IS_ENABLED(CONFIG_CFI_CLANG)) {
+		memcpy(init_pre, (const u8 *)READ_ONCE(kwasm_cfi_init_proto) - pre_len, pre_len);
+		memcpy(exit_pre, (const u8 *)READ_ONCE(kwasm_cfi_exit_proto) - pre_len, pre_len);
+	}
 	out[0] = sizeof(struct module);
 	out[1] = offsetof(struct module, name);
 	out[2] = offsetof(struct module, init);

@@ -29,7 +29,8 @@ bool kwasm_capable(void);
  * offsetof name, init, exit, MODULE_NAME_LEN. VERMAGIC_STRING is copied
  * NUL-terminated into vermagic (truncated to len - 1 bytes).
  */
-void kwasm_module_layout(u32 out[5], char *vermagic, size_t len);
+void kwasm_module_layout(u32 out[5], char *vermagic, size_t len, u8 *init_pre, u8 *exit_pre,
+			 size_t pre_len);
 /* try_module_get()/module_put() on a program module. */
 bool kwasm_module_get(struct module *mod);
 void kwasm_module_put(struct module *mod);

@@ -337,8 +337,18 @@ fn find_mut<'a>(r: &'a mut KVec<Entry>, name: &[u8; ioctl::NAME_LEN]) -> Result<
 fn module_layout(arg: c_ulong) -> Result {
     let mut l = ModuleLayout { version: ioctl::IOCTL_VERSION, arch: abi::Arch::X86_64 as u32, ..Default::default() };
     let mut out = [0u32; 5];
-    // SAFETY: `out` has 5 slots, `vermagic` VERMAGIC_LEN bytes.
-    unsafe { ffi::kwasm_module_layout(out.as_mut_ptr(), l.vermagic.as_mut_ptr().cast(), ioctl::VERMAGIC_LEN) };
+    // SAFETY: `out` has 5 slots, `vermagic` VERMAGIC_LEN bytes, each
+    // preamble CFI_PREAMBLE_LEN bytes.
+    unsafe {
+        ffi::kwasm_module_layout(
+            out.as_mut_ptr(),
+            l.vermagic.as_mut_ptr().cast(),
+            ioctl::VERMAGIC_LEN,
+            l.init_preamble.as_mut_ptr(),
+            l.exit_preamble.as_mut_ptr(),
+            ioctl::CFI_PREAMBLE_LEN,
+        )
+    };
     [l.module_size, l.name_offset, l.init_offset, l.exit_offset, l.name_len] = out;
     write_req::<_, { ModuleLayout::SIZE }>(arg, &l)
 }

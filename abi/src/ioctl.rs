@@ -11,7 +11,7 @@ pub use super::wire::{Field, Record};
 /// Path of the control device.
 pub const DEVICE_PATH: &str = "/dev/kwasm";
 /// Version of this interface; `MODULE_LAYOUT` reports the kernel's.
-pub const IOCTL_VERSION: u32 = 1;
+pub const IOCTL_VERSION: u32 = 2;
 /// ioctl type byte ("k" for kwasm).
 pub const IOCTL_TYPE: u32 = b'k' as u32;
 
@@ -118,8 +118,20 @@ kwasm_record!(
         pad: u32,
         /// `VERMAGIC_STRING`, NUL-padded.
         vermagic: [u8; VERMAGIC_LEN],
+        /// The 16 bytes that precede a function of type `initcall_t` in
+        /// kwasm.ko: under `CONFIG_CFI_CLANG` the kCFI type-hash preamble
+        /// that the module loader's indirect call to `init` checks. The init
+        /// stub of a program module is placed right after a copy of them.
+        /// Zero without CFI.
+        init_preamble: [u8; CFI_PREAMBLE_LEN],
+        /// The same for `exitcall_t` (the call to `exit` at unload).
+        exit_preamble: [u8; CFI_PREAMBLE_LEN],
     }
 );
+
+/// Bytes of the kCFI preamble before a function (x86-64 with call padding:
+/// `mov $hash, %eax` and 11 bytes of padding).
+pub const CFI_PREAMBLE_LEN: usize = 16;
 
 kwasm_record!(
     /// Per-program counters.

@@ -240,8 +240,13 @@ fn wrap_inner(
     init[x86_stub::INIT_TEXT_LEN..x86_stub::INIT_TEXT_LEN + 4]
         .copy_from_slice(&(parts.text.len() as u32).to_le_bytes());
     let stubs = obj.add_section(Vec::new(), b".text.kwasm_stubs".to_vec(), SectionKind::Text);
-    let init_off = obj.append_section_data(stubs, &init, 16);
-    let exit_off = obj.append_section_data(stubs, &x86_stub::EXIT, 16);
+    // Each stub follows a copy of the kCFI preamble of its type from
+    // kwasm.ko (zeros without CFI), which the module loader's indirect
+    // calls to `init` and `exit` check on CFI kernels.
+    obj.append_section_data(stubs, &layout.init_preamble, 16);
+    let init_off = obj.append_section_data(stubs, &init, 1);
+    obj.append_section_data(stubs, &layout.exit_preamble, 16);
+    let exit_off = obj.append_section_data(stubs, &x86_stub::EXIT, 1);
     let func_sym = |obj: &mut Object<'_>, name: &str, value: u64, size: u64| {
         obj.add_symbol(Symbol {
             name: name.as_bytes().to_vec(),
@@ -393,6 +398,8 @@ mod tests {
             arch: Arch::X86_64 as u32,
             pad: 0,
             vermagic,
+            init_preamble: [0; kwasm_abi::ioctl::CFI_PREAMBLE_LEN],
+            exit_preamble: [0; kwasm_abi::ioctl::CFI_PREAMBLE_LEN],
         }
     }
 

@@ -29,6 +29,21 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
     let pb = util::spinner("module");
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
 
+    // Kbuild does not notice that objects in M= were built against another
+    // kernel tree (the base, debug and hardened flavours differ in
+    // retpolines, KASAN and CFI): clean both directories when the tree
+    // changes, remembered in a stamp beside the sources.
+    let stamp = kloader.join(".kwasm-kdir");
+    let tree = k.dir.display().to_string();
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(tree.as_str()) {
+        for dir in [&kloader, &testmod] {
+            let mut clean = k.make();
+            clean.arg(format!("M={}", dir.display())).arg("clean");
+            util::run_logged(&mut clean, "clean", &pb, &mut log)?;
+        }
+        fs::write(&stamp, &tree)?;
+    }
+
     let mut lines = Vec::new();
     let mut make = k.make();
     make.arg(format!("M={}", kloader.display()))
