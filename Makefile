@@ -2,7 +2,8 @@
 #
 #   make          build kwasmc, kwasm (release) and the guest programs
 #   make setup    install everything a fresh Debian 12 machine needs
-#   make test     all tests: lint, unit, spec suite, differential, guests, VM
+#   make test     all tests: lint, unit, spec suite, differential, guests,
+#                 a bounded fuzzing smoke, VM
 #   make demo     boot the VM, load the port filter, send traffic, show stats
 #
 # Tests and the VM run on whatever `make setup` installed; nothing is
@@ -11,7 +12,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build guests setup test lint unit-test guest-test vm-test demo clean
+.PHONY: all build guests setup test lint unit-test guest-test fuzz-smoke vm-test demo clean
 
 all: build guests
 
@@ -26,6 +27,7 @@ setup:
 
 lint:
 	$(CARGO) fmt --all --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit-test:
@@ -35,14 +37,20 @@ guest-test:
 	$(CARGO) build -p kwasm-compiler -p kwasm-cli
 	KWASM_BIN=$(CURDIR)/target/debug guests/build.sh test
 
+# Each cargo-fuzz target for a few seconds from the checked-in corpus
+# (docs/fuzzing.md); builds the targets first.
+fuzz-smoke:
+	scripts/fuzz-smoke.sh
+
 vm-test:
 	$(CARGO) xtask vm-test
 
-test: setup lint unit-test guest-test vm-test
+test: setup lint unit-test guest-test fuzz-smoke vm-test
 
 demo: setup
 	$(CARGO) xtask demo
 
 clean:
 	$(CARGO) clean
+	rm -rf fuzz/target fuzz/artifacts
 	rm -rf guests/out guests/target

@@ -8,7 +8,9 @@
 #           (the kernel is built with LLVM=-19; bindgen needs libclang-19),
 #           QEMU, busybox-static (the VM's userspace), binutils-multiarch
 #           (objdump/readelf for aarch64 .kw files; llvm-objdump-19 works too)
-#   cargo:  bindgen-cli (Rust-for-Linux bindings; Debian's is too old)
+#   cargo:  bindgen-cli (Rust-for-Linux bindings; Debian's is too old),
+#           cargo-fuzz (make fuzz-smoke; runs on the pinned stable toolchain
+#           with RUSTC_BOOTSTRAP=1, see docs/fuzzing.md)
 #   rustup: rust-src (the kernel builds `core` from it), clippy, rustfmt, and
 #           the wasm32, x86_64-musl (static CLI for the VM) and aarch64 targets
 set -eu
@@ -83,4 +85,10 @@ if ! command -v bindgen >/dev/null 2>&1; then
 	(cd / && cargo +"$channel" install --locked bindgen-cli)
 fi
 
-say "ok ($(rustc +"$channel" --version), $(bindgen --version), $(clang-19 --version | head -n1))"
+# --- cargo-fuzz ------------------------------------------------------------
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+	say "cargo install --locked cargo-fuzz"
+	(cd / && cargo +"$channel" install --locked cargo-fuzz)
+fi
+
+say "ok ($(rustc +"$channel" --version), $(bindgen --version), $(cargo fuzz --version), $(clang-19 --version | head -n1))"

@@ -44,6 +44,11 @@ pub const NONE: u32 = u32::MAX;
 pub const FLAG_USES_FLOAT: u32 = 1;
 const KNOWN_FLAGS: u32 = FLAG_USES_FLOAT;
 
+/// Validation checks at most this many times as many pool bytes (names,
+/// signatures, element items) as the sections (records and pool) hold, so
+/// that records sharing pool bytes cannot make it quadratic.
+pub const POOL_REUSE: u64 = 4;
+
 /// Upper bound on every section's record count.
 pub const MAX_RECORDS: u32 = super::vmctx::MAX_ENTITIES;
 
@@ -307,6 +312,14 @@ pub enum MetaError {
         section: SectionId,
         index: u32,
     },
+    /// The pool references checked so far (names, signatures, element
+    /// items) cover more than [`POOL_REUSE`] times the bytes of the
+    /// sections: records overlap in the pool so much that checking them
+    /// all would take time quadratic in the blob's size.
+    PoolOverlap {
+        section: SectionId,
+        index: u32,
+    },
     InvalidUtf8 {
         section: SectionId,
         index: u32,
@@ -401,6 +414,11 @@ impl fmt::Display for MetaError {
                     section.name()
                 )
             }
+            PoolOverlap { section, index } => write!(
+                f,
+                "{} record {index}: pool references overlap too much (they cover more than {POOL_REUSE} times the sections' bytes)",
+                section.name()
+            ),
             InvalidUtf8 { section, index } => write!(
                 f,
                 "{} record {index} has a name that is not UTF-8",
@@ -971,6 +989,23 @@ impl<'a> Meta<'a> {
     fn validate(&self) -> Result<(), MetaError> {
         use MetaError::*;
         use SectionId as S;
+        // Pool references may overlap, and a blob of n records that all
+        // name the whole pool would cost n × pool bytes to check: quadratic.
+        // Capping the bytes checked (names, signatures, element items) at a
+        // multiple of the sections' size keeps validation linear, yet lets a
+        // writer share short strings and signatures between records.
+        let sections: u64 = SECTIONS
+            .iter()
+            .map(|&s| self.sections[s as usize].1 as u64 * s.record_size() as u64)
+            .sum();
+        let budget = core::cell::Cell::new(sections * POOL_REUSE);
+        let spend = |section, index, bytes: u32| match budget.get().checked_sub(bytes as u64) {
+            Some(left) => {
+                budget.set(left);
+                Ok(())
+            }
+            None => Err(PoolOverlap { section, index }),
+        };
         let pool_ok = |section, index, r: PoolRef| {
             self.pool_bytes(r)
                 .map(|_| ())
@@ -980,6 +1015,7 @@ impl<'a> Meta<'a> {
             let b = self
                 .pool_bytes(r)
                 .ok_or(PoolOutOfBounds { section, index })?;
+            spend(section, index, r.len)?;
             core::str::from_utf8(b)
                 .map(|_| ())
                 .map_err(|_| InvalidUtf8 { section, index })
@@ -1020,6 +1056,7 @@ impl<'a> Meta<'a> {
                     section: S::Types,
                     index: i,
                 })?;
+            spend(S::Types, i, len)?;
             for &b in sig {
                 valtype(S::Types, i, b)?;
             }
@@ -1266,17 +1303,15 @@ impl<'a> Meta<'a> {
                     });
                 }
             }
-            pool_ok(
-                S::Elems,
-                i,
-                PoolRef {
-                    off: e.items,
-                    len: e.count.checked_mul(4).ok_or(PoolOutOfBounds {
-                        section: S::Elems,
-                        index: i,
-                    })?,
-                },
-            )?;
+            let items = PoolRef {
+                off: e.items,
+                len: e.count.checked_mul(4).ok_or(PoolOutOfBounds {
+                    section: S::Elems,
+                    index: i,
+                })?,
+            };
+            pool_ok(S::Elems, i, items)?;
+            spend(S::Elems, i, items.len)?;
             for item in self.elem_items(e) {
                 if item == ITEM_NULL {
                     continue;
@@ -1339,5 +1374,134 @@ impl<'a> Meta<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn blob(imports: &[ImportRec], types: &[TypeRec], elems: &[ElemRec], pool: &[u8]) -> Vec<u8> {
+        let parts = MetaParts {
+            arch: Arch::X86_64,
+            flags: 0,
+            text_len: 0,
+            start_func: NONE,
+            entry_export: NONE,
+            text_crc: 0,
+            types,
+            imports,
+            funcs: &[],
+            tables: &[],
+            memory: &[],
+            globals: &[],
+            exports: &[],
+            elems,
+            datas: &[],
+            maps: &[],
+            pool,
+        };
+        let mut out = vec![0; parts.encoded_len()];
+        parts.write(&mut out).unwrap();
+        out
+    }
+
+    fn global_import(module: PoolRef, name: PoolRef) -> ImportRec {
+        ImportRec {
+            kind: kind::GLOBAL,
+            ty: ValType::I32 as u8,
+            mutable: 0,
+            pad: 0,
+            module,
+            name,
+            index: 0,
+            min: 0,
+            max: NONE,
+        }
+    }
+
+    /// Records that all name the whole pool made validation quadratic (a
+    /// 1.5 MB blob of 16000 such imports took over a second to check); the
+    /// bytes checked are now capped at `POOL_REUSE` times the sections'.
+    #[test]
+    fn overlapping_pool_references_are_rejected() {
+        let pool = vec![b'a'; 4096];
+        let whole = PoolRef { off: 0, len: 4096 };
+        let empty = PoolRef { off: 0, len: 0 };
+
+        // Sections: 64 × 36 + 4096 bytes, budget 4 × 6400; each import
+        // spends 4096: the seventh is over.
+        let imports = vec![global_import(whole, empty); 64];
+        assert_eq!(
+            Meta::parse(&blob(&imports, &[], &[], &pool)).err(),
+            Some(MetaError::PoolOverlap {
+                section: SectionId::Imports,
+                index: 6
+            })
+        );
+
+        let types = vec![
+            TypeRec {
+                sig: 0,
+                nparams: 2048,
+                nresults: 2048,
+                trampoline: NONE,
+            };
+            64
+        ];
+        let sigs = vec![ValType::I64 as u8; 4096];
+        assert_eq!(
+            Meta::parse(&blob(&[], &types, &[], &sigs)).err(),
+            Some(MetaError::PoolOverlap {
+                section: SectionId::Types,
+                index: 4
+            })
+        );
+
+        let elems = vec![
+            ElemRec {
+                mode: mode::PASSIVE,
+                elem: ValType::FuncRef as u8,
+                offset_kind: 0,
+                pad: 0,
+                table: 0,
+                offset: 0,
+                items: 0,
+                count: 1024,
+            };
+            64
+        ];
+        let nulls = vec![0xff; 4096];
+        assert_eq!(
+            Meta::parse(&blob(&[], &[], &elems, &nulls)).err(),
+            Some(MetaError::PoolOverlap {
+                section: SectionId::Elems,
+                index: 5
+            })
+        );
+    }
+
+    /// What kwasmc writes, every reference with its own bytes, passes; so
+    /// do records that share short strings or signatures.
+    #[test]
+    fn disjoint_or_modestly_shared_references_pass() {
+        let pool = vec![b'a'; 4096];
+        let imports: Vec<ImportRec> = (0..64)
+            .map(|i| {
+                let r = PoolRef {
+                    off: i * 64,
+                    len: 64,
+                };
+                global_import(r, PoolRef::default())
+            })
+            .collect();
+        assert!(Meta::parse(&blob(&imports, &[], &[], &pool)).is_ok());
+        // 4096 imports of one module, named by one 32-byte string.
+        let module = PoolRef { off: 0, len: 32 };
+        let shared = vec![global_import(module, module); 4096];
+        assert!(Meta::parse(&blob(&shared, &[], &[], &pool[..32])).is_ok());
     }
 }
