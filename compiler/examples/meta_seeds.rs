@@ -91,6 +91,7 @@ fn main() {
         let opts = CompileOptions {
             target: Target::X86_64,
             opt: OptLevel::Speed,
+            ..CompileOptions::default()
         };
         let kw = compile(wat.as_bytes(), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         let elf = object::File::parse(&*kw).expect("parse the .kw ELF");
