@@ -5,6 +5,8 @@
 
 #![cfg(target_arch = "x86_64")]
 
+#[path = "common/mod.rs"]
+mod common;
 use kwasm_abi::meta::{self, ExportRec, FuncRec, MetaParts, PoolRef, TypeRec};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::{Arch, meta::kind};
@@ -242,7 +244,7 @@ const CHILD_ENV: &str = "KWASM_LOADER_TEST_CHILD";
 /// again), which must die of SIGSEGV.
 #[test]
 fn host_faults_are_not_traps() {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::ExitStatusExt;
 
     assert_eq!(
         kwasm_abi::vmctx::header::LIBCALLS,
@@ -267,17 +269,7 @@ fn host_faults_are_not_traps() {
         "--test-threads=1",
     ])
     .env(CHILD_ENV, "1");
-    // SAFETY: setrlimit is async-signal-safe; no core file for the fault.
-    unsafe {
-        cmd.pre_exec(|| {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
-            Ok(())
-        });
-    }
+    common::without_core_dumps(&mut cmd);
     let out = cmd.output().expect("run the child test");
     assert_eq!(
         out.status.signal(),

@@ -3,6 +3,8 @@
 //! run the real binary. Traps must exit with status 2 (never a signal), load
 //! errors with status 1.
 
+#[path = "common/mod.rs"]
+mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -237,7 +239,7 @@ const SPIN_PROG: &str = r#"
 #[test]
 fn sent_sigsegv_kills_instead_of_trapping() {
     use std::io::BufRead;
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::ExitStatusExt;
 
     let p = build("kill_segv", SPIN_PROG);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kwasm"));
@@ -247,17 +249,7 @@ fn sent_sigsegv_kills_instead_of_trapping() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; no core file for the signal.
-    unsafe {
-        cmd.pre_exec(|| {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
-            Ok(())
-        });
-    }
+    common::without_core_dumps(&mut cmd);
     let mut child = cmd.spawn().expect("spawn kwasm");
     // The program logs once before it loops: once the line is out, the
     // process is inside the wasm call.
