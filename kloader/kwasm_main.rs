@@ -465,7 +465,7 @@ fn invoke(arg: c_ulong) -> Result {
         if let Err(why) = abi::types::check_external_arg(ty, raw) {
             let mut msg = ffi::MsgBuf::new();
             let _ = write!(msg, "{}: invoke {export}: argument {i} ({}) refused: {}", prog.name(), ty.name(), why.message());
-            prog.trap_limit.log(msg.as_bytes());
+            prog.report_limit.log(msg.as_bytes());
             return Err(EINVAL);
         }
     }

@@ -191,7 +191,7 @@ pub(crate) struct Program {
     /// Rate limits of this program's `log` output and of its reports (traps,
     /// refused `INVOKE` arguments).
     pub(crate) log_limit: RateLimit,
-    pub(crate) trap_limit: RateLimit,
+    pub(crate) report_limit: RateLimit,
 }
 
 // SAFETY: instances are touched only by their own CPU with bottom halves
@@ -354,7 +354,7 @@ impl Program {
             instances: KVec::new(),
             stats: KVec::new(),
             log_limit: RateLimit::new()?,
-            trap_limit: RateLimit::new()?,
+            report_limit: RateLimit::new()?,
         };
         if let Some(f) = entry {
             prog.entry = Some(prog.callee(f).ok_or_else(|| {
@@ -766,7 +766,7 @@ impl Program {
                 let mut msg = MsgBuf::new();
                 let _ = write!(msg, "{}: trap: ", self.name());
                 self.describe_trap(&mut msg, t);
-                self.trap_limit.log(msg.as_bytes());
+                self.report_limit.log(msg.as_bytes());
                 default
             }
         }

@@ -403,21 +403,21 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
 
     // ---- fuel and stack -----------------------------------------------
 
-    /// Subtract `units` of fuel (a constant, `PER_OP` times an operator
-    /// count); trap with `OutOfFuel` when it goes negative. Nothing is
-    /// emitted for zero units.
+    /// Subtract `units` of fuel (a constant: a region's summed
+    /// `kwasm_abi::fuel::op_cost`, or a host call's base); trap with
+    /// `OutOfFuel` when it goes negative. Nothing is emitted for zero units.
     pub fn consume_fuel(&mut self, b: &mut FunctionBuilder<'_>, units: u64) {
         if units == 0 {
             return;
         }
-        // At most a body's size times `PER_OP`: far below `i64::MAX`.
+        // At most a body's size times the largest op cost: far below `i64::MAX`.
         let units = i64::try_from(units).unwrap_or(i64::MAX);
         self.subtract_fuel(b, |b, have| b.ins().iadd_imm_s(have, -units));
     }
 
     /// Charge `(min(zext64(len), bound) >> shift) + extra` units, `len` an
-    /// i32 computed at run time and `bound` (an i64) the most items the
-    /// operation can touch: [`kwasm_abi::fuel::bulk_cost`] for bulk
+    /// i32 computed at run time and `bound` (an i64, if any) the most items
+    /// the operation can touch: [`kwasm_abi::fuel::bulk_cost`] for bulk
     /// operations (`extra` = `PER_OP`), the byte part of a host call's
     /// [`HostCost`] (`extra` = its base). The charge precedes the operation
     /// it pays for. Bounding by the memory's or table's current length
@@ -428,12 +428,15 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         &mut self,
         b: &mut FunctionBuilder<'_>,
         len: Value,
-        bound: Value,
+        bound: Option<Value>,
         shift: u32,
         extra: u64,
     ) {
         let len = b.ins().uextend(types::I64, len);
-        let len = b.ins().umin(len, bound);
+        let len = match bound {
+            Some(bound) => b.ins().umin(len, bound),
+            None => len,
+        };
         let scaled = b.ins().ushr_imm_u(len, i64::from(shift));
         // `extra` is a host function's base cost or `PER_OP`: small.
         let extra = i64::try_from(extra).unwrap_or(i64::MAX);
@@ -453,7 +456,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         bound: Value,
         shift: u32,
     ) {
-        self.consume_fuel_for_len(b, len, bound, shift, fuel::PER_OP);
+        self.consume_fuel_for_len(b, len, Some(bound), shift, fuel::PER_OP);
     }
 
     /// `table.grow`'s charge, after the libcall: the `delta` elements it
@@ -464,8 +467,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let failed = b.ins().icmp_imm_s(IntCC::Equal, old, -1);
         let zero = b.ins().iconst(types::I32, 0);
         let n = b.ins().select(failed, zero, delta);
-        let unbounded = b.ins().iconst(types::I64, i64::from(u32::MAX));
-        self.consume_fuel_for_len(b, n, unbounded, fuel::TABLE_SHIFT, fuel::PER_OP);
+        self.consume_fuel_for_len(b, n, None, fuel::TABLE_SHIFT, fuel::PER_OP);
     }
 
     /// A host call's [`HostCost`], before the call: its base plus, when it
@@ -480,7 +482,7 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
                 } else {
                     b.ins().iconst(types::I64, 0)
                 };
-                self.consume_fuel_for_len(b, len, bound, fuel::MEM_SHIFT, base)
+                self.consume_fuel_for_len(b, len, Some(bound), fuel::MEM_SHIFT, base)
             }
             None => self.consume_fuel(b, base),
         }
