@@ -154,6 +154,38 @@ pub fn lookup(module: &str, name: &str) -> Option<&'static HostFunc> {
         .find(|f| f.module == module && f.name == name)
 }
 
+/// One runtime's implementation of every host function, with the signature
+/// the table above gives it (after the caller's `vmctx`). Runtimes fill one
+/// of these, so a host function with the wrong signature does not compile,
+/// and [`HostFuncs::code`] is the only place an id becomes an address.
+#[derive(Clone, Copy)]
+pub struct HostFuncs {
+    pub log: extern "C" fn(vmctx: *mut u8, ptr: u32, len: u32),
+    pub pkt_len: extern "C" fn(vmctx: *mut u8) -> i32,
+    pub pkt_load: extern "C" fn(vmctx: *mut u8, off: u32, dst: u32, len: u32) -> i32,
+    pub time_ns: extern "C" fn(vmctx: *mut u8) -> i64,
+    pub map_get: extern "C" fn(vmctx: *mut u8, map: u32, idx: u32) -> i64,
+    pub map_set: extern "C" fn(vmctx: *mut u8, map: u32, idx: u32, v: i64),
+    pub map_add: extern "C" fn(vmctx: *mut u8, map: u32, idx: u32, delta: i64) -> i64,
+    pub random_u32: extern "C" fn(vmctx: *mut u8) -> i32,
+}
+
+impl HostFuncs {
+    /// The code address to put in an import slot for `id`.
+    pub fn code(&self, id: HostFuncId) -> *const u8 {
+        match id {
+            HostFuncId::Log => self.log as *const u8,
+            HostFuncId::PktLen => self.pkt_len as *const u8,
+            HostFuncId::PktLoad => self.pkt_load as *const u8,
+            HostFuncId::TimeNs => self.time_ns as *const u8,
+            HostFuncId::MapGet => self.map_get as *const u8,
+            HostFuncId::MapSet => self.map_set as *const u8,
+            HostFuncId::MapAdd => self.map_add as *const u8,
+            HostFuncId::RandomU32 => self.random_u32 as *const u8,
+        }
+    }
+}
+
 /// Name of the custom section that declares a program's maps: a sequence of
 /// little-endian u32 entry counts, one per map.
 pub const MAPS_SECTION: &str = "kwasm.maps";

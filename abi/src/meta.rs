@@ -100,6 +100,30 @@ pub struct PoolRef {
 }
 
 pub use super::wire::{Field, Record};
+use super::vmctx::{MemoryKind, VmCtxCounts};
+
+/// A function type of a [`Meta`], printed with [`super::types::fmt_sig`].
+#[derive(Clone, Copy)]
+pub struct MetaSig<'a> {
+    meta: Meta<'a>,
+    t: TypeRec,
+}
+
+impl MetaSig<'_> {
+    /// Whether this type is exactly `params -> results`.
+    pub fn is(&self, params: &[ValType], results: &[ValType]) -> bool {
+        self.t.nparams as usize == params.len()
+            && self.t.nresults as usize == results.len()
+            && self.meta.params(self.t).eq(params.iter().copied())
+            && self.meta.results(self.t).eq(results.iter().copied())
+    }
+}
+
+impl fmt::Display for MetaSig<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        super::types::fmt_sig(f, self.meta.params(self.t), self.meta.results(self.t))
+    }
+}
 
 impl Field for PoolRef {
     const SIZE: usize = 8;
@@ -840,6 +864,69 @@ impl<'a> Meta<'a> {
         };
         let b = self.pool_bytes(r).unwrap_or(&[]);
         b.iter().filter_map(|&x| ValType::from_u8(x))
+    }
+
+    /// Function type `t`, printable as `(i32) -> (i32)`.
+    pub fn sig(&self, t: TypeRec) -> MetaSig<'a> {
+        MetaSig { meta: *self, t }
+    }
+
+    /// The bytes that encode type `t` (parameters then results); two types
+    /// are equal exactly when these and `nparams` are.
+    fn sig_key(&self, t: TypeRec) -> (u16, &'a [u8]) {
+        let len = t.nparams as u32 + t.nresults as u32;
+        let b = self.pool_bytes(PoolRef { off: t.sig, len }).unwrap_or(&[]);
+        (t.nparams, b)
+    }
+
+    /// The counts that size this module's `VmCtx`.
+    pub fn vmctx_counts(&self) -> VmCtxCounts {
+        let memory = if self.imported(kind::MEMORY) > 0 {
+            MemoryKind::Imported
+        } else if !self.memory().is_empty() {
+            MemoryKind::Defined
+        } else {
+            MemoryKind::None
+        };
+        VmCtxCounts {
+            types: self.types().len(),
+            imported_funcs: self.imported(kind::FUNC),
+            funcs: self.func_count(),
+            imported_tables: self.imported(kind::TABLE),
+            defined_tables: self.tables().len(),
+            memory,
+            imported_globals: self.imported(kind::GLOBAL),
+            defined_globals: self.globals().len(),
+        }
+    }
+
+    /// Canonical type ids within this module: `ids[t]` is the lowest index
+    /// of a type equal to `t`, so equal signatures get equal ids, as
+    /// `call_indirect` requires. `order` is scratch space. Both slices
+    /// must have `types().len()` entries (else `false`, nothing written).
+    ///
+    /// O(n log n) comparisons of signatures: sorting, not the pairwise
+    /// search that a hostile blob with many types would make quadratic.
+    pub fn canonical_type_ids(&self, ids: &mut [u32], order: &mut [u32]) -> bool {
+        let types = self.types();
+        let n = types.len() as usize;
+        if ids.len() != n || order.len() != n {
+            return false;
+        }
+        let key = |i: u32| types.get(i).map(|t| self.sig_key(t)).unwrap_or((0, &[]));
+        for (i, o) in order.iter_mut().enumerate() {
+            *o = i as u32;
+        }
+        // Equal signatures end up adjacent, lowest index first.
+        order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
+        let mut first = 0u32;
+        for (k, &i) in order.iter().enumerate() {
+            if k == 0 || key(order[k - 1]) != key(i) {
+                first = i;
+            }
+            ids[i as usize] = first;
+        }
+        true
     }
 
     /// Items of an element segment.

@@ -121,6 +121,17 @@ mod tests {
     }
 
     #[test]
+    fn signatures_print_one_way() {
+        extern crate std;
+        use std::string::ToString;
+        let s = Sig::new(&[ValType::I32, ValType::FuncRef], &[ValType::I64]);
+        assert_eq!(s.to_string(), "(i32, funcref) -> (i64)");
+        assert_eq!(Sig::new(&[], &[]).to_string(), "() -> ()");
+        assert_eq!(Arch::from_name("arm64"), Some(Arch::Aarch64));
+        assert_eq!(Arch::from_name(Arch::X86_64.name()), Some(Arch::X86_64));
+    }
+
+    #[test]
     fn references_leave_as_a_flag() {
         assert_eq!(external_result(ValType::FuncRef, 0xffa0_0000_0001_5048), 1);
         assert_eq!(external_result(ValType::ExternRef, 0), 0);
@@ -153,5 +164,67 @@ impl Arch {
             Arch::X86_64 => "x86_64",
             Arch::Aarch64 => "aarch64",
         }
+    }
+
+    /// Every architecture, for command-line parsers and help texts.
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
+
+    /// Parses a name as `name()` prints it; `x86-64` and `arm64` are
+    /// accepted too.
+    pub fn from_name(s: &str) -> Option<Arch> {
+        match s {
+            "x86_64" | "x86-64" => Some(Arch::X86_64),
+            "aarch64" | "arm64" => Some(Arch::Aarch64),
+            _ => None,
+        }
+    }
+}
+
+impl core::fmt::Display for Arch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `(i32, i64) -> (i32)`: how every kwasm message prints a function type.
+pub fn fmt_sig(
+    f: &mut core::fmt::Formatter<'_>,
+    params: impl Iterator<Item = ValType>,
+    results: impl Iterator<Item = ValType>,
+) -> core::fmt::Result {
+    fn list(
+        f: &mut core::fmt::Formatter<'_>,
+        tys: impl Iterator<Item = ValType>,
+    ) -> core::fmt::Result {
+        f.write_str("(")?;
+        for (i, t) in tys.enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(t.name())?;
+        }
+        f.write_str(")")
+    }
+    list(f, params)?;
+    f.write_str(" -> ")?;
+    list(f, results)
+}
+
+/// A function type held as two slices, printed with [`fmt_sig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sig<'a> {
+    pub params: &'a [ValType],
+    pub results: &'a [ValType],
+}
+
+impl<'a> Sig<'a> {
+    pub const fn new(params: &'a [ValType], results: &'a [ValType]) -> Sig<'a> {
+        Sig { params, results }
+    }
+}
+
+impl core::fmt::Display for Sig<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        fmt_sig(f, self.params.iter().copied(), self.results.iter().copied())
     }
 }

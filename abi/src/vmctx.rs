@@ -23,6 +23,8 @@
 //! only through these, from their entry stub, which switches to the wasm stack
 //! and records where the trap handler must return to.
 
+use super::types::ValType;
+
 /// Offsets of the fixed header.
 pub mod header {
     /// `i64`: remaining fuel (rates in the `fuel` module). Generated code
@@ -159,6 +161,229 @@ const _: () = {
     assert!(offset_of!(Libcalls, elem_drop) == at(libcall::ELEM_DROP));
     assert!(core::mem::size_of::<Libcalls>() == at(libcall::COUNT));
 };
+
+/// Signature of libcall `index` after its `vmctx` argument: (params,
+/// results), in the order of [`Libcalls`]' fields. The compiler declares
+/// its calls from this table.
+pub const fn libcall_sig(index: u32) -> Option<(&'static [ValType], &'static [ValType])> {
+    use ValType::{I32, I64};
+    Some(match index {
+        libcall::MEMORY_GROW => (&[I32], &[I32]),
+        libcall::MEMORY_FILL | libcall::MEMORY_COPY => (&[I32, I32, I32], &[I32]),
+        libcall::MEMORY_INIT => (&[I32, I32, I32, I32], &[I32]),
+        libcall::DATA_DROP | libcall::ELEM_DROP => (&[I32], &[]),
+        libcall::TABLE_GROW => (&[I32, I64, I32], &[I32]),
+        libcall::TABLE_FILL => (&[I32, I32, I64, I32], &[I32]),
+        libcall::TABLE_COPY | libcall::TABLE_INIT => (&[I32, I32, I32, I32, I32], &[I32]),
+        _ => return None,
+    })
+}
+
+/// `endbr64`, the x86 IBT landing pad: the first instruction of every
+/// function that is reached indirectly (generated functions, trampolines
+/// and the program module's init/exit stubs).
+pub const X86_ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+
+/// The fixed header of `VmCtx` ([`header`]), as a struct.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmCtxHeader {
+    pub fuel: i64,
+    pub stack_limit: u64,
+    pub trap_handler: *const u8,
+    pub libcalls: *const Libcalls,
+    pub host_ctx: *mut u8,
+}
+
+/// `VmMemory`: base and length in bytes of a linear memory.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmMemory {
+    pub base: *mut u8,
+    pub length: u64,
+}
+
+/// `VmTable`: base and element count of a table of 64-bit elements.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmTable {
+    pub base: *mut u64,
+    pub length: u64,
+}
+
+/// `VmFuncRef`: what a funcref points at.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmFuncRef {
+    pub code: *const u8,
+    pub vmctx: *mut u8,
+    pub type_id: u32,
+    pub _pad: u32,
+}
+
+/// `VmImportFunc`: an imported function's code and context.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmImportFunc {
+    pub code: *const u8,
+    pub vmctx: *mut u8,
+}
+
+// The structs are the offsets above, spelled as types: they must agree.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(offset_of!(VmCtxHeader, fuel) == header::FUEL as usize);
+    assert!(offset_of!(VmCtxHeader, stack_limit) == header::STACK_LIMIT as usize);
+    assert!(offset_of!(VmCtxHeader, trap_handler) == header::TRAP_HANDLER as usize);
+    assert!(offset_of!(VmCtxHeader, libcalls) == header::LIBCALLS as usize);
+    assert!(offset_of!(VmCtxHeader, host_ctx) == header::HOST_CTX as usize);
+    assert!(size_of::<VmCtxHeader>() == header::SIZE as usize);
+    assert!(offset_of!(VmMemory, base) == memory::BASE as usize);
+    assert!(offset_of!(VmMemory, length) == memory::LENGTH as usize);
+    assert!(size_of::<VmMemory>() == memory::SIZE as usize);
+    assert!(offset_of!(VmTable, base) == table::BASE as usize);
+    assert!(offset_of!(VmTable, length) == table::LENGTH as usize);
+    assert!(size_of::<VmTable>() == table::SIZE as usize);
+    assert!(offset_of!(VmFuncRef, code) == funcref::CODE as usize);
+    assert!(offset_of!(VmFuncRef, vmctx) == funcref::VMCTX as usize);
+    assert!(offset_of!(VmFuncRef, type_id) == funcref::TYPE_ID as usize);
+    assert!(size_of::<VmFuncRef>() == funcref::SIZE as usize);
+    assert!(offset_of!(VmImportFunc, code) == import_func::CODE as usize);
+    assert!(offset_of!(VmImportFunc, vmctx) == import_func::VMCTX as usize);
+    assert!(size_of::<VmImportFunc>() == import_func::SIZE as usize);
+};
+
+pub use view::VmCtxView;
+
+/// Typed access to one `VmCtx` allocation. This is the only `unsafe` code
+/// in abi: both runtimes reach `VmCtx` fields through it instead of
+/// computing addresses themselves.
+#[allow(unsafe_code)]
+mod view {
+    use super::*;
+    use core::ptr::NonNull;
+
+    /// A `VmCtx` allocation and its layout. Every accessor checks its index
+    /// against the layout's counts, so a bad index is `None`, never an
+    /// address outside the allocation.
+    pub struct VmCtxView {
+        base: NonNull<u8>,
+        layout: VmCtxLayout,
+    }
+
+    impl VmCtxView {
+        /// # Safety
+        /// `base` points to `layout.size` bytes, 16-byte aligned, zeroed or
+        /// initialised by earlier views, that live as long as the view; no
+        /// generated code runs on this `VmCtx` while a reference returned by
+        /// the view is alive (runtimes use views while instantiating and
+        /// between calls).
+        pub unsafe fn new(base: NonNull<u8>, layout: VmCtxLayout) -> VmCtxView {
+            VmCtxView { base, layout }
+        }
+
+        pub fn layout(&self) -> &VmCtxLayout {
+            &self.layout
+        }
+
+        /// The address generated code receives as `vmctx`.
+        pub fn ptr(&self) -> *mut u8 {
+            self.base.as_ptr()
+        }
+
+        fn field<T>(&self, off: u32) -> *mut T {
+            debug_assert!(off as usize + core::mem::size_of::<T>() <= self.layout.size as usize);
+            // SAFETY: callers pass offsets that `VmCtxLayout` computed for
+            // an entity inside the counts, so the field lies within the
+            // `layout.size` bytes `new` was given; offsets are 8-aligned
+            // and the base 16-aligned.
+            unsafe { self.base.as_ptr().add(off as usize).cast::<T>() }
+        }
+
+        fn get<T>(&mut self, off: u32) -> &mut T {
+            // SAFETY: `field` is in bounds and aligned; `new`'s contract
+            // rules out concurrent access by generated code, and `&mut self`
+            // any other reference through this view.
+            unsafe { &mut *self.field::<T>(off) }
+        }
+
+        pub fn header(&mut self) -> &mut VmCtxHeader {
+            self.get(0)
+        }
+
+        /// Canonical type ids, one per type of the module.
+        pub fn type_ids(&mut self) -> &mut [u32] {
+            let n = self.layout.counts.types as usize;
+            let p = self.field::<u32>(self.layout.type_ids);
+            // SAFETY: `types` u32 slots start at `type_ids` (layout).
+            unsafe { core::slice::from_raw_parts_mut(p, n) }
+        }
+
+        pub fn import_func(&mut self, i: u32) -> Option<&mut VmImportFunc> {
+            (i < self.layout.counts.imported_funcs).then(|| self.get(self.layout.imported_func(i)))
+        }
+
+        pub fn imported_table(&mut self, i: u32) -> Option<&mut *mut VmTable> {
+            (i < self.layout.counts.imported_tables).then(|| self.get(self.layout.imported_table(i)))
+        }
+
+        pub fn imported_memory(&mut self) -> Option<&mut *mut VmMemory> {
+            matches!(self.layout.counts.memory, MemoryKind::Imported)
+                .then(|| self.get(self.layout.imported_memory))
+        }
+
+        pub fn imported_global(&mut self, i: u32) -> Option<&mut *mut u64> {
+            (i < self.layout.counts.imported_globals).then(|| self.get(self.layout.imported_global(i)))
+        }
+
+        pub fn defined_memory(&mut self) -> Option<&mut VmMemory> {
+            matches!(self.layout.counts.memory, MemoryKind::Defined)
+                .then(|| self.get(self.layout.defined_memory))
+        }
+
+        /// Address of the defined memory's `VmMemory`, for runtimes that
+        /// keep a pointer to it (generated code updates `length`).
+        pub fn defined_memory_ptr(&self) -> Option<*mut VmMemory> {
+            matches!(self.layout.counts.memory, MemoryKind::Defined)
+                .then(|| self.field(self.layout.defined_memory))
+        }
+
+        /// By *defined* index.
+        pub fn defined_table(&mut self, i: u32) -> Option<&mut VmTable> {
+            (i < self.layout.counts.defined_tables).then(|| self.get(self.layout.defined_table(i)))
+        }
+
+        /// Address of a defined table's `VmTable`, by *defined* index.
+        pub fn defined_table_ptr(&self, i: u32) -> Option<*mut VmTable> {
+            (i < self.layout.counts.defined_tables).then(|| self.field(self.layout.defined_table(i)))
+        }
+
+        /// A defined global's slot, by *defined* index.
+        pub fn defined_global(&mut self, i: u32) -> Option<&mut u64> {
+            (i < self.layout.counts.defined_globals).then(|| self.get(self.layout.defined_global(i)))
+        }
+
+        /// Address of a defined global's slot, by *defined* index.
+        pub fn defined_global_ptr(&self, i: u32) -> Option<*mut u64> {
+            (i < self.layout.counts.defined_globals).then(|| self.field(self.layout.defined_global(i)))
+        }
+
+        pub fn func_ref(&mut self, f: u32) -> Option<&mut VmFuncRef> {
+            (f < self.layout.counts.funcs).then(|| self.get(self.layout.func_ref(f)))
+        }
+
+        /// The value of `ref.func f`: the address of its `VmFuncRef`, or 0
+        /// (null) for an index out of range.
+        pub fn func_ref_addr(&self, f: u32) -> u64 {
+            if f < self.layout.counts.funcs {
+                self.field::<VmFuncRef>(self.layout.func_ref(f)) as u64
+            } else {
+                0
+            }
+        }
+    }
+}
 
 /// WebAssembly page size.
 pub const WASM_PAGE_SIZE: u64 = 65536;

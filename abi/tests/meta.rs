@@ -2176,3 +2176,45 @@ fn type_mismatches() {
         }
     );
 }
+
+// ---------------------------------------------------------------------------
+// Derived facts the runtimes take from `Meta`.
+
+#[test]
+fn canonical_type_ids_group_equal_signatures() {
+    let mut p = empty();
+    for (params, results) in [
+        (&[I32][..], &[I32][..]),
+        (&[], &[]),
+        (&[I32], &[I32]),
+        (&[I32, I32], &[]),
+        (&[I32], &[I32, I32][..0]), // (i32) -> (): same bytes as a prefix, other split
+        (&[], &[]),
+    ] {
+        let t = p.sig(params, results);
+        p.types.push(t);
+    }
+    let blob = p.encode();
+    let m = parse_ok(&blob);
+    let mut ids = vec![0; 6];
+    let mut scratch = vec![0; 6];
+    assert!(m.canonical_type_ids(&mut ids, &mut scratch));
+    assert_eq!(ids, [0, 1, 0, 3, 4, 1]);
+    assert!(!m.canonical_type_ids(&mut ids[..5], &mut scratch));
+    assert_eq!(m.sig(m.types().get(3).unwrap()).to_string(), "(i32, i32) -> ()");
+}
+
+#[test]
+fn vmctx_counts_follow_the_imports() {
+    let blob = rich().encode();
+    let m = parse_ok(&blob);
+    let c = m.vmctx_counts();
+    assert_eq!(c.types, m.types().len());
+    assert_eq!(c.imported_funcs, m.imported(kind::FUNC));
+    assert_eq!(c.funcs, m.func_count());
+    assert_eq!(c.memory, MemoryKind::Defined);
+    assert!(VmCtxLayout::new(c).is_some());
+    let blob = imported_memory().encode();
+    assert_eq!(parse_ok(&blob).vmctx_counts().memory, MemoryKind::Imported);
+    let _: Option<VmCtxCounts> = None;
+}
