@@ -157,13 +157,22 @@ mod tests {
             pad: 0,
             init,
         };
-        assert_eq!(global_value(g(ValType::I32, meta::init::GLOBAL_GET, 0), &t), 2);
+        assert_eq!(
+            global_value(g(ValType::I32, meta::init::GLOBAL_GET, 0), &t),
+            2
+        );
         assert_eq!(
             global_value(g(ValType::I64, meta::init::GLOBAL_GET, 0), &t),
             0x1_0000_0002
         );
-        assert_eq!(global_value(g(ValType::FuncRef, meta::init::REF_FUNC, 3), &t), 0x1003);
-        assert_eq!(global_value(g(ValType::FuncRef, meta::init::REF_NULL, 0), &t), 0);
+        assert_eq!(
+            global_value(g(ValType::FuncRef, meta::init::REF_FUNC, 3), &t),
+            0x1003
+        );
+        assert_eq!(
+            global_value(g(ValType::FuncRef, meta::init::REF_NULL, 0), &t),
+            0
+        );
         assert_eq!(elem_item(meta::ITEM_NULL, &t), 0);
         assert_eq!(elem_item(meta::ITEM_GLOBAL | 1, &t), 7);
         assert_eq!(elem_item(5, &t), 0x1005);

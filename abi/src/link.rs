@@ -67,7 +67,13 @@ struct HostList;
 impl fmt::Display for HostList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, h) in HOST_FUNCS.iter().enumerate() {
-            write!(f, "{}{}.{}", if i > 0 { ", " } else { "" }, h.module, h.name)?;
+            write!(
+                f,
+                "{}{}.{}",
+                if i > 0 { ", " } else { "" },
+                h.module,
+                h.name
+            )?;
         }
         Ok(())
     }
@@ -96,7 +102,10 @@ impl<S: fmt::Display> fmt::Display for LinkError<'_, S> {
                 Sig::new(host.params, host.results)
             ),
             LinkError::EntryNotAFunction => {
-                write!(f, "export `{FILTER_EXPORT}` must be a function of type {ENTRY_SIG}")
+                write!(
+                    f,
+                    "export `{FILTER_EXPORT}` must be a function of type {ENTRY_SIG}"
+                )
             }
             LinkError::EntryType { have } => write!(
                 f,
@@ -154,7 +163,10 @@ pub fn check_entry<'a, S: FuncSig>(func: Option<S>) -> Result<(), LinkError<'a, 
 
 /// Every import of a `.kw` under `linking`, in order; stops at the first bad
 /// one.
-pub fn check_imports<'a>(meta: &Meta<'a>, linking: Linking) -> Result<(), LinkError<'a, MetaSig<'a>>> {
+pub fn check_imports<'a>(
+    meta: &Meta<'a>,
+    linking: Linking,
+) -> Result<(), LinkError<'a, MetaSig<'a>>> {
     for imp in meta.imports().iter() {
         let func = if imp.kind == kind::FUNC {
             // A type index out of range cannot match any host function.
@@ -190,8 +202,8 @@ pub fn entry<'a>(meta: &Meta<'a>) -> Result<Option<u32>, LinkError<'a, MetaSig<'
 mod tests {
     extern crate std;
     use super::*;
-    use std::string::ToString;
     use ValType::{I32, I64};
+    use std::string::ToString;
 
     #[test]
     fn kernel_takes_only_host_functions_of_their_type() {
@@ -230,6 +242,9 @@ mod tests {
             e.to_string(),
             "export `filter` has type () -> (i32), but an entry point must have type (i32) -> (i32)"
         );
-        assert!(matches!(check_entry::<Sig<'_>>(None), Err(LinkError::EntryNotAFunction)));
+        assert!(matches!(
+            check_entry::<Sig<'_>>(None),
+            Err(LinkError::EntryNotAFunction)
+        ));
     }
 }

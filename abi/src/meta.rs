@@ -99,8 +99,8 @@ pub struct PoolRef {
     pub len: u32,
 }
 
-pub use super::wire::{Field, Record};
 use super::vmctx::{MemoryKind, VmCtxCounts};
+pub use super::wire::{Field, Record};
 
 /// A function type of a [`Meta`], printed with [`super::types::fmt_sig`].
 #[derive(Clone, Copy)]

@@ -325,7 +325,8 @@ mod view {
         }
 
         pub fn imported_table(&mut self, i: u32) -> Option<&mut *mut VmTable> {
-            (i < self.layout.counts.imported_tables).then(|| self.get(self.layout.imported_table(i)))
+            (i < self.layout.counts.imported_tables)
+                .then(|| self.get(self.layout.imported_table(i)))
         }
 
         pub fn imported_memory(&mut self) -> Option<&mut *mut VmMemory> {
@@ -334,7 +335,8 @@ mod view {
         }
 
         pub fn imported_global(&mut self, i: u32) -> Option<&mut *mut u64> {
-            (i < self.layout.counts.imported_globals).then(|| self.get(self.layout.imported_global(i)))
+            (i < self.layout.counts.imported_globals)
+                .then(|| self.get(self.layout.imported_global(i)))
         }
 
         pub fn defined_memory(&mut self) -> Option<&mut VmMemory> {
@@ -356,17 +358,20 @@ mod view {
 
         /// Address of a defined table's `VmTable`, by *defined* index.
         pub fn defined_table_ptr(&self, i: u32) -> Option<*mut VmTable> {
-            (i < self.layout.counts.defined_tables).then(|| self.field(self.layout.defined_table(i)))
+            (i < self.layout.counts.defined_tables)
+                .then(|| self.field(self.layout.defined_table(i)))
         }
 
         /// A defined global's slot, by *defined* index.
         pub fn defined_global(&mut self, i: u32) -> Option<&mut u64> {
-            (i < self.layout.counts.defined_globals).then(|| self.get(self.layout.defined_global(i)))
+            (i < self.layout.counts.defined_globals)
+                .then(|| self.get(self.layout.defined_global(i)))
         }
 
         /// Address of a defined global's slot, by *defined* index.
         pub fn defined_global_ptr(&self, i: u32) -> Option<*mut u64> {
-            (i < self.layout.counts.defined_globals).then(|| self.field(self.layout.defined_global(i)))
+            (i < self.layout.counts.defined_globals)
+                .then(|| self.field(self.layout.defined_global(i)))
         }
 
         pub fn func_ref(&mut self, f: u32) -> Option<&mut VmFuncRef> {

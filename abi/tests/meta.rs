@@ -2201,7 +2201,10 @@ fn canonical_type_ids_group_equal_signatures() {
     assert!(m.canonical_type_ids(&mut ids, &mut scratch));
     assert_eq!(ids, [0, 1, 0, 3, 4, 1]);
     assert!(!m.canonical_type_ids(&mut ids[..5], &mut scratch));
-    assert_eq!(m.sig(m.types().get(3).unwrap()).to_string(), "(i32, i32) -> ()");
+    assert_eq!(
+        m.sig(m.types().get(3).unwrap()).to_string(),
+        "(i32, i32) -> ()"
+    );
 }
 
 #[test]

@@ -8,5 +8,4 @@
 
 pub mod device;
 pub mod kmod;
-pub mod runtime;
 pub mod spec;

@@ -8,7 +8,7 @@ mod commands;
 
 use clap::{Parser, Subcommand};
 use commands::{Ctx, kernel, spec_kernel, tools};
-use kwasm_cli::runtime::{Artifact, InstantiateError, InvokeError, Store, StoreConfig, Val};
+use kwasm_runtime::{Artifact, InstantiateError, InvokeError, Store, StoreConfig, Val};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;

@@ -3,7 +3,7 @@
 //! assertions through `INVOKE` in the kernel: argument conversion and the
 //! exact result comparison (NaN patterns included).
 
-use crate::runtime::{TrapCode, Val};
+use kwasm_runtime::{TrapCode, Val};
 use wast::WastArg;
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
 

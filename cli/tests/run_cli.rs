@@ -3,7 +3,7 @@
 //! run the real binary. Traps must exit with status 2 (never a signal), load
 //! errors with status 1.
 
-#[path = "common/mod.rs"]
+#[path = "../../runtime/tests/common/mod.rs"]
 mod common;
 use std::io::Read;
 use std::path::{Path, PathBuf};

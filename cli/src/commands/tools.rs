@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use kwasm_abi::ioctl;
 use kwasm_abi::meta::{self, Meta, Record};
-use kwasm_cli::runtime::artifact::raw_sections;
+use kwasm_runtime::artifact::raw_sections;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -10,10 +10,10 @@
 #![allow(dead_code)]
 
 use arbitrary::Unstructured;
-use kwasm_cli::runtime::{
+use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel, compile};
+use kwasm_runtime::{
     Artifact, InstantiateError, InvokeError, Store, StoreConfig, TrapCode, Val as KVal, ValType,
 };
-use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel, compile};
 use std::rc::Rc;
 
 /// Fuel per call of the large, uninstrumented modules: kwasm charges
@@ -386,7 +386,7 @@ pub fn from_kwasm(v: &KVal) -> V {
 }
 
 /// `fuel`: whether the store was given bounded fuel (large modules).
-pub fn kwasm_trap_outcome(t: &kwasm_cli::runtime::Trap, fuel: bool) -> Outcome {
+pub fn kwasm_trap_outcome(t: &kwasm_runtime::Trap, fuel: bool) -> Outcome {
     if let Some(sig) = t.signal {
         return Outcome::Error(format!(
             "kwasm: fault (signal {sig}) in generated code: {t}"
@@ -464,10 +464,10 @@ pub fn fnv1a(data: &[u8]) -> u64 {
 /// null.
 pub fn kwasm_state(
     store: &Store,
-    inst: kwasm_cli::runtime::InstanceId,
+    inst: kwasm_runtime::InstanceId,
     names: &[String],
 ) -> Vec<String> {
-    use kwasm_cli::runtime::Extern;
+    use kwasm_runtime::Extern;
     names
         .iter()
         .map(|n| match store.export(inst, n) {

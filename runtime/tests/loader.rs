@@ -10,7 +10,7 @@ mod common;
 use kwasm_abi::meta::{self, ExportRec, FuncRec, MetaParts, PoolRef, TypeRec};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::{Arch, meta::kind};
-use kwasm_cli::runtime::{Artifact, InvokeError, Store, StoreConfig, Val};
+use kwasm_runtime::{Artifact, InvokeError, Store, StoreConfig, Val};
 use object::write::Object;
 use object::{Architecture, BinaryFormat, Endianness, SectionKind};
 use std::rc::Rc;
@@ -163,7 +163,7 @@ fn artifact() -> Rc<Artifact> {
     Rc::new(Artifact::from_bytes("test.kw", &elf(&text, &meta, Architecture::X86_64)).unwrap())
 }
 
-fn trap_of(r: Result<Vec<Val>, InvokeError>) -> kwasm_cli::runtime::Trap {
+fn trap_of(r: Result<Vec<Val>, InvokeError>) -> kwasm_runtime::Trap {
     match r {
         Err(InvokeError::Trap(t)) => t,
         other => panic!("expected a trap, got {other:?}"),

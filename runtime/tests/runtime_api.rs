@@ -5,10 +5,10 @@
 //! many return values through trampolines, and accesses after memory growth.
 
 use kwasm_abi::fuel::{CALL, MEM_SHIFT, PER_OP, TABLE_SHIFT, bulk_cost};
-use kwasm_cli::runtime::{
+use kwasm_compiler::{CompileOptions, OptLevel};
+use kwasm_runtime::{
     Artifact, Extern, InstantiateError, InvokeError, LinkError, Store, StoreConfig, TrapCode, Val,
 };
-use kwasm_compiler::{CompileOptions, OptLevel};
 use std::rc::Rc;
 
 fn load(wat: &str) -> Rc<Artifact> {
@@ -27,7 +27,7 @@ fn load_opt(wat: &str, opt: OptLevel) -> Rc<Artifact> {
 
 const OPT_LEVELS: [OptLevel; 2] = [OptLevel::None, OptLevel::Speed];
 
-fn trap_of<T: std::fmt::Debug>(r: Result<T, InvokeError>) -> kwasm_cli::runtime::Trap {
+fn trap_of<T: std::fmt::Debug>(r: Result<T, InvokeError>) -> kwasm_runtime::Trap {
     match r {
         Err(InvokeError::Trap(t)) => t,
         other => panic!("expected a trap, got {other:?}"),
@@ -222,7 +222,7 @@ fn externs_of_another_store_are_refused_and_resolvers_work() {
         .unwrap();
     assert_eq!(a.invoke(i, "s", &[]).unwrap(), vec![Val::I32(1)]);
     match mem {
-        kwasm_cli::runtime::Extern::Memory(m) => {
+        kwasm_runtime::Extern::Memory(m) => {
             assert_eq!(a.memory(m).unwrap().pages(), 1);
             assert!(b.memory(m).is_none());
         }
