@@ -159,8 +159,8 @@ std::arch::global_asm!(
 );
 
 /// Address of the trap handler, for `VmCtx`.
-pub(crate) fn trap_handler_addr() -> usize {
-    kwasm_rt_trap_handler as *const () as usize
+pub(crate) fn trap_handler_addr() -> *const u8 {
+    kwasm_rt_trap_handler as *const u8
 }
 
 /// A dedicated wasm stack with an inaccessible guard page below it.
