@@ -45,10 +45,13 @@ impl Packet for [u8] {
     }
 
     fn copy_to(&self, off: u32, out: &mut [u8]) -> bool {
-        let off = off as usize;
-        match self.get(off..off + out.len()) {
+        // No slicing that could panic: the kernel builds this file too,
+        // and objtool flags panic paths.
+        match self.get(off as usize..).and_then(|s| s.get(..out.len())) {
             Some(src) => {
-                out.copy_from_slice(src);
+                for (d, s) in out.iter_mut().zip(src) {
+                    *d = *s;
+                }
                 true
             }
             None => false,
@@ -287,7 +290,10 @@ fn pkt_load_in<R: Runtime>(i: &mut R, off: u32, dst: u32, len: u32) -> Result<i3
         })
         .ok_or(TrapCode::MemoryOutOfBounds)?;
     let n = pkt.length().saturating_sub(off).min(len);
-    let copied = n > 0 && pkt.copy_to(off, &mut out[..n as usize]);
+    let copied = n > 0
+        && out
+            .get_mut(..n as usize)
+            .is_some_and(|o| pkt.copy_to(off, o));
     Ok(if copied { n as i32 } else { 0 })
 }
 
