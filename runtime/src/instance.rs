@@ -852,18 +852,7 @@ mod tests {
     /// results of a wasm-to-wasm call.
     #[test]
     fn narrow_slots_ignore_upper_bits_and_results_are_zero_extended() {
-        const WAT: &str = r#"(module
-            (func $many (param i32 f32 i64 f64)
-                (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
-                (local.get 0) (local.get 1) (local.get 2) (local.get 3)
-                (i32.add (local.get 0) (i32.const 1))
-                (f32.add (local.get 1) (f32.const 1))
-                (i64.add (local.get 2) (i64.const 1))
-                (f64.add (local.get 3) (f64.const 1))
-                (i32.const -1) (i64.const -1))
-            (func (export "many") (param i32 f32 i64 f64)
-                (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
-                (call $many (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+        const WAT: &str = include_str!("../tests/data/many_results.wat");
         for opt in [
             kwasm_compiler::OptLevel::None,
             kwasm_compiler::OptLevel::Speed,
