@@ -133,3 +133,55 @@ unsafe impl Runtime for Instance {
         self.host.random_u32()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Artifact, InvokeError, Store, StoreConfig, TrapCode, Val};
+    use std::rc::Rc;
+
+    /// The `kwasm` host functions through abi's entry points, including the
+    /// traps they raise through the header's handler.
+    #[test]
+    fn host_functions_work_and_trap_through_abi() {
+        const WAT: &str = r#"(module
+            (import "kwasm" "pkt_len" (func $pkt_len (result i32)))
+            (import "kwasm" "pkt_load" (func $pkt_load (param i32 i32 i32) (result i32)))
+            (import "kwasm" "map_add" (func $map_add (param i32 i32 i64) (result i64)))
+            (import "kwasm" "log" (func $log (param i32 i32)))
+            (memory 1)
+            (func (export "pkt_len") (result i32) (call $pkt_len))
+            (func (export "pkt_load") (param i32 i32 i32) (result i32)
+                (call $pkt_load (local.get 0) (local.get 1) (local.get 2)))
+            (func (export "byte") (param i32) (result i32) (i32.load8_u (local.get 0)))
+            (func (export "map_add") (param i32 i32 i64) (result i64)
+                (call $map_add (local.get 0) (local.get 1) (local.get 2)))
+            (func (export "log") (param i32 i32) (call $log (local.get 0) (local.get 1)))
+            (@custom "kwasm.maps" "\02\00\00\00"))"#;
+        let kw = kwasm_compiler::compile(WAT.as_bytes(), &Default::default()).unwrap();
+        let a = Rc::new(Artifact::from_bytes("host.kw", &kw).unwrap());
+        let mut s = Store::new(StoreConfig {
+            packet: vec![1, 2, 3, 4, 5],
+            ..StoreConfig::default()
+        });
+        let i = s.instantiate(&a).unwrap();
+        let mut call = |name: &str, args: &[Val]| s.invoke(i, name, args);
+        let trap = |r: Result<Vec<Val>, InvokeError>| match r {
+            Err(InvokeError::Trap(t)) => t.code,
+            other => panic!("expected a trap, got {other:?}"),
+        };
+        assert_eq!(call("pkt_len", &[]).unwrap(), [Val::I32(5)]);
+        let load = [Val::I32(3), Val::I32(100), Val::I32(8)];
+        assert_eq!(call("pkt_load", &load).unwrap(), [Val::I32(2)]);
+        assert_eq!(call("byte", &[Val::I32(101)]).unwrap(), [Val::I32(5)]);
+        let load = [Val::I32(0), Val::I32(65535), Val::I32(2)];
+        assert_eq!(trap(call("pkt_load", &load)), TrapCode::MemoryOutOfBounds);
+        let add = |idx, d| [Val::I32(0), Val::I32(idx), Val::I64(d)];
+        assert_eq!(call("map_add", &add(1, 5)).unwrap(), [Val::I64(5)]);
+        assert_eq!(call("map_add", &add(1, -7)).unwrap(), [Val::I64(-2)]);
+        assert_eq!(trap(call("map_add", &add(2, 1))), TrapCode::HostError);
+        let log = [Val::I32(65535), Val::I32(2)];
+        assert_eq!(trap(call("log", &log)), TrapCode::MemoryOutOfBounds);
+        // A trap unwinds nothing in Rust: the instance still works.
+        assert_eq!(call("pkt_len", &[]).unwrap(), [Val::I32(5)]);
+    }
+}
