@@ -163,6 +163,10 @@ pub fn check_entry<'a, S: FuncSig>(func: Option<S>) -> Result<(), LinkError<'a, 
 
 /// Every import of a `.kw` under `linking`, in order; stops at the first bad
 /// one.
+// The error carries the `.kw`'s signature (a `Meta` by value, to print it);
+// abi is `no_std` without an allocator, so it cannot be boxed, and the error
+// path is cold.
+#[allow(clippy::result_large_err)]
 pub fn check_imports<'a>(
     meta: &Meta<'a>,
     linking: Linking,
@@ -186,6 +190,7 @@ pub fn check_imports<'a>(
 
 /// The entry point of a `.kw`: the function index of its `filter` export,
 /// `None` when it has none.
+#[allow(clippy::result_large_err)] // As for `check_imports`.
 pub fn entry<'a>(meta: &Meta<'a>) -> Result<Option<u32>, LinkError<'a, MetaSig<'a>>> {
     let Some(e) = meta.export(FILTER_EXPORT) else {
         return Ok(None);

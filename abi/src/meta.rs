@@ -99,7 +99,7 @@ pub struct PoolRef {
     pub len: u32,
 }
 
-use super::vmctx::{MemoryKind, VmCtxCounts};
+use super::vmctx::{EntityCounts, VmCtxCounts};
 pub use super::wire::{Field, Record};
 
 /// A function type of a [`Meta`], printed with [`super::types::fmt_sig`].
@@ -881,23 +881,19 @@ impl<'a> Meta<'a> {
 
     /// The counts that size this module's `VmCtx`.
     pub fn vmctx_counts(&self) -> VmCtxCounts {
-        let memory = if self.imported(kind::MEMORY) > 0 {
-            MemoryKind::Imported
-        } else if !self.memory().is_empty() {
-            MemoryKind::Defined
-        } else {
-            MemoryKind::None
+        let imported = EntityCounts {
+            funcs: self.imported(kind::FUNC),
+            tables: self.imported(kind::TABLE),
+            memories: self.imported(kind::MEMORY),
+            globals: self.imported(kind::GLOBAL),
         };
-        VmCtxCounts {
-            types: self.types().len(),
-            imported_funcs: self.imported(kind::FUNC),
-            funcs: self.func_count(),
-            imported_tables: self.imported(kind::TABLE),
-            defined_tables: self.tables().len(),
-            memory,
-            imported_globals: self.imported(kind::GLOBAL),
-            defined_globals: self.globals().len(),
-        }
+        let defined = EntityCounts {
+            funcs: self.funcs().len(),
+            tables: self.tables().len(),
+            memories: self.memory().len(),
+            globals: self.globals().len(),
+        };
+        VmCtxCounts::new(self.types().len(), imported, defined)
     }
 
     /// Canonical type ids within this module: `ids[t]` is the lowest index

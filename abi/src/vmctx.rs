@@ -417,6 +417,42 @@ pub struct VmCtxCounts {
     pub defined_globals: u32,
 }
 
+/// How many entities of each kind a module imports, or defines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntityCounts {
+    pub funcs: u32,
+    pub tables: u32,
+    pub memories: u32,
+    pub globals: u32,
+}
+
+impl VmCtxCounts {
+    /// The counts of a module with `types` function types and these
+    /// imported and defined entities. This is the one rule from a module's
+    /// shape to its `VmCtx`: the compiler applies it to the module it
+    /// parsed, runtimes (through [`super::meta::Meta::vmctx_counts`]) to
+    /// the metadata it wrote, so both get the same layout.
+    pub const fn new(types: u32, imported: EntityCounts, defined: EntityCounts) -> VmCtxCounts {
+        VmCtxCounts {
+            types,
+            imported_funcs: imported.funcs,
+            // Saturating: an absurd sum is refused by `VmCtxLayout::new`.
+            funcs: imported.funcs.saturating_add(defined.funcs),
+            imported_tables: imported.tables,
+            defined_tables: defined.tables,
+            memory: if imported.memories > 0 {
+                MemoryKind::Imported
+            } else if defined.memories > 0 {
+                MemoryKind::Defined
+            } else {
+                MemoryKind::None
+            },
+            imported_globals: imported.globals,
+            defined_globals: defined.globals,
+        }
+    }
+}
+
 /// Offsets of the module-dependent parts of `VmCtx`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmCtxLayout {

@@ -10,7 +10,7 @@
 //! initialiser kind, exports of each kind, active/passive/declared element
 //! and data segments, maps and a start function.
 
-use kwasm_compiler::{CompileOptions, OptLevel, Target, compile};
+use kwasm_compiler::{Arch, CompileOptions, OptLevel, compile};
 use object::{Object, ObjectSection};
 
 const MODULES: &[(&str, &str)] = &[
@@ -89,7 +89,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("create the output directory");
     for (name, wat) in MODULES {
         let opts = CompileOptions {
-            target: Target::X86_64,
+            target: Arch::X86_64,
             opt: OptLevel::Speed,
             ..CompileOptions::default()
         };

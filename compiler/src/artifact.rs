@@ -17,7 +17,6 @@ use object::{
     Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
 };
 
-use crate::Target;
 use crate::emit::Linked;
 use crate::error::CompileError;
 use crate::module_env::{GlobalInit, ImportKind, ModuleInfo, SegOffset};
@@ -291,11 +290,11 @@ pub fn write_elf(
     module: &ModuleInfo<'_>,
     linked: &Linked,
     meta_blob: Vec<u8>,
-    target: Target,
+    target: Arch,
 ) -> Result<Vec<u8>, CompileError> {
     let arch = match target {
-        Target::X86_64 => Architecture::X86_64,
-        Target::Aarch64 => Architecture::Aarch64,
+        Arch::X86_64 => Architecture::X86_64,
+        Arch::Aarch64 => Architecture::Aarch64,
     };
     let mut obj = Object::new(BinaryFormat::Elf, arch, Endianness::Little);
     let text = obj.section_id(StandardSection::Text);
@@ -362,7 +361,7 @@ mod tests {
         (func $dup2)
         (@custom "kwasm.maps" "\08\00\00\00"))"#;
 
-    fn build(target: Target) -> Vec<u8> {
+    fn build(target: Arch) -> Vec<u8> {
         compile(
             MODULE.as_bytes(),
             &CompileOptions {
@@ -374,17 +373,29 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The compiler lays out `VmCtx` from the module it parsed, runtimes
+    /// from the metadata it wrote; both go through `VmCtxCounts::new` and
+    /// must get the same counts (an imported memory, imported and defined
+    /// functions, a defined table and global here).
+    #[test]
+    fn vmctx_counts_agree_with_the_metadata() {
+        let wasm = crate::wasm_bytes(MODULE.as_bytes()).unwrap();
+        let module = crate::module_env::parse(&wasm).unwrap();
+        let elf = build(Arch::X86_64);
+        let file = object::File::parse(&*elf).unwrap();
+        let blob = file.section_by_name(meta::SECTION_NAME).unwrap();
+        let meta = Meta::parse(blob.data().unwrap()).unwrap();
+        assert_eq!(module.vmctx_counts(), meta.vmctx_counts());
+        assert_eq!(meta.vmctx_counts().funcs, 5);
+    }
+
     #[test]
     fn elf_and_metadata_round_trip() {
-        for (target, arch, machine) in [
-            (Target::X86_64, Arch::X86_64, object::Architecture::X86_64),
-            (
-                Target::Aarch64,
-                Arch::Aarch64,
-                object::Architecture::Aarch64,
-            ),
+        for (arch, machine) in [
+            (Arch::X86_64, object::Architecture::X86_64),
+            (Arch::Aarch64, object::Architecture::Aarch64),
         ] {
-            let elf = build(target);
+            let elf = build(arch);
             let file = object::File::parse(&*elf).unwrap();
             assert_eq!(file.architecture(), machine);
             assert_eq!(file.kind(), object::ObjectKind::Relocatable);
@@ -452,7 +463,7 @@ mod tests {
 
     #[test]
     fn output_is_deterministic() {
-        for target in [Target::X86_64, Target::Aarch64] {
+        for target in [Arch::X86_64, Arch::Aarch64] {
             assert_eq!(build(target), build(target));
         }
     }

@@ -28,17 +28,14 @@ use cranelift_codegen::ir::{self, ExternalName};
 use cranelift_codegen::isa::{CallConv, TargetIsa};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
-use kwasm_abi::vmctx::VmCtxLayout;
+use kwasm_abi::Arch;
+use kwasm_abi::vmctx::{VmCtxLayout, X86_ENDBR64};
 
-use crate::Target;
 use crate::error::CompileError;
 use crate::module_env::{FuncType, ModuleInfo};
 use crate::trampoline::build_trampoline;
 use crate::translate::{TranslateConfig, translate_function};
 use crate::traps::SENTINEL;
-
-/// `endbr64`, the IBT landing pad.
-pub const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
 
 /// Stack pad the first compilation assumes; recompiled when a frame is
 /// larger.
@@ -91,7 +88,7 @@ pub struct Linked {
 /// Options of the code generator.
 #[derive(Clone, Copy, Debug)]
 pub struct EmitOptions {
-    pub target: Target,
+    pub target: Arch,
     /// Keep Cranelift's VCode listing of each function (for tests).
     pub keep_vcode: bool,
     /// Compile functions on several threads.
@@ -172,7 +169,7 @@ fn compile_functions(
 ) -> Result<Vec<CompiledCode>, CompileError> {
     let cfg = TranslateConfig {
         call_conv: call_conv(),
-        native_round: opts.target == Target::Aarch64,
+        native_round: opts.target == Arch::Aarch64,
         stack_pad,
         frontend: isa.frontend_config(),
         spectre_guards: opts.spectre_guards,
@@ -309,9 +306,9 @@ pub fn check_trap_sites(
     Ok(())
 }
 
-fn align(text: &mut Vec<u8>, target: Target) {
+fn align(text: &mut Vec<u8>, target: Arch) {
     // int3 between x86 functions; zeros (udf) on aarch64.
-    let fill = if target == Target::X86_64 { 0xcc } else { 0 };
+    let fill = if target == Arch::X86_64 { 0xcc } else { 0 };
     while !text.len().is_multiple_of(CODE_ALIGN) {
         text.push(fill);
     }
@@ -324,13 +321,13 @@ fn too_big() -> CompileError {
 /// Lay out functions and trampolines and resolve direct calls.
 fn link(
     module: &ModuleInfo<'_>,
-    target: Target,
+    target: Arch,
     funcs: &[CompiledCode],
     trampolines: &[CompiledCode],
     type_tramp: &[usize],
 ) -> Result<Linked, CompileError> {
-    let prefix: &[u8] = if target == Target::X86_64 {
-        &ENDBR64
+    let prefix: &[u8] = if target == Arch::X86_64 {
+        &X86_ENDBR64
     } else {
         &[]
     };
@@ -457,7 +454,7 @@ mod tests {
             (if (local.get 0) (then unreachable))
             (i32.const 0)))"#;
 
-    fn opts(target: Target) -> CompileOptions {
+    fn opts(target: Arch) -> CompileOptions {
         CompileOptions {
             target,
             opt: OptLevel::Speed,
@@ -467,7 +464,7 @@ mod tests {
 
     #[test]
     fn only_sentinel_and_guarded_division_trap_sites() {
-        for target in [Target::X86_64, Target::Aarch64] {
+        for target in [Arch::X86_64, Arch::Aarch64] {
             let (_, linked) = compile_with(TRAPPING.as_bytes(), &opts(target), false)
                 .unwrap_or_else(|e| panic!("{e}"));
             let sites: Vec<_> = linked.trap_sites.iter().flatten().collect();
@@ -491,7 +488,7 @@ mod tests {
     }
 
     fn vcode_of(wat: &str) -> String {
-        let (_, linked) = compile_with(wat.as_bytes(), &opts(Target::X86_64), true)
+        let (_, linked) = compile_with(wat.as_bytes(), &opts(Arch::X86_64), true)
             .unwrap_or_else(|e| panic!("{e}"));
         linked
             .vcode
@@ -552,7 +549,7 @@ mod tests {
             (func (param i32) (result i32) (i32.load offset=8 (local.get 0)))
             (func (param i32) (call_indirect (type $t) (local.get 0)))
             (func (param i32 i32) (table.set 0 (local.get 0) (table.get 0 (local.get 1)))))"#;
-        for (target, mark) in [(Target::X86_64, "cmov"), (Target::Aarch64, "csdb")] {
+        for (target, mark) in [(Arch::X86_64, "cmov"), (Arch::Aarch64, "csdb")] {
             for guards in [true, false] {
                 let o = CompileOptions {
                     spectre_guards: guards,
@@ -587,7 +584,7 @@ mod tests {
             body.push_str("i64.add\n");
         }
         let wat = format!("(module (func (param i64) (result i64) {body}))");
-        let (_, linked) = compile_with(wat.as_bytes(), &opts(Target::X86_64), false).unwrap();
+        let (_, linked) = compile_with(wat.as_bytes(), &opts(Arch::X86_64), false).unwrap();
         assert!(
             linked.stack_pad > INITIAL_STACK_PAD,
             "pad {}",
@@ -601,19 +598,19 @@ mod tests {
         let wat = r#"(module
             (func $a (result i32) (call $b))
             (func $b (result i32) (i32.const 7)))"#;
-        for target in [Target::X86_64, Target::Aarch64] {
+        for target in [Arch::X86_64, Arch::Aarch64] {
             let (_, linked) = compile_with(wat.as_bytes(), &opts(target), false).unwrap();
             let (a_off, a_len) = linked.funcs[0];
             let (b_off, _) = linked.funcs[1];
             let code = &linked.text[a_off as usize..(a_off + a_len) as usize];
             let found = match target {
-                Target::X86_64 => code.windows(5).enumerate().any(|(i, w)| {
+                Arch::X86_64 => code.windows(5).enumerate().any(|(i, w)| {
                     w[0] == 0xe8 && {
                         let rel = i32::from_le_bytes([w[1], w[2], w[3], w[4]]);
                         (a_off as i64 + i as i64 + 5 + rel as i64) == b_off as i64
                     }
                 }),
-                Target::Aarch64 => code.chunks_exact(4).enumerate().any(|(i, w)| {
+                Arch::Aarch64 => code.chunks_exact(4).enumerate().any(|(i, w)| {
                     let insn = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
                     insn >> 26 == 0b100101 && {
                         let imm = ((insn & 0x03ff_ffff) << 6) as i32 >> 6;
@@ -622,10 +619,13 @@ mod tests {
                 }),
             };
             assert!(found, "{target:?}: no call to $b");
-            if target == Target::X86_64 {
-                assert_eq!(&linked.text[a_off as usize..a_off as usize + 4], &ENDBR64);
+            if target == Arch::X86_64 {
+                assert_eq!(
+                    &linked.text[a_off as usize..a_off as usize + 4],
+                    &X86_ENDBR64
+                );
                 for (off, _) in &linked.trampolines {
-                    assert_eq!(&linked.text[*off as usize..*off as usize + 4], &ENDBR64);
+                    assert_eq!(&linked.text[*off as usize..*off as usize + 4], &X86_ENDBR64);
                 }
             }
         }

@@ -27,7 +27,7 @@ use cranelift_frontend::FunctionBuilder;
 use kwasm_abi::fuel::{self, HostCost};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::types::ValType;
-use kwasm_abi::vmctx::{VmCtxLayout, funcref, header, import_func, libcall, memory, table};
+use kwasm_abi::vmctx::{VmCtxLayout, funcref, header, import_func, libcall_sig, memory, table};
 
 use crate::module_env::{FuncType, ModuleInfo};
 use crate::traps::TrapBlocks;
@@ -88,21 +88,6 @@ impl Regions {
             constant: r(7, "vmctx constants"),
             funcref: r(8, "funcref"),
         }
-    }
-}
-
-/// Signature of a libcall, by index: (params after vmctx, results).
-fn libcall_signature(index: u32) -> (&'static [Type], &'static [Type]) {
-    use types::{I32, I64};
-    match index {
-        libcall::MEMORY_GROW => (&[I32], &[I32]),
-        libcall::MEMORY_FILL | libcall::MEMORY_COPY => (&[I32, I32, I32], &[I32]),
-        libcall::MEMORY_INIT => (&[I32, I32, I32, I32], &[I32]),
-        libcall::DATA_DROP | libcall::ELEM_DROP => (&[I32], &[]),
-        libcall::TABLE_GROW => (&[I32, I64, I32], &[I32]),
-        libcall::TABLE_FILL => (&[I32, I32, I64, I32], &[I32]),
-        libcall::TABLE_COPY | libcall::TABLE_INIT => (&[I32, I32, I32, I32, I32], &[I32]),
-        _ => (&[], &[]),
     }
 }
 
@@ -371,12 +356,14 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let sig = match self.libcall_sigs.get(&index) {
             Some(s) => *s,
             None => {
-                let (params, results) = libcall_signature(index);
+                // abi's table, which the runtimes' `Libcalls` fields match.
+                let (params, results) = libcall_sig(index).unwrap_or((&[], &[]));
                 let mut sig = Signature::new(self.call_conv);
                 sig.params.push(AbiParam::new(PTR));
-                sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+                sig.params
+                    .extend(params.iter().map(|t| AbiParam::new(clif_type(*t))));
                 sig.returns
-                    .extend(results.iter().map(|t| AbiParam::new(*t)));
+                    .extend(results.iter().map(|t| AbiParam::new(clif_type(*t))));
                 let s = b.import_signature(sig);
                 self.libcall_sigs.insert(index, s);
                 s

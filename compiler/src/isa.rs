@@ -22,10 +22,11 @@ use std::str::FromStr;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
+use kwasm_abi::Arch;
 use target_lexicon::Triple;
 
+use crate::OptLevel;
 use crate::error::CompileError;
-use crate::{OptLevel, Target};
 
 fn set(b: &mut dyn Configurable, name: &str, value: &str) -> Result<(), CompileError> {
     b.set(name, value)
@@ -33,7 +34,7 @@ fn set(b: &mut dyn Configurable, name: &str, value: &str) -> Result<(), CompileE
 }
 
 /// Build the Cranelift ISA for a target.
-pub fn build_isa(target: Target, opt: OptLevel) -> Result<OwnedTargetIsa, CompileError> {
+pub fn build_isa(target: Arch, opt: OptLevel) -> Result<OwnedTargetIsa, CompileError> {
     let mut flags = settings::builder();
     set(
         &mut flags,
@@ -60,12 +61,12 @@ pub fn build_isa(target: Target, opt: OptLevel) -> Result<OwnedTargetIsa, Compil
     set(&mut flags, "enable_alias_analysis", "true")?;
 
     let triple = match target {
-        Target::X86_64 => "x86_64-unknown-linux-gnu",
-        Target::Aarch64 => "aarch64-unknown-linux-gnu",
+        Arch::X86_64 => "x86_64-unknown-linux-gnu",
+        Arch::Aarch64 => "aarch64-unknown-linux-gnu",
     };
     let triple = Triple::from_str(triple).map_err(|e| CompileError::codegen(e.to_string()))?;
     let mut builder = isa::lookup(triple).map_err(|e| CompileError::codegen(e.to_string()))?;
-    if target == Target::Aarch64 {
+    if target == Arch::Aarch64 {
         set(&mut builder, "use_bti", "true")?;
         set(&mut builder, "use_csdb", "true")?;
     }

@@ -27,22 +27,9 @@ use std::borrow::Cow;
 
 pub use error::{CompileError, ErrorKind};
 
-/// Target architecture.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Target {
-    #[default]
-    X86_64,
-    Aarch64,
-}
-
-impl Target {
-    pub fn arch(self) -> kwasm_abi::Arch {
-        match self {
-            Target::X86_64 => kwasm_abi::Arch::X86_64,
-            Target::Aarch64 => kwasm_abi::Arch::Aarch64,
-        }
-    }
-}
+/// Target architectures are abi's: the one `Arch` the `.kw` header, the
+/// runtimes and this compiler share.
+pub use kwasm_abi::Arch;
 
 /// Cranelift optimisation level.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -55,7 +42,7 @@ pub enum OptLevel {
 /// Options of [`compile`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompileOptions {
-    pub target: Target,
+    pub target: Arch,
     pub opt: OptLevel,
     /// Guard checked heap addresses and table indices against speculative
     /// out-of-bounds use (DESIGN 12). On by default; turning it off is for
@@ -66,7 +53,7 @@ pub struct CompileOptions {
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
-            target: Target::default(),
+            target: Arch::X86_64,
             opt: OptLevel::default(),
             spectre_guards: true,
         }
@@ -148,7 +135,7 @@ pub fn compile_with(
             spectre_guards: opts.spectre_guards,
         },
     )?;
-    let meta = artifact::build_meta(&module, &linked, opts.target.arch())?;
+    let meta = artifact::build_meta(&module, &linked, opts.target)?;
     let elf = artifact::write_elf(&module, &linked, meta, opts.target)?;
     Ok((elf, linked))
 }

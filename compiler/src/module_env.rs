@@ -9,12 +9,11 @@
 
 use std::collections::HashMap;
 
-use kwasm_abi::host::{
-    self, FILTER_EXPORT, HOST_MODULE, HostFunc, MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS,
-};
+use kwasm_abi::host::{FILTER_EXPORT, HostFunc, MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS};
+use kwasm_abi::link::{self, FuncSig, Linking};
 use kwasm_abi::meta::{ITEM_GLOBAL, ITEM_NULL, kind, mode};
-use kwasm_abi::types::ValType;
-use kwasm_abi::vmctx::{MAX_ENTITIES, MemoryKind, VmCtxCounts, VmCtxLayout};
+use kwasm_abi::types::{ValType, fmt_sig};
+use kwasm_abi::vmctx::{EntityCounts, MAX_ENTITIES, VmCtxCounts, VmCtxLayout};
 use wasmparser::{
     ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, KnownCustom, Name,
     Operator, Parser, Payload, TypeRef,
@@ -39,10 +38,17 @@ impl FuncType {
     }
 }
 
+/// Printed as every kwasm message prints a function type.
 impl std::fmt::Display for FuncType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |v: &[ValType]| v.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
-        write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
+        fmt_sig(f, self.params.iter().copied(), self.results.iter().copied())
+    }
+}
+
+/// So that abi's linking rules can judge the compiler's types.
+impl FuncSig for &FuncType {
+    fn is(&self, params: &[ValType], results: &[ValType]) -> bool {
+        self.params == params && self.results == results
     }
 }
 
@@ -184,21 +190,24 @@ impl<'a> ModuleInfo<'a> {
         self.funcs.len() as u32 - self.num_imported_funcs
     }
 
+    /// The counts that size this module's `VmCtx`, by abi's rule (the
+    /// runtimes apply the same rule to the metadata written from this
+    /// module).
     pub fn vmctx_counts(&self) -> VmCtxCounts {
-        VmCtxCounts {
-            types: self.types.len() as u32,
-            imported_funcs: self.num_imported_funcs,
-            funcs: self.funcs.len() as u32,
-            imported_tables: self.num_imported_tables,
-            defined_tables: self.tables.len() as u32 - self.num_imported_tables,
-            memory: match self.memory {
-                None => MemoryKind::None,
-                Some(m) if m.imported => MemoryKind::Imported,
-                Some(_) => MemoryKind::Defined,
-            },
-            imported_globals: self.num_imported_globals,
-            defined_globals: self.globals.len() as u32 - self.num_imported_globals,
-        }
+        let memory = |imported: bool| self.memory.is_some_and(|m| m.imported == imported) as u32;
+        let imported = EntityCounts {
+            funcs: self.num_imported_funcs,
+            tables: self.num_imported_tables,
+            memories: memory(true),
+            globals: self.num_imported_globals,
+        };
+        let defined = EntityCounts {
+            funcs: self.num_defined_funcs(),
+            tables: self.tables.len() as u32 - self.num_imported_tables,
+            memories: memory(false),
+            globals: self.globals.len() as u32 - self.num_imported_globals,
+        };
+        VmCtxCounts::new(self.types.len() as u32, imported, defined)
     }
 
     pub fn layout(&self) -> Result<VmCtxLayout, CompileError> {
@@ -566,46 +575,24 @@ fn parse_maps(m: &mut ModuleInfo<'_>, data: &[u8], offset: usize) -> Result<(), 
     Ok(())
 }
 
-/// Imports from the host API must name a host function with its exact
-/// signature. Imports from other modules are left to the runtime (the
-/// userspace runner links spec-test modules; the kernel rejects them).
-/// Returns the host function of each imported function (the compiler charges
-/// its fuel cost at every call).
+/// Imports must follow abi's linking rules (`kwasm_abi::link`), the ones
+/// `kwasm.ko` and `kwasm load` apply to the `.kw`: an import from the host
+/// API names a host function with its exact signature. Imports from other
+/// modules are left to the runtime (the userspace runner links spec-test
+/// modules; the kernel rejects them). Returns the host function of each
+/// imported function (the compiler charges its fuel cost at every call).
 fn check_host_imports(m: &ModuleInfo<'_>) -> Result<Vec<Option<&'static HostFunc>>, CompileError> {
     let mut funcs = Vec::with_capacity(m.num_imported_funcs as usize);
     for imp in &m.imports {
-        let known = host::lookup(imp.module, imp.name);
-        if known.is_none() && imp.module != HOST_MODULE {
-            if matches!(imp.kind, ImportKind::Func(_)) {
-                funcs.push(None);
-            }
-            continue;
+        let func = match imp.kind {
+            ImportKind::Func(t) => Some(&m.types[t as usize]),
+            _ => None,
+        };
+        let host = link::check_import(imp.module, imp.name, func, Linking::Any)
+            .map_err(|e| CompileError::new(ErrorKind::Invalid, e.to_string()))?;
+        if func.is_some() {
+            funcs.push(host);
         }
-        let what = format!("import {}.{}", imp.module, imp.name);
-        let Some(hf) = known else {
-            return Err(CompileError::new(
-                ErrorKind::Invalid,
-                format!("{what}: no such host function"),
-            ));
-        };
-        let ImportKind::Func(t) = imp.kind else {
-            return Err(CompileError::new(
-                ErrorKind::Invalid,
-                format!("{what}: the host provides a function here"),
-            ));
-        };
-        let want = FuncType {
-            params: hf.params.to_vec(),
-            results: hf.results.to_vec(),
-        };
-        let have = &m.types[t as usize];
-        if *have != want {
-            return Err(CompileError::new(
-                ErrorKind::Invalid,
-                format!("{what} has type {have}, but the host function has type {want}"),
-            ));
-        }
-        funcs.push(Some(hf));
     }
     Ok(funcs)
 }
@@ -661,29 +648,19 @@ fn check_host_func_refs(m: &ModuleInfo<'_>) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// The `filter` export, by abi's entry rule: a function of type
+/// `(i32) -> (i32)`. Returns its index in `exports`.
 fn find_entry(m: &ModuleInfo<'_>) -> Result<Option<u32>, CompileError> {
     let Some((i, e)) = m
         .exports
         .iter()
         .enumerate()
-        .find(|(_, e)| e.name == FILTER_EXPORT && e.kind == kind::FUNC)
+        .find(|(_, e)| e.name == FILTER_EXPORT)
     else {
         return Ok(None);
     };
-    let ty = m.func_type(e.index);
-    let want = FuncType {
-        params: vec![ValType::I32],
-        results: vec![ValType::I32],
-    };
-    if *ty != want {
-        return Err(CompileError::new(
-            ErrorKind::Invalid,
-            format!(
-                "export `{FILTER_EXPORT}` (function {}) has type {ty}, but an entry point must have type {want}",
-                e.index
-            ),
-        ));
-    }
+    let func = (e.kind == kind::FUNC).then(|| m.func_type(e.index));
+    link::check_entry(func).map_err(|e| CompileError::new(ErrorKind::Invalid, e.to_string()))?;
     Ok(Some(i as u32))
 }
 
@@ -738,6 +715,7 @@ pub fn function_name(wasm: &[u8], func: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kwasm_abi::host;
 
     fn info(wat: &str) -> Result<ModuleInfo<'static>, CompileError> {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
@@ -816,11 +794,19 @@ mod tests {
     #[test]
     fn kwasm_rules() {
         let e = info(r#"(module (import "kwasm" "pkt_len" (func (result i64))))"#).unwrap_err();
-        assert!(e.to_string().contains("kwasm.pkt_len"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`kwasm`.`pkt_len` has type () -> (i64)"),
+            "{e}"
+        );
         let e = info(r#"(module (import "kwasm" "nope" (func)))"#).unwrap_err();
-        assert!(e.to_string().contains("no such host function"), "{e}");
+        assert!(e.to_string().contains("unknown import"), "{e}");
         let e = info(r#"(module (func (export "filter")))"#).unwrap_err();
         assert!(e.to_string().contains("filter"), "{e}");
+        // The kernel refuses a `filter` that is not a function; so does the
+        // compiler, by the same rule.
+        let e = info(r#"(module (global (export "filter") i32 (i32.const 0)))"#).unwrap_err();
+        assert!(e.to_string().contains("must be a function"), "{e}");
         let e = info(r#"(module (@custom "kwasm.maps" "\01"))"#).unwrap_err();
         assert!(e.to_string().contains("kwasm.maps"), "{e}");
         let m = info(

@@ -1019,7 +1019,7 @@ impl Translator<'_, '_> {
 mod tests {
     use super::*;
     use crate::isa::build_isa;
-    use crate::{OptLevel, Target};
+    use crate::{Arch, OptLevel};
     use kwasm_abi::fuel::{CALL, MEMORY_ACCESS, PER_OP};
 
     /// Translate every defined function of `wat` and return the CLIF text.
@@ -1031,7 +1031,7 @@ mod tests {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
         crate::validate::validate(wasm).unwrap();
         let module = Box::leak(Box::new(crate::module_env::parse(wasm).unwrap()));
-        let isa = build_isa(Target::X86_64, OptLevel::Speed).unwrap();
+        let isa = build_isa(Arch::X86_64, OptLevel::Speed).unwrap();
         let cfg = TranslateConfig {
             call_conv: CallConv::SystemV,
             native_round: false,

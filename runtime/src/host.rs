@@ -3,20 +3,19 @@
 //!
 //! Host functions are `extern "C"` functions called like wasm functions:
 //! the importing instance's `VmCtx` first, then the wasm arguments. They must
-//! not unwind. To trap they call the trap handler directly, from a frame that
-//! holds nothing needing a destructor (the real work happens in a helper that
-//! has returned by then).
+//! not unwind. The `kwasm` ones are abi's (`kwasm_abi::calls`, the same
+//! entry points `kwasm.ko` uses) over the services below and in
+//! [`super::libcalls`]; the `spectest` ones, which never trap, are this
+//! runtime's own.
 
 use super::instance::Instance;
-use super::store::{Memory, Store};
-use super::trampoline::kwasm_rt_trap_handler;
+use super::libcalls::KWASM_FUNCS;
+use super::store::Store;
 use super::values::FuncType;
-use kwasm_abi::host::{HOST_FUNCS, HostFuncId};
-use kwasm_abi::trap::TrapCode;
+use kwasm_abi::host::HOST_FUNCS;
 use kwasm_abi::types::ValType;
 use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::Ordering;
 
 /// State the host functions share within a store.
 pub struct HostState {
@@ -43,16 +42,6 @@ impl Store {
     }
 }
 
-/// Raise a trap from a host function.
-///
-/// # Safety
-/// `vmctx` must be the caller's `VmCtx`, and the calling frame must hold no
-/// value with a destructor: the handler does not return.
-unsafe fn raise(vmctx: *mut u8, code: TrapCode) -> ! {
-    // SAFETY: per this function's contract.
-    unsafe { kwasm_rt_trap_handler(vmctx, code as u32, u32::MAX) }
-}
-
 /// The calling instance.
 ///
 /// # Safety
@@ -62,66 +51,17 @@ unsafe fn caller<'a>(vmctx: *mut u8) -> &'a Instance {
     unsafe { Instance::from_vmctx(vmctx) }
 }
 
-fn memory_slice<'a>(
-    mem: Option<*mut Memory>,
-    ptr: u32,
-    len: u32,
-) -> Result<&'a mut [u8], TrapCode> {
-    // SAFETY: the memory is owned by the store and outlives the call; no
-    // other reference to it is live while a host function runs.
-    let m = mem.map(|m| unsafe { &mut *m });
-    m.and_then(|m| m.slice_mut(ptr as u64, len as u64))
-        .ok_or(TrapCode::MemoryOutOfBounds)
-}
-
-fn log_impl(i: &Instance, ptr: u32, len: u32) -> Result<(), TrapCode> {
-    let bytes = memory_slice(i.memory, ptr, len)?;
+/// `kwasm.log`: the bytes go to stderr, one message a line.
+pub(crate) fn log(bytes: &[u8]) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(bytes);
     if bytes.last() != Some(&b'\n') {
         let _ = err.write_all(b"\n");
     }
-    Ok(())
 }
 
-extern "C" fn host_log(vmctx: *mut u8, ptr: u32, len: u32) {
-    // SAFETY: called by generated code with the importer's VmCtx.
-    let r = log_impl(unsafe { caller(vmctx) }, ptr, len);
-    if let Err(c) = r {
-        // SAFETY: nothing with a destructor is live in this frame.
-        unsafe { raise(vmctx, c) }
-    }
-}
-
-extern "C" fn host_pkt_len(vmctx: *mut u8) -> i32 {
-    // SAFETY: called by generated code with the importer's VmCtx.
-    let i = unsafe { caller(vmctx) };
-    i.host.packet.len().min(i32::MAX as usize) as i32
-}
-
-fn pkt_load_impl(i: &Instance, off: u32, dst: u32, len: u32) -> Result<i32, TrapCode> {
-    let out = memory_slice(i.memory, dst, len)?;
-    let pkt = &i.host.packet;
-    let off = off as usize;
-    if off >= pkt.len() {
-        return Ok(0);
-    }
-    let n = out.len().min(pkt.len() - off);
-    out[..n].copy_from_slice(&pkt[off..off + n]);
-    Ok(n as i32)
-}
-
-extern "C" fn host_pkt_load(vmctx: *mut u8, off: u32, dst: u32, len: u32) -> i32 {
-    // SAFETY: called by generated code with the importer's VmCtx.
-    let r = pkt_load_impl(unsafe { caller(vmctx) }, off, dst, len);
-    match r {
-        Ok(n) => n,
-        // SAFETY: nothing with a destructor is live in this frame.
-        Err(c) => unsafe { raise(vmctx, c) },
-    }
-}
-
-extern "C" fn host_time_ns(_vmctx: *mut u8) -> i64 {
+/// `kwasm.time_ns`: the monotonic clock.
+pub(crate) fn time_ns() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -133,64 +73,20 @@ extern "C" fn host_time_ns(_vmctx: *mut u8) -> i64 {
         .wrapping_add(ts.tv_nsec)
 }
 
-fn map_slot(i: &Instance, map: u32, idx: u32) -> Result<&std::sync::atomic::AtomicU64, TrapCode> {
-    i.maps
-        .get(map as usize)
-        .and_then(|m| m.get(idx as usize))
-        .ok_or(TrapCode::HostError)
-}
-
-extern "C" fn host_map_get(vmctx: *mut u8, map: u32, idx: u32) -> i64 {
-    // SAFETY: called by generated code with the importer's VmCtx.
-    match map_slot(unsafe { caller(vmctx) }, map, idx) {
-        Ok(s) => s.load(Ordering::Relaxed) as i64,
-        // SAFETY: nothing with a destructor is live in this frame.
-        Err(c) => unsafe { raise(vmctx, c) },
+impl HostState {
+    /// The packet `kwasm.pkt_len`/`kwasm.pkt_load` see.
+    pub(crate) fn packet(&self) -> &[u8] {
+        &self.packet
     }
-}
 
-extern "C" fn host_map_set(vmctx: *mut u8, map: u32, idx: u32, v: i64) {
-    // SAFETY: called by generated code with the importer's VmCtx.
-    match map_slot(unsafe { caller(vmctx) }, map, idx) {
-        Ok(s) => s.store(v as u64, Ordering::Relaxed),
-        // SAFETY: nothing with a destructor is live in this frame.
-        Err(c) => unsafe { raise(vmctx, c) },
-    }
-}
-
-extern "C" fn host_map_add(vmctx: *mut u8, map: u32, idx: u32, d: i64) -> i64 {
-    // SAFETY: called by generated code with the importer's VmCtx.
-    match map_slot(unsafe { caller(vmctx) }, map, idx) {
-        Ok(s) => s
-            .fetch_add(d as u64, Ordering::Relaxed)
-            .wrapping_add(d as u64) as i64,
-        // SAFETY: nothing with a destructor is live in this frame.
-        Err(c) => unsafe { raise(vmctx, c) },
-    }
-}
-
-extern "C" fn host_random_u32(vmctx: *mut u8) -> i32 {
-    // SAFETY: called by generated code with the importer's VmCtx.
-    let i = unsafe { caller(vmctx) };
-    // xorshift64*
-    let mut x = i.host.rng.get();
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    i.host.rng.set(x);
-    (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as i32
-}
-
-fn host_impl(id: HostFuncId) -> usize {
-    match id {
-        HostFuncId::Log => host_log as *const () as usize,
-        HostFuncId::PktLen => host_pkt_len as *const () as usize,
-        HostFuncId::PktLoad => host_pkt_load as *const () as usize,
-        HostFuncId::TimeNs => host_time_ns as *const () as usize,
-        HostFuncId::MapGet => host_map_get as *const () as usize,
-        HostFuncId::MapSet => host_map_set as *const () as usize,
-        HostFuncId::MapAdd => host_map_add as *const () as usize,
-        HostFuncId::RandomU32 => host_random_u32 as *const () as usize,
+    /// `kwasm.random_u32`: xorshift64*, deterministic per store.
+    pub(crate) fn random_u32(&self) -> u32 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 }
 
@@ -199,7 +95,7 @@ fn host_impl(id: HostFuncId) -> usize {
 pub(crate) fn define_kwasm(store: &mut Store) {
     for f in HOST_FUNCS {
         let ty = FuncType::new(f.params.to_vec(), f.results.to_vec());
-        store.define_host_func(f.module, f.name, host_impl(f.id), ty);
+        store.define_host_func(f.module, f.name, KWASM_FUNCS.code(f.id), ty);
     }
 }
 
@@ -245,36 +141,20 @@ extern "C" fn spectest_print_f64_f64(vmctx: *mut u8, a: f64, b: f64) {
 /// Define the `spectest` module the spec test suite imports from.
 pub fn define_spectest(store: &mut Store) -> Result<(), String> {
     use ValType::*;
-    let funcs: [(&str, usize, &[ValType]); 7] = [
-        ("print", spectest_print0 as *const () as usize, &[]),
-        (
-            "print_i32",
-            spectest_print_i32 as *const () as usize,
-            &[I32],
-        ),
-        (
-            "print_i64",
-            spectest_print_i64 as *const () as usize,
-            &[I64],
-        ),
-        (
-            "print_f32",
-            spectest_print_f32 as *const () as usize,
-            &[F32],
-        ),
-        (
-            "print_f64",
-            spectest_print_f64 as *const () as usize,
-            &[F64],
-        ),
+    let funcs: [(&str, *const u8, &[ValType]); 7] = [
+        ("print", spectest_print0 as *const u8, &[]),
+        ("print_i32", spectest_print_i32 as *const u8, &[I32]),
+        ("print_i64", spectest_print_i64 as *const u8, &[I64]),
+        ("print_f32", spectest_print_f32 as *const u8, &[F32]),
+        ("print_f64", spectest_print_f64 as *const u8, &[F64]),
         (
             "print_i32_f32",
-            spectest_print_i32_f32 as *const () as usize,
+            spectest_print_i32_f32 as *const u8,
             &[I32, F32],
         ),
         (
             "print_f64_f64",
-            spectest_print_f64_f64 as *const () as usize,
+            spectest_print_f64_f64 as *const u8,
             &[F64, F64],
         ),
     ];

@@ -5,11 +5,13 @@ use super::host::HostState;
 use super::store::{Extern, FuncHandle, GlobalHandle, Memory, MemoryRef, Store, Table, TableRef};
 use super::trampoline::{self, Activation, FAULT_CODE};
 use super::values::{FuncType, Val};
-use super::vm::{Owned, VmCtxMem, VmFuncRef, VmImportFunc};
-use kwasm_abi::meta::{self, ImportRec, Meta, NONE, PoolRef, kind};
+use super::vm::{Owned, VmCtxMem};
+use kwasm_abi::instantiate::{self, InitTarget};
+use kwasm_abi::link::{self, Linking};
+use kwasm_abi::meta::{ImportRec, Meta, MetaSig, NONE, PoolRef, kind};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::types::ValType;
-use kwasm_abi::vmctx::{MemoryKind, VmCtxCounts, VmCtxLayout, header};
+use kwasm_abi::vmctx::{VmCtxHeader, VmCtxLayout, VmFuncRef, VmImportFunc};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
@@ -147,12 +149,17 @@ pub(crate) struct DataSeg {
     dropped: Cell<bool>,
 }
 
+impl DataSeg {
+    pub fn drop_bytes(&self) {
+        self.dropped.set(true);
+    }
+}
+
 /// A module instance. It lives at a fixed address (owned by the store
 /// through a raw pointer) because its `VmCtx` points back to it.
 pub struct Instance {
     pub(crate) artifact: Rc<Artifact>,
     pub(crate) vmctx: VmCtxMem,
-    pub(crate) layout: VmCtxLayout,
     pub(crate) memory: Option<*mut Memory>,
     pub(crate) tables: Vec<*mut Table>,
     pub(crate) globals: Vec<GlobalHandle>,
@@ -170,12 +177,9 @@ impl Instance {
     /// `vmctx` must be the `VmCtx` of a live instance (the only kind of
     /// pointer generated code passes to libcalls and host functions).
     pub(crate) unsafe fn from_vmctx<'a>(vmctx: *mut u8) -> &'a Instance {
-        // SAFETY: per the contract, HOST_CTX holds the owning instance.
-        unsafe {
-            &*(*vmctx
-                .add(header::HOST_CTX as usize)
-                .cast::<*const Instance>())
-        }
+        // SAFETY: per the contract, `vmctx` starts with the header, whose
+        // `host_ctx` holds the owning instance.
+        unsafe { &*(*vmctx.cast::<VmCtxHeader>()).host_ctx.cast::<Instance>() }
     }
 
     pub(crate) fn meta(&self) -> Meta<'_> {
@@ -191,15 +195,21 @@ impl Instance {
         self.artifact.meta().pool_bytes(d.bytes)
     }
 
-    pub(crate) fn drop_data(&self, i: u32) {
-        if let Some(d) = self.datas.get(i as usize) {
-            d.dropped.set(true);
-        }
-    }
-
-    /// Address of the `VmFuncRef` of function `f`.
-    pub(crate) fn func_ref(&self, f: u32) -> u64 {
-        self.vmctx.ptr() as u64 + self.layout.func_ref(f) as u64
+    /// Function `f` of the index space as its `VmFuncRef` says: what a
+    /// call or an export of it uses.
+    pub(crate) fn func(&self, f: u32) -> Option<FuncHandle> {
+        let addr = self.vmctx.func_ref_addr(f) as *const VmFuncRef;
+        // SAFETY: a non-null `func_ref_addr` is the in-bounds `VmFuncRef` of
+        // `f`, written during instantiation; reading it creates no reference
+        // that outlives this call.
+        (!addr.is_null()).then(|| unsafe {
+            let r = addr.read();
+            FuncHandle {
+                code: r.code,
+                vmctx: r.vmctx,
+                type_id: r.type_id,
+            }
+        })
     }
 
     /// The artifact this instance runs.
@@ -212,6 +222,55 @@ impl Instance {
         let mut v: Vec<&str> = self.exports.keys().map(|s| s.as_str()).collect();
         v.sort_unstable();
         v
+    }
+}
+
+/// The instance under construction, as abi's instantiation rules see it.
+impl InitTarget for Instance {
+    fn global(&self, g: u32) -> u64 {
+        // SAFETY: global slots are valid while the store lives.
+        self.globals
+            .get(g as usize)
+            .map_or(0, |h| unsafe { *h.ptr })
+    }
+
+    fn func_ref(&self, f: u32) -> u64 {
+        self.vmctx.func_ref_addr(f)
+    }
+
+    fn elem_and_table(&mut self, elem: u32, table: u32) -> Option<(&[u64], &mut [u64])> {
+        let items = self.elems.get(elem as usize)?.items();
+        let table = *self.tables.get(table as usize)?;
+        // SAFETY: tables are owned by the store, apart from this instance's
+        // segments, and nothing else refers to them during instantiation.
+        Some((items, unsafe { (*table).elems_mut() }))
+    }
+
+    fn memory(&mut self) -> Option<&mut [u8]> {
+        // SAFETY: as for tables.
+        self.memory.map(|m| unsafe { (*m).bytes_mut() })
+    }
+}
+
+/// abi's host-import rule, in the runtime's error type: a name the host API
+/// does not have is unknown, a host function of another type (or a
+/// non-function under a host name) incompatible.
+fn host_link_error(e: link::LinkError<'_, MetaSig<'_>>) -> LinkError {
+    use link::LinkError as L;
+    let (module, name) = match e {
+        L::UnknownImport { module, name } => {
+            return LinkError::UnknownImport {
+                module: module.into(),
+                name: name.into(),
+            };
+        }
+        L::NotAFunction { module, name } | L::ImportType { module, name, .. } => (module, name),
+        L::EntryNotAFunction | L::EntryType { .. } => ("", ""),
+    };
+    LinkError::Incompatible {
+        module: module.into(),
+        name: name.into(),
+        reason: e.to_string(),
     }
 }
 
@@ -228,12 +287,21 @@ fn opt(max: u32) -> Option<u32> {
 
 /// The spec's limits matching: actual `{min, max}` (current size, declared
 /// maximum) against the import's.
-fn limits_match(cur: u32, max: Option<u32>, imp_min: u32, imp_max: Option<u32>) -> bool {
-    cur >= imp_min
+fn check_limits(what: &str, cur: u32, max: Option<u32>, imp: &ImportRec) -> Result<(), String> {
+    let (imp_min, imp_max) = (imp.min, opt(imp.max));
+    let ok = cur >= imp_min
         && match imp_max {
             None => true,
             Some(im) => max.is_some_and(|m| m <= im),
-        }
+        };
+    if ok {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} limits {} do not match {}",
+        limits_str(cur, max),
+        limits_str(imp_min, imp_max)
+    ))
 }
 
 impl Store {
@@ -273,26 +341,12 @@ impl Store {
                         t.elem.name()
                     ));
                 }
-                if !limits_match(t.len(), t.declared_max, imp.min, opt(imp.max)) {
-                    return Err(format!(
-                        "table limits {} do not match {}",
-                        limits_str(t.len(), t.declared_max),
-                        limits_str(imp.min, opt(imp.max))
-                    ));
-                }
-                Ok(())
+                check_limits("table", t.len(), t.declared_max, imp)
             }
             (kind::MEMORY, Extern::Memory(MemoryRef(m))) => {
                 // SAFETY: see above.
                 let m = unsafe { &**m };
-                if !limits_match(m.pages(), m.declared_max, imp.min, opt(imp.max)) {
-                    return Err(format!(
-                        "memory limits {} do not match {}",
-                        limits_str(m.pages(), m.declared_max),
-                        limits_str(imp.min, opt(imp.max))
-                    ));
-                }
-                Ok(())
+                check_limits("memory", m.pages(), m.declared_max, imp)
             }
             (kind::GLOBAL, Extern::Global(g)) => {
                 let want = ValType::from_u8(imp.ty).ok_or("bad global type")?;
@@ -357,7 +411,10 @@ impl Store {
     ) -> Result<InstanceId, InstantiateError> {
         let meta = artifact.meta();
 
-        // 1. Check imports before allocating anything.
+        // 1. Check imports before allocating anything: first abi's rule for
+        // the host API (the one the compiler and the kernel apply), then
+        // each extern against its import.
+        link::check_imports(&meta, Linking::Any).map_err(host_link_error)?;
         let mut resolved = Vec::new();
         for (imp, ext) in meta.imports().iter().zip(externs) {
             let module = meta.str(imp.module);
@@ -384,34 +441,16 @@ impl Store {
         }
         let type_ids: Vec<u32> = artifact.types.iter().map(|t| self.type_id(t)).collect();
 
-        // 2. VmCtx.
-        let memory_kind = if meta.imported(kind::MEMORY) > 0 {
-            MemoryKind::Imported
-        } else if !meta.memory().is_empty() {
-            MemoryKind::Defined
-        } else {
-            MemoryKind::None
-        };
-        let counts = VmCtxCounts {
-            types: meta.types().len(),
-            imported_funcs: meta.imported(kind::FUNC),
-            funcs: meta.func_count(),
-            imported_tables: meta.imported(kind::TABLE),
-            defined_tables: meta.tables().len(),
-            memory: memory_kind,
-            imported_globals: meta.imported(kind::GLOBAL),
-            defined_globals: meta.globals().len(),
-        };
-        let layout = VmCtxLayout::new(counts)
+        // 2. VmCtx, sized by abi's counts for this metadata.
+        let layout = VmCtxLayout::new(meta.vmctx_counts())
             .ok_or_else(|| InstantiateError::Resource("module has too many entities".into()))?;
-        let vmctx = VmCtxMem::new(layout.size)
+        let vmctx = VmCtxMem::new(layout)
             .ok_or_else(|| InstantiateError::Resource("cannot allocate VmCtx".into()))?;
         let vm = vmctx.ptr();
 
         let owned = Owned::new(Instance {
             artifact: artifact.clone(),
             vmctx,
-            layout,
             memory: None,
             tables: Vec::new(),
             globals: Vec::new(),
@@ -430,58 +469,54 @@ impl Store {
         // any code; we hold the only reference while initialising.
         let inst = unsafe { &mut *ip };
 
-        // SAFETY (the header and table writes below): every offset comes
-        // from `layout`, which sized the allocation, with the field types
-        // abi documents.
-        unsafe {
-            *inst.vmctx.at::<i64>(header::FUEL) = self.config.fuel.min(i64::MAX as u64) as i64;
-            *inst.vmctx.at::<u64>(header::STACK_LIMIT) =
-                self.stack.as_ref().map_or(u64::MAX, |s| s.limit());
-            *inst.vmctx.at::<usize>(header::TRAP_HANDLER) = trampoline::trap_handler_addr();
-            *inst.vmctx.at::<usize>(header::LIBCALLS) = super::libcalls::table_addr();
-            *inst.vmctx.at::<*mut Instance>(header::HOST_CTX) = ip;
-            for (t, &cid) in type_ids.iter().enumerate() {
-                *inst.vmctx.at::<u32>(layout.type_id(t as u32)) = cid;
-            }
-        }
+        *inst.vmctx.header() = VmCtxHeader {
+            fuel: self.config.fuel.min(i64::MAX as u64) as i64,
+            stack_limit: self.stack.as_ref().map_or(u64::MAX, |s| s.limit()),
+            trap_handler: trampoline::trap_handler_addr(),
+            libcalls: super::libcalls::libcall_table(),
+            host_ctx: ip.cast(),
+        };
+        inst.vmctx.type_ids().copy_from_slice(&type_ids);
 
-        // 3. Imports.
+        // 3. Imports. The slots exist: `vmctx_counts` counted these very
+        // imports.
+        let no_slot = || InstantiateError::Resource("VmCtx has no slot for an import".into());
         let mut import_funcs: Vec<(*const u8, *mut u8)> = Vec::new();
         for ext in &resolved {
-            // SAFETY: as above; resolved entities are owned by the store.
-            unsafe {
-                match *ext {
-                    Extern::Func(h) => {
-                        let cx = if h.vmctx.is_null() { vm } else { h.vmctx };
-                        let slot = inst
-                            .vmctx
-                            .at::<VmImportFunc>(layout.imported_func(import_funcs.len() as u32));
-                        (*slot).code = h.code;
-                        (*slot).vmctx = cx;
-                        import_funcs.push((h.code, cx));
-                    }
-                    Extern::Table(TableRef(t)) => {
-                        let i = inst.tables.len() as u32;
-                        *inst.vmctx.at(layout.imported_table(i)) = (*t).vm;
-                        inst.tables.push(t);
-                    }
-                    Extern::Memory(MemoryRef(m)) => {
-                        *inst.vmctx.at(layout.imported_memory) = (*m).vm;
-                        inst.memory = Some(m);
-                    }
-                    Extern::Global(g) => {
-                        let i = inst.globals.len() as u32;
-                        *inst.vmctx.at(layout.imported_global(i)) = g.ptr;
-                        inst.globals.push(g);
-                    }
+            match *ext {
+                Extern::Func(h) => {
+                    let cx = if h.vmctx.is_null() { vm } else { h.vmctx };
+                    let slot = inst.vmctx.import_func(import_funcs.len() as u32);
+                    *slot.ok_or_else(no_slot)? = VmImportFunc {
+                        code: h.code,
+                        vmctx: cx,
+                    };
+                    import_funcs.push((h.code, cx));
+                }
+                Extern::Table(TableRef(t)) => {
+                    let slot = inst.vmctx.imported_table(inst.tables.len() as u32);
+                    // SAFETY: resolved entities are owned by the store.
+                    *slot.ok_or_else(no_slot)? = unsafe { (*t).vm };
+                    inst.tables.push(t);
+                }
+                Extern::Memory(MemoryRef(m)) => {
+                    // SAFETY: as above.
+                    *inst.vmctx.imported_memory().ok_or_else(no_slot)? = unsafe { (*m).vm };
+                    inst.memory = Some(m);
+                }
+                Extern::Global(g) => {
+                    let slot = inst.vmctx.imported_global(inst.globals.len() as u32);
+                    *slot.ok_or_else(no_slot)? = g.ptr;
+                    inst.globals.push(g);
                 }
             }
         }
 
-        // 4. Defined memory and tables.
+        // 4. Defined memory and tables, their `VmMemory`/`VmTable` inline
+        // in the VmCtx.
         if let Some(m) = meta.memory().get(0) {
             let mem = Memory::new(
-                inst.vmctx.at(layout.defined_memory),
+                inst.vmctx.defined_memory_ptr().ok_or_else(no_slot)?,
                 m.min,
                 opt(m.max),
                 self.config.max_memory_pages,
@@ -494,7 +529,7 @@ impl Store {
         for (i, t) in meta.tables().iter().enumerate() {
             let elem = ValType::from_u8(t.elem).unwrap_or(ValType::FuncRef);
             let table = Table::new(
-                inst.vmctx.at(layout.defined_table(i as u32)),
+                inst.vmctx.defined_table_ptr(i as u32).ok_or_else(no_slot)?,
                 elem,
                 t.min,
                 opt(t.max),
@@ -510,45 +545,33 @@ impl Store {
         // the import).
         let nimp = import_funcs.len() as u32;
         for f in 0..meta.func_count() {
-            let (code, cx) = if f < nimp {
+            let (code, vmctx) = if f < nimp {
                 import_funcs[f as usize]
             } else {
                 let rec = meta.funcs().get(f - nimp).unwrap_or_default();
                 (artifact.code.at(rec.text_off), vm)
             };
             let ty = meta.func_type(f).unwrap_or(0);
-            // SAFETY: offset from `layout`.
-            unsafe {
-                let r = inst.vmctx.at::<VmFuncRef>(layout.func_ref(f));
-                (*r).code = code;
-                (*r).vmctx = cx;
-                (*r).type_id = type_ids.get(ty as usize).copied().unwrap_or(u32::MAX);
-            }
+            *inst.vmctx.func_ref(f).ok_or_else(no_slot)? = VmFuncRef {
+                code,
+                vmctx,
+                type_id: type_ids.get(ty as usize).copied().unwrap_or(u32::MAX),
+                _pad: 0,
+            };
         }
 
-        // 6. Defined globals.
+        // 6. Defined globals, with abi's initialiser rules; each sees the
+        // globals before it.
         for (i, g) in meta.globals().iter().enumerate() {
-            let ty = ValType::from_u8(g.ty).unwrap_or(ValType::I64);
-            let bits = match g.init_kind {
-                meta::init::CONST => g.init,
-                meta::init::GLOBAL_GET => inst
-                    .globals
-                    .get(g.init as usize)
-                    // SAFETY: global slots are valid while the store lives.
-                    .map_or(0, |h| unsafe { *h.ptr }),
-                meta::init::REF_FUNC => inst.func_ref(g.init as u32),
-                _ => 0,
-            };
-            let bits = match ty {
-                ValType::I32 | ValType::F32 => bits & 0xffff_ffff,
-                _ => bits,
-            };
-            let ptr = inst.vmctx.at::<u64>(layout.defined_global(i as u32));
-            // SAFETY: offset from `layout`.
-            unsafe { *ptr = bits };
+            let bits = instantiate::global_value(g, &*inst);
+            let ptr = inst
+                .vmctx
+                .defined_global_ptr(i as u32)
+                .ok_or_else(no_slot)?;
+            *inst.vmctx.defined_global(i as u32).ok_or_else(no_slot)? = bits;
             inst.globals.push(GlobalHandle {
                 ptr,
-                ty,
+                ty: ValType::from_u8(g.ty).unwrap_or(ValType::I64),
                 mutable: g.mutable != 0,
             });
         }
@@ -556,15 +579,7 @@ impl Store {
         // 7. Exports, maps, segments.
         for e in meta.exports().iter() {
             let ext = match e.kind {
-                kind::FUNC => {
-                    // SAFETY: func_refs were initialised above.
-                    let r = unsafe { &*inst.vmctx.at::<VmFuncRef>(layout.func_ref(e.index)) };
-                    Extern::Func(FuncHandle {
-                        code: r.code,
-                        vmctx: r.vmctx,
-                        type_id: r.type_id,
-                    })
-                }
+                kind::FUNC => Extern::Func(inst.func(e.index).ok_or_else(no_slot)?),
                 kind::TABLE => Extern::Table(TableRef(inst.tables[e.index as usize])),
                 kind::MEMORY => match inst.memory {
                     Some(m) => Extern::Memory(MemoryRef(m)),
@@ -579,97 +594,36 @@ impl Store {
             .iter()
             .map(|m| (0..m.entries).map(|_| AtomicU64::new(0)).collect())
             .collect();
-        for e in meta.elems().iter() {
-            let items = meta
-                .elem_items(e)
-                .map(|item| {
-                    if item == meta::ITEM_NULL {
-                        0
-                    } else if item & meta::ITEM_GLOBAL != 0 {
-                        inst.globals
-                            .get((item & !meta::ITEM_GLOBAL) as usize)
-                            // SAFETY: global slots are valid while the store lives.
-                            .map_or(0, |h| unsafe { *h.ptr })
-                    } else {
-                        inst.func_ref(item)
-                    }
-                })
-                .collect();
-            inst.elems.push(ElemSeg {
-                items,
+        let elems: Vec<ElemSeg> = meta
+            .elems()
+            .iter()
+            .map(|e| ElemSeg {
+                items: instantiate::elem_items(&meta, e, &*inst).collect(),
                 dropped: Cell::new(false),
-            });
-        }
-        for d in meta.datas().iter() {
-            inst.datas.push(DataSeg {
+            })
+            .collect();
+        inst.elems = elems;
+        inst.datas = meta
+            .datas()
+            .iter()
+            .map(|d| DataSeg {
                 bytes: d.bytes,
                 dropped: Cell::new(false),
-            });
-        }
+            })
+            .collect();
 
-        // 8. Active segments, in order; a failure traps instantiation (what
-        // was written before stays written).
-        let offset_value = |inst: &Instance, kind: u8, v: u32| -> u32 {
-            if kind == meta::offset::GLOBAL_GET {
-                // SAFETY: global slots are valid while the store lives.
-                inst.globals
-                    .get(v as usize)
-                    .map_or(0, |h| unsafe { *h.ptr } as u32)
-            } else {
-                v
-            }
-        };
-        for (i, e) in meta.elems().iter().enumerate() {
-            if e.mode != meta::mode::ACTIVE {
-                continue;
-            }
-            let off = offset_value(inst, e.offset_kind, e.offset) as usize;
-            // SAFETY: tables are owned by the store; no other reference to
-            // this one is live during instantiation.
-            let table = unsafe { &mut *inst.tables[e.table as usize] };
-            let items = inst.elems[i].items();
-            let dst = table.elems_mut();
-            if off
-                .checked_add(items.len())
-                .is_none_or(|end| end > dst.len())
-            {
-                return Err(InstantiateError::Trap(Trap::new(
-                    TrapCode::TableOutOfBounds,
-                )));
-            }
-            dst[off..off + items.len()].copy_from_slice(items);
-        }
-        for (i, d) in meta.datas().iter().enumerate() {
-            if d.mode != meta::mode::ACTIVE {
-                continue;
-            }
-            let off = offset_value(inst, d.offset_kind, d.offset) as u64;
-            let bytes = inst.data(i as u32).unwrap_or(&[]);
-            let Some(mem) = inst.memory else {
-                return Err(InstantiateError::Trap(Trap::new(
-                    TrapCode::MemoryOutOfBounds,
-                )));
-            };
-            // SAFETY: memories are owned by the store; no other reference to
-            // this one is live during instantiation.
-            let mem = unsafe { &mut *mem };
-            match mem.slice_mut(off, bytes.len() as u64) {
-                Some(dst) => dst.copy_from_slice(bytes),
-                None => {
-                    return Err(InstantiateError::Trap(Trap::new(
-                        TrapCode::MemoryOutOfBounds,
-                    )));
-                }
+        // 8. Active segments, in order, by abi's rules: a failure traps
+        // instantiation, and what was written before stays written.
+        instantiate::init_active_segments(&meta, inst)
+            .map_err(|c| InstantiateError::Trap(Trap::new(c)))?;
+        for (e, seg) in meta.elems().iter().zip(&inst.elems) {
+            if instantiate::elem_dropped_after_init(e) {
+                seg.drop_items();
             }
         }
-        for (i, e) in meta.elems().iter().enumerate() {
-            if e.mode != meta::mode::PASSIVE {
-                inst.elems[i].drop_items();
-            }
-        }
-        for (i, d) in meta.datas().iter().enumerate() {
-            if d.mode == meta::mode::ACTIVE {
-                inst.drop_data(i as u32);
+        for (d, seg) in meta.datas().iter().zip(&inst.datas) {
+            if instantiate::data_dropped_after_init(d) {
+                seg.drop_bytes();
             }
         }
 
@@ -677,13 +631,9 @@ impl Store {
         if meta.start_func != NONE {
             let f = meta.start_func;
             let ty = meta.func_type(f).unwrap_or(0);
-            // SAFETY: func_refs were initialised above.
-            let (code, cx) = unsafe {
-                let r = &*inst.vmctx.at::<VmFuncRef>(layout.func_ref(f));
-                (r.code, r.vmctx)
-            };
+            let h = inst.func(f).ok_or_else(no_slot)?;
             let mut values = [0u64; 1];
-            match self.call_raw(id, ty, code, cx, &mut values) {
+            match self.call_raw(id, ty, h.code, h.vmctx, &mut values) {
                 Ok(()) => {}
                 Err(InvokeError::Trap(t)) => return Err(InstantiateError::Trap(t)),
                 Err(e) => return Err(InstantiateError::Resource(e.to_string())),
@@ -717,13 +667,11 @@ impl Store {
             .map_err(|e| InvokeError::Resource(format!("cannot allocate the wasm stack: {e}")))?
             .limit();
         for o in &self.instances {
-            // SAFETY: instances are live; writing the header fields of their
-            // VmCtx while no wasm runs.
-            unsafe {
-                let i = &*o.ptr();
-                *i.vmctx.at::<i64>(header::FUEL) = fuel;
-                *i.vmctx.at::<u64>(header::STACK_LIMIT) = limit;
-            }
+            // SAFETY: instances are live, and no wasm runs and no other
+            // reference to them is held while `&mut self` is.
+            let h = unsafe { (*o.ptr()).vmctx.header() };
+            h.fuel = fuel;
+            h.stack_limit = limit;
         }
         let stack = self.stack.as_ref().expect("created above");
         // SAFETY: `tramp` is the trampoline of `code`'s type (`ty` is the
@@ -803,16 +751,14 @@ impl Store {
                 });
             }
         }
-        // SAFETY: func_refs are initialised for every function.
-        let (code, cx) = unsafe {
-            let r = &*inst.vmctx.at::<VmFuncRef>(inst.layout.func_ref(exp.index));
-            (r.code, r.vmctx)
-        };
+        let h = inst
+            .func(exp.index)
+            .ok_or(InvokeError::NoTrampoline(ty_idx))?;
         let mut values = vec![0u64; ty.params.len().max(ty.results.len()).max(1)];
         for (slot, a) in values.iter_mut().zip(args) {
             *slot = a.to_raw();
         }
-        self.call_raw(id, ty_idx, code, cx, &mut values)?;
+        self.call_raw(id, ty_idx, h.code, h.vmctx, &mut values)?;
         Ok(ty
             .results
             .iter()
@@ -855,6 +801,50 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// Instantiation through [`InitTarget`]: segment offsets read imported
+    /// globals, element items become this instance's funcrefs in an
+    /// imported table, and a data segment out of bounds traps with what
+    /// was written before it kept, as the spec requires.
+    #[test]
+    fn segments_initialise_imported_entities_in_order() {
+        const WAT: &str = r#"(module
+            (import "host" "mem" (memory 1))
+            (import "host" "tab" (table 4 funcref))
+            (import "host" "off" (global i32))
+            (func $f)
+            (elem (global.get 0) $f $f)
+            (data (i32.const 0) "ok")
+            (data (i32.const 65535) "xx"))"#;
+        let kw = kwasm_compiler::compile(WAT.as_bytes(), &Default::default()).unwrap();
+        let a = Rc::new(Artifact::from_bytes("segments.kw", &kw).unwrap());
+        let mut s = Store::default();
+        s.define_memory("host", "mem", 1, None).unwrap();
+        s.define_table("host", "tab", ValType::FuncRef, 4, None)
+            .unwrap();
+        s.define_global("host", "off", ValType::I32, false, 2);
+        match s.instantiate(&a) {
+            Err(InstantiateError::Trap(t)) => assert_eq!(t.code, TrapCode::MemoryOutOfBounds),
+            other => panic!("expected a trap, got {other:?}"),
+        }
+        let Some(Extern::Memory(m)) = s.lookup("host", "mem") else {
+            panic!("no memory")
+        };
+        assert_eq!(&s.memory(m).unwrap().data()[..2], b"ok");
+        let Some(Extern::Table(t)) = s.lookup("host", "tab") else {
+            panic!("no table")
+        };
+        let t = s.table(t).unwrap();
+        let elems: Vec<bool> = (0..4).map(|i| t.get(i).unwrap() != 0).collect();
+        assert_eq!(elems, [false, false, true, true]);
+        // The trapped instance stays in the store: its funcrefs are in use.
+        let f = s.instance(InstanceId(0)).unwrap().func(0).unwrap();
+        assert_eq!(
+            t.get(2),
+            Some(s.instance(InstanceId(0)).unwrap().vmctx.func_ref_addr(0))
+        );
+        assert!(!f.code.is_null());
+    }
+
     /// The slot contract of trampolines (`kwasm_abi::types::RawVal`), below
     /// what [`Store::invoke`] can express: the upper halves of i32/f32
     /// argument slots are ignored (a kernel caller may leave anything
@@ -862,18 +852,7 @@ mod tests {
     /// results of a wasm-to-wasm call.
     #[test]
     fn narrow_slots_ignore_upper_bits_and_results_are_zero_extended() {
-        const WAT: &str = r#"(module
-            (func $many (param i32 f32 i64 f64)
-                (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
-                (local.get 0) (local.get 1) (local.get 2) (local.get 3)
-                (i32.add (local.get 0) (i32.const 1))
-                (f32.add (local.get 1) (f32.const 1))
-                (i64.add (local.get 2) (i64.const 1))
-                (f64.add (local.get 3) (f64.const 1))
-                (i32.const -1) (i64.const -1))
-            (func (export "many") (param i32 f32 i64 f64)
-                (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
-                (call $many (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+        const WAT: &str = include_str!("../tests/data/many_results.wat");
         for opt in [
             kwasm_compiler::OptLevel::None,
             kwasm_compiler::OptLevel::Speed,
@@ -890,9 +869,8 @@ mod tests {
                 let inst = s.instance(id).unwrap();
                 let exp = inst.meta().export("many").unwrap();
                 let ty = inst.meta().func_type(exp.index).unwrap();
-                // SAFETY: func_refs are initialised for every function.
-                let r = unsafe { &*inst.vmctx.at::<VmFuncRef>(inst.layout.func_ref(exp.index)) };
-                (ty, r.code, r.vmctx)
+                let h = inst.func(exp.index).unwrap();
+                (ty, h.code, h.vmctx)
             };
             let mut values = [0x5555_5555_5555_5555u64; 10];
             values[..4].copy_from_slice(&[

@@ -1,160 +1,187 @@
-//! Libcalls: runtime helpers generated code calls through the table at
-//! `VmCtx + header::LIBCALLS` (indices `kwasm_abi::vmctx::libcall::*`).
+//! What generated code calls in this runtime: the libcalls
+//! (`VmCtx + header::LIBCALLS`) and the `kwasm` host functions.
 //!
-//! They get the *calling* instance's `VmCtx`. None of them traps by itself:
-//! those that can fail return a status (0 = ok, else a `TrapCode`) and the
-//! generated code raises the trap, so no Rust frame is ever skipped. Every
-//! bounds check happens before any write, as the spec requires.
+//! Their `extern "C"` entry points and semantics are abi's
+//! (`kwasm_abi::calls`, shared with `kwasm.ko`): this file only says where
+//! an [`Instance`] keeps what they work on. They get the calling instance's
+//! `VmCtx`; every bounds check happens before any write, as the spec
+//! requires.
 
+use super::host;
 use super::instance::Instance;
 use super::store::{Memory, Table};
-use kwasm_abi::bulk;
+use kwasm_abi::calls::{self, Runtime, TablePair};
+use kwasm_abi::host::HostFuncs;
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::vmctx::Libcalls;
+use std::sync::atomic::AtomicU64;
 
-const OK: u32 = 0;
-const MEM_OOB: u32 = TrapCode::MemoryOutOfBounds as u32;
-const TABLE_OOB: u32 = TrapCode::TableOutOfBounds as u32;
+/// The libcall table of every instance.
+static LIBCALLS: Libcalls = calls::libcalls::<Instance>();
 
-/// The libcall table; `abi::vmctx::Libcalls` fixes each entry's signature.
-static TABLE: Libcalls = Libcalls {
-    memory_grow,
-    memory_fill,
-    memory_copy,
-    memory_init,
-    data_drop,
-    table_grow,
-    table_fill,
-    table_copy,
-    table_init,
-    elem_drop,
-};
+/// The `kwasm` host functions, for [`super::host::define_kwasm`].
+pub(crate) static KWASM_FUNCS: HostFuncs = calls::host_funcs::<Instance>();
 
-/// Address of the libcall table, for `VmCtx`.
-pub(crate) fn table_addr() -> usize {
-    &TABLE as *const Libcalls as usize
+/// The libcall table, for `VmCtx`.
+pub(crate) fn libcall_table() -> *const Libcalls {
+    &LIBCALLS
 }
 
-/// The calling instance.
-///
-/// # Safety
-/// `vmctx` must be a live instance's `VmCtx` (generated code passes its own).
-unsafe fn inst<'a>(vmctx: *mut u8) -> &'a Instance {
-    // SAFETY: per this function's contract.
-    unsafe { Instance::from_vmctx(vmctx) }
-}
+impl Instance {
+    /// The instance's memory, mutably: no other Rust reference to it is
+    /// live while a libcall or host function runs (wasm code is suspended
+    /// in the call), nor during instantiation.
+    pub(crate) fn memory_mut(&mut self) -> Option<&mut Memory> {
+        // SAFETY: memories are owned by the store and outlive the instance;
+        // see above.
+        self.memory.map(|m| unsafe { &mut *m })
+    }
 
-/// The instance's memory, mutably: no other Rust reference to it is live
-/// while a libcall runs (wasm code is suspended in the call).
-fn memory<'a>(i: &Instance) -> Option<&'a mut Memory> {
-    // SAFETY: memories are owned by the store and outlive the call; see above.
-    i.memory.map(|m| unsafe { &mut *m })
-}
-
-/// Table `t` of the instance, mutably (same reasoning as [`memory`]).
-fn table<'a>(i: &Instance, t: u32) -> Option<&'a mut Table> {
-    // SAFETY: tables are owned by the store and outlive the call.
-    i.tables.get(t as usize).map(|&p| unsafe { &mut *p })
-}
-
-/// A libcall status from a [`bulk`] result.
-fn status(ok: bool, trap: u32) -> u32 {
-    if ok { OK } else { trap }
-}
-
-extern "C" fn memory_grow(vmctx: *mut u8, delta: u32) -> i32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    match memory(i).and_then(|m| m.grow(delta)) {
-        Some(old) => old as i32,
-        None => -1,
+    /// Table `t` of the instance, mutably (same reasoning as
+    /// [`Self::memory_mut`]).
+    fn table_mut(&mut self, t: u32) -> Option<&mut Table> {
+        // SAFETY: tables are owned by the store and outlive the instance.
+        self.tables.get(t as usize).map(|&p| unsafe { &mut *p })
     }
 }
 
-extern "C" fn memory_fill(vmctx: *mut u8, dst: u32, val: u32, len: u32) -> u32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    memory(i).map_or(MEM_OOB, |m| {
-        status(bulk::fill(m.bytes_mut(), dst, len, val as u8), MEM_OOB)
-    })
-}
+// SAFETY: `Store::instantiate_resolved` sets `host_ctx` of every `VmCtx`
+// whose `libcalls` is `LIBCALLS` (and of every importer of `KWASM_FUNCS`) to
+// its `Instance`, which the store keeps at a fixed address until it drops;
+// while generated code runs (inside `Store::call_raw`, which holds the
+// store mutably) no other reference to an instance is in use. The header's
+// `trap_handler` is `kwasm_rt_trap_handler`, which never returns.
+unsafe impl Runtime for Instance {
+    type Packet = [u8];
 
-extern "C" fn memory_copy(vmctx: *mut u8, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    memory(i).map_or(MEM_OOB, |m| {
-        status(bulk::copy_within(m.bytes_mut(), dst, src, len), MEM_OOB)
-    })
-}
+    fn grow_memory(&mut self, delta: u32) -> Option<u32> {
+        self.memory_mut()?.grow(delta)
+    }
 
-extern "C" fn memory_init(vmctx: *mut u8, data: u32, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    match (i.data(data), memory(i)) {
-        (Some(bytes), Some(m)) => status(bulk::copy(m.bytes_mut(), dst, bytes, src, len), MEM_OOB),
-        _ => MEM_OOB,
+    fn data_and_memory(&mut self, data: u32) -> Option<(&[u8], &mut [u8])> {
+        let mem = self.memory?;
+        let bytes = self.data(data)?;
+        // SAFETY: as in `memory_mut`; the segment's bytes are the
+        // artifact's, not the memory's.
+        Some((bytes, unsafe { (*mem).bytes_mut() }))
+    }
+
+    fn drop_data(&mut self, data: u32) {
+        if let Some(d) = self.datas.get(data as usize) {
+            d.drop_bytes();
+        }
+    }
+
+    fn table(&mut self, t: u32) -> Option<&mut [u64]> {
+        self.table_mut(t).map(Table::elems_mut)
+    }
+
+    fn grow_table(&mut self, t: u32, delta: u32, init: u64) -> Option<u32> {
+        self.table_mut(t)?.grow(delta, init)
+    }
+
+    fn tables(&mut self, dst: u32, src: u32) -> Option<TablePair<'_>> {
+        let d = *self.tables.get(dst as usize)?;
+        let s = *self.tables.get(src as usize)?;
+        // Two indices can name one table (imported twice): compare the
+        // tables themselves before taking two borrows.
+        // SAFETY: as in `table_mut`; `d` and `s` are distinct when both
+        // are borrowed.
+        Some(unsafe {
+            if d == s {
+                TablePair::Same((*d).elems_mut())
+            } else {
+                TablePair::Two {
+                    dst: (*d).elems_mut(),
+                    src: (*s).elems_mut(),
+                }
+            }
+        })
+    }
+
+    fn drop_elem(&mut self, elem: u32) {
+        if let Some(s) = self.elems.get(elem as usize) {
+            s.drop_items();
+        }
+    }
+
+    fn log(&mut self, ptr: u32, len: u32) -> Result<(), TrapCode> {
+        let bytes = self
+            .memory_mut()
+            .and_then(|m| m.slice_mut(ptr as u64, len as u64))
+            .ok_or(TrapCode::MemoryOutOfBounds)?;
+        host::log(bytes);
+        Ok(())
+    }
+
+    fn packet_and_memory(&mut self) -> (&[u8], Option<&mut [u8]>) {
+        // SAFETY: as in `memory_mut`; the packet is the store's, not the
+        // memory's.
+        let mem = self.memory.map(|m| unsafe { (*m).bytes_mut() });
+        (self.host.packet(), mem)
+    }
+
+    fn time_ns(&mut self) -> i64 {
+        host::time_ns()
+    }
+
+    fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64> {
+        self.maps.get(map as usize)?.get(idx as usize)
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        self.host.random_u32()
     }
 }
 
-extern "C" fn data_drop(vmctx: *mut u8, data: u32) {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    i.drop_data(data);
-}
+#[cfg(test)]
+mod tests {
+    use crate::{Artifact, InvokeError, Store, StoreConfig, TrapCode, Val};
+    use std::rc::Rc;
 
-extern "C" fn table_grow(vmctx: *mut u8, t: u32, init: u64, delta: u32) -> i32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    match table(i, t).and_then(|t| t.grow(delta, init)) {
-        Some(old) => old as i32,
-        None => -1,
-    }
-}
-
-extern "C" fn table_fill(vmctx: *mut u8, t: u32, dst: u32, val: u64, len: u32) -> u32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    table(i, t).map_or(TABLE_OOB, |t| {
-        status(bulk::fill(t.elems_mut(), dst, len, val), TABLE_OOB)
-    })
-}
-
-extern "C" fn table_copy(vmctx: *mut u8, dt: u32, st: u32, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    let (Some(&dp), Some(&sp)) = (i.tables.get(dt as usize), i.tables.get(st as usize)) else {
-        return TABLE_OOB;
-    };
-    // Two indices can name one table (imported twice), so compare the tables
-    // themselves before taking two borrows.
-    let ok = if dp == sp {
-        // SAFETY: tables are owned by the store and outlive the call; this is
-        // the only reference to this one while the libcall runs.
-        bulk::copy_within(unsafe { (*dp).elems_mut() }, dst, src, len)
-    } else {
-        // SAFETY: as above, and `dp` and `sp` are distinct tables.
-        let (d, s) = unsafe { (&mut *dp, &mut *sp) };
-        bulk::copy(d.elems_mut(), dst, s.elems_mut(), src, len)
-    };
-    status(ok, TABLE_OOB)
-}
-
-extern "C" fn table_init(vmctx: *mut u8, t: u32, elem: u32, dst: u32, src: u32, len: u32) -> u32 {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    match (i.elems.get(elem as usize), table(i, t)) {
-        (Some(seg), Some(t)) => status(
-            bulk::copy(t.elems_mut(), dst, seg.items(), src, len),
-            TABLE_OOB,
-        ),
-        _ => TABLE_OOB,
-    }
-}
-
-extern "C" fn elem_drop(vmctx: *mut u8, elem: u32) {
-    // SAFETY: called by generated code with its own VmCtx.
-    let i = unsafe { inst(vmctx) };
-    if let Some(s) = i.elems.get(elem as usize) {
-        s.drop_items();
+    /// The `kwasm` host functions through abi's entry points, including the
+    /// traps they raise through the header's handler.
+    #[test]
+    fn host_functions_work_and_trap_through_abi() {
+        const WAT: &str = r#"(module
+            (import "kwasm" "pkt_len" (func $pkt_len (result i32)))
+            (import "kwasm" "pkt_load" (func $pkt_load (param i32 i32 i32) (result i32)))
+            (import "kwasm" "map_add" (func $map_add (param i32 i32 i64) (result i64)))
+            (import "kwasm" "log" (func $log (param i32 i32)))
+            (memory 1)
+            (func (export "pkt_len") (result i32) (call $pkt_len))
+            (func (export "pkt_load") (param i32 i32 i32) (result i32)
+                (call $pkt_load (local.get 0) (local.get 1) (local.get 2)))
+            (func (export "byte") (param i32) (result i32) (i32.load8_u (local.get 0)))
+            (func (export "map_add") (param i32 i32 i64) (result i64)
+                (call $map_add (local.get 0) (local.get 1) (local.get 2)))
+            (func (export "log") (param i32 i32) (call $log (local.get 0) (local.get 1)))
+            (@custom "kwasm.maps" "\02\00\00\00"))"#;
+        let kw = kwasm_compiler::compile(WAT.as_bytes(), &Default::default()).unwrap();
+        let a = Rc::new(Artifact::from_bytes("host.kw", &kw).unwrap());
+        let mut s = Store::new(StoreConfig {
+            packet: vec![1, 2, 3, 4, 5],
+            ..StoreConfig::default()
+        });
+        let i = s.instantiate(&a).unwrap();
+        let mut call = |name: &str, args: &[Val]| s.invoke(i, name, args);
+        let trap = |r: Result<Vec<Val>, InvokeError>| match r {
+            Err(InvokeError::Trap(t)) => t.code,
+            other => panic!("expected a trap, got {other:?}"),
+        };
+        assert_eq!(call("pkt_len", &[]).unwrap(), [Val::I32(5)]);
+        let load = [Val::I32(3), Val::I32(100), Val::I32(8)];
+        assert_eq!(call("pkt_load", &load).unwrap(), [Val::I32(2)]);
+        assert_eq!(call("byte", &[Val::I32(101)]).unwrap(), [Val::I32(5)]);
+        let load = [Val::I32(0), Val::I32(65535), Val::I32(2)];
+        assert_eq!(trap(call("pkt_load", &load)), TrapCode::MemoryOutOfBounds);
+        let add = |idx, d| [Val::I32(0), Val::I32(idx), Val::I64(d)];
+        assert_eq!(call("map_add", &add(1, 5)).unwrap(), [Val::I64(5)]);
+        assert_eq!(call("map_add", &add(1, -7)).unwrap(), [Val::I64(-2)]);
+        assert_eq!(trap(call("map_add", &add(2, 1))), TrapCode::HostError);
+        let log = [Val::I32(65535), Val::I32(2)];
+        assert_eq!(trap(call("log", &log)), TrapCode::MemoryOutOfBounds);
+        // A trap unwinds nothing in Rust: the instance still works.
+        assert_eq!(call("pkt_len", &[]).unwrap(), [Val::I32(5)]);
     }
 }

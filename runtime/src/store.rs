@@ -4,9 +4,10 @@ use super::host::HostState;
 use super::instance::{Instance, InstanceId};
 use super::trampoline::WasmStack;
 use super::values::FuncType;
-use super::vm::{Mapping, Owned, VmMemory, VmTable};
+use super::vm::{Mapping, Owned};
 use kwasm_abi::types::ValType;
 use kwasm_abi::vmctx::{MAX_WASM_PAGES, WASM_PAGE_SIZE};
+use kwasm_abi::vmctx::{VmMemory, VmTable};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -408,13 +409,19 @@ impl Store {
 
     /// Define a host function `module.name` with native code `code`
     /// (`extern "C" fn(vmctx, params...) -> result`).
-    pub(crate) fn define_host_func(&mut self, module: &str, name: &str, code: usize, ty: FuncType) {
+    pub(crate) fn define_host_func(
+        &mut self,
+        module: &str,
+        name: &str,
+        code: *const u8,
+        ty: FuncType,
+    ) {
         let type_id = self.type_id(&ty);
         self.define(
             module,
             name,
             Extern::Func(FuncHandle {
-                code: code as *const u8,
+                code,
                 vmctx: std::ptr::null_mut(),
                 type_id,
             }),
@@ -487,7 +494,7 @@ impl Store {
                 // SAFETY: instances are live while the store is.
                 let i = unsafe { &*o.ptr() };
                 let base = i.vmctx.ptr() as usize;
-                p >= base && p < base + i.layout.size as usize
+                p >= base && p < base + i.vmctx.layout().size as usize
             })
         };
         match ext {

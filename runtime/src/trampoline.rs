@@ -15,11 +15,11 @@
 //! trap, too: a fault in the wasm stack's guard page becomes
 //! `StackOverflow`, anything else a `Fault` carrying the signal number. Only
 //! a synchronous fault (`si_code > 0`) whose faulting instruction lies in the
-//! code of a loaded artifact ([`super::code_ranges`]) qualifies. Everything
+//! code of a loaded artifact (`super::code_ranges`) qualifies. Everything
 //! else — a signal sent with `kill`/`tgkill`/`sigqueue`, a fault in Rust
 //! host code or in a libcall, any signal outside an activation — goes to the
 //! previously installed handler, and the process dies of it as it would
-//! without kwasm; see [`classify`] and [`chain`].
+//! without kwasm; see `classify` and `chain`.
 
 use super::code_ranges;
 use super::vm::Mapping;
@@ -159,8 +159,8 @@ std::arch::global_asm!(
 );
 
 /// Address of the trap handler, for `VmCtx`.
-pub(crate) fn trap_handler_addr() -> usize {
-    kwasm_rt_trap_handler as *const () as usize
+pub(crate) fn trap_handler_addr() -> *const u8 {
+    kwasm_rt_trap_handler as *const u8
 }
 
 /// A dedicated wasm stack with an inaccessible guard page below it.

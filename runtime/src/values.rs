@@ -1,7 +1,7 @@
 //! Values crossing the host boundary and their 64-bit slot encoding
 //! (`RawVal`, see the codegen contract).
 
-use kwasm_abi::types::{RawVal, ValType};
+use kwasm_abi::types::{RawVal, ValType, fmt_sig};
 use std::fmt;
 use std::num::NonZeroU64;
 
@@ -23,8 +23,7 @@ impl FuncType {
 
 impl fmt::Display for FuncType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |v: &[ValType]| v.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
-        write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
+        fmt_sig(f, self.params.iter().copied(), self.results.iter().copied())
     }
 }
 

@@ -1,95 +1,62 @@
-//! Rust views of the `VmCtx` structures defined in `kwasm_abi::vmctx`.
+//! Allocations behind the runtime's `VmCtx`s and entities.
 //!
-//! The offsets are abi's; the `repr(C)` structs below are checked against
-//! them at compile time so a change in abi cannot silently desynchronise us.
+//! The `VmCtx` structures and their typed views are abi's
+//! (`kwasm_abi::vmctx`); this module only owns the memory they live in:
+//! [`VmCtxMem`] allocates one `VmCtx` and hands out its single
+//! [`VmCtxView`], [`Owned`] keeps host-side structures at fixed addresses,
+//! and [`Mapping`] reserves linear memories and stacks.
 
-use kwasm_abi::vmctx::{funcref, header, import_func, memory, table};
+use kwasm_abi::vmctx::{VmCtxLayout, VmCtxView};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
-use std::mem::{offset_of, size_of};
+use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
-/// `VmMemory`: base and length in bytes of a linear memory.
-#[repr(C)]
-pub(crate) struct VmMemory {
-    pub base: *mut u8,
-    pub length: u64,
-}
-
-/// `VmTable`: base and element count of a table of 64-bit elements.
-#[repr(C)]
-pub(crate) struct VmTable {
-    pub base: *mut u64,
-    pub length: u64,
-}
-
-/// `VmFuncRef`: what a funcref points at.
-#[repr(C)]
-pub(crate) struct VmFuncRef {
-    pub code: *const u8,
-    pub vmctx: *mut u8,
-    pub type_id: u32,
-    pub _pad: u32,
-}
-
-/// `VmImportFunc`: an imported function's code and context.
-#[repr(C)]
-pub(crate) struct VmImportFunc {
-    pub code: *const u8,
-    pub vmctx: *mut u8,
-}
-
-const _: () = {
-    assert!(offset_of!(VmMemory, base) == memory::BASE as usize);
-    assert!(offset_of!(VmMemory, length) == memory::LENGTH as usize);
-    assert!(size_of::<VmMemory>() == memory::SIZE as usize);
-    assert!(offset_of!(VmTable, base) == table::BASE as usize);
-    assert!(offset_of!(VmTable, length) == table::LENGTH as usize);
-    assert!(size_of::<VmTable>() == table::SIZE as usize);
-    assert!(offset_of!(VmFuncRef, code) == funcref::CODE as usize);
-    assert!(offset_of!(VmFuncRef, vmctx) == funcref::VMCTX as usize);
-    assert!(offset_of!(VmFuncRef, type_id) == funcref::TYPE_ID as usize);
-    assert!(size_of::<VmFuncRef>() == funcref::SIZE as usize);
-    assert!(offset_of!(VmImportFunc, code) == import_func::CODE as usize);
-    assert!(offset_of!(VmImportFunc, vmctx) == import_func::VMCTX as usize);
-    assert!(size_of::<VmImportFunc>() == import_func::SIZE as usize);
-};
-
-/// A zeroed, 16-byte aligned `VmCtx` allocation.
+/// A zeroed, 16-byte aligned `VmCtx` allocation and the one view of it.
+///
+/// The view is created once, with the allocation, and reached only through
+/// `&self`/`&mut self` of this owner: Rust's borrows then rule out two live
+/// `&mut` to the same field, which two views of one allocation would not.
 pub(crate) struct VmCtxMem {
-    ptr: NonNull<u8>,
-    layout: Layout,
+    view: VmCtxView,
+    alloc: Layout,
 }
 
 impl VmCtxMem {
-    /// Allocate `size` zeroed bytes (at least the header).
-    pub fn new(size: u32) -> Option<VmCtxMem> {
-        let size = (size as usize).max(header::SIZE as usize);
-        let layout = Layout::from_size_align(size, 16).ok()?;
-        // SAFETY: `layout` has a non-zero size (at least the header).
-        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
-        Some(VmCtxMem { ptr, layout })
+    /// Allocate a `VmCtx` of `layout.size` zeroed bytes.
+    pub fn new(layout: VmCtxLayout) -> Option<VmCtxMem> {
+        // Never zero-sized: the header is always there.
+        let size = (layout.size as usize).max(kwasm_abi::vmctx::header::SIZE as usize);
+        let alloc = Layout::from_size_align(size, 16).ok()?;
+        // SAFETY: `alloc` has a non-zero size.
+        let base = NonNull::new(unsafe { alloc_zeroed(alloc) })?;
+        // SAFETY: `base` points to at least `layout.size` zeroed, 16-byte
+        // aligned bytes that live until `drop`, after the view (it is a
+        // field of `self`). Generated code runs only inside
+        // `Store::call_raw`, which holds no reference obtained from a view
+        // while wasm runs; libcalls and host functions reach the instance
+        // through `HOST_CTX`, not through the view.
+        let view = unsafe { VmCtxView::new(base, layout) };
+        Some(VmCtxMem { view, alloc })
     }
+}
 
-    pub fn ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+impl Deref for VmCtxMem {
+    type Target = VmCtxView;
+    fn deref(&self) -> &VmCtxView {
+        &self.view
     }
+}
 
-    /// Pointer to the field at byte offset `off`, typed as `T`.
-    ///
-    /// The caller must only use offsets computed by `VmCtxLayout` for this
-    /// very allocation, with the type that abi documents for that field.
-    pub fn at<T>(&self, off: u32) -> *mut T {
-        debug_assert!(off as usize + size_of::<T>() <= self.layout.size());
-        // SAFETY: callers pass offsets from the layout this allocation was
-        // sized with, so the result stays inside the allocation.
-        unsafe { self.ptr.as_ptr().add(off as usize).cast::<T>() }
+impl DerefMut for VmCtxMem {
+    fn deref_mut(&mut self) -> &mut VmCtxView {
+        &mut self.view
     }
 }
 
 impl Drop for VmCtxMem {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with exactly this layout.
-        unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
+        unsafe { dealloc(self.view.ptr(), self.alloc) }
     }
 }
 

@@ -361,21 +361,7 @@ fn stack_overflow_traps_in_the_recursing_function() {
 #[test]
 fn many_results_through_trampolines() {
     for opt in OPT_LEVELS {
-        let a = load_opt(
-            r#"(module
-                (func $many (param i32 f32 i64 f64)
-                    (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
-                    (local.get 0) (local.get 1) (local.get 2) (local.get 3)
-                    (i32.add (local.get 0) (i32.const 1))
-                    (f32.add (local.get 1) (f32.const 1))
-                    (i64.add (local.get 2) (i64.const 1))
-                    (f64.add (local.get 3) (f64.const 1))
-                    (i32.const -1) (i64.const -1))
-                (func (export "many") (param i32 f32 i64 f64)
-                    (result i32 f32 i64 f64 i32 f32 i64 f64 i32 i64)
-                    (call $many (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#,
-            opt,
-        );
+        let a = load_opt(include_str!("data/many_results.wat"), opt);
         let mut s = Store::default();
         let i = s.instantiate(&a).unwrap();
         let args = [

@@ -1,0 +1,506 @@
+//! The functions generated code calls into a runtime, written once: the
+//! libcalls of [`Libcalls`] and the host functions of [`HostFuncs`], as
+//! `extern "C"` entry points generic over a runtime's instance type.
+//!
+//! A runtime implements [`Runtime`] for its instance, which owns the
+//! memory, tables and segments and provides its services (a packet, a
+//! clock, maps, a log), and puts [`libcalls`] and [`host_funcs`] into its
+//! `VmCtx`s. abi does the rest: it finds the instance through the header's
+//! `host_ctx`, checks bounds with [`bulk`], and turns a failure into a
+//! libcall status or a trap. So `memory.fill` or `kwasm.map_add` cannot
+//! behave differently in `kwasm.ko` and in the userspace runner.
+//!
+//! Like [`super::vmctx::VmCtxView`], this is audited `unsafe` code: the two
+//! places where an address from generated code becomes a Rust reference or
+//! a function.
+
+#![allow(unsafe_code)]
+
+use super::bulk;
+use super::host::HostFuncs;
+use super::instantiate::InitTarget;
+use super::trap::TrapCode;
+use super::vmctx::{Libcalls, VmCtxHeader};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Two tables of one instance for `table.copy`: one table when both
+/// indices name it (the same index, or one table imported twice).
+pub enum TablePair<'a> {
+    Same(&'a mut [u64]),
+    Two { dst: &'a mut [u64], src: &'a [u64] },
+}
+
+/// A packet as `kwasm.pkt_len` and `kwasm.pkt_load` read it.
+pub trait Packet {
+    /// Length in bytes.
+    fn length(&self) -> u32;
+    /// Copy `out.len()` bytes from `off`, which the caller has checked to
+    /// lie within the packet, into `out`; `false` if that failed.
+    fn copy_to(&self, off: u32, out: &mut [u8]) -> bool;
+}
+
+impl Packet for [u8] {
+    fn length(&self) -> u32 {
+        <[u8]>::len(self).min(u32::MAX as usize) as u32
+    }
+
+    fn copy_to(&self, off: u32, out: &mut [u8]) -> bool {
+        // No slicing that could panic: the kernel builds this file too,
+        // and objtool flags panic paths.
+        match self.get(off as usize..).and_then(|s| s.get(..out.len())) {
+            Some(src) => {
+                for (d, s) in out.iter_mut().zip(src) {
+                    *d = *s;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A runtime's instance, as the libcalls and host functions see it.
+///
+/// Every method runs on the wasm stack while generated code of this
+/// instance waits for it, so it must not unwind, and should not block. The
+/// [`InitTarget`] methods give the current memory and an element segment
+/// with a table, as during instantiation; a dropped segment is empty.
+///
+/// # Safety
+/// Implementing this trait promises that in every `VmCtx` whose libcall or
+/// host-function table comes from [`libcalls::<Self>`](libcalls) or
+/// [`host_funcs::<Self>`](host_funcs), the header's `host_ctx` points to a
+/// live `Self` that the call may borrow mutably (no other reference to it
+/// is in use while generated code runs), and the header's `trap_handler`
+/// is an `extern "C" fn(vmctx, code: u32, func: u32) -> !` that does not
+/// return into the frame that called it.
+pub unsafe trait Runtime: InitTarget + Sized {
+    /// How the runtime holds a packet: bytes, or the kernel's skb.
+    type Packet: Packet + ?Sized;
+
+    /// `memory.grow`: the old size in pages, or `None` when the memory
+    /// cannot grow by `delta` pages (or there is none).
+    fn grow_memory(&mut self, delta: u32) -> Option<u32>;
+    /// The bytes of data segment `data` (empty once dropped) and the
+    /// current memory, borrowed at once.
+    fn data_and_memory(&mut self, data: u32) -> Option<(&[u8], &mut [u8])>;
+    fn drop_data(&mut self, data: u32);
+    /// The elements of table `t` (imported tables first).
+    fn table(&mut self, t: u32) -> Option<&mut [u64]>;
+    /// `table.grow` with new elements set to `init`: the old size, or
+    /// `None`.
+    fn grow_table(&mut self, t: u32, delta: u32, init: u64) -> Option<u32>;
+    fn tables(&mut self, dst: u32, src: u32) -> Option<TablePair<'_>>;
+    fn drop_elem(&mut self, elem: u32);
+
+    /// `kwasm.log`: write `len` bytes of memory at `ptr` to the log.
+    fn log(&mut self, ptr: u32, len: u32) -> Result<(), TrapCode>;
+    /// The current packet (empty when there is none) and the current
+    /// memory, borrowed at once.
+    fn packet_and_memory(&mut self) -> (&Self::Packet, Option<&mut [u8]>);
+    fn time_ns(&mut self) -> i64;
+    /// Slot `idx` of map `map`.
+    fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64>;
+    fn random_u32(&mut self) -> u32;
+}
+
+/// The instance that `vmctx` belongs to.
+///
+/// # Safety
+/// `vmctx` is what generated code passed to a function of a [`libcalls`]
+/// or [`host_funcs`] table of `R`; see [`Runtime`].
+unsafe fn instance<'a, R: Runtime>(vmctx: *mut u8) -> &'a mut R {
+    // SAFETY: `vmctx` starts with the header, whose `host_ctx` is a live
+    // `R` that this call may borrow mutably (`Runtime`'s contract).
+    unsafe { &mut *(*vmctx.cast::<VmCtxHeader>()).host_ctx.cast::<R>() }
+}
+
+/// Raise a trap from a host function, through the handler in `vmctx`'s
+/// header, as generated code does.
+///
+/// # Safety
+/// As for [`instance`]; the caller's frame holds nothing that needs
+/// dropping, since the handler does not return.
+unsafe fn raise(vmctx: *mut u8, code: TrapCode) -> ! {
+    // SAFETY: the header's `trap_handler` is a function of this type
+    // (`Runtime`'s contract).
+    let handler: extern "C" fn(*mut u8, u32, u32) -> ! =
+        unsafe { core::mem::transmute((*vmctx.cast::<VmCtxHeader>()).trap_handler) };
+    handler(vmctx, code as u32, u32::MAX)
+}
+
+/// The libcall table of runtime `R`.
+pub const fn libcalls<R: Runtime>() -> Libcalls {
+    Libcalls {
+        memory_grow: memory_grow::<R>,
+        memory_fill: memory_fill::<R>,
+        memory_copy: memory_copy::<R>,
+        memory_init: memory_init::<R>,
+        data_drop: data_drop::<R>,
+        table_grow: table_grow::<R>,
+        table_fill: table_fill::<R>,
+        table_copy: table_copy::<R>,
+        table_init: table_init::<R>,
+        elem_drop: elem_drop::<R>,
+    }
+}
+
+/// The host functions of runtime `R`.
+pub const fn host_funcs<R: Runtime>() -> HostFuncs {
+    HostFuncs {
+        log: log::<R>,
+        pkt_len: pkt_len::<R>,
+        pkt_load: pkt_load::<R>,
+        time_ns: time_ns::<R>,
+        map_get: map_get::<R>,
+        map_set: map_set::<R>,
+        map_add: map_add::<R>,
+        random_u32: random_u32::<R>,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Libcalls: none traps itself. Those that can fail return 0 or a trap code
+// and generated code raises it, so no Rust frame is ever skipped.
+
+/// A libcall status: 0 when a [`bulk`] operation succeeded, else `trap`.
+fn status(ok: Option<bool>, trap: TrapCode) -> u32 {
+    if ok == Some(true) { 0 } else { trap as u32 }
+}
+
+/// A grow result: the old size, or -1.
+fn grown(old: Option<u32>) -> i32 {
+    old.map_or(-1, |o| o as i32)
+}
+
+extern "C" fn memory_grow<R: Runtime>(vmctx: *mut u8, delta: u32) -> i32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    grown(unsafe { instance::<R>(vmctx) }.grow_memory(delta))
+}
+
+extern "C" fn memory_fill<R: Runtime>(vmctx: *mut u8, dst: u32, val: u32, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let m = unsafe { instance::<R>(vmctx) }.memory();
+    let ok = m.map(|m| bulk::fill(m, dst, len, val as u8));
+    status(ok, TrapCode::MemoryOutOfBounds)
+}
+
+extern "C" fn memory_copy<R: Runtime>(vmctx: *mut u8, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let m = unsafe { instance::<R>(vmctx) }.memory();
+    let ok = m.map(|m| bulk::copy_within(m, dst, src, len));
+    status(ok, TrapCode::MemoryOutOfBounds)
+}
+
+extern "C" fn memory_init<R: Runtime>(
+    vmctx: *mut u8,
+    data: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let dm = unsafe { instance::<R>(vmctx) }.data_and_memory(data);
+    let ok = dm.map(|(d, m)| bulk::copy(m, dst, d, src, len));
+    status(ok, TrapCode::MemoryOutOfBounds)
+}
+
+extern "C" fn data_drop<R: Runtime>(vmctx: *mut u8, data: u32) {
+    // SAFETY: called by generated code with its own VmCtx.
+    unsafe { instance::<R>(vmctx) }.drop_data(data)
+}
+
+extern "C" fn table_grow<R: Runtime>(vmctx: *mut u8, t: u32, init: u64, delta: u32) -> i32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    grown(unsafe { instance::<R>(vmctx) }.grow_table(t, delta, init))
+}
+
+extern "C" fn table_fill<R: Runtime>(vmctx: *mut u8, t: u32, dst: u32, val: u64, len: u32) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let e = unsafe { instance::<R>(vmctx) }.table(t);
+    status(
+        e.map(|e| bulk::fill(e, dst, len, val)),
+        TrapCode::TableOutOfBounds,
+    )
+}
+
+extern "C" fn table_copy<R: Runtime>(
+    vmctx: *mut u8,
+    dt: u32,
+    st: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let ok = unsafe { instance::<R>(vmctx) }
+        .tables(dt, st)
+        .map(|p| match p {
+            TablePair::Same(e) => bulk::copy_within(e, dst, src, len),
+            TablePair::Two { dst: d, src: s } => bulk::copy(d, dst, s, src, len),
+        });
+    status(ok, TrapCode::TableOutOfBounds)
+}
+
+extern "C" fn table_init<R: Runtime>(
+    vmctx: *mut u8,
+    t: u32,
+    elem: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: called by generated code with its own VmCtx.
+    let et = unsafe { instance::<R>(vmctx) }.elem_and_table(elem, t);
+    let ok = et.map(|(items, table)| bulk::copy(table, dst, items, src, len));
+    status(ok, TrapCode::TableOutOfBounds)
+}
+
+extern "C" fn elem_drop<R: Runtime>(vmctx: *mut u8, elem: u32) {
+    // SAFETY: called by generated code with its own VmCtx.
+    unsafe { instance::<R>(vmctx) }.drop_elem(elem)
+}
+
+// ---------------------------------------------------------------------------
+// Host functions (semantics in `super::host`). Those that can fail raise
+// the trap themselves, from a frame holding only plain values.
+
+extern "C" fn log<R: Runtime>(vmctx: *mut u8, ptr: u32, len: u32) {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    if let Err(c) = unsafe { instance::<R>(vmctx) }.log(ptr, len) {
+        // SAFETY: nothing in this frame needs dropping.
+        unsafe { raise(vmctx, c) }
+    }
+}
+
+extern "C" fn pkt_len<R: Runtime>(vmctx: *mut u8) -> i32 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    let (pkt, _) = unsafe { instance::<R>(vmctx) }.packet_and_memory();
+    pkt.length().min(i32::MAX as u32) as i32
+}
+
+/// `pkt_load`: the number of bytes copied, or the trap for a destination
+/// outside memory (checked first, whatever the packet holds).
+fn pkt_load_in<R: Runtime>(i: &mut R, off: u32, dst: u32, len: u32) -> Result<i32, TrapCode> {
+    let (pkt, mem) = i.packet_and_memory();
+    let out = mem
+        .and_then(|m| {
+            let r = bulk::range(dst, len, m.len())?;
+            m.get_mut(r)
+        })
+        .ok_or(TrapCode::MemoryOutOfBounds)?;
+    let n = pkt.length().saturating_sub(off).min(len);
+    let copied = n > 0
+        && out
+            .get_mut(..n as usize)
+            .is_some_and(|o| pkt.copy_to(off, o));
+    Ok(if copied { n as i32 } else { 0 })
+}
+
+extern "C" fn pkt_load<R: Runtime>(vmctx: *mut u8, off: u32, dst: u32, len: u32) -> i32 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    match pkt_load_in(unsafe { instance::<R>(vmctx) }, off, dst, len) {
+        Ok(n) => n,
+        // SAFETY: nothing in this frame needs dropping.
+        Err(c) => unsafe { raise(vmctx, c) },
+    }
+}
+
+extern "C" fn time_ns<R: Runtime>(vmctx: *mut u8) -> i64 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    unsafe { instance::<R>(vmctx) }.time_ns()
+}
+
+/// Run `op` on a map slot; an index out of range traps with `HostError`.
+fn with_slot<R: Runtime>(
+    vmctx: *mut u8,
+    map: u32,
+    idx: u32,
+    op: impl Fn(&AtomicU64) -> i64,
+) -> i64 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    let r = unsafe { instance::<R>(vmctx) }.map_slot(map, idx).map(op);
+    match r {
+        Some(v) => v,
+        // SAFETY: nothing in this frame needs dropping.
+        None => unsafe { raise(vmctx, TrapCode::HostError) },
+    }
+}
+
+extern "C" fn map_get<R: Runtime>(vmctx: *mut u8, map: u32, idx: u32) -> i64 {
+    with_slot::<R>(vmctx, map, idx, |s| s.load(Ordering::Relaxed) as i64)
+}
+
+extern "C" fn map_set<R: Runtime>(vmctx: *mut u8, map: u32, idx: u32, v: i64) {
+    with_slot::<R>(vmctx, map, idx, |s| {
+        s.store(v as u64, Ordering::Relaxed);
+        0
+    });
+}
+
+extern "C" fn map_add<R: Runtime>(vmctx: *mut u8, map: u32, idx: u32, delta: i64) -> i64 {
+    with_slot::<R>(vmctx, map, idx, |s| {
+        s.fetch_add(delta as u64, Ordering::Relaxed)
+            .wrapping_add(delta as u64) as i64
+    })
+}
+
+extern "C" fn random_u32<R: Runtime>(vmctx: *mut u8) -> i32 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    unsafe { instance::<R>(vmctx) }.random_u32() as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::ptr;
+
+    /// An instance with a little of everything, in arrays.
+    struct Fake {
+        mem: [u8; 8],
+        pages: u32,
+        tables: [[u64; 4]; 2],
+        seg: [u64; 2],
+        seg_dropped: bool,
+        data: [u8; 3],
+        maps: [AtomicU64; 2],
+        pkt: [u8; 5],
+    }
+
+    impl InitTarget for Fake {
+        fn global(&self, _: u32) -> u64 {
+            0
+        }
+        fn func_ref(&self, f: u32) -> u64 {
+            f as u64
+        }
+        fn elem_and_table(&mut self, e: u32, t: u32) -> Option<(&[u64], &mut [u64])> {
+            let items: &[u64] = if self.seg_dropped { &[] } else { &self.seg };
+            (e == 0).then_some((items, self.tables.get_mut(t as usize)?.as_mut_slice()))
+        }
+        fn memory(&mut self) -> Option<&mut [u8]> {
+            Some(&mut self.mem)
+        }
+    }
+
+    // SAFETY: `call` below builds a header whose `host_ctx` is the fake;
+    // nothing here raises a trap.
+    unsafe impl Runtime for Fake {
+        type Packet = [u8];
+        fn grow_memory(&mut self, delta: u32) -> Option<u32> {
+            let old = self.pages;
+            self.pages = bulk::grow(old as u64, delta, 2)? as u32;
+            Some(old)
+        }
+        fn data_and_memory(&mut self, data: u32) -> Option<(&[u8], &mut [u8])> {
+            (data == 0).then_some((&self.data[..], &mut self.mem[..]))
+        }
+        fn drop_data(&mut self, _: u32) {}
+        fn table(&mut self, t: u32) -> Option<&mut [u64]> {
+            self.tables.get_mut(t as usize).map(|t| t.as_mut_slice())
+        }
+        fn grow_table(&mut self, _: u32, _: u32, _: u64) -> Option<u32> {
+            None
+        }
+        fn tables(&mut self, dst: u32, src: u32) -> Option<TablePair<'_>> {
+            let [a, b] = &mut self.tables;
+            Some(match (dst, src) {
+                (0, 0) => TablePair::Same(a),
+                (0, 1) => TablePair::Two { dst: a, src: b },
+                _ => return None,
+            })
+        }
+        fn drop_elem(&mut self, _: u32) {
+            self.seg_dropped = true;
+        }
+        fn log(&mut self, _: u32, _: u32) -> Result<(), TrapCode> {
+            Ok(())
+        }
+        fn packet_and_memory(&mut self) -> (&[u8], Option<&mut [u8]>) {
+            (&self.pkt, Some(&mut self.mem))
+        }
+        fn time_ns(&mut self) -> i64 {
+            42
+        }
+        fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64> {
+            (idx == 0).then_some(self.maps.get(map as usize)?)
+        }
+        fn random_u32(&mut self) -> u32 {
+            4
+        }
+    }
+
+    fn fake() -> Fake {
+        Fake {
+            mem: [0; 8],
+            pages: 1,
+            tables: [[0; 4], [1, 2, 3, 4]],
+            seg: [8, 9],
+            seg_dropped: false,
+            data: [5, 6, 7],
+            maps: [AtomicU64::new(0), AtomicU64::new(0)],
+            pkt: [10, 11, 12, 13, 14],
+        }
+    }
+
+    /// Runs `f` with a `VmCtx` (just the header) whose instance is `inst`.
+    fn call<T>(inst: &mut Fake, f: impl FnOnce(*mut u8) -> T) -> T {
+        let mut h = VmCtxHeader {
+            fuel: 0,
+            stack_limit: 0,
+            trap_handler: ptr::null(),
+            libcalls: ptr::null(),
+            host_ctx: ptr::from_mut(inst).cast(),
+        };
+        f(ptr::from_mut(&mut h).cast())
+    }
+
+    const MEM_OOB: u32 = TrapCode::MemoryOutOfBounds as u32;
+    const TABLE_OOB: u32 = TrapCode::TableOutOfBounds as u32;
+
+    #[test]
+    fn libcalls_check_bounds_before_writing() {
+        let l = libcalls::<Fake>();
+        let mut i = fake();
+        call(&mut i, |vm| {
+            assert_eq!((l.memory_fill)(vm, 6, 7, 2), 0);
+            assert_eq!((l.memory_fill)(vm, 7, 9, 2), MEM_OOB);
+            assert_eq!((l.memory_init)(vm, 0, 0, 1, 2), 0);
+            assert_eq!((l.memory_init)(vm, 0, 0, 2, 2), MEM_OOB);
+            assert_eq!((l.memory_init)(vm, 1, 0, 0, 0), MEM_OOB);
+            assert_eq!((l.memory_copy)(vm, 2, 0, 2), 0);
+            assert_eq!((l.memory_grow)(vm, 1), 1);
+            assert_eq!((l.memory_grow)(vm, 1), -1);
+        });
+        assert_eq!(i.mem, [6, 7, 6, 7, 0, 0, 7, 7]);
+        call(&mut i, |vm| {
+            assert_eq!((l.table_copy)(vm, 0, 1, 0, 2, 2), 0);
+            assert_eq!((l.table_copy)(vm, 0, 0, 1, 0, 2), 0);
+            assert_eq!((l.table_copy)(vm, 0, 0, 3, 0, 2), TABLE_OOB);
+            assert_eq!((l.table_fill)(vm, 1, 3, 0, 1), 0);
+            assert_eq!((l.table_init)(vm, 0, 0, 2, 0, 2), 0);
+            (l.elem_drop)(vm, 0);
+            assert_eq!((l.table_init)(vm, 0, 0, 0, 0, 1), TABLE_OOB);
+            assert_eq!((l.table_grow)(vm, 0, 0, 1), -1);
+        });
+        assert_eq!(i.tables, [[3, 3, 8, 9], [1, 2, 3, 0]]);
+    }
+
+    #[test]
+    fn host_functions_follow_the_host_api() {
+        let h = host_funcs::<Fake>();
+        let mut i = fake();
+        call(&mut i, |vm| {
+            assert_eq!((h.pkt_len)(vm), 5);
+            assert_eq!((h.pkt_load)(vm, 3, 1, 4), 2, "up to the packet's end");
+            assert_eq!((h.pkt_load)(vm, 9, 0, 4), 0, "past the end");
+            assert_eq!((h.map_add)(vm, 1, 0, 5), 5);
+            assert_eq!((h.map_add)(vm, 1, 0, -2), 3);
+            (h.map_set)(vm, 0, 0, 7);
+            assert_eq!((h.map_get)(vm, 0, 0), 7);
+            assert_eq!((h.time_ns)(vm), 42);
+            assert_eq!((h.random_u32)(vm), 4);
+        });
+        assert_eq!(i.mem[..4], [0, 13, 14, 0]);
+    }
+}
