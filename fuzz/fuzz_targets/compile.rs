@@ -4,7 +4,7 @@
 //! a kwasm bug"), at either optimisation level.
 //!
 //! Three modules out of four are generated with the differential test's
-//! wasm-smith configuration (`cli/tests/diff/mod.rs`: kwasm's feature set);
+//! wasm-smith configuration (`runtime/tests/diff/mod.rs`: kwasm's feature set);
 //! these must compile at both levels, and the `.kw` must load in the
 //! userspace runtime (its metadata passes `Meta::parse`, its checksums
 //! match). The fourth also enables proposals and imports kwasm does not
@@ -12,7 +12,7 @@
 //! answers, and only panics and internal errors fail.
 #![no_main]
 
-#[path = "../../cli/tests/diff/mod.rs"]
+#[path = "../../runtime/tests/diff/mod.rs"]
 mod diff;
 
 use arbitrary::Unstructured;
@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
         };
         match compile(&wasm, &opts) {
             Ok(kw) => {
-                if let Err(e) = kwasm_cli::runtime::Artifact::from_bytes("fuzz", &kw) {
+                if let Err(e) = kwasm_runtime::Artifact::from_bytes("fuzz", &kw) {
                     fail(
                         &wasm,
                         &format!("{opt:?}: the runtime rejects the artifact: {e}"),

@@ -1,5 +1,5 @@
 //! kwasm against Wasmtime on wasm-smith modules, with the comparison of
-//! `cli/tests/differential.rs` (`cli/tests/diff/mod.rs`, included here):
+//! `runtime/tests/differential.rs` (`runtime/tests/diff/mod.rs`, included here):
 //! the fixed-seed test runs a thousand modules; this target lets libFuzzer
 //! steer wasm-smith's input instead.
 //!
@@ -10,7 +10,7 @@
 //! WAT.
 #![no_main]
 
-#[path = "../../cli/tests/diff/mod.rs"]
+#[path = "../../runtime/tests/diff/mod.rs"]
 mod diff;
 
 use arbitrary::Unstructured;

@@ -1,5 +1,5 @@
 //! The comparison at the heart of the differential test, shared by
-//! `cli/tests/differential.rs` (fixed seeds) and the `differential` fuzz
+//! `runtime/tests/differential.rs` (fixed seeds) and the `differential` fuzz
 //! target in `fuzz/` (libFuzzer's inputs), which includes this file with
 //! `#[path]`. Both feed it a wasm-smith module from [`smith_config`]; it
 //! compiles the module with kwasm and Wasmtime, runs every export in both
