@@ -20,9 +20,7 @@ use std::process::ExitCode;
 
 use kwasm_abi::host;
 use kwasm_abi::types::ValType as AbiValType;
-use wasmparser::{
-    ExternalKind, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
-};
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
 
 /// The features kwasmc accepts.
 fn features() -> WasmFeatures {
@@ -48,7 +46,12 @@ fn abi_val(v: ValType) -> Option<AbiValType> {
 }
 
 fn fmt_sig(params: &[ValType], results: &[ValType]) -> String {
-    let list = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
+    let list = |v: &[ValType]| {
+        v.iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     format!("({}) -> ({})", list(params), list(results))
 }
 
@@ -75,12 +78,15 @@ fn check(bytes: &[u8], want_filter: bool, allow_bad_imports: bool) -> Report {
     let types = match Validator::new_with_features(features()).validate_all(bytes) {
         Ok(t) => t,
         Err(e) => {
-            r.errors.push(format!("invalid for kwasmc's feature set: {e}"));
+            r.errors
+                .push(format!("invalid for kwasmc's feature set: {e}"));
             return r;
         }
     };
     let func_sig = |idx: u32| {
-        let ty = types[types.as_ref().core_function_at(idx)].unwrap_func().clone();
+        let ty = types[types.as_ref().core_function_at(idx)]
+            .unwrap_func()
+            .clone();
         (ty.params().to_vec(), ty.results().to_vec())
     };
     let mut func_imports = 0u32;
@@ -115,7 +121,10 @@ fn check(bytes: &[u8], want_filter: bool, allow_bad_imports: bool) -> Report {
                     let (params, results) = func_sig(func_imports);
                     func_imports += 1;
                     let Some(hf) = host::lookup(imp.module, imp.name) else {
-                        bad(format!("import {}.{} is not a kwasm host function", imp.module, imp.name));
+                        bad(format!(
+                            "import {}.{} is not a kwasm host function",
+                            imp.module, imp.name
+                        ));
                         continue;
                     };
                     let same = |want: &[AbiValType], got: &[ValType]| {
@@ -163,17 +172,32 @@ fn check(bytes: &[u8], want_filter: bool, allow_bad_imports: bool) -> Report {
                 maps_sections += 1;
                 let d = c.data();
                 if d.len() % 4 != 0 {
-                    r.errors.push(format!("{}: length {} is not a multiple of 4", host::MAPS_SECTION, d.len()));
+                    r.errors.push(format!(
+                        "{}: length {} is not a multiple of 4",
+                        host::MAPS_SECTION,
+                        d.len()
+                    ));
                     continue;
                 }
-                let counts: Vec<u32> =
-                    d.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+                let counts: Vec<u32> = d
+                    .chunks(4)
+                    .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+                    .collect();
                 if counts.len() as u32 > host::MAX_MAPS {
-                    r.errors.push(format!("{}: {} maps, at most {}", host::MAPS_SECTION, counts.len(), host::MAX_MAPS));
+                    r.errors.push(format!(
+                        "{}: {} maps, at most {}",
+                        host::MAPS_SECTION,
+                        counts.len(),
+                        host::MAX_MAPS
+                    ));
                 }
                 for (i, &n) in counts.iter().enumerate() {
                     if n > host::MAX_MAP_ENTRIES {
-                        r.errors.push(format!("{}: map {i} has {n} entries, at most {}", host::MAPS_SECTION, host::MAX_MAP_ENTRIES));
+                        r.errors.push(format!(
+                            "{}: map {i} has {n} entries, at most {}",
+                            host::MAPS_SECTION,
+                            host::MAX_MAP_ENTRIES
+                        ));
                     }
                 }
                 r.maps = Some(counts);
@@ -182,7 +206,10 @@ fn check(bytes: &[u8], want_filter: bool, allow_bad_imports: bool) -> Report {
         }
     }
     if maps_sections > 1 {
-        r.errors.push(format!("{} sections: {maps_sections}, expected at most one", host::MAPS_SECTION));
+        r.errors.push(format!(
+            "{} sections: {maps_sections}, expected at most one",
+            host::MAPS_SECTION
+        ));
     }
     if want_filter && !r.exports.iter().any(|e| e == host::FILTER_EXPORT) {
         r.errors.push("no `filter` export".into());
@@ -236,7 +263,9 @@ fn main() -> ExitCode {
                     Some(m) => format!("{m:?}"),
                     None => "none".into(),
                 };
-                let mem = r.mem_pages.map_or("none".into(), |p| format!("{p} page(s)"));
+                let mem = r
+                    .mem_pages
+                    .map_or("none".into(), |p| format!("{p} page(s)"));
                 println!(
                     "{f}: {} bytes, {} funcs, memory {mem}, maps {maps}\n  imports: [{}]\n  exports: [{}]",
                     bytes.len(),
@@ -252,7 +281,11 @@ fn main() -> ExitCode {
                 }
                 ok &= r.errors.is_empty();
             }
-            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         _ => {
             eprintln!(
