@@ -150,7 +150,12 @@ impl<'a> Name<'a> {
                 return Err(Error::Truncated);
             }
         }
-        Ok((Name { wire: &msg[off..pos] }, pos))
+        Ok((
+            Name {
+                wire: &msg[off..pos],
+            },
+            pos,
+        ))
     }
 
     /// Builds a name from wire form, validating it like [`Name::parse`]; the
@@ -215,7 +220,12 @@ impl<'a> Name<'a> {
     /// ASCII case-insensitively.
     pub fn eq_ignore_case(&self, other: &str) -> bool {
         let other = other.strip_suffix('.').unwrap_or(other);
-        self.label_count() == if other.is_empty() { 0 } else { other.split('.').count() }
+        self.label_count()
+            == if other.is_empty() {
+                0
+            } else {
+                other.split('.').count()
+            }
             && self.is_subdomain_of(other)
     }
 }
@@ -483,14 +493,20 @@ pub(crate) mod tests {
         assert_eq!(w.len(), 255);
         assert!(Name::from_wire(&w).is_ok());
         let too_long = ok.clone() + "c";
-        assert_eq!(Name::from_wire(&wire(&too_long)).err(), Some(Error::NameTooLong));
+        assert_eq!(
+            Name::from_wire(&wire(&too_long)).err(),
+            Some(Error::NameTooLong)
+        );
         // 64-byte label: the length byte has type bits 01.
         let mut w = vec![64];
         w.extend_from_slice(&[b'x'; 64]);
         w.push(0);
         assert_eq!(Name::from_wire(&w).err(), Some(Error::BadLabel));
         assert_eq!(Name::from_wire(&[0x80, 0]).err(), Some(Error::BadLabel));
-        assert_eq!(Name::from_wire(&[0xc0, 0x0c]).err(), Some(Error::Compressed));
+        assert_eq!(
+            Name::from_wire(&[0xc0, 0x0c]).err(),
+            Some(Error::Compressed)
+        );
         // Name longer than 255 made of many short labels, in a long buffer:
         // stops at the limit, not at the end of the buffer.
         let many = [1u8, b'a'].repeat(200);

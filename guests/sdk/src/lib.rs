@@ -54,6 +54,7 @@
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 
+pub mod abi;
 pub mod dns;
 pub mod host;
 pub mod log;
@@ -67,10 +68,10 @@ pub mod sys;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum Verdict {
-    /// Drop the packet (`NF_DROP`, 0).
-    Drop = 0,
-    /// Let the packet through (`NF_ACCEPT`, 1).
-    Accept = 1,
+    /// Drop the packet (`NF_DROP`, [`abi::VERDICT_DROP`]).
+    Drop = abi::VERDICT_DROP,
+    /// Let the packet through (`NF_ACCEPT`, [`abi::VERDICT_ACCEPT`]).
+    Accept = abi::VERDICT_ACCEPT,
 }
 
 impl Verdict {
@@ -101,15 +102,24 @@ impl From<Verdict> for i32 {
 /// ```
 #[macro_export]
 macro_rules! filter {
-    ($f:path) => {
+    // `#[export_name]` takes only a literal: the export name is written once,
+    // here, and checked against `kwasm_abi::host::FILTER_EXPORT`.
+    (@export $name:literal, $f:path) => {
         const _: () = {
+            assert!(
+                $crate::abi::str_eq($name, $crate::abi::FILTER_EXPORT),
+                "filter!: the export name is not kwasm_abi::host::FILTER_EXPORT"
+            );
             /// The netfilter entry point called by kwasm for every packet.
-            #[unsafe(export_name = "filter")]
+            #[unsafe(export_name = $name)]
             extern "C" fn __kwasm_filter(pkt_len: i32) -> i32 {
                 let f: fn(u32) -> $crate::Verdict = $f;
                 f(pkt_len as u32).as_i32()
             }
         };
+    };
+    ($f:path) => {
+        $crate::filter!(@export "filter", $f);
     };
 }
 

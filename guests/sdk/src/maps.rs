@@ -23,25 +23,34 @@
 //! The linker concatenates custom sections of the same name from every object
 //! it links, so declare maps once, in the program crate, never in a library.
 
-/// Name of the custom section declaring the maps (`kwasm_abi::host::MAPS_SECTION`).
-pub const MAPS_SECTION: &str = "kwasm.maps";
+/// Name of the custom section declaring the maps.
+pub use crate::abi::MAPS_SECTION;
+/// Most entries one map may have.
+pub use crate::abi::MAX_MAP_ENTRIES;
 /// Most maps a program may declare (`kwasm_abi::host::MAX_MAPS`).
-pub const MAX_MAPS: usize = 16;
-/// Most entries one map may have (`kwasm_abi::host::MAX_MAP_ENTRIES`).
-pub const MAX_MAP_ENTRIES: u32 = 1 << 20;
+pub const MAX_MAPS: usize = crate::abi::MAX_MAPS as usize;
 
 /// Encodes entry counts as the contents of the `kwasm.maps` section. `N` must
 /// be `4 * counts.len()`. Fails to compile (in a const context) when there are
 /// too many maps or a map is too large or empty.
 pub const fn encode<const N: usize>(counts: &[u32]) -> [u8; N] {
-    assert!(N == counts.len() * 4, "kwasm.maps: N must be 4 * number of maps");
-    assert!(counts.len() <= MAX_MAPS, "kwasm.maps: at most 16 maps");
+    assert!(
+        N == counts.len() * 4,
+        "kwasm.maps: N must be 4 * number of maps"
+    );
+    assert!(
+        counts.len() <= MAX_MAPS,
+        "kwasm.maps: more than MAX_MAPS maps"
+    );
     let mut out = [0u8; N];
     let mut i = 0;
     while i < counts.len() {
         let c = counts[i];
         assert!(c > 0, "kwasm.maps: a map needs at least one entry");
-        assert!(c <= MAX_MAP_ENTRIES, "kwasm.maps: at most 2^20 entries per map");
+        assert!(
+            c <= MAX_MAP_ENTRIES,
+            "kwasm.maps: a map has more than MAX_MAP_ENTRIES entries"
+        );
         let b = c.to_le_bytes();
         out[i * 4] = b[0];
         out[i * 4 + 1] = b[1];
@@ -62,14 +71,23 @@ pub const fn encode<const N: usize>(counts: &[u32]) -> [u8; N] {
 /// ```
 #[macro_export]
 macro_rules! maps {
-    ($($count:expr),+ $(,)?) => {
+    // `#[link_section]` takes only a literal: the section name is written
+    // once, here, and checked against `kwasm_abi::host::MAPS_SECTION`.
+    (@section $section:literal, $($count:expr),+) => {
         const _: () = {
+            assert!(
+                $crate::abi::str_eq($section, $crate::abi::MAPS_SECTION),
+                "maps!: the section name is not kwasm_abi::host::MAPS_SECTION"
+            );
             const COUNTS: &[u32] = &[$($count),+];
             const LEN: usize = COUNTS.len() * 4;
             #[used]
-            #[unsafe(link_section = "kwasm.maps")]
+            #[unsafe(link_section = $section)]
             static KWASM_MAPS: [u8; LEN] = $crate::maps::encode::<LEN>(COUNTS);
         };
+    };
+    ($($count:expr),+ $(,)?) => {
+        $crate::maps!(@section "kwasm.maps", $($count),+);
     };
 }
 

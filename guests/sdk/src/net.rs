@@ -220,12 +220,22 @@ impl<'a> Ipv4Header<'a> {
     /// Source address.
     #[inline]
     pub fn src(&self) -> [u8; 4] {
-        [self.bytes[12], self.bytes[13], self.bytes[14], self.bytes[15]]
+        [
+            self.bytes[12],
+            self.bytes[13],
+            self.bytes[14],
+            self.bytes[15],
+        ]
     }
     /// Destination address.
     #[inline]
     pub fn dst(&self) -> [u8; 4] {
-        [self.bytes[16], self.bytes[17], self.bytes[18], self.bytes[19]]
+        [
+            self.bytes[16],
+            self.bytes[17],
+            self.bytes[18],
+            self.bytes[19],
+        ]
     }
     /// Options (header bytes after the first 20), possibly empty.
     #[inline]
@@ -238,7 +248,11 @@ impl<'a> Ipv4Header<'a> {
     pub fn payload(&self) -> &'a [u8] {
         let hl = self.header_len();
         let tl = usize::from(self.total_len());
-        let end = if tl == 0 { self.bytes.len() } else { tl.min(self.bytes.len()) };
+        let end = if tl == 0 {
+            self.bytes.len()
+        } else {
+            tl.min(self.bytes.len())
+        };
         &self.bytes[hl..end.max(hl)]
     }
 }
@@ -355,7 +369,11 @@ impl<'a> Ipv6Header<'a> {
                         // Offset in 8-byte units, in the top 13 bits.
                         Some(fo) if fo >> 3 != 0 => {
                             let protocol = data[off];
-                            return Ipv6Upper { protocol, offset: None, fragment };
+                            return Ipv6Upper {
+                                protocol,
+                                offset: None,
+                                fragment,
+                            };
                         }
                         Some(_) => 8,
                         None => break,
@@ -363,7 +381,11 @@ impl<'a> Ipv6Header<'a> {
                 }
                 proto::ESP | proto::IPV6_NONXT => break,
                 _ => {
-                    return Ipv6Upper { protocol: nh, offset: Some(off), fragment };
+                    return Ipv6Upper {
+                        protocol: nh,
+                        offset: Some(off),
+                        fragment,
+                    };
                 }
             };
             if off + len > data.len() {
@@ -372,7 +394,11 @@ impl<'a> Ipv6Header<'a> {
             nh = data[off];
             off += len;
         }
-        Ipv6Upper { protocol: nh, offset: None, fragment }
+        Ipv6Upper {
+            protocol: nh,
+            offset: None,
+            fragment,
+        }
     }
 }
 
@@ -502,7 +528,11 @@ impl<'a> UdpHeader<'a> {
     #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let l = usize::from(self.len());
-        let end = if l < Self::LEN { self.bytes.len() } else { l.min(self.bytes.len()) };
+        let end = if l < Self::LEN {
+            self.bytes.len()
+        } else {
+            l.min(self.bytes.len())
+        };
         &self.bytes[Self::LEN..end]
     }
 }
@@ -673,13 +703,36 @@ pub(crate) mod tests {
     #[test]
     fn ipv4_options_and_trailing_bytes() {
         // IHL 6 (one option word), and ethernet padding after total length.
-        let mut p = vec![0x46, 0, 0, 0, 0, 0, 0, 0, 64, proto::UDP, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        let mut p = vec![
+            0x46,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            64,
+            proto::UDP,
+            0,
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+        ];
         p.extend_from_slice(&[1, 1, 1, 0]);
         p.extend_from_slice(&udp(53, 53, b"x"));
         let tl = p.len() as u16;
         p[2..4].copy_from_slice(&tl.to_be_bytes());
         p.extend_from_slice(&[0xee; 6]);
-        let IpHeader::V4(h) = IpHeader::parse(&p).unwrap() else { panic!() };
+        let IpHeader::V4(h) = IpHeader::parse(&p).unwrap() else {
+            panic!()
+        };
         assert_eq!(h.header_len(), 24);
         assert_eq!(h.options(), &[1, 1, 1, 0]);
         assert_eq!(h.payload().len(), 9);
@@ -736,7 +789,10 @@ pub(crate) mod tests {
 
     #[test]
     fn ipv4_tcp() {
-        let p = ipv4(proto::TCP, &tcp(40000, 443, tcp_flags::SYN | tcp_flags::ACK));
+        let p = ipv4(
+            proto::TCP,
+            &tcp(40000, 443, tcp_flags::SYN | tcp_flags::ACK),
+        );
         let ip = IpHeader::parse(&p).unwrap();
         let t = TcpHeader::parse(ip.transport().unwrap()).unwrap();
         assert_eq!((t.src_port(), t.dst_port()), (40000, 443));
@@ -762,7 +818,14 @@ pub(crate) mod tests {
         assert_eq!(ports(&ip), Some((5353, 9999)));
         let IpHeader::V6(h) = ip else { panic!() };
         assert_eq!(h.hop_limit(), 64);
-        assert_eq!(h.upper(), Ipv6Upper { protocol: proto::UDP, offset: Some(40), fragment: false });
+        assert_eq!(
+            h.upper(),
+            Ipv6Upper {
+                protocol: proto::UDP,
+                offset: Some(40),
+                fragment: false
+            }
+        );
     }
 
     #[test]
@@ -777,7 +840,14 @@ pub(crate) mod tests {
         let ip = IpHeader::parse(&p).unwrap();
         assert_eq!(ip.protocol(), proto::UDP);
         let IpHeader::V6(h) = ip else { panic!() };
-        assert_eq!(h.upper(), Ipv6Upper { protocol: proto::UDP, offset: Some(72), fragment: true });
+        assert_eq!(
+            h.upper(),
+            Ipv6Upper {
+                protocol: proto::UDP,
+                offset: Some(72),
+                fragment: true
+            }
+        );
         assert_eq!(ports(&ip), Some((1, 9999)));
 
         // A non-first fragment has no transport header.
@@ -791,7 +861,9 @@ pub(crate) mod tests {
 
         // A truncated chain stops the walk.
         let p = ipv6(proto::HOPOPT, &[proto::UDP, 4, 0, 0]);
-        let IpHeader::V6(h) = IpHeader::parse(&p).unwrap() else { panic!() };
+        let IpHeader::V6(h) = IpHeader::parse(&p).unwrap() else {
+            panic!()
+        };
         assert_eq!(h.upper().offset, None);
 
         // ESP: nothing visible.
@@ -802,7 +874,9 @@ pub(crate) mod tests {
 
         // A loop of hop-by-hop headers ends after MAX_EXT_HEADERS.
         let p = ipv6(proto::HOPOPT, &[0u8; 8 * 12]);
-        let IpHeader::V6(h) = IpHeader::parse(&p).unwrap() else { panic!() };
+        let IpHeader::V6(h) = IpHeader::parse(&p).unwrap() else {
+            panic!()
+        };
         assert_eq!(h.upper().offset, None);
     }
 

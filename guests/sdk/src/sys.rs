@@ -14,35 +14,76 @@
 //! | `kwasm.map_add` | `(i32 map, i32 idx, i64 delta) -> i64` |
 //! | `kwasm.random_u32` | `() -> i32` |
 //!
-//! Only the imports a program actually calls end up in its import section.
+//! The names and types are checked against `HOST_FUNCS` at compile time (see
+//! [`crate::abi`]). Only the imports a program actually calls end up in its
+//! import section.
 //! Prefer the safe wrappers in [`crate::host`].
 //!
 //! On other targets these are inert stand-ins (see the crate documentation);
 //! under `cfg(test)` they are backed by a per-thread mock (`sys::mock`).
 
-#[cfg(target_arch = "wasm32")]
-#[link(wasm_import_module = "kwasm")]
-unsafe extern "C" {
+/// Declares the imports of module `$module` and checks, at compile time, that
+/// `$module` is `kwasm_abi::host::HOST_MODULE`, that each import is a host
+/// function of `kwasm_abi::host::HOST_FUNCS` with that wasm type and that
+/// every host function of the module is declared. The module name has to be a
+/// literal (`#[link(wasm_import_module)]` takes nothing else); this is the
+/// only place it is written.
+macro_rules! host_imports {
+    ($module:literal; $($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {
+        const _: () = {
+            use crate::abi::{self, WasmType};
+            assert!(
+                abi::str_eq($module, abi::HOST_MODULE),
+                "sys: the import module is not kwasm_abi::host::HOST_MODULE"
+            );
+            $(assert!(
+                abi::is_host_func(
+                    $module,
+                    stringify!($name),
+                    &[$(<$ty as WasmType>::TYPE),*],
+                    &[$(<$ret as WasmType>::TYPE)?],
+                ),
+                concat!(
+                    "sys: ", $module, ".", stringify!($name),
+                    " is not a host function of this type in kwasm_abi::host::HOST_FUNCS"
+                )
+            );)*
+            assert!(
+                abi::covers_host_module($module, &[$(stringify!($name)),*]),
+                "sys: a host function of kwasm_abi::host::HOST_FUNCS is not imported"
+            );
+        };
+
+        #[cfg(target_arch = "wasm32")]
+        #[link(wasm_import_module = $module)]
+        unsafe extern "C" {
+            $($(#[$attr])* pub fn $name($($arg: $ty),*) $(-> $ret)?;)*
+        }
+    };
+}
+
+host_imports! {
+    "kwasm";
     /// Writes `len` bytes at `ptr` to the log. Traps (`MemoryOutOfBounds`) if
     /// the range is outside linear memory.
-    pub fn log(ptr: *const u8, len: usize);
+    fn log(ptr: *const u8, len: usize);
     /// Length of the current packet in bytes; 0 outside netfilter.
-    pub fn pkt_len() -> i32;
+    fn pkt_len() -> i32;
     /// Copies up to `len` packet bytes starting at `off` to `dst`; returns the
     /// number copied (0 when `off` is past the end). Traps if
     /// `[dst, dst+len)` is outside linear memory.
-    pub fn pkt_load(off: i32, dst: *mut u8, len: usize) -> i32;
+    fn pkt_load(off: i32, dst: *mut u8, len: usize) -> i32;
     /// Monotonic time in nanoseconds.
-    pub fn time_ns() -> i64;
+    fn time_ns() -> i64;
     /// Entry `idx` of map `map`. Traps (`HostError`) when out of range.
-    pub fn map_get(map: i32, idx: i32) -> i64;
+    fn map_get(map: i32, idx: i32) -> i64;
     /// Sets entry `idx` of map `map`. Traps (`HostError`) when out of range.
-    pub fn map_set(map: i32, idx: i32, v: i64);
+    fn map_set(map: i32, idx: i32, v: i64);
     /// Atomically adds `delta` to entry `idx` of map `map` and returns the new
     /// value. Traps (`HostError`) when out of range.
-    pub fn map_add(map: i32, idx: i32, delta: i64) -> i64;
+    fn map_add(map: i32, idx: i32, delta: i64) -> i64;
     /// A pseudo-random number.
-    pub fn random_u32() -> i32;
+    fn random_u32() -> i32;
 }
 
 #[cfg(not(target_arch = "wasm32"))]

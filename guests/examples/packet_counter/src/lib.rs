@@ -8,9 +8,9 @@
 //! - map 2, 3 entries: packets per family: `[ipv4, ipv6, not ip]`.
 #![no_std]
 
+use kwasm_guest::Verdict;
 use kwasm_guest::host::{self, Map};
 use kwasm_guest::net::IpHeader;
-use kwasm_guest::Verdict;
 
 kwasm_guest::maps!(256, 256, 3);
 
@@ -32,7 +32,11 @@ fn filter(len: u32) -> Verdict {
     match IpHeader::parse(pkt) {
         Some(ip) => {
             let proto = u32::from(ip.protocol());
-            FAMILIES.incr(if ip.version() == 4 { FAMILY_V4 } else { FAMILY_V6 });
+            FAMILIES.incr(if ip.version() == 4 {
+                FAMILY_V4
+            } else {
+                FAMILY_V6
+            });
             PACKETS.incr(proto);
             BYTES.add(proto, u64::from(len));
         }

@@ -7,9 +7,9 @@
 //! first fragment is enough to stop the datagram from being reassembled.
 #![no_std]
 
+use kwasm_guest::Verdict;
 use kwasm_guest::host::{self, Map};
 use kwasm_guest::net::{self, IpHeader, proto};
-use kwasm_guest::Verdict;
 
 kwasm_guest::maps!(2);
 
@@ -38,7 +38,11 @@ fn filter(_len: u32) -> Verdict {
     // IPv6 header, a few extension headers and the UDP ports.
     let mut buf = [0u8; 128];
     let v = verdict(host::load_packet(&mut buf));
-    COUNTERS.incr(if v == Verdict::Drop { DROPPED } else { ACCEPTED });
+    COUNTERS.incr(if v == Verdict::Drop {
+        DROPPED
+    } else {
+        ACCEPTED
+    });
     v
 }
 

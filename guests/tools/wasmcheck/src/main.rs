@@ -4,190 +4,155 @@
 //! wasmcheck wat <in.wat> <out.wasm>
 //!     Assemble a WAT file.
 //! wasmcheck check [--filter] [--allow-bad-imports] <file.wasm>...
-//!     Validate each module with exactly the WebAssembly features kwasmc
-//!     supports (MVP + mutable-globals + sign-ext + sat-float-to-int +
-//!     multi-value + bulk-memory + reference-types), check that it imports only
-//!     host functions of `kwasm_abi::host::HOST_FUNCS` with their exact
-//!     signatures, that `kwasm.maps` is well formed and, with `--filter`, that
-//!     it exports `filter: (i32) -> i32`. Prints one summary line per module.
-//!     `--allow-bad-imports` turns import errors into notes (for programs that
-//!     exist to be rejected by kwasmc).
+//!     Check each module with kwasmc's own front end and the kernel's linking
+//!     rules, and print one summary per module:
+//!     - kwasmc's validator (`kwasm_compiler::validate`): exactly the
+//!       WebAssembly features kwasmc supports;
+//!     - kwasmc's module rules (`kwasm_compiler::module_env::parse`): a
+//!       well-formed `kwasm.maps` section, host functions imported with their
+//!       exact types and only called directly, an `(i32) -> i32` `filter`,
+//!       kwasm's implementation limits;
+//!     - the kernel's linking rules (`kwasm_abi::link`, `Linking::Kernel`):
+//!       only host functions may be imported, and `filter` is a function.
+//!     `--filter` also requires a `filter` export. `--allow-bad-imports`
+//!     turns import errors, and kwasmc's refusal that follows from them, into
+//!     notes (for programs that exist to be rejected by kwasmc).
 //! ```
 //!
 //! Exit status: 0 when every module passes, 1 otherwise, 2 on usage errors.
 
 use std::process::ExitCode;
 
-use kwasm_abi::host;
-use kwasm_abi::types::ValType as AbiValType;
-use wasmparser::{
-    ExternalKind, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
-};
+use kwasm_abi::host::FILTER_EXPORT;
+use kwasm_abi::link::{self, Linking};
+use kwasm_abi::meta::kind;
+use kwasm_abi::types::Sig;
+use kwasm_compiler::module_env::{self, FuncType, ModuleInfo};
+use kwasm_compiler::{CompileError, validate};
+use wasmparser::{Parser, Payload, TypeRef};
 
-/// The features kwasmc accepts.
-fn features() -> WasmFeatures {
-    WasmFeatures::MVP
-        | WasmFeatures::MUTABLE_GLOBAL
-        | WasmFeatures::SIGN_EXTENSION
-        | WasmFeatures::SATURATING_FLOAT_TO_INT
-        | WasmFeatures::MULTI_VALUE
-        | WasmFeatures::BULK_MEMORY
-        | WasmFeatures::REFERENCE_TYPES
-}
+/// One import: module, name, and its type when it is a function.
+type Import<'a> = (&'a str, &'a str, Option<FuncType>);
 
-fn abi_val(v: ValType) -> Option<AbiValType> {
-    Some(match v {
-        ValType::I32 => AbiValType::I32,
-        ValType::I64 => AbiValType::I64,
-        ValType::F32 => AbiValType::F32,
-        ValType::F64 => AbiValType::F64,
-        ValType::Ref(r) if r.is_func_ref() => AbiValType::FuncRef,
-        ValType::Ref(r) if r.is_extern_ref() => AbiValType::ExternRef,
-        _ => return None,
-    })
-}
-
-fn fmt_sig(params: &[ValType], results: &[ValType]) -> String {
-    let list = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ");
-    format!("({}) -> ({})", list(params), list(results))
-}
-
-struct Report {
-    errors: Vec<String>,
-    notes: Vec<String>,
-    imports: Vec<String>,
-    exports: Vec<String>,
-    maps: Option<Vec<u32>>,
-    mem_pages: Option<u64>,
-    funcs: u32,
-}
-
-fn check(bytes: &[u8], want_filter: bool, allow_bad_imports: bool) -> Report {
-    let mut r = Report {
-        errors: vec![],
-        notes: vec![],
-        imports: vec![],
-        exports: vec![],
-        maps: None,
-        mem_pages: None,
-        funcs: 0,
-    };
-    let types = match Validator::new_with_features(features()).validate_all(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            r.errors.push(format!("invalid for kwasmc's feature set: {e}"));
-            return r;
-        }
-    };
-    let func_sig = |idx: u32| {
-        let ty = types[types.as_ref().core_function_at(idx)].unwrap_func().clone();
-        (ty.params().to_vec(), ty.results().to_vec())
-    };
-    let mut func_imports = 0u32;
-    let mut maps_sections = 0;
-    for payload in Parser::new(0).parse_all(bytes) {
-        let payload = match payload {
-            Ok(p) => p,
-            Err(e) => {
-                r.errors.push(format!("parse: {e}"));
-                return r;
+/// The imports of a module that passed kwasmc's validator. `module_env::parse`
+/// refuses a module with a bad host import outright, so the imports are read
+/// here too, to check and list them whatever kwasmc thinks.
+fn imports(wasm: &[u8]) -> Result<Vec<Import<'_>>, CompileError> {
+    let wp = |e: wasmparser::Error| CompileError::malformed(e.message(), e.offset());
+    let mut types = Vec::new();
+    let mut imports = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(wp)? {
+            Payload::TypeSection(s) => {
+                for t in s.into_iter_err_on_gc_types() {
+                    let t = t.map_err(wp)?;
+                    let vals = |v: &[wasmparser::ValType]| {
+                        v.iter()
+                            .map(|t| module_env::val_type(*t))
+                            .collect::<Result<_, _>>()
+                    };
+                    types.push(FuncType {
+                        params: vals(t.params())?,
+                        results: vals(t.results())?,
+                    });
+                }
             }
-        };
-        match payload {
             Payload::ImportSection(s) => {
                 for imp in s.into_imports() {
-                    let imp = imp.expect("validated");
-                    r.imports.push(format!("{}.{}", imp.module, imp.name));
-                    let mut bad = |msg: String| {
-                        if allow_bad_imports {
-                            r.notes.push(msg);
-                        } else {
-                            r.errors.push(msg);
-                        }
+                    let imp = imp.map_err(wp)?;
+                    let func = match imp.ty {
+                        TypeRef::Func(t) => types.get(t as usize).cloned(),
+                        _ => None,
                     };
-                    let TypeRef::Func(_) = imp.ty else {
-                        bad(format!(
-                            "import {}.{} is not a function ({:?}); only host functions can be imported",
-                            imp.module, imp.name, imp.ty
-                        ));
-                        continue;
-                    };
-                    let (params, results) = func_sig(func_imports);
-                    func_imports += 1;
-                    let Some(hf) = host::lookup(imp.module, imp.name) else {
-                        bad(format!("import {}.{} is not a kwasm host function", imp.module, imp.name));
-                        continue;
-                    };
-                    let same = |want: &[AbiValType], got: &[ValType]| {
-                        want.len() == got.len()
-                            && want.iter().zip(got).all(|(w, g)| abi_val(*g) == Some(*w))
-                    };
-                    if !same(hf.params, &params) || !same(hf.results, &results) {
-                        bad(format!(
-                            "import {}.{} has type {}, the host function has {:?} -> {:?}",
-                            imp.module,
-                            imp.name,
-                            fmt_sig(&params, &results),
-                            hf.params,
-                            hf.results
-                        ));
-                    }
+                    imports.push((imp.module, imp.name, func));
                 }
-            }
-            Payload::FunctionSection(s) => r.funcs = s.count(),
-            Payload::MemorySection(s) => {
-                for m in s {
-                    r.mem_pages = Some(m.expect("validated").initial);
-                }
-            }
-            Payload::ExportSection(s) => {
-                for e in s {
-                    let e = e.expect("validated");
-                    r.exports.push(e.name.to_string());
-                    if e.name == host::FILTER_EXPORT {
-                        if e.kind != ExternalKind::Func {
-                            r.errors.push("export `filter` is not a function".into());
-                            continue;
-                        }
-                        let (p, res) = func_sig(e.index);
-                        if p != [ValType::I32] || res != [ValType::I32] {
-                            r.errors.push(format!(
-                                "export `filter` has type {}, expected (i32) -> (i32)",
-                                fmt_sig(&p, &res)
-                            ));
-                        }
-                    }
-                }
-            }
-            Payload::CustomSection(c) if c.name() == host::MAPS_SECTION => {
-                maps_sections += 1;
-                let d = c.data();
-                if d.len() % 4 != 0 {
-                    r.errors.push(format!("{}: length {} is not a multiple of 4", host::MAPS_SECTION, d.len()));
-                    continue;
-                }
-                let counts: Vec<u32> =
-                    d.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
-                if counts.len() as u32 > host::MAX_MAPS {
-                    r.errors.push(format!("{}: {} maps, at most {}", host::MAPS_SECTION, counts.len(), host::MAX_MAPS));
-                }
-                for (i, &n) in counts.iter().enumerate() {
-                    if n > host::MAX_MAP_ENTRIES {
-                        r.errors.push(format!("{}: map {i} has {n} entries, at most {}", host::MAPS_SECTION, host::MAX_MAP_ENTRIES));
-                    }
-                }
-                r.maps = Some(counts);
             }
             _ => {}
         }
     }
-    if maps_sections > 1 {
-        r.errors.push(format!("{} sections: {maps_sections}, expected at most one", host::MAPS_SECTION));
+    Ok(imports)
+}
+
+fn sig(t: &FuncType) -> Sig<'_> {
+    Sig::new(&t.params, &t.results)
+}
+
+#[derive(Default)]
+struct Report {
+    errors: Vec<String>,
+    notes: Vec<String>,
+    imports: Vec<String>,
+    /// What kwasmc's front end made of the module, when it accepted it.
+    summary: Option<String>,
+}
+
+fn check(wasm: &[u8], want_filter: bool, allow_bad_imports: bool) -> Report {
+    let mut r = Report::default();
+    if let Err(e) = validate::validate(wasm) {
+        r.errors.push(format!("kwasmc: {e}"));
+        return r;
     }
-    if want_filter && !r.exports.iter().any(|e| e == host::FILTER_EXPORT) {
-        r.errors.push("no `filter` export".into());
+    let imports = match imports(wasm) {
+        Ok(i) => i,
+        Err(e) => {
+            r.errors.push(format!("kwasmc: {e}"));
+            return r;
+        }
+    };
+    let mut bad_imports = false;
+    for (module, name, func) in &imports {
+        r.imports.push(format!("{module}.{name}"));
+        if let Err(e) = link::check_import(module, name, func.as_ref().map(sig), Linking::Kernel) {
+            bad_imports = true;
+            let msg = format!("kernel: {e}");
+            if allow_bad_imports {
+                r.notes.push(msg);
+            } else {
+                r.errors.push(msg);
+            }
+        }
+    }
+    match module_env::parse(wasm) {
+        Ok(m) => {
+            check_entry(&m, want_filter, &mut r.errors);
+            r.summary = Some(summary(&m));
+        }
+        Err(e) if bad_imports && allow_bad_imports => r.notes.push(format!("kwasmc: {e}")),
+        Err(e) => r.errors.push(format!("kwasmc: {e}")),
     }
     r
+}
+
+/// The entry point as the kernel sees it (kwasmc only checks the type of a
+/// `filter` that is a function), and its presence with `--filter`.
+fn check_entry(m: &ModuleInfo<'_>, want_filter: bool, errors: &mut Vec<String>) {
+    match m.exports.iter().find(|e| e.name == FILTER_EXPORT) {
+        Some(e) => {
+            let func = (e.kind == kind::FUNC).then(|| sig(m.func_type(e.index)));
+            if let Err(e) = link::check_entry(func) {
+                errors.push(format!("kernel: {e}"));
+            }
+        }
+        None if want_filter => errors.push(format!("no `{FILTER_EXPORT}` export")),
+        None => {}
+    }
+}
+
+fn summary(m: &ModuleInfo<'_>) -> String {
+    let mem = m
+        .memory
+        .map_or("none".into(), |mem| format!("{} page(s)", mem.min));
+    let maps = if m.maps.is_empty() {
+        "none".into()
+    } else {
+        format!("{:?}", m.maps)
+    };
+    let exports: Vec<&str> = m.exports.iter().map(|e| e.name).collect();
+    format!(
+        "{} funcs, memory {mem}, maps {maps}, exports: [{}]",
+        m.num_defined_funcs(),
+        exports.join(", ")
+    )
 }
 
 fn main() -> ExitCode {
@@ -232,17 +197,11 @@ fn main() -> ExitCode {
                     }
                 };
                 let r = check(&bytes, want_filter, allow_bad_imports);
-                let maps = match &r.maps {
-                    Some(m) => format!("{m:?}"),
-                    None => "none".into(),
-                };
-                let mem = r.mem_pages.map_or("none".into(), |p| format!("{p} page(s)"));
+                let summary = r.summary.as_deref().unwrap_or("not accepted by kwasmc");
                 println!(
-                    "{f}: {} bytes, {} funcs, memory {mem}, maps {maps}\n  imports: [{}]\n  exports: [{}]",
+                    "{f}: {} bytes, {summary}\n  imports: [{}]",
                     bytes.len(),
-                    r.funcs,
                     r.imports.join(", "),
-                    r.exports.join(", ")
                 );
                 for n in &r.notes {
                     println!("  note: {n}");
@@ -252,7 +211,11 @@ fn main() -> ExitCode {
                 }
                 ok &= r.errors.is_empty();
             }
-            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         _ => {
             eprintln!(
