@@ -89,7 +89,7 @@ impl<S: fmt::Display> fmt::Display for LinkError<'_, S> {
             ),
             LinkError::UnknownImport { module, name } => write!(
                 f,
-                "unknown import `{module}`.`{name}`: the kernel provides only {HostList}"
+                "unknown import `{module}`.`{name}`: the host functions are {HostList}"
             ),
             LinkError::ImportType {
                 module,

@@ -239,8 +239,8 @@ for (const [file, [cls, msg]] of Object.entries(traps)) {
 }
 if (bin) {
   for (const [file, msg] of [
-    ["bad_import.wasm", "import kwasm.log has type (i64) -> ()"],
-    ["unknown_import.wasm", "import kwasm.open: no such host function"],
+    ["bad_import.wasm", "import `kwasm`.`log` has type (i64) -> ()"],
+    ["unknown_import.wasm", "unknown import `kwasm`.`open`"],
   ]) {
     const r = spawnSync(join(bin, "kwasmc"), ["compile", join(out, "traps", file), "-o", join(tmp, "rejected.kw")], { encoding: "utf8" });
     check(`kwasmc rejects ${file}`, [r.status !== 0, r.stderr.includes(msg)], [true, true]);
