@@ -1,7 +1,7 @@
 //! Pieces of the WebAssembly spec-test harness shared by the userspace
-//! harness (`cli/tests/spec.rs`) and `kwasm spec-kernel`, which runs the same
-//! assertions through `INVOKE` in the kernel: argument conversion and the
-//! exact result comparison (NaN patterns included).
+//! harness (`tools/tests/spec.rs`) and `kwasm-tools spec-kernel`, which
+//! runs the same assertions through `INVOKE` in the kernel: argument
+//! conversion and the exact result comparison (NaN patterns included).
 
 use kwasm_runtime::{TrapCode, Val};
 use wast::WastArg;

@@ -34,9 +34,9 @@
 //! commands that use it (they are counted as skipped, and the file's line
 //! says how many and why). Anywhere else that is a failure.
 
-use kwasm_cli::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
 use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel};
 use kwasm_runtime::{Artifact, InstanceId, InstantiateError, InvokeError, Store, StoreConfig, Val};
+use kwasm_tools::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

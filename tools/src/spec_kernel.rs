@@ -1,4 +1,4 @@
-//! `kwasm spec-kernel FILE.wast...` (hidden): run the spec suite's
+//! `kwasm-tools spec-kernel FILE.wast...`: run the spec suite's
 //! `invoke`, `assert_return` and `assert_trap` commands through `INVOKE` in
 //! the kernel.
 //!
@@ -7,19 +7,19 @@
 //! any more. Modules with imports are skipped (the kernel links programs
 //! only against its host API), and so are the commands that use them, as are
 //! `get` of globals. Results are compared exactly as the userspace harness
-//! compares them ([`kwasm_cli::spec`]). The process pins itself to one CPU,
+//! compares them ([`kwasm_tools::spec`]). The process pins itself to one CPU,
 //! because every CPU has its own instance of a program (with its own memory
 //! and globals) and the commands of a file depend on each other's effects.
 
-use super::Ctx;
-use super::kernel::{load_program, unload_module};
 use anyhow::Result;
-use kwasm_abi::ioctl::{self, LoadConfig};
+use kwasm::Ctx;
+use kwasm::device::Device;
+use kwasm::program::{load_config, load_program, unload_module};
+use kwasm_abi::ioctl;
 use kwasm_abi::trap::TrapCode;
-use kwasm_cli::device::Device;
-use kwasm_cli::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
 use kwasm_runtime::artifact::raw_sections;
 use kwasm_runtime::{Artifact, FuncType, Val};
+use kwasm_tools::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
 use std::collections::HashMap;
 use std::path::Path;
 use wast::parser::{self, ParseBuffer};
@@ -90,14 +90,8 @@ impl Runner<'_> {
         } else {
             0
         };
-        let config = LoadConfig {
-            magic: ioctl::LOAD_CONFIG_MAGIC,
-            version: ioctl::IOCTL_VERSION,
-            name: ioctl::encode_name(&prog).ok_or("bad name")?,
-            fuel: self.fuel,
-            stack_kib: 256,
-            flags,
-        };
+        let name = ioctl::encode_name(&prog).ok_or("bad name")?;
+        let config = load_config(name, self.fuel, 256, flags);
         load_program(self.dev, self.ctx, &prog, text, meta_bytes, config, false)
             .map_err(|e| format!("load: {e:#}"))?;
         let exports = art.exported_funcs().into_iter().collect();
