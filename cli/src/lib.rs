@@ -16,6 +16,24 @@ pub mod program;
 
 use anyhow::{Result, bail};
 use device::Device;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Parses a command line with clap. `Err` is the exit status to end with
+/// after clap has printed: 0 after `--help` or `--version`, 1 after a usage
+/// error.
+pub fn parse_args<P: clap::Parser>(
+    argv: impl IntoIterator<Item = OsString>,
+) -> Result<P, ExitCode> {
+    P::try_parse_from(argv).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
 
 /// What every kernel command gets: how to open the device.
 #[derive(Clone, Copy, Debug, Default)]

@@ -152,16 +152,9 @@ fn hoist_run_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 
 fn main() -> ExitCode {
     let argv = hoist_run_options(std::env::args_os().collect());
-    let cli = match Cli::try_parse_from(argv) {
+    let cli: Cli = match kwasm::parse_args(argv) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(status) => return status,
     };
     let ctx = Ctx { as_uid: cli.as_uid };
     let r = match cli.command {

@@ -21,8 +21,11 @@ pub enum ForgeMode {
 
 #[derive(clap::Args)]
 pub struct ForgeArgs {
+    /// A valid .kw (from `kwasmc compile`).
     pub input: PathBuf,
+    /// Where to write the broken copy.
     pub output: PathBuf,
+    /// What to break.
     #[arg(long, value_enum)]
     pub mode: ForgeMode,
 }

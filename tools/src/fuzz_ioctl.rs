@@ -11,6 +11,7 @@ pub struct FuzzArgs {
     /// Number of ioctls to send.
     #[arg(long, default_value_t = 20000)]
     pub iterations: u64,
+    /// Seed of the random requests (the same seed sends the same ioctls).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// A loaded program to aim some requests at (so that lookups succeed).

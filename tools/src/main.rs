@@ -59,16 +59,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match kwasm::parse_args(std::env::args_os()) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(status) => return status,
     };
     let ctx = Ctx { as_uid: cli.as_uid };
     // Ok(false): a check failed, and the tool has said so on stdout.

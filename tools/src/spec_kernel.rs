@@ -19,11 +19,13 @@ use kwasm_abi::ioctl;
 use kwasm_abi::trap::TrapCode;
 use kwasm_runtime::artifact::raw_sections;
 use kwasm_runtime::{Artifact, FuncType, Val};
-use kwasm_tools::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
+use kwasm_tools::spec::{
+    Counts, arg_val, check_results, fmt_vals, module_slot, trap_matches, wast_buffer,
+};
 use std::collections::HashMap;
 use std::path::Path;
-use wast::parser::{self, ParseBuffer};
-use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
+use wast::parser;
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke};
 
 /// Commands whose expected result depends on a documented limit of the
 /// kernel runtime rather than on code generation: (file, export, why). They
@@ -33,13 +35,6 @@ const KERNEL_LIMITS: &[(&str, &str, &str)] = &[(
     "as-memory.grow-value",
     "memory.grow by 306 pages: kwasm.ko preallocates each instance's memory (min + 16 pages, at most 256) and growing beyond returns -1, which the spec allows",
 )];
-
-#[derive(Default, Clone, Copy)]
-pub struct Counts {
-    pub passed: usize,
-    pub failed: usize,
-    pub skipped: usize,
-}
 
 /// A loaded module: program name and export signatures.
 struct Loaded {
@@ -120,17 +115,7 @@ impl Runner<'_> {
     }
 
     fn slot(&self, id: Option<wast::token::Id<'_>>) -> Result<Slot, String> {
-        match id {
-            Some(id) => self
-                .named
-                .get(id.name())
-                .cloned()
-                .ok_or_else(|| format!("no module named ${}", id.name())),
-            None => self
-                .current
-                .clone()
-                .ok_or_else(|| "no current module".into()),
-        }
+        module_slot(&self.named, self.current.as_ref(), id)
     }
 
     /// Ok(Ok(results)) or Ok(Err(trap)); Err(outcome) when it cannot run.
@@ -228,29 +213,10 @@ impl Runner<'_> {
                     }
                     Ok(Ok(v)) => v,
                 };
-                let mut expected = Vec::new();
-                for r in &results {
-                    match r {
-                        WastRet::Core(c) => expected.push(c),
-                        #[allow(unreachable_patterns)]
-                        _ => return Skip,
-                    }
-                }
-                let ok = got.len() == expected.len()
-                    && got
-                        .iter()
-                        .zip(&expected)
-                        .all(|(v, r)| ret_matches(r, v) == Some(true));
-                if ok {
-                    Pass
-                } else {
-                    let exp: Vec<String> = expected.iter().map(|r| fmt_ret(r)).collect();
-                    Fail(format!(
-                        "`{}`: expected [{}], got {}",
-                        inv.name,
-                        exp.join(", "),
-                        fmt_vals(&got)
-                    ))
+                match check_results(&results, &got) {
+                    None => Skip,
+                    Some(Ok(())) => Pass,
+                    Some(Err(e)) => Fail(format!("`{}`: {e}", inv.name)),
                 }
             }
             WastDirective::AssertTrap { exec, message, .. } => {
@@ -307,9 +273,7 @@ pub fn run_file(dev: &Device, ctx: &Ctx, path: &Path, verbose: bool) -> Counts {
             return counts;
         }
     };
-    let mut lexer = wast::lexer::Lexer::new(&text);
-    lexer.allow_confusing_unicode(true);
-    let buf = match ParseBuffer::new_with_lexer(lexer) {
+    let buf = match wast_buffer(&text) {
         Ok(b) => b,
         Err(e) => {
             println!("spec-kernel {file}: cannot lex: {e}");
@@ -366,9 +330,7 @@ pub fn run(ctx: &Ctx, files: &[std::path::PathBuf], verbose: bool) -> Result<boo
     let mut total = Counts::default();
     for f in files {
         let c = run_file(&dev, ctx, f, verbose);
-        total.passed += c.passed;
-        total.failed += c.failed;
-        total.skipped += c.skipped;
+        total += c;
     }
     if files.len() > 1 {
         println!(

@@ -10,6 +10,7 @@ pub struct UdpSendArgs {
     /// Destination port on --addr.
     #[arg(long)]
     pub port: u16,
+    /// Destination IPv4 address.
     #[arg(long, default_value = "127.0.0.1")]
     pub addr: Ipv4Addr,
     /// Datagrams to send (0: until --seconds have passed).

@@ -190,15 +190,10 @@ struct ProgView<'a> {
     /// `accept` or `drop`.
     on_trap: &'static str,
     maps: u32,
-    invocations: u64,
-    accepts: u64,
-    drops: u64,
-    bad_verdicts: u64,
-    fpu_unavailable: u64,
-    run_ns: u64,
-    avg_ns: u64,
-    /// All traps.
-    traps: u64,
+    /// The counters, named as `stats` and the JSON name them (see
+    /// [`ProgView::new`]), in this order.
+    #[serde(flatten)]
+    counters: Ordered<&'static str, u64>,
     /// Traps by kind, in `ALL_TRAPS` order.
     trap_kinds: Ordered<&'static str, u64>,
 }
@@ -233,14 +228,16 @@ impl<'a> ProgView<'a> {
                 "accept"
             },
             maps: info.nmaps,
-            invocations: s.invocations,
-            accepts: s.accepts,
-            drops: s.drops,
-            bad_verdicts: s.bad_verdicts,
-            fpu_unavailable: s.fpu_unavailable,
-            run_ns: s.run_ns,
-            avg_ns: s.run_ns.checked_div(s.invocations).unwrap_or(0),
-            traps: s.traps.iter().sum(),
+            counters: Ordered(vec![
+                ("invocations", s.invocations),
+                ("accepts", s.accepts),
+                ("drops", s.drops),
+                ("bad_verdicts", s.bad_verdicts),
+                ("fpu_unavailable", s.fpu_unavailable),
+                ("run_ns", s.run_ns),
+                ("avg_ns", s.run_ns.checked_div(s.invocations).unwrap_or(0)),
+                ("traps", s.traps.iter().sum()),
+            ]),
             trap_kinds: Ordered(
                 ALL_TRAPS
                     .iter()
@@ -248,6 +245,12 @@ impl<'a> ProgView<'a> {
                     .collect(),
             ),
         }
+    }
+
+    /// The counter named `key` (one of [`ProgView::counters`]).
+    fn counter(&self, key: &str) -> u64 {
+        let c = self.counters.0.iter().find(|(k, _)| *k == key);
+        c.map_or(0, |(_, n)| *n)
     }
 
     /// The attach points, comma-separated, or `-`.
@@ -301,9 +304,9 @@ fn list_table(views: &[ProgView<'_>]) -> Table<9> {
             v.funcs.to_string(),
             format!("{}B", v.code_bytes),
             format!("{}K", v.mem_pages as u64 * 64),
-            v.invocations.to_string(),
-            v.traps.to_string(),
-            v.avg_ns.to_string(),
+            v.counter("invocations").to_string(),
+            v.counter("traps").to_string(),
+            v.counter("avg_ns").to_string(),
         ]);
     }
     t
@@ -341,15 +344,10 @@ fn stats_lines(v: &ProgView<'_>) -> KeyValues {
         .add("fuel", v.fuel)
         .add("uses_float", v.uses_float)
         .add("on_trap", v.on_trap)
-        .add("maps", v.maps)
-        .add("invocations", v.invocations)
-        .add("accepts", v.accepts)
-        .add("drops", v.drops)
-        .add("bad_verdicts", v.bad_verdicts)
-        .add("fpu_unavailable", v.fpu_unavailable)
-        .add("run_ns", v.run_ns)
-        .add("avg_ns", v.avg_ns)
-        .add("traps", v.traps);
+        .add("maps", v.maps);
+    for (key, n) in &v.counters.0 {
+        kv.add(key, n);
+    }
     for (kind, n) in &v.trap_kinds.0 {
         kv.add(&format!("trap.{kind}"), n);
     }
