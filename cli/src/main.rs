@@ -1,7 +1,8 @@
 //! `kwasm`: run kwasm programs in userspace, and load and manage them in the
 //! kernel (`kwasm.ko`, through `/dev/kwasm`). One module per command family
-//! in `commands/`; everything printed on stdout goes through `output`. The
-//! VM test tools are a separate binary, `kwasm-tools`.
+//! in `commands/`; `output` formats what they print (wasm values, tables,
+//! `key: value` and `INDEX: VALUE` lines, JSON). The VM test tools are a
+//! separate binary, `kwasm-tools`.
 //!
 //! Exit status: 0 on success, 1 on a usage, load or link error
 //! (`kwasm: <file>: <reason>`), 2 when the program trapped.

@@ -1,6 +1,6 @@
-//! Everything `kwasm` prints on stdout, in one place: wasm values (one per
-//! line), aligned tables, `key: value` lists and JSON (through `serde_json`).
-//! Errors go to stderr from `main`.
+//! How `kwasm` prints, in one place: wasm values (one per line), aligned
+//! tables, `key: value` and `INDEX: VALUE` lines, and JSON (through
+//! `serde_json`). Errors go to stderr from `main`.
 
 use kwasm_runtime::Val;
 use serde::Serialize;
@@ -19,6 +19,13 @@ pub fn value(v: &Val, typed: bool) {
 /// A raw 64-bit slot (`kwasm invoke` without `--kw`): `0x000000000000002a`.
 pub fn raw_slot(raw: u64) {
     println!("{raw:#018x}");
+}
+
+/// `INDEX: VALUE` lines, from index 0 (`kwasm map dump`).
+pub fn indexed(values: &[u64]) {
+    for (i, v) in values.iter().enumerate() {
+        println!("{i}: {v}");
+    }
 }
 
 /// `value` as one line of compact JSON.

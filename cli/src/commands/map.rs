@@ -66,9 +66,7 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
             if *json {
                 output::json(&vals);
             } else {
-                for (i, v) in vals.iter().enumerate() {
-                    println!("{i}: {v}");
-                }
+                output::indexed(&vals);
             }
         }
     }
