@@ -1,6 +1,7 @@
 # kwasm: thin entry points over cargo and cargo xtask.
 #
-#   make          build kwasmc, kwasm (release) and the guest programs
+#   make          build kwasmc, kwasm, kwasm-tools (release) and the guest
+#                 programs
 #   make setup    install everything a fresh Debian 12 machine needs
 #   make test     all tests: lint, unit, spec suite, differential, guests,
 #                 a bounded fuzzing smoke, VM
@@ -17,7 +18,7 @@ export CARGO_TERM_COLOR ?= never
 all: build guests
 
 build:
-	$(CARGO) build --release -p kwasm-compiler -p kwasm-cli
+	$(CARGO) build --release -p kwasm-compiler -p kwasm -p kwasm-tools
 
 guests:
 	guests/build.sh
@@ -34,7 +35,7 @@ unit-test:
 	$(CARGO) test --workspace --no-fail-fast
 
 guest-test:
-	$(CARGO) build -p kwasm-compiler -p kwasm-cli
+	$(CARGO) build -p kwasm-compiler -p kwasm
 	KWASM_BIN=$(CURDIR)/target/debug guests/build.sh test
 
 # Each cargo-fuzz target for a few seconds from the checked-in corpus

@@ -48,11 +48,29 @@ pub fn module_name(prog: &str) -> String {
 
 /// Offsets of the relocated fields inside the x86-64 init stub.
 mod x86_stub {
+    use kwasm_abi::vmctx::X86_ENDBR64;
+
+    /// `X86_ENDBR64` followed by `rest`: every stub is an indirect-branch
+    /// target (the kernel calls `init`/`exit` through pointers under IBT).
+    const fn endbr64<const N: usize>(rest: &[u8]) -> [u8; N] {
+        assert!(X86_ENDBR64.len() + rest.len() == N);
+        let mut out = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = if i < X86_ENDBR64.len() {
+                X86_ENDBR64[i]
+            } else {
+                rest[i - X86_ENDBR64.len()]
+            };
+            i += 1;
+        }
+        out
+    }
+
     /// `endbr64; lea rdi,[rip+this_module]; lea rsi,[rip+meta];
     /// mov edx,meta_len; lea rcx,[rip+text]; mov r8d,text_len;
     /// lea r9,[rip+cfg]; jmp kwasm_register`
-    pub const INIT: [u8; 48] = [
-        0xf3, 0x0f, 0x1e, 0xfa, // endbr64
+    pub const INIT: [u8; 48] = endbr64(&[
         0x48, 0x8d, 0x3d, 0, 0, 0, 0, // lea rdi, [rip + this_module]
         0x48, 0x8d, 0x35, 0, 0, 0, 0, // lea rsi, [rip + meta]
         0xba, 0, 0, 0, 0, // mov edx, meta_len
@@ -60,7 +78,7 @@ mod x86_stub {
         0x41, 0xb8, 0, 0, 0, 0, // mov r8d, text_len
         0x4c, 0x8d, 0x0d, 0, 0, 0, 0, // lea r9, [rip + cfg]
         0xe9, 0, 0, 0, 0, // jmp kwasm_register
-    ];
+    ]);
     pub const INIT_THIS: u64 = 7;
     pub const INIT_META: u64 = 14;
     pub const INIT_META_LEN: usize = 19;
@@ -69,11 +87,10 @@ mod x86_stub {
     pub const INIT_CFG: u64 = 39;
     pub const INIT_CALL: u64 = 44;
     /// `endbr64; lea rdi,[rip+this_module]; jmp kwasm_unregister`
-    pub const EXIT: [u8; 16] = [
-        0xf3, 0x0f, 0x1e, 0xfa, // endbr64
+    pub const EXIT: [u8; 16] = endbr64(&[
         0x48, 0x8d, 0x3d, 0, 0, 0, 0, // lea rdi, [rip + this_module]
         0xe9, 0, 0, 0, 0, // jmp kwasm_unregister
-    ];
+    ]);
     pub const EXIT_THIS: u64 = 7;
     pub const EXIT_CALL: u64 = 12;
 }

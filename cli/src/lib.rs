@@ -1,11 +1,82 @@
-//! The kwasm userspace runtime and the pieces of the `kwasm` command line
-//! tool that other crates (and the integration tests) use.
+//! The library half of `kwasm`: what the operator's CLI and the VM test
+//! tools (`kwasm-tools`) both need to talk to `kwasm.ko`.
 //!
-//! [`runtime`] loads `.kw` artifacts produced by `kwasmc`, instantiates them
-//! in a [`runtime::Store`] and calls their exports on a dedicated wasm stack,
-//! following `docs/codegen-contract.md` (the same contract `kwasm.ko`
-//! follows).
+//! - [`device`]: the `/dev/kwasm` client (typed ioctls, the module syscalls);
+//! - [`kmod`]: wrapping a `.kw`'s code and metadata as a kernel module;
+//! - [`program`]: loading and unloading programs, with errors that say what
+//!   to do;
+//! - [`Ctx`]: how a command opens the device (and drops privileges, for the
+//!   permission tests).
+//!
+//! Nothing here links the compiler: a `.kw` is compiled by `kwasmc`.
 
 pub mod device;
 pub mod kmod;
-pub mod spec;
+pub mod program;
+
+use anyhow::{Result, bail};
+use device::Device;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Parses a command line with clap. `Err` is the exit status to end with
+/// after clap has printed: 0 after `--help` or `--version`, 1 after a usage
+/// error.
+pub fn parse_args<P: clap::Parser>(
+    argv: impl IntoIterator<Item = OsString>,
+) -> Result<P, ExitCode> {
+    P::try_parse_from(argv).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+/// What every kernel command gets: how to open the device.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ctx {
+    /// Drop to this uid/gid right after opening `/dev/kwasm` (hidden
+    /// `--as-uid`, for testing the kernel's permission checks: the open file
+    /// stays usable, so the ioctl's own capability check is what answers).
+    pub as_uid: Option<u32>,
+}
+
+impl Ctx {
+    /// Open `/dev/kwasm`, then drop privileges if asked.
+    pub fn device(&self) -> Result<Device> {
+        let dev = Device::open()?;
+        self.drop_privileges()?;
+        Ok(dev)
+    }
+
+    /// setgroups([]), setgid, setuid to `as_uid` (no-op without it).
+    pub fn drop_privileges(&self) -> Result<()> {
+        let Some(uid) = self.as_uid else {
+            return Ok(());
+        };
+        // SAFETY: plain syscalls without pointers except the empty group list.
+        let rc = unsafe {
+            if libc::getuid() == uid && libc::geteuid() == uid {
+                return Ok(());
+            }
+            let r = libc::setgroups(0, std::ptr::null());
+            if r != 0 {
+                r
+            } else if libc::setgid(uid) != 0 {
+                -1
+            } else {
+                libc::setuid(uid)
+            }
+        };
+        if rc != 0 {
+            bail!(
+                "--as-uid {uid}: cannot drop privileges: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    }
+}

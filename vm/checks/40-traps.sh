@@ -20,7 +20,7 @@ for pk in div_zero:div_by_zero oob:memory_oob unreachable:unreachable \
 	[ "$p" = infinite_loop ] && fuel="--fuel 20000"
 	if kwasm load "$f" --name "t_$p" --attach ipv4:input $fuel >/tmp/load.out 2>&1; then
 		expect_out "trap $p: accept by default, traffic passes" "sent 8, failed 0, received 8" \
-			kwasm udp-check --port 9100 --count 8
+			kwasm-tools udp-check --port 9100 --count 8
 		expect_eq "trap $p: 8 $k traps counted, 8 invocations" "8 8 8" \
 			"$(stat_of t_$p trap.$k) $(stat_of t_$p traps) $(stat_of t_$p invocations)"
 		kwasm unload "t_$p"
@@ -30,7 +30,7 @@ for pk in div_zero:div_by_zero oob:memory_oob unreachable:unreachable \
 	fi
 	if kwasm load "$f" --name "t_$p" --attach ipv4:input --on-trap drop $fuel >/tmp/load.out 2>&1; then
 		expect_out "trap $p: --on-trap drop, traffic dropped" "sent 8, failed 0, received 0" \
-			kwasm udp-check --port 9100 --count 8
+			kwasm-tools udp-check --port 9100 --count 8
 		expect_out "trap $p: --on-trap drop: 8 $k traps counted" 8 stat_of "t_$p" "trap.$k"
 		kwasm unload "t_$p"
 	else

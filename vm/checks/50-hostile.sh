@@ -8,9 +8,9 @@
 T=/tmp/hostile
 mkdir -p $T
 head -c 1500 $KW/port_filter.kw > $T/truncated.kw
-kwasm forge-kw $KW/port_filter.kw $T/truncated_meta.kw --mode truncate-meta
-kwasm forge-kw $KW/port_filter.kw $T/corrupt_meta.kw --mode corrupt-meta
-kwasm forge-kw $KW/port_filter.kw $T/bad_import.kw --mode bad-import
+kwasm-tools forge-kw $KW/port_filter.kw $T/truncated_meta.kw --mode truncate-meta
+kwasm-tools forge-kw $KW/port_filter.kw $T/corrupt_meta.kw --mode corrupt-meta
+kwasm-tools forge-kw $KW/port_filter.kw $T/bad_import.kw --mode bad-import
 
 expect_fail "hostile: truncated .kw refused" "malformed ELF" kwasm load $T/truncated.kw
 expect_fail "hostile: truncated .kw refused even --unchecked" "malformed ELF" \
@@ -26,7 +26,7 @@ expect_fail "hostile: corrupted metadata refused by the kernel" "the kernel reje
 	kwasm load $T/corrupt_meta.kw --unchecked --name corrupt
 check "hostile: kernel log says why" sh -c 'dmesg | grep -q "corrupt: invalid metadata: function 0 lies outside .text"'
 expect_fail "hostile: wrong import signature refused in userspace, naming it" \
-	"imports \`kwasm\`.\`pkt_load\` with type" kwasm load $T/bad_import.kw
+	"import \`kwasm\`.\`pkt_load\` has type" kwasm load $T/bad_import.kw
 expect_fail "hostile: wrong import signature refused by the kernel" "pkt_load" \
 	kwasm load $T/bad_import.kw --unchecked --name badimp
 expect_out "hostile: nothing was loaded" 0 prog_modules
@@ -60,9 +60,9 @@ expect_out "hostile: pf still unattached" - stat_of pf attached
 
 # Garbage ioctls, with a real program name in half of them.
 check "hostile: load compute" kwasm load $KW/compute.kw --name compute
-check "hostile: 20000 random ioctls as root" kwasm fuzz-ioctl --iterations 20000 --seed 7 --name pf
-check "hostile: 5000 random ioctls as nobody" kwasm --as-uid 65534 fuzz-ioctl --iterations 5000 --seed 8 --name compute
-kwasm fuzz-ioctl --iterations 2000 --seed 9 --name compute
+check "hostile: 20000 random ioctls as root" kwasm-tools fuzz-ioctl --iterations 20000 --seed 7 --name pf
+check "hostile: 5000 random ioctls as nobody" kwasm-tools --as-uid 65534 fuzz-ioctl --iterations 5000 --seed 8 --name compute
+kwasm-tools fuzz-ioctl --iterations 2000 --seed 9 --name compute
 check "hostile: programs still answer" kwasm invoke compute fib 10 --kw $KW/compute.kw
 check "hostile: unload pf" kwasm unload pf
 check "hostile: unload compute" kwasm unload compute

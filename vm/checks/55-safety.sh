@@ -45,7 +45,7 @@ check "safety: unload compute" kwasm unload fuelc
 # with one shared limit the trap reports would all be suppressed.
 check "safety: load chatty" kwasm load $KW/chatty.kw --name chatty --attach ipv4:input --priority -20
 check "safety: load a trapping program" kwasm load $KW/traps/div_zero.kw --name rl_dz --attach ipv4:input
-kwasm udp-check --port 9100 --count 6 >/dev/null
+kwasm-tools udp-check --port 9100 --count 6 >/dev/null
 check "safety: chatty's lines are in the log" sh -c 'dmesg | grep -q "chatty: chatty: a packet"'
 check "safety: rl_dz's trap reports are not hidden by chatty" \
 	sh -c 'dmesg | grep -q "rl_dz: trap: integer divide by zero"'

@@ -54,7 +54,7 @@ expect_out "agree: raw slots without --kw" "0x0000000000000003
 0x0000000000000002" kwasm invoke compute divmod i32:17 i32:5
 check "agree: unload compute" kwasm unload compute
 
-kwasm spec-kernel /opt/kwasm/spec/*.wast > /tmp/spec.out 2>&1
+kwasm-tools spec-kernel /opt/kwasm/spec/*.wast > /tmp/spec.out 2>&1
 spec_status=$?
 grep -v '^spec-kernel ' /tmp/spec.out | head -40
 grep '^spec-kernel ' /tmp/spec.out > /tmp/spec.lines

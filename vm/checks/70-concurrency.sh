@@ -5,9 +5,9 @@
 check "conc: load pf attached to ipv4:input" kwasm load $KW/port_filter.kw --name pf --attach ipv4:input
 # The senders run until killed below (the loop's duration varies a lot:
 # TCG, KASAN).
-taskset -c 0 kwasm udp-send --port 9999 --count 0 --seconds 600 > /tmp/send0.out 2>&1 &
+taskset -c 0 kwasm-tools udp-send --port 9999 --count 0 --seconds 600 > /tmp/send0.out 2>&1 &
 s0=$!
-taskset -c 1 kwasm udp-send --port 9998 --count 0 --seconds 600 > /tmp/send1.out 2>&1 &
+taskset -c 1 kwasm-tools udp-send --port 9998 --count 0 --seconds 600 > /tmp/send1.out 2>&1 &
 s1=$!
 errors=0
 i=0

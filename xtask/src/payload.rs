@@ -1,12 +1,13 @@
 //! What the in-VM checks and the demo need besides busybox and the modules:
-//! the static musl `kwasm`, the guest programs compiled to `.kw` by the
-//! host's `kwasmc`, and a few spec test files.
+//! the static musl `kwasm` and `kwasm-tools`, the guest programs compiled to
+//! `.kw` by the host's `kwasmc`, and a few spec test files.
 //!
 //! VM layout (see `vm/checks/`):
 //!
 //! | path                      | what                                              |
 //! |---------------------------|---------------------------------------------------|
-//! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-musl -p kwasm-cli` |
+//! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-musl -p kwasm` |
+//! | `/opt/kwasm/bin/kwasm-tools` | the same with `-p kwasm-tools` (the test tools) |
 //! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
 //! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
@@ -19,7 +20,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{self, Log};
 
-/// Spec files whose commands `kwasm spec-kernel` runs in the kernel.
+/// Spec files whose commands `kwasm-tools spec-kernel` runs in the kernel.
 pub const SPEC_FILES: &[&str] = &[
     "i32.wast",
     "i64.wast",
@@ -32,6 +33,10 @@ pub const SPEC_FILES: &[&str] = &[
 ];
 
 const MUSL: &str = "x86_64-unknown-linux-musl";
+
+/// The static binaries installed under `/opt/kwasm/bin`: the operator's CLI
+/// and the test tools.
+const BINS: [&str; 2] = ["kwasm", "kwasm-tools"];
 
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -98,7 +103,7 @@ pub fn build() -> Result<Vec<String>> {
         )?;
     }
 
-    // Host kwasmc and the static kwasm for the VM.
+    // Host kwasmc, and the static kwasm and kwasm-tools for the VM.
     run(
         cargo().args([
             "build",
@@ -118,30 +123,38 @@ pub fn build() -> Result<Vec<String>> {
         "--target",
         MUSL,
         "-p",
-        "kwasm-cli",
+        "kwasm",
         "--bin",
         "kwasm",
+        "-p",
+        "kwasm-tools",
+        "--bin",
+        "kwasm-tools",
     ]);
     // The cc crate looks for musl-gcc; plain gcc works for the little C
     // that dependencies build.
     if std::env::var_os("CC_x86_64_unknown_linux_musl").is_none() && !util::have("musl-gcc") {
         musl.env("CC_x86_64_unknown_linux_musl", "gcc");
     }
-    run(&mut musl, "kwasm (static musl)", &mut log)?;
+    run(&mut musl, "kwasm, kwasm-tools (static musl)", &mut log)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let kwasmc = target.join("release/kwasmc");
-    let kwasm = target.join(MUSL).join("release/kwasm");
-    if !util::is_static_elf(&kwasm)? {
-        bail!("{} is not a static executable", kwasm.display());
+    let bins = BINS.map(|b| target.join(MUSL).join("release").join(b));
+    for b in &bins {
+        if !util::is_static_elf(b)? {
+            bail!("{} is not a static executable", b.display());
+        }
     }
 
     let _ = fs::remove_dir_all(&out);
     fs::create_dir_all(out.join("bin"))?;
     fs::create_dir_all(out.join("kw/traps"))?;
     fs::create_dir_all(out.join("spec"))?;
-    fs::copy(&kwasm, out.join("bin/kwasm"))?;
+    for (b, name) in bins.iter().zip(BINS) {
+        fs::copy(b, out.join("bin").join(name))?;
+    }
 
     // Compile the guests.
     let mut n = 0;
@@ -183,15 +196,19 @@ pub fn build() -> Result<Vec<String>> {
             .with_context(|| format!("copying {}", src.display()))?;
     }
     eprintln!(
-        "payload: kwasm (musl), {n} .kw programs, {} spec files",
+        "payload: kwasm and kwasm-tools (musl), {n} .kw programs, {} spec files",
         SPEC_FILES.len()
     );
 
     let spec = |p: &str, g: &str| format!("{}:{g}", out.join(p).display());
-    Ok(vec![
-        spec("bin/kwasm", "/opt/kwasm/bin/kwasm"),
+    let mut adds: Vec<String> = BINS
+        .iter()
+        .map(|b| spec(&format!("bin/{b}"), &format!("/opt/kwasm/bin/{b}")))
+        .collect();
+    adds.extend([
         spec("kw", "/opt/kwasm/kw"),
         spec("spec", "/opt/kwasm/spec"),
         format!("{}:/opt/kwasm/demo.sh", root.join("vm/demo.sh").display()),
-    ])
+    ]);
+    Ok(adds)
 }

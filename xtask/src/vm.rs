@@ -46,7 +46,7 @@ fn prepare(args: &VmArgs) -> Result<(KernelTree, PathBuf)> {
         bail!("{} does not exist", k.bzimage.display());
     }
     let m = module::build(&k, false)?;
-    // The static kwasm, the compiled guests and the spec files; `--add`
+    // The static kwasm and kwasm-tools, the compiled guests and the spec files; `--add`
     // entries come last so that they can override them.
     let mut adds = payload::build()?;
     adds.extend(args.add.iter().cloned());

@@ -1,61 +1,80 @@
-//! The kernel-facing subcommands of `kwasm` (everything that talks to
-//! `kwasm.ko` through `/dev/kwasm` and the module syscalls), and the hidden
-//! test tools the in-VM checks use.
+//! The commands of `kwasm`, one module per family:
+//!
+//! - [`run`]: run a `.kw` in userspace (`kwasm-runtime`);
+//! - [`prog`]: programs in the kernel: load, unload, list, stats, attach,
+//!   detach, invoke;
+//! - [`map`]: read and write a loaded program's maps.
+//!
+//! What they print goes through [`crate::output`].
 
-pub mod kernel;
-pub mod spec_kernel;
-pub mod tools;
+pub mod map;
+pub mod prog;
+pub mod run;
 
-use anyhow::{Context, Result, bail};
-use kwasm_cli::device::Device;
+use anyhow::{Context, Result};
+use kwasm_runtime::{Artifact, FuncType};
+use std::fmt::Display;
+use std::path::Path;
 
-/// What every kernel command gets: how to open the device.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Ctx {
-    /// Drop to this uid/gid right after opening `/dev/kwasm` (hidden
-    /// `--as-uid`, for testing the kernel's permission checks: the open file
-    /// stays usable, so the ioctl's own capability check is what answers).
-    pub as_uid: Option<u32>,
+/// A failure and its exit status: 1 for usage, load and link errors, 2 when
+/// the program trapped.
+pub struct Failure {
+    pub status: u8,
+    /// Printed to stderr as it is (nothing when empty).
+    pub message: String,
 }
 
-impl Ctx {
-    /// Open `/dev/kwasm`, then drop privileges if asked.
-    pub fn device(&self) -> Result<Device> {
-        let dev = Device::open()?;
-        self.drop_privileges()?;
-        Ok(dev)
-    }
+/// Exit status of `kwasm run` and `kwasm invoke` when the call trapped.
+pub const TRAP_STATUS: u8 = 2;
 
-    /// setgroups([]), setgid, setuid to `as_uid` (no-op without it).
-    pub fn drop_privileges(&self) -> Result<()> {
-        let Some(uid) = self.as_uid else {
-            return Ok(());
-        };
-        // SAFETY: plain syscalls without pointers except the empty group list.
-        let rc = unsafe {
-            if libc::getuid() == uid && libc::geteuid() == uid {
-                return Ok(());
-            }
-            let r = libc::setgroups(0, std::ptr::null());
-            if r != 0 {
-                r
-            } else if libc::setgid(uid) != 0 {
-                -1
-            } else {
-                libc::setuid(uid)
-            }
-        };
-        if rc != 0 {
-            bail!(
-                "--as-uid {uid}: cannot drop privileges: {}",
-                std::io::Error::last_os_error()
-            );
+impl Failure {
+    /// The program trapped: `message` names the trap.
+    pub fn trap(message: impl Display) -> Failure {
+        Failure {
+            status: TRAP_STATUS,
+            message: message.to_string(),
         }
-        Ok(())
     }
 }
 
-/// Parse an unsigned integer in decimal or `0x` hex.
+/// `kwasm: <file>: <reason>`, status 1.
+pub fn fail(file: &Path, reason: impl Display) -> Failure {
+    Failure {
+        status: 1,
+        message: format!("kwasm: {}: {reason}", file.display()),
+    }
+}
+
+/// Any other error: `kwasm: <what went wrong and what to do>`, status 1.
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure {
+            status: 1,
+            message: format!("kwasm: {e:#}"),
+        }
+    }
+}
+
+/// The type of the exported function `name`.
+pub fn export_type(art: &Artifact, name: &str) -> Option<FuncType> {
+    art.exported_funcs()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| t)
+}
+
+/// Why `got` arguments do not fit `name: ty`, if they do not.
+pub fn arity_error(name: &str, ty: &FuncType, got: usize) -> Option<String> {
+    (got != ty.params.len()).then(|| {
+        format!(
+            "`{name}` has type {ty}: expected {} arguments, got {got}",
+            ty.params.len()
+        )
+    })
+}
+
+/// Parse an unsigned integer in decimal or `0x` hex (a negative decimal is
+/// taken as its two's complement).
 pub fn parse_u64(s: &str) -> Result<u64> {
     let t = s.replace('_', "");
     let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {

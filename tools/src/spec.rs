@@ -1,11 +1,84 @@
 //! Pieces of the WebAssembly spec-test harness shared by the userspace
-//! harness (`cli/tests/spec.rs`) and `kwasm spec-kernel`, which runs the same
-//! assertions through `INVOKE` in the kernel: argument conversion and the
-//! exact result comparison (NaN patterns included).
+//! harness (`tools/tests/spec.rs`) and `kwasm-tools spec-kernel`, which
+//! runs the same assertions through `INVOKE` in the kernel: reading a
+//! `.wast`, finding the module a command names, argument conversion, the
+//! exact result comparison (NaN patterns included) and the counts.
 
 use kwasm_runtime::{TrapCode, Val};
-use wast::WastArg;
+use std::collections::HashMap;
+use std::ops::AddAssign;
 use wast::core::{NanPattern, WastArgCore, WastRetCore};
+use wast::parser::ParseBuffer;
+use wast::token::Id;
+use wast::{WastArg, WastRet};
+
+/// Commands passed, failed and skipped.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.skipped += o.skipped;
+    }
+}
+
+/// The lexed text of a `.wast` file, ready for `wast::parser::parse`.
+/// Confusing Unicode is allowed: `names.wast` deliberately uses bidi
+/// controls in names.
+pub fn wast_buffer(text: &str) -> wast::parser::Result<ParseBuffer<'_>> {
+    let mut lexer = wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    ParseBuffer::new_with_lexer(lexer)
+}
+
+/// The module a command refers to: `$id`, or the current module.
+pub fn module_slot<S: Clone>(
+    named: &HashMap<String, S>,
+    current: Option<&S>,
+    id: Option<Id<'_>>,
+) -> Result<S, String> {
+    match id {
+        Some(id) => named
+            .get(id.name())
+            .cloned()
+            .ok_or_else(|| format!("no module named ${}", id.name())),
+        None => current.cloned().ok_or_else(|| "no current module".into()),
+    }
+}
+
+/// An `assert_return`'s verdict on the results `got`: `None` when an
+/// expected result is not a core value (this harness cannot check it),
+/// else success or `expected [...], got [...]`.
+pub fn check_results(expected: &[WastRet<'_>], got: &[Val]) -> Option<Result<(), String>> {
+    let mut core = Vec::new();
+    for r in expected {
+        match r {
+            WastRet::Core(c) => core.push(c),
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        }
+    }
+    let ok = got.len() == core.len()
+        && got
+            .iter()
+            .zip(&core)
+            .all(|(v, r)| ret_matches(r, v) == Some(true));
+    if ok {
+        return Some(Ok(()));
+    }
+    let exp: Vec<String> = core.iter().map(|r| fmt_ret(r)).collect();
+    Some(Err(format!(
+        "expected [{}], got {}",
+        exp.join(", "),
+        fmt_vals(got)
+    )))
+}
 
 /// Does our trap match the suite's expected message?
 pub fn trap_matches(code: TrapCode, expected: &str) -> bool {

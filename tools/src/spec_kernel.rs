@@ -1,4 +1,4 @@
-//! `kwasm spec-kernel FILE.wast...` (hidden): run the spec suite's
+//! `kwasm-tools spec-kernel FILE.wast...`: run the spec suite's
 //! `invoke`, `assert_return` and `assert_trap` commands through `INVOKE` in
 //! the kernel.
 //!
@@ -7,23 +7,25 @@
 //! any more. Modules with imports are skipped (the kernel links programs
 //! only against its host API), and so are the commands that use them, as are
 //! `get` of globals. Results are compared exactly as the userspace harness
-//! compares them ([`kwasm_cli::spec`]). The process pins itself to one CPU,
+//! compares them ([`kwasm_tools::spec`]). The process pins itself to one CPU,
 //! because every CPU has its own instance of a program (with its own memory
 //! and globals) and the commands of a file depend on each other's effects.
 
-use super::Ctx;
-use super::kernel::{load_program, unload_module};
 use anyhow::Result;
-use kwasm_abi::ioctl::{self, LoadConfig};
+use kwasm::Ctx;
+use kwasm::device::Device;
+use kwasm::program::{load_config, load_program, unload_module};
+use kwasm_abi::ioctl;
 use kwasm_abi::trap::TrapCode;
-use kwasm_cli::device::Device;
-use kwasm_cli::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
 use kwasm_runtime::artifact::raw_sections;
 use kwasm_runtime::{Artifact, FuncType, Val};
+use kwasm_tools::spec::{
+    Counts, arg_val, check_results, fmt_vals, module_slot, trap_matches, wast_buffer,
+};
 use std::collections::HashMap;
 use std::path::Path;
-use wast::parser::{self, ParseBuffer};
-use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
+use wast::parser;
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke};
 
 /// Commands whose expected result depends on a documented limit of the
 /// kernel runtime rather than on code generation: (file, export, why). They
@@ -33,13 +35,6 @@ const KERNEL_LIMITS: &[(&str, &str, &str)] = &[(
     "as-memory.grow-value",
     "memory.grow by 306 pages: kwasm.ko preallocates each instance's memory (min + 16 pages, at most 256) and growing beyond returns -1, which the spec allows",
 )];
-
-#[derive(Default, Clone, Copy)]
-pub struct Counts {
-    pub passed: usize,
-    pub failed: usize,
-    pub skipped: usize,
-}
 
 /// A loaded module: program name and export signatures.
 struct Loaded {
@@ -90,14 +85,8 @@ impl Runner<'_> {
         } else {
             0
         };
-        let config = LoadConfig {
-            magic: ioctl::LOAD_CONFIG_MAGIC,
-            version: ioctl::IOCTL_VERSION,
-            name: ioctl::encode_name(&prog).ok_or("bad name")?,
-            fuel: self.fuel,
-            stack_kib: 256,
-            flags,
-        };
+        let name = ioctl::encode_name(&prog).ok_or("bad name")?;
+        let config = load_config(name, self.fuel, 256, flags);
         load_program(self.dev, self.ctx, &prog, text, meta_bytes, config, false)
             .map_err(|e| format!("load: {e:#}"))?;
         let exports = art.exported_funcs().into_iter().collect();
@@ -126,17 +115,7 @@ impl Runner<'_> {
     }
 
     fn slot(&self, id: Option<wast::token::Id<'_>>) -> Result<Slot, String> {
-        match id {
-            Some(id) => self
-                .named
-                .get(id.name())
-                .cloned()
-                .ok_or_else(|| format!("no module named ${}", id.name())),
-            None => self
-                .current
-                .clone()
-                .ok_or_else(|| "no current module".into()),
-        }
+        module_slot(&self.named, self.current.as_ref(), id)
     }
 
     /// Ok(Ok(results)) or Ok(Err(trap)); Err(outcome) when it cannot run.
@@ -234,29 +213,10 @@ impl Runner<'_> {
                     }
                     Ok(Ok(v)) => v,
                 };
-                let mut expected = Vec::new();
-                for r in &results {
-                    match r {
-                        WastRet::Core(c) => expected.push(c),
-                        #[allow(unreachable_patterns)]
-                        _ => return Skip,
-                    }
-                }
-                let ok = got.len() == expected.len()
-                    && got
-                        .iter()
-                        .zip(&expected)
-                        .all(|(v, r)| ret_matches(r, v) == Some(true));
-                if ok {
-                    Pass
-                } else {
-                    let exp: Vec<String> = expected.iter().map(|r| fmt_ret(r)).collect();
-                    Fail(format!(
-                        "`{}`: expected [{}], got {}",
-                        inv.name,
-                        exp.join(", "),
-                        fmt_vals(&got)
-                    ))
+                match check_results(&results, &got) {
+                    None => Skip,
+                    Some(Ok(())) => Pass,
+                    Some(Err(e)) => Fail(format!("`{}`: {e}", inv.name)),
                 }
             }
             WastDirective::AssertTrap { exec, message, .. } => {
@@ -313,9 +273,7 @@ pub fn run_file(dev: &Device, ctx: &Ctx, path: &Path, verbose: bool) -> Counts {
             return counts;
         }
     };
-    let mut lexer = wast::lexer::Lexer::new(&text);
-    lexer.allow_confusing_unicode(true);
-    let buf = match ParseBuffer::new_with_lexer(lexer) {
+    let buf = match wast_buffer(&text) {
         Ok(b) => b,
         Err(e) => {
             println!("spec-kernel {file}: cannot lex: {e}");
@@ -372,9 +330,7 @@ pub fn run(ctx: &Ctx, files: &[std::path::PathBuf], verbose: bool) -> Result<boo
     let mut total = Counts::default();
     for f in files {
         let c = run_file(&dev, ctx, f, verbose);
-        total.passed += c.passed;
-        total.failed += c.failed;
-        total.skipped += c.skipped;
+        total += c;
     }
     if files.len() > 1 {
         println!(

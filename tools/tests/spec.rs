@@ -34,9 +34,11 @@
 //! commands that use it (they are counted as skipped, and the file's line
 //! says how many and why). Anywhere else that is a failure.
 
-use kwasm_cli::spec::{arg_val, fmt_ret, fmt_vals, ret_matches, trap_matches};
 use kwasm_compiler::{CompileOptions, ErrorKind, OptLevel};
 use kwasm_runtime::{Artifact, InstanceId, InstantiateError, InvokeError, Store, StoreConfig, Val};
+use kwasm_tools::spec::{
+    Counts, arg_val, check_results, fmt_vals, module_slot, trap_matches, wast_buffer,
+};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,7 +47,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wast::parser::{self, ParseBuffer};
 use wast::token::Span;
-use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet};
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke};
 
 /// Files that need an unsupported proposal: (pattern, reason). A pattern
 /// ending in `*` matches a prefix, one starting with `*` a suffix; anything
@@ -207,13 +209,6 @@ fn mixed_reason(stem: &str) -> Option<&'static str> {
     MIXED.iter().find(|(n, _)| *n == stem).map(|(_, w)| *w)
 }
 
-#[derive(Default)]
-struct Counts {
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-}
-
 /// Where a module name points.
 #[derive(Clone)]
 enum Slot {
@@ -323,17 +318,7 @@ impl<'a> Runner<'a> {
     }
 
     fn slot(&self, id: Option<wast::token::Id<'_>>) -> Result<Slot, String> {
-        match id {
-            Some(id) => self
-                .named
-                .get(id.name())
-                .cloned()
-                .ok_or_else(|| format!("no module named ${}", id.name())),
-            None => self
-                .current
-                .clone()
-                .ok_or_else(|| "no current module".to_string()),
-        }
+        module_slot(&self.named, self.current.as_ref(), id)
     }
 
     fn artifact_name(&mut self) -> String {
@@ -557,28 +542,10 @@ impl<'a> Runner<'a> {
                     Ok(Err(e)) => return Fail(format!("expected results, got {e}")),
                     Ok(Ok(v)) => v,
                 };
-                let mut expected = Vec::new();
-                for r in &results {
-                    match r {
-                        WastRet::Core(c) => expected.push(c),
-                        #[allow(unreachable_patterns)]
-                        _ => return Fail("component results are not supported".into()),
-                    }
-                }
-                let ok = got.len() == expected.len()
-                    && got
-                        .iter()
-                        .zip(&expected)
-                        .all(|(v, r)| ret_matches(r, v) == Some(true));
-                if ok {
-                    Pass
-                } else {
-                    let exp: Vec<String> = expected.iter().map(|r| fmt_ret(r)).collect();
-                    Fail(format!(
-                        "expected [{}], got {}",
-                        exp.join(", "),
-                        fmt_vals(&got)
-                    ))
+                match check_results(&results, &got) {
+                    None => Fail("component results are not supported".into()),
+                    Some(Ok(())) => Pass,
+                    Some(Err(e)) => Fail(e),
                 }
             }
             WastDirective::AssertTrap {
@@ -736,10 +703,7 @@ fn run_file(path: &Path, opt: OptLevel, verbose: bool) -> FileResult {
         }
     };
     let mixed = mixed_reason(&stem);
-    // names.wast deliberately uses bidi controls in names.
-    let mut lexer = wast::lexer::Lexer::new(&text);
-    lexer.allow_confusing_unicode(true);
-    let buf = match ParseBuffer::new_with_lexer(lexer) {
+    let buf = match wast_buffer(&text) {
         Ok(b) => b,
         Err(e) => {
             counts.failed += 1;
@@ -920,9 +884,7 @@ fn main() {
                         }
                     }
                     let mut t = totals[*l].lock().unwrap();
-                    t.passed += r.counts.passed;
-                    t.failed += r.counts.failed;
-                    t.skipped += r.counts.skipped;
+                    *t += r.counts;
                 }
             });
         }
@@ -937,9 +899,7 @@ fn main() {
             t.failed,
             t.skipped
         );
-        all.passed += t.passed;
-        all.failed += t.failed;
-        all.skipped += t.skipped;
+        all += t;
     }
     println!(
         "{} passed, {} failed, {} skipped",
