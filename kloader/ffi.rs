@@ -24,6 +24,7 @@ use kernel::ffi::{c_char, c_int, c_uint, c_void};
 // only while bottom halves are disabled), draws a random number, or
 // allocates and initialises a `ratelimit_state` that the caller then owns.
 // The others take pointers or must be paired, and are wrapped below.
+#[allow(clippy::unnecessary_safety_comment)]
 unsafe extern "C" {
     fn kwasm_glue_init() -> c_int;
     fn kwasm_glue_exit();

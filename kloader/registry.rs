@@ -83,7 +83,7 @@ pub(crate) fn remove<T>(v: &mut KVec<T>, i: usize) -> Option<T> {
         return None;
     }
     v[..=i].rotate_right(1);
-    let mut rest = core::mem::replace(v, KVec::new()).into_iter();
+    let mut rest = core::mem::take(v).into_iter();
     let first = rest.next();
     *v = rest.collect(GFP_KERNEL);
     first
