@@ -451,9 +451,7 @@ impl CpuSlot {
     pub(crate) unsafe fn call(
         &self,
         bh: &BhDisabled,
-        c: &Callee,
-        values: &mut [u64],
-        fuel: u64,
+        (c, values, fuel): (&Callee, &mut [u64], u64),
         packet: Option<Packet>,
     ) -> core::result::Result<core::result::Result<(), Trap>, ()> {
         let ip = self.0.get();

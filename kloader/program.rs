@@ -22,14 +22,14 @@ use crate::instance::{Callee, CpuSlot, Instance, Shared, Trap};
 
 /// Per-CPU counters, written only by their CPU, read by anyone.
 #[derive(Default)]
-pub(crate) struct CpuStats {
-    pub(crate) invocations: AtomicU64,
-    pub(crate) accepts: AtomicU64,
-    pub(crate) drops: AtomicU64,
-    pub(crate) bad_verdicts: AtomicU64,
-    pub(crate) fpu_unavailable: AtomicU64,
-    pub(crate) run_ns: AtomicU64,
-    pub(crate) traps: [AtomicU64; TRAP_KINDS],
+struct CpuStats {
+    invocations: AtomicU64,
+    accepts: AtomicU64,
+    drops: AtomicU64,
+    bad_verdicts: AtomicU64,
+    fpu_unavailable: AtomicU64,
+    run_ns: AtomicU64,
+    traps: [AtomicU64; TRAP_KINDS],
 }
 
 /// Adds to a counter that only the current CPU writes (no locked op).
@@ -194,7 +194,7 @@ impl Program {
                 };
                 // SAFETY: `&mut self`: the program is not shared yet, so
                 // nothing else runs on its instances.
-                let r = unsafe { slot.call(&bh, &c, &mut values, self.fuel, None) };
+                let r = unsafe { slot.call(&bh, (&c, &mut values, self.fuel), None) };
                 drop(fpu);
                 r
             };
@@ -232,7 +232,7 @@ impl Program {
         // SAFETY: the current CPU's slot, and bottom halves are disabled
         // (`bh`), so no other call can start on it until we return; a
         // nested one finds it busy.
-        let r = unsafe { slot.call(bh, c, values, fuel, packet) };
+        let r = unsafe { slot.call(bh, (c, values, fuel), packet) };
         drop(fpu);
         match r {
             Ok(Ok(())) => Ok(()),
