@@ -15,8 +15,12 @@ pub(crate) mod bulk;
 pub(crate) mod fuel;
 #[path = "../abi/src/host.rs"]
 pub(crate) mod host;
+#[path = "../abi/src/instantiate.rs"]
+pub(crate) mod instantiate;
 #[path = "../abi/src/ioctl.rs"]
 pub(crate) mod ioctl;
+#[path = "../abi/src/link.rs"]
+pub(crate) mod link;
 #[path = "../abi/src/meta.rs"]
 pub(crate) mod meta;
 #[path = "../abi/src/trap.rs"]

@@ -25,6 +25,17 @@
 #include <linux/objtool.h>
 #include <asm/nospec-branch.h>
 
+/* Restore the stack pointer and callee-saved registers from jmpbuf (%rax). */
+.macro KWASM_RESTORE_JMPBUF
+	movq	48(%rax), %rsp
+	movq	0(%rax), %rbx
+	movq	8(%rax), %rbp
+	movq	16(%rax), %r12
+	movq	24(%rax), %r13
+	movq	32(%rax), %r14
+	movq	40(%rax), %r15
+.endm
+
 	.text
 
 SYM_FUNC_START(kwasm_enter)
@@ -45,13 +56,7 @@ SYM_FUNC_START(kwasm_enter)
 	xorl	%ebp, %ebp
 	CALL_NOSPEC rax
 	movq	%rbx, %rax
-	movq	48(%rax), %rsp
-	movq	0(%rax), %rbx
-	movq	8(%rax), %rbp
-	movq	16(%rax), %r12
-	movq	24(%rax), %r13
-	movq	32(%rax), %r14
-	movq	40(%rax), %r15
+	KWASM_RESTORE_JMPBUF
 	xorl	%eax, %eax
 	RET
 SYM_FUNC_END(kwasm_enter)
@@ -62,13 +67,7 @@ SYM_FUNC_START(kwasm_trap_handler)
 	andq	$-16, %rsp
 	call	kwasm_rs_trap
 	movl	%ebx, %ecx
-	movq	48(%rax), %rsp
-	movq	0(%rax), %rbx
-	movq	8(%rax), %rbp
-	movq	16(%rax), %r12
-	movq	24(%rax), %r13
-	movq	32(%rax), %r14
-	movq	40(%rax), %r15
+	KWASM_RESTORE_JMPBUF
 	movl	%ecx, %eax
 	RET
 SYM_FUNC_END(kwasm_trap_handler)

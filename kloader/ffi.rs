@@ -1,14 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Functions implemented in `glue.c` and `entry.S` (declared in `glue.h`).
+//! The C side of kwasm.ko (`glue.c`, `entry.S`, declared in `glue.h`) and
+//! the safe wrappers the rest of the crate uses instead: RAII guards for
+//! bottom halves ([`BhDisabled`]), the FPU ([`KernelFpu`]), module
+//! references ([`ModuleRef`]) and rate limits ([`RateLimit`]), the packet
+//! ([`Packet`]) and the stack switch ([`enter`], [`raise`], [`on_kstack`]).
+//!
+//! This file and the instance's call path are where kwasm.ko's `unsafe`
+//! lives; every other file calls what is declared `safe` here or one of the
+//! wrappers.
 
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use kernel::error::{code::ENOMEM, Result};
 use kernel::ffi::{c_char, c_int, c_uint, c_void};
 
-extern "C" {
-    pub(crate) fn kwasm_glue_init() -> c_int;
-    pub(crate) fn kwasm_glue_exit();
-    pub(crate) fn kwasm_capable() -> bool;
-    pub(crate) fn kwasm_module_layout(
+// SAFETY: the declarations match `glue.h` and `entry.S`. The functions
+// declared `safe` have no preconditions in any context kwasm.ko calls them
+// from (process context or softirq, bottom halves disabled or not): each
+// only reads a kernel fact (`capable`, `nr_cpu_ids`, `irq_fpu_usable`,
+// `sched_clock`, `IRQ_STACK_SIZE`, `smp_processor_id`, whose result is used
+// only while bottom halves are disabled), draws a random number, or
+// allocates and initialises a `ratelimit_state` that the caller then owns.
+// The others take pointers or must be paired, and are wrapped below.
+#[allow(clippy::unnecessary_safety_comment)]
+unsafe extern "C" {
+    fn kwasm_glue_init() -> c_int;
+    fn kwasm_glue_exit();
+    pub(crate) safe fn kwasm_capable() -> bool;
+    fn kwasm_module_layout(
         out: *mut u32,
         vermagic: *mut c_char,
         len: usize,
@@ -16,31 +37,27 @@ extern "C" {
         exit_pre: *mut u8,
         pre_len: usize,
     );
-    pub(crate) fn kwasm_module_get(m: *mut c_void) -> bool;
-    pub(crate) fn kwasm_module_put(m: *mut c_void);
-    pub(crate) fn kwasm_vzalloc(size: usize) -> *mut c_void;
-    pub(crate) fn kwasm_vfree(p: *mut c_void);
-    pub(crate) fn kwasm_bh_disable();
-    pub(crate) fn kwasm_bh_enable();
-    pub(crate) fn kwasm_cpu() -> c_uint;
-    pub(crate) fn kwasm_nr_cpus() -> c_uint;
-    pub(crate) fn kwasm_fpu_usable() -> bool;
-    pub(crate) fn kwasm_fpu_begin();
-    pub(crate) fn kwasm_fpu_end();
-    pub(crate) fn kwasm_time_ns() -> u64;
-    pub(crate) fn kwasm_clock_ns() -> u64;
-    pub(crate) fn kwasm_random_u32() -> u32;
-    pub(crate) fn kwasm_ratelimit_new() -> *mut c_void;
-    pub(crate) fn kwasm_ratelimit_free(rs: *mut c_void);
-    pub(crate) fn kwasm_log_limited(rs: *mut c_void, msg: *const c_char, len: usize);
-    pub(crate) fn kwasm_irq_stack_size() -> usize;
-    pub(crate) fn kwasm_skb_len(skb: *const c_void) -> u32;
-    pub(crate) fn kwasm_skb_copy(skb: *const c_void, off: u32, to: *mut c_void, len: u32) -> c_int;
-    pub(crate) fn kwasm_nf_attach(priv_: *mut c_void, family: u32, hook: u32, prio: c_int)
-        -> *mut c_void;
-    pub(crate) fn kwasm_nf_detach(ops: *mut c_void);
+    fn kwasm_module_get(m: *mut c_void) -> bool;
+    fn kwasm_module_put(m: *mut c_void);
+    fn kwasm_bh_disable();
+    fn kwasm_bh_enable();
+    safe fn kwasm_cpu() -> c_uint;
+    pub(crate) safe fn kwasm_nr_cpus() -> c_uint;
+    safe fn kwasm_fpu_usable() -> bool;
+    fn kwasm_fpu_begin();
+    fn kwasm_fpu_end();
+    pub(crate) safe fn kwasm_clock_ns() -> u64;
+    pub(crate) safe fn kwasm_random_u32() -> u32;
+    safe fn kwasm_ratelimit_new() -> *mut c_void;
+    fn kwasm_ratelimit_free(rs: *mut c_void);
+    fn kwasm_log_limited(rs: *mut c_void, msg: *const c_char, len: usize);
+    pub(crate) safe fn kwasm_irq_stack_size() -> usize;
+    fn kwasm_skb_len(skb: *const c_void) -> u32;
+    fn kwasm_skb_copy(skb: *const c_void, off: u32, to: *mut c_void, len: u32) -> c_int;
+    fn kwasm_nf_attach(priv_: *mut c_void, family: u32, hook: u32, prio: c_int) -> *mut c_void;
+    fn kwasm_nf_detach(ops: *mut c_void);
 
-    pub(crate) fn kwasm_enter(
+    fn kwasm_enter(
         trampoline: *const u8,
         vmctx: *mut u8,
         code: *const u8,
@@ -51,25 +68,64 @@ extern "C" {
     /// Never returns (it restores the running `kwasm_enter`). Declared as
     /// returning so that objtool, which cannot see that, agrees with the
     /// code the compiler emits after a call.
-    pub(crate) fn kwasm_trap_handler(vmctx: *mut u8, code: u32, func: u32);
-    /// Runs `f(arg)` on the kernel stack that the running `kwasm_enter`
-    /// saved in `jmpbuf`.
-    pub(crate) fn kwasm_on_kstack(f: extern "C" fn(*mut c_void), arg: *mut c_void, jmpbuf: *const u64);
+    fn kwasm_trap_handler(vmctx: *mut u8, code: u32, func: u32);
+    fn kwasm_on_kstack(f: extern "C" fn(*mut c_void), arg: *mut c_void, jmpbuf: *const u64);
+}
+
+/// The address generated code calls to trap (stored in every `VmCtx`).
+pub(crate) fn trap_handler_addr() -> *const u8 {
+    kwasm_trap_handler as *const u8
+}
+
+/// `/dev/kwasm`, registered while the value lives.
+pub(crate) struct MiscDev(());
+
+impl MiscDev {
+    /// Registers the device; at most one exists (the module holds it).
+    pub(crate) fn register() -> Result<MiscDev> {
+        // SAFETY: `misc_register` on glue.c's static device; the module
+        // creates one `MiscDev` in `init`, so it is registered once.
+        kernel::error::to_result(unsafe { kwasm_glue_init() })?;
+        Ok(MiscDev(()))
+    }
+}
+
+impl Drop for MiscDev {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`; deregistered once.
+        unsafe { kwasm_glue_exit() }
+    }
+}
+
+/// What `MODULE_LAYOUT` reports about `struct module`: sizes and offsets,
+/// `VERMAGIC_STRING` and the kCFI preambles of the loader's init and exit
+/// types.
+pub(crate) fn module_layout(vermagic: &mut [u8], init_pre: &mut [u8], exit_pre: &mut [u8]) -> [u32; 5] {
+    let mut out = [0u32; 5];
+    let pre_len = init_pre.len().min(exit_pre.len());
+    // SAFETY: `out` has the 5 slots glue.c fills, `vermagic` has
+    // `vermagic.len()` bytes and each preamble buffer at least `pre_len`.
+    unsafe {
+        kwasm_module_layout(
+            out.as_mut_ptr(),
+            vermagic.as_mut_ptr().cast(),
+            vermagic.len(),
+            init_pre.as_mut_ptr(),
+            exit_pre.as_mut_ptr(),
+            pre_len,
+        )
+    };
+    out
 }
 
 /// A `struct ratelimit_state` of one program, so that one chatty program
 /// cannot hide another's messages (each program has one for its `log`
-/// output and one for its trap reports).
-pub(crate) struct RateLimit(*mut c_void);
+/// output and one for its reports).
+pub(crate) struct RateLimit(NonNull<c_void>);
 
 impl RateLimit {
-    pub(crate) fn new() -> kernel::error::Result<RateLimit> {
-        // SAFETY: no preconditions.
-        let rs = unsafe { kwasm_ratelimit_new() };
-        if rs.is_null() {
-            return Err(kernel::error::code::ENOMEM);
-        }
-        Ok(RateLimit(rs))
+    pub(crate) fn new() -> Result<RateLimit> {
+        NonNull::new(kwasm_ratelimit_new()).map(RateLimit).ok_or(ENOMEM)
     }
 
     /// Writes `kwasm: <msg>` to the kernel log unless this state's budget
@@ -79,68 +135,216 @@ impl RateLimit {
         // SAFETY: `self.0` is a live state; `msg` is a valid buffer of
         // `msg.len()` bytes that the glue prints with an explicit length and
         // does not keep.
-        unsafe { kwasm_log_limited(self.0, msg.as_ptr().cast(), msg.len()) }
+        unsafe { kwasm_log_limited(self.0.as_ptr(), msg.as_ptr().cast(), msg.len()) }
     }
 }
 
 impl Drop for RateLimit {
     fn drop(&mut self) {
         // SAFETY: allocated by `kwasm_ratelimit_new`, freed once; nothing
-        // logs through a program that is being dropped.
-        unsafe { kwasm_ratelimit_free(self.0) }
+        // logs through a state that is being dropped (`&mut self`).
+        unsafe { kwasm_ratelimit_free(self.0.as_ptr()) }
     }
 }
 
-// SAFETY: `__ratelimit` takes the state's own spinlock; any CPU may use it.
+// SAFETY: `__ratelimit` takes the state's own spinlock, so any CPU may log
+// through it; the state is freed only by its owner's drop.
 unsafe impl Send for RateLimit {}
-// SAFETY: as above.
+// SAFETY: `log` (the only `&self` use) is serialised by that spinlock.
 unsafe impl Sync for RateLimit {}
 
-/// Bottom halves disabled on this CPU while the guard lives: the CPU is
-/// fixed and no netfilter hook runs on it meanwhile.
-pub(crate) struct BhGuard(());
+/// Proof that bottom halves are disabled on this CPU while it lives: the CPU
+/// is fixed (no preemption, no migration) and no netfilter hook runs on it
+/// meanwhile. Wasm runs only with one of these (see `instance::CpuSlot`).
+/// Not `Send`: it must be dropped on the CPU that created it.
+pub(crate) struct BhDisabled(PhantomData<*mut ()>);
 
-impl BhGuard {
-    pub(crate) fn new() -> BhGuard {
-        // SAFETY: nestable, any context; paired by `drop`.
+impl BhDisabled {
+    pub(crate) fn new() -> BhDisabled {
+        // SAFETY: `local_bh_disable` nests and works in process and softirq
+        // context; `drop` pairs it on the same CPU (the guard is not Send).
         unsafe { kwasm_bh_disable() };
-        BhGuard(())
+        BhDisabled(PhantomData)
     }
 
     /// The current CPU, stable while the guard lives.
     pub(crate) fn cpu(&self) -> usize {
-        // SAFETY: bottom halves are disabled, so we cannot migrate.
-        unsafe { kwasm_cpu() as usize }
+        kwasm_cpu() as usize
     }
 }
 
-impl Drop for BhGuard {
+impl Drop for BhDisabled {
     fn drop(&mut self) {
-        // SAFETY: pairs with the disable in `new`.
+        // SAFETY: pairs with the disable in `new`, on the same CPU.
         unsafe { kwasm_bh_enable() };
     }
 }
 
+/// The FPU available to kernel code while it lives (`kernel_fpu_begin` and
+/// `kernel_fpu_end`). Only under [`BhDisabled`], whose lifetime it borrows,
+/// so the FPU section nests inside the bottom-half one.
+pub(crate) struct KernelFpu<'a>(PhantomData<&'a BhDisabled>);
+
+impl<'a> KernelFpu<'a> {
+    /// `None` where the kernel does not allow it (`irq_fpu_usable()`).
+    pub(crate) fn begin(_bh: &'a BhDisabled) -> Option<KernelFpu<'a>> {
+        if !kwasm_fpu_usable() {
+            return None;
+        }
+        // SAFETY: `irq_fpu_usable()` holds, so `kernel_fpu_begin` is
+        // allowed here; bottom halves stay disabled until after `drop`
+        // ends the section (the borrow of `_bh`).
+        unsafe { kwasm_fpu_begin() };
+        Some(KernelFpu(PhantomData))
+    }
+}
+
+impl Drop for KernelFpu<'_> {
+    fn drop(&mut self) {
+        // SAFETY: pairs with the `kernel_fpu_begin` in `begin`.
+        unsafe { kwasm_fpu_end() };
+    }
+}
+
+/// A program module's `struct module`: an identity, and what [`ModuleRef`]
+/// takes a reference on. C dereferences it, Rust never does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ModulePtr(NonNull<c_void>);
+
+impl ModulePtr {
+    pub(crate) fn new(m: *mut c_void) -> Option<ModulePtr> {
+        NonNull::new(m).map(ModulePtr)
+    }
+}
+
+// SAFETY: only an address: Rust never dereferences it, and C uses it only
+// through `ModuleRef::get`, whose contract is about the module's lifetime,
+// not about the thread.
+unsafe impl Send for ModulePtr {}
+// SAFETY: as for `Send`: there is nothing to share but the address.
+unsafe impl Sync for ModulePtr {}
+
 /// A reference on a program module (`try_module_get`), dropped with
 /// `module_put`: its code and metadata stay mapped while it lives.
-pub(crate) struct ModuleRef(*mut c_void);
+pub(crate) struct ModuleRef(ModulePtr);
 
 impl ModuleRef {
     /// # Safety
     /// `m` must be a `struct module` that cannot be freed during this call
     /// (the caller holds the registry lock and the program is registered,
     /// so its exit stub has not finished).
-    pub(crate) unsafe fn get(m: *mut c_void) -> Option<ModuleRef> {
-        // SAFETY: per this function's contract.
-        unsafe { kwasm_module_get(m) }.then_some(ModuleRef(m))
+    pub(crate) unsafe fn get(m: ModulePtr) -> Option<ModuleRef> {
+        // SAFETY: per this function's contract, `m` is a live module.
+        unsafe { kwasm_module_get(m.0.as_ptr()) }.then_some(ModuleRef(m))
     }
 }
 
 impl Drop for ModuleRef {
     fn drop(&mut self) {
         // SAFETY: pairs with the successful `try_module_get` in `get`.
-        unsafe { kwasm_module_put(self.0) }
+        unsafe { kwasm_module_put(self.0 .0.as_ptr()) }
     }
+}
+
+/// The packet of a running netfilter hook, from its network header. Not
+/// `Send`: it lives on the hook's CPU.
+#[derive(Clone, Copy)]
+pub(crate) struct Packet(NonNull<c_void>);
+
+impl Packet {
+    /// # Safety
+    /// `skb` is the `struct sk_buff` the running netfilter hook was given;
+    /// this value and its copies are used only until that hook returns.
+    pub(crate) unsafe fn from_hook(skb: *mut c_void) -> Option<Packet> {
+        NonNull::new(skb).map(Packet)
+    }
+
+    /// Bytes from the network header on.
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: a live skb (`from_hook`).
+        unsafe { kwasm_skb_len(self.0.as_ptr()) }
+    }
+
+    /// Copies `out.len()` bytes from `off` (`skb_copy_bits`); false if
+    /// they are not all in the packet.
+    pub(crate) fn copy(&self, off: u32, out: &mut [u8]) -> bool {
+        let Ok(n) = u32::try_from(out.len()) else { return false };
+        // SAFETY: a live skb; `out` is writable for `n` bytes, and
+        // `skb_copy_bits` checks `off + n` against the packet itself.
+        unsafe { kwasm_skb_copy(self.0.as_ptr(), off, out.as_mut_ptr().cast(), n) >= 0 }
+    }
+}
+
+/// A registered netfilter hook in `init_net` whose `priv` is `data`;
+/// dropping it unregisters the hook and waits for calls still running it.
+pub(crate) struct NfHook(NonNull<c_void>);
+
+impl NfHook {
+    /// # Safety
+    /// `data` stays valid for every call of `kwasm_rs_hook` until the
+    /// returned hook has been dropped.
+    pub(crate) unsafe fn attach(data: *const c_void, family: u32, hook: u32, prio: i32) -> Result<NfHook> {
+        // SAFETY: per this function's contract.
+        let ops = unsafe { kwasm_nf_attach(data.cast_mut(), family, hook, prio) };
+        kernel::error::from_err_ptr(ops)?;
+        NonNull::new(ops).map(NfHook).ok_or(ENOMEM)
+    }
+}
+
+impl Drop for NfHook {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` came from `kwasm_nf_attach` and is unregistered
+        // and freed once, here.
+        unsafe { kwasm_nf_detach(self.0.as_ptr()) }
+    }
+}
+
+// SAFETY: the hook is a heap `nf_hook_ops` that any thread may unregister.
+unsafe impl Send for NfHook {}
+
+/// Switches to the stack ending at `stack_top` and runs `trampoline(vmctx,
+/// code, values)`; returns when it returns or traps (the trap is
+/// recorded by `kwasm_rs_trap`, through `VmCtx + HOST_CTX`).
+///
+/// # Safety
+/// `vmctx` is a fully instantiated `VmCtx` whose `HOST_CTX` names the
+/// instance `jmpbuf` belongs to, nothing else runs on it, `trampoline`
+/// and `code` are a trampoline and a function of its type in its program, `values` holds `max(params, results)` slots of its type,
+/// and `stack_top` is the 16-byte aligned end of the stack whose
+/// `STACK_LIMIT` the `VmCtx` holds. Bottom halves are disabled.
+pub(crate) unsafe fn enter(
+    _bh: &BhDisabled,
+    trampoline: *const u8,
+    code: *const u8,
+    vmctx: *mut u8,
+    values: &mut [u64],
+    stack_top: *mut u8,
+    jmpbuf: *mut u64,
+) {
+    // SAFETY: per this function's contract.
+    unsafe { kwasm_enter(trampoline, vmctx, code, values.as_mut_ptr(), stack_top, jmpbuf) };
+}
+
+/// Raises a trap from a host function: does not return, so callers follow
+/// it with a dummy result that is never used.
+///
+/// # Safety
+/// `vmctx` is the caller's `VmCtx` during its call; the calling frames up to
+/// generated code hold nothing that needs dropping.
+pub(crate) unsafe fn raise(vmctx: *mut u8, code: u32) {
+    // SAFETY: per this function's contract.
+    unsafe { kwasm_trap_handler(vmctx, code, u32::MAX) }
+}
+
+/// Runs `f(arg)` on the kernel stack that the running `kwasm_enter` saved
+/// in `jmpbuf`.
+///
+/// # Safety
+/// Called from a host function during a call whose `jmpbuf` this is; `arg`
+/// is what `f` expects and outlives the call.
+pub(crate) unsafe fn on_kstack(f: extern "C" fn(*mut c_void), arg: *mut c_void, jmpbuf: *const u64) {
+    // SAFETY: per this function's contract.
+    unsafe { kwasm_on_kstack(f, arg, jmpbuf) }
 }
 
 /// A fixed buffer implementing `fmt::Write` for messages on the packet path
@@ -169,6 +373,10 @@ impl MsgBuf {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+
+    pub(crate) fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("?")
+    }
 }
 
 impl core::fmt::Write for MsgBuf {
@@ -177,46 +385,3 @@ impl core::fmt::Write for MsgBuf {
         Ok(())
     }
 }
-
-/// Zeroed `vmalloc` memory, freed on drop. A zero-sized block holds no
-/// allocation.
-pub(crate) struct VMem {
-    ptr: *mut u8,
-    len: usize,
-}
-
-impl VMem {
-    pub(crate) fn new(len: usize) -> kernel::error::Result<VMem> {
-        if len == 0 {
-            return Ok(VMem { ptr: core::ptr::NonNull::<u64>::dangling().as_ptr().cast(), len: 0 });
-        }
-        // SAFETY: `kwasm_vzalloc` has no preconditions.
-        let ptr = unsafe { kwasm_vzalloc(len) }.cast::<u8>();
-        if ptr.is_null() {
-            return Err(kernel::error::code::ENOMEM);
-        }
-        Ok(VMem { ptr, len })
-    }
-
-    pub(crate) fn ptr(&self) -> *mut u8 {
-        self.ptr
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-}
-
-impl Drop for VMem {
-    fn drop(&mut self) {
-        if self.len != 0 {
-            // SAFETY: `ptr` came from `kwasm_vzalloc` and is freed once.
-            unsafe { kwasm_vfree(self.ptr.cast()) }
-        }
-    }
-}
-
-// SAFETY: `VMem` is plain memory; who may access it is decided by its owner.
-unsafe impl Send for VMem {}
-// SAFETY: as above; `VMem` itself has no interior mutability.
-unsafe impl Sync for VMem {}

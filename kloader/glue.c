@@ -24,9 +24,7 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/stddef.h>
-#include <linux/timekeeping.h>
 #include <linux/vermagic.h>
-#include <linux/vmalloc.h>
 #include <net/net_namespace.h>
 #include <asm/fpu/api.h>
 #include <asm/page.h>
@@ -112,16 +110,6 @@ void kwasm_module_put(struct module *mod)
 	module_put(mod);
 }
 
-void *kwasm_vzalloc(size_t size)
-{
-	return vzalloc(size);
-}
-
-void kwasm_vfree(void *p)
-{
-	vfree(p);
-}
-
 void kwasm_bh_disable(void)
 {
 	local_bh_disable();
@@ -155,11 +143,6 @@ void kwasm_fpu_begin(void)
 void kwasm_fpu_end(void)
 {
 	kernel_fpu_end();
-}
-
-u64 kwasm_time_ns(void)
-{
-	return ktime_get_ns();
 }
 
 u64 kwasm_clock_ns(void)

@@ -35,10 +35,6 @@ void kwasm_module_layout(u32 out[5], char *vermagic, size_t len, u8 *init_pre, u
 bool kwasm_module_get(struct module *mod);
 void kwasm_module_put(struct module *mod);
 
-/* vzalloc()/vfree(). */
-void *kwasm_vzalloc(size_t size);
-void kwasm_vfree(void *p);
-
 /* local_bh_disable()/local_bh_enable(), smp_processor_id(), nr_cpu_ids. */
 void kwasm_bh_disable(void);
 void kwasm_bh_enable(void);
@@ -50,8 +46,10 @@ bool kwasm_fpu_usable(void);
 void kwasm_fpu_begin(void);
 void kwasm_fpu_end(void);
 
-/* ktime_get_ns(), sched_clock() (fine-grained, unfiltered: for intervals on one CPU), get_random_u32(). */
-u64 kwasm_time_ns(void);
+/*
+ * sched_clock() (fine-grained, unfiltered: for intervals on one CPU),
+ * get_random_u32(). (Host `time_ns` uses the kernel crate's Ktime.)
+ */
 u64 kwasm_clock_ns(void);
 u32 kwasm_random_u32(void);
 
@@ -91,7 +89,7 @@ u32 kwasm_enter(const void *trampoline, void *vmctx, const void *code, u64 *valu
 void kwasm_trap_handler(void *vmctx, u32 code, u32 func);
 void kwasm_on_kstack(void (*fn)(void *), void *arg, const u64 *jmpbuf);
 
-/* ---- Implemented in Rust (kwasm_main.rs), called from C. ---- */
+/* ---- Implemented in Rust (registry.rs, dev.rs, libcalls.rs), called from C. ---- */
 
 /* An ioctl on /dev/kwasm. Returns >= 0 or a negative errno. */
 long kwasm_ioctl(unsigned int cmd, unsigned long arg);

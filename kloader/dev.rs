@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/kwasm`: the ioctl dispatch (glue.c's misc device calls
+//! [`kwasm_ioctl`]) and its handlers: list, stats, attach and detach,
+//! invoke, and map reads and writes.
+
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use kernel::ffi::{c_long, c_uint, c_ulong};
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+use crate::abi::ioctl::{self, AttachReq, InvokeReq, ListReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
+use crate::abi::meta::kind;
+use crate::abi::{self, Arch};
+use crate::ffi::{self, BhDisabled, ModuleRef, MsgBuf};
+use crate::program::CallError;
+use crate::registry::{self, find, find_mut, registry, Attach};
+
+/// Handles an ioctl on `/dev/kwasm`; called by `glue.c`.
+#[no_mangle]
+pub(crate) extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
+    // Only MODULE_LAYOUT (the ioctl version and the module layout, which
+    // `kwasm --version` and `kwasm load` read before anything else) is open
+    // to everyone. Programs' names, stats and maps can hold per-flow data,
+    // and per-packet timing is a side channel: reading them needs the same
+    // capability as changing them.
+    let r = match cmd {
+        ioctl::MODULE_LAYOUT => module_layout(arg),
+        ioctl::LIST | ioctl::STATS | ioctl::MAP_GET | ioctl::ATTACH | ioctl::DETACH | ioctl::INVOKE | ioctl::MAP_SET
+            if !ffi::kwasm_capable() =>
+        {
+            Err(EPERM)
+        }
+        ioctl::LIST => list(arg),
+        ioctl::STATS => stats(arg),
+        ioctl::MAP_GET => map_get(arg),
+        ioctl::ATTACH => attach(arg),
+        ioctl::DETACH => detach(arg),
+        ioctl::INVOKE => invoke(arg),
+        ioctl::MAP_SET => map_set(arg),
+        _ => Err(ENOTTY),
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// Copies in a request record.
+fn read_req<R: Record, const N: usize>(arg: c_ulong) -> Result<R> {
+    let mut buf = [0u8; N];
+    UserSlice::new(arg, N).reader().read_slice(&mut buf)?;
+    Ok(R::read(&buf))
+}
+
+/// Copies a record back.
+fn write_req<R: Record, const N: usize>(arg: c_ulong, r: &R) -> Result {
+    let mut buf = [0u8; N];
+    r.write(&mut buf);
+    UserSlice::new(arg, N).writer().write_slice(&buf)
+}
+
+fn module_layout(arg: c_ulong) -> Result {
+    let mut l = ModuleLayout { version: ioctl::IOCTL_VERSION, arch: Arch::X86_64 as u32, ..Default::default() };
+    [l.module_size, l.name_offset, l.init_offset, l.exit_offset, l.name_len] =
+        ffi::module_layout(&mut l.vermagic, &mut l.init_preamble, &mut l.exit_preamble);
+    write_req::<_, { ModuleLayout::SIZE }>(arg, &l)
+}
+
+fn list(arg: c_ulong) -> Result {
+    let mut req: ListReq = read_req::<_, { ListReq::SIZE }>(arg)?;
+    let mut out = KVec::new();
+    let count = {
+        let r = registry()?.lock();
+        for e in r.iter().take(req.cap as usize) {
+            out.push(e.info(), GFP_KERNEL)?;
+        }
+        r.len() as u32
+    };
+    let mut w = UserSlice::new(req.buf as usize, out.len() * ProgInfo::SIZE).writer();
+    let mut buf = [0u8; ProgInfo::SIZE];
+    for info in out.iter() {
+        info.write(&mut buf);
+        w.write_slice(&buf)?;
+    }
+    req.count = count;
+    write_req::<_, { ListReq::SIZE }>(arg, &req)
+}
+
+fn stats(arg: c_ulong) -> Result {
+    let mut req: StatsReq = read_req::<_, { StatsReq::SIZE }>(arg)?;
+    req.info = find(&registry()?.lock(), &req.name)?.info();
+    write_req::<_, { StatsReq::SIZE }>(arg, &req)
+}
+
+/// An attach or detach request, checked.
+fn point_req(arg: c_ulong) -> Result<AttachReq> {
+    let req: AttachReq = read_req::<_, { AttachReq::SIZE }>(arg)?;
+    let family_ok = matches!(req.family, ioctl::FAMILY_IPV4 | ioctl::FAMILY_IPV6);
+    if !family_ok || req.hook as usize >= ioctl::HOOK_NAMES.len() {
+        return Err(EINVAL);
+    }
+    Ok(req)
+}
+
+fn attach(arg: c_ulong) -> Result {
+    let req = point_req(arg)?;
+    let mut r = registry()?.lock();
+    let e = find_mut(&mut r, &req.name)?;
+    if e.prog.entry.is_none() {
+        pr_info!("{}: cannot attach: no `filter` export\n", e.prog.name());
+        return Err(EINVAL);
+    }
+    if e.attach.iter().any(|a| a.family == req.family && a.hook == req.hook) {
+        return Err(EEXIST);
+    }
+    if e.attach.len() >= ioctl::MAX_ATTACH {
+        return Err(ENOSPC);
+    }
+    e.attach.reserve(1, GFP_KERNEL)?;
+    let a = Attach::new(&e.prog, req.family, req.hook, req.priority)?;
+    // Capacity was reserved above, so this cannot fail; if it did, the
+    // attachment is dropped, which detaches it.
+    e.attach.push(a, GFP_ATOMIC)?;
+    Ok(())
+}
+
+fn detach(arg: c_ulong) -> Result {
+    let req = point_req(arg)?;
+    let mut r = registry()?.lock();
+    let e = find_mut(&mut r, &req.name)?;
+    let pos = e.attach.iter().position(|a| a.family == req.family && a.hook == req.hook).ok_or(ENOENT)?;
+    drop(registry::remove(&mut e.attach, pos));
+    Ok(())
+}
+
+fn invoke(arg: c_ulong) -> Result {
+    let mut req: InvokeReq = read_req::<_, { InvokeReq::SIZE }>(arg)?;
+    let export = ioctl::decode_cstr(&req.export).ok_or(EINVAL)?;
+    if req.fuel > abi::fuel::MAX {
+        return Err(EINVAL);
+    }
+    // The program's metadata and code live in its module. Take a module
+    // reference while the registry lock proves the module is still there
+    // (its exit stub unregisters under this lock): after that, an unload
+    // can only fail with EBUSY until the reference is dropped.
+    let (prog, _module) = {
+        let r = registry()?.lock();
+        let e = find(&r, &req.name)?;
+        // SAFETY: the entry is registered and we hold the registry lock, so
+        // the owner module's exit stub has not completed.
+        let m = unsafe { ModuleRef::get(e.prog.owner) }.ok_or(ENOENT)?;
+        (e.prog.clone(), m)
+    };
+    let m = &prog.meta;
+    let e = m.export(export).ok_or(ENOENT)?;
+    if e.kind != kind::FUNC {
+        return Err(EINVAL);
+    }
+    let c = prog.callee(e.index).ok_or(EINVAL)?;
+    if req.nargs as usize != c.nparams || c.nresults > ioctl::MAX_INVOKE_VALUES || c.nparams > ioctl::MAX_INVOKE_VALUES {
+        return Err(EINVAL);
+    }
+    // Every argument must be a value of its parameter's type; a reference
+    // parameter takes only null (DESIGN decision 11).
+    for (i, (ty, &raw)) in m.params(c.ty).zip(req.values.iter()).enumerate() {
+        if let Err(why) = abi::types::check_external_arg(ty, raw) {
+            let mut msg = MsgBuf::new();
+            let _ = write!(msg, "{}: invoke {export}: argument {i} ({}) refused: {}", prog.name(), ty.name(), why.message());
+            prog.report_limit.log(msg.as_bytes());
+            return Err(EINVAL);
+        }
+    }
+    let fuel = if req.fuel == 0 { prog.fuel } else { req.fuel };
+    // Pins us to this CPU and keeps the hook off this CPU's instance.
+    let bh = BhDisabled::new();
+    let r = prog.call_here(&bh, &c, &mut req.values, fuel, None);
+    drop(bh);
+    match r {
+        Ok(()) => {
+            req.nresults = c.nresults as u32;
+            req.trap = 0;
+            req.trap_func = u32::MAX;
+            // References are kernel addresses: they leave only as a
+            // null/non-null flag.
+            for (v, ty) in req.values.iter_mut().zip(m.results(c.ty)) {
+                *v = abi::types::external_result(ty, *v);
+            }
+            for v in req.values.iter_mut().skip(c.nresults) {
+                *v = 0;
+            }
+        }
+        Err(CallError::Trap(t)) => {
+            req.nresults = 0;
+            req.trap = t.code;
+            req.trap_func = t.func;
+            req.values = [0; ioctl::MAX_INVOKE_VALUES];
+        }
+        Err(CallError::NoFpu | CallError::Busy) => return Err(EBUSY),
+    }
+    write_req::<_, { InvokeReq::SIZE }>(arg, &req)
+}
+
+fn map_get(arg: c_ulong) -> Result {
+    let mut req: MapReq = read_req::<_, { MapReq::SIZE }>(arg)?;
+    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    let map = prog.shared.map(req.map).ok_or(EINVAL)?;
+    let end = req.index as usize + req.count as usize;
+    if end > map.len() {
+        return Err(EINVAL);
+    }
+    let mut w = UserSlice::new(req.buf as usize, req.count as usize * 8).writer();
+    let mut chunk = [0u8; 512];
+    let mut i = req.index as usize;
+    while i < end {
+        let n = (end - i).min(chunk.len() / 8);
+        for k in 0..n {
+            chunk[8 * k..8 * k + 8].copy_from_slice(&map[i + k].load(Ordering::Relaxed).to_le_bytes());
+        }
+        w.write_slice(&chunk[..n * 8])?;
+        i += n;
+    }
+    req.len = map.len() as u32;
+    write_req::<_, { MapReq::SIZE }>(arg, &req)
+}
+
+fn map_set(arg: c_ulong) -> Result {
+    let req: MapReq = read_req::<_, { MapReq::SIZE }>(arg)?;
+    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    let map = prog.shared.map(req.map).ok_or(EINVAL)?;
+    map.get(req.index as usize).ok_or(EINVAL)?.store(req.value, Ordering::Relaxed);
+    Ok(())
+}
