@@ -371,6 +371,7 @@ fn host_code(meta: &Meta<'_>, module: PoolRef, name: PoolRef) -> Option<*const u
 /// The instance as `abi::instantiate` (while instantiating) and
 /// `abi::calls` (while generated code runs) see it.
 impl InitTarget for Instance {
+    /// Programs import no globals, so `g` is also the defined index.
     fn global(&self, g: u32) -> u64 {
         // SAFETY: the slot lies in this instance's `VmCtx`, which lives as
         // long as `self`; nothing writes it while `self` is borrowed:
