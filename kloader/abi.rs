@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The sources of the `kwasm-abi` crate (`../abi/src/`), built as a module of
-//! kwasm.ko so that the kernel validates metadata and encodes ioctl records
-//! with the very code userspace and the compiler use. The abi files refer to
+//! kwasm.ko so that the kernel validates metadata, encodes ioctl records and
+//! runs the libcalls and host functions (`calls`) with the very code
+//! userspace and the compiler use. The abi files refer to
 //! each other with `super::`, which resolves to this module.
 
 #[macro_use]
@@ -11,6 +12,8 @@ pub(crate) mod wire;
 
 #[path = "../abi/src/bulk.rs"]
 pub(crate) mod bulk;
+#[path = "../abi/src/calls.rs"]
+pub(crate) mod calls;
 #[path = "../abi/src/fuel.rs"]
 pub(crate) mod fuel;
 #[path = "../abi/src/host.rs"]

@@ -325,15 +325,20 @@ pub(crate) unsafe fn enter(
     unsafe { kwasm_enter(trampoline, vmctx, code, values.as_mut_ptr(), stack_top, jmpbuf) };
 }
 
-/// Raises a trap from a host function: does not return, so callers follow
-/// it with a dummy result that is never used.
+/// Raises a trap from a host function: calls `kwasm_trap_handler`, which
+/// restores the running `kwasm_enter` and never returns.
 ///
 /// # Safety
 /// `vmctx` is the caller's `VmCtx` during its call; the calling frames up to
 /// generated code hold nothing that needs dropping.
-pub(crate) unsafe fn raise(vmctx: *mut u8, code: u32) {
+pub(crate) unsafe fn raise(vmctx: *mut u8, code: u32) -> ! {
     // SAFETY: per this function's contract.
-    unsafe { kwasm_trap_handler(vmctx, code, u32::MAX) }
+    unsafe { kwasm_trap_handler(vmctx, code, u32::MAX) };
+    // Not reached. A visible dead end after the call, which objtool takes
+    // as returning.
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// Runs `f(arg)` on the kernel stack that the running `kwasm_enter` saved

@@ -24,7 +24,7 @@ use crate::abi::meta::{kind, Meta, PoolRef, TypeRec, NONE};
 use crate::abi::trap::TrapCode;
 use crate::abi::vmctx::{self, VmCtxHeader, VmCtxLayout, VmCtxView, WASM_PAGE_SIZE};
 use crate::ffi::{self, BhDisabled, Packet, RateLimit};
-use crate::{host as host_impl, libcalls};
+use crate::libcalls;
 
 /// Most linear memory preallocated per instance: 16 MiB.
 pub(crate) const MEM_CAP_PAGES: u32 = 256;
@@ -195,27 +195,23 @@ impl Instance {
     /// The current elements of two different tables, `d` mutably.
     pub(crate) fn two_tables(&mut self, d: u32, s: u32) -> Option<(&mut [u64], &[u64])> {
         let (dl, sl) = (self.table_len(d)?, self.table_len(s)?);
-        let (d, s) = (d as usize, s as usize);
-        let (dt, st) = if d < s {
-            let (a, b) = self.tables.split_at_mut(s);
-            (a.get_mut(d)?, &b[0])
-        } else {
-            let (a, b) = self.tables.split_at_mut(d);
-            (b.get_mut(0)?, &a[s])
-        };
-        Some((dt.get_mut(..dl)?, st.get(..sl)?))
+        let (mut dt, mut st) = (None, None);
+        for (k, t) in self.tables.iter_mut().enumerate() {
+            if k == d as usize {
+                dt = t.get_mut(..dl);
+            } else if k == s as usize {
+                st = t.get(..sl);
+            }
+        }
+        Some((dt?, st?))
     }
 
-    /// The items of element segment `e` (empty once dropped) and the
-    /// current elements of table `t`.
-    pub(crate) fn elem_and_table(&mut self, e: u32, t: u32) -> Option<(&[u64], &mut [u64])> {
-        let len = self.table_len(t)?;
-        let dropped = self.elem_dropped.get(e as usize).copied().unwrap_or(true);
-        let items = match self.elems.get(e as usize) {
-            Some(items) if !dropped => &items[..],
-            _ => &[],
-        };
-        Some((items, self.tables.get_mut(t as usize)?.get_mut(..len)?))
+    /// The packet of the running call and the accessible bytes of linear
+    /// memory (empty without a memory), borrowed at once.
+    pub(crate) fn packet_and_mem(&mut self) -> (&Option<Packet>, &mut [u8]) {
+        let len = self.mem_len() as usize;
+        let mem = self.memory.as_mut().and_then(|m| m.get_mut(..len)).unwrap_or(&mut []);
+        (&self.packet, mem)
     }
 
     /// Allocates and instantiates an instance of `meta` (already linked by
@@ -328,27 +324,25 @@ impl Instance {
             r.type_id = type_id;
         }
 
-        // Globals, element segments, active segments: abi's rules.
-        let mut init = Init { inst: &mut inst, globals: KVec::new() };
-        for g in meta.globals().iter() {
-            let v = instantiate::global_value(g, &init);
-            init.globals.push(v, GFP_KERNEL)?;
-        }
-        for (i, v) in init.globals.iter().enumerate() {
-            *init.inst.vm.defined_global(i as u32).ok_or(EINVAL)? = *v;
+        // Globals (each written before the next is computed, so that
+        // `global.get` of an earlier one reads it back), element segments,
+        // active segments: abi's rules.
+        for (i, g) in meta.globals().iter().enumerate() {
+            let v = instantiate::global_value(g, &inst);
+            *inst.vm.defined_global(i as u32).ok_or(EINVAL)? = v;
         }
         for e in meta.elems().iter() {
             let mut items = KVec::with_capacity(e.count as usize, GFP_KERNEL)?;
-            for v in instantiate::elem_items(&meta, e, &init) {
+            for v in instantiate::elem_items(&meta, e, &inst) {
                 items.push(v, GFP_KERNEL)?;
             }
-            init.inst.elems.push(items, GFP_KERNEL)?;
-            init.inst.elem_dropped.push(false, GFP_KERNEL)?;
+            inst.elems.push(items, GFP_KERNEL)?;
+            inst.elem_dropped.push(false, GFP_KERNEL)?;
         }
         for _ in meta.datas().iter() {
-            init.inst.data_dropped.push(false, GFP_KERNEL)?;
+            inst.data_dropped.push(false, GFP_KERNEL)?;
         }
-        if let Err(t) = instantiate::init_active_segments(&meta, &mut init) {
+        if let Err(t) = instantiate::init_active_segments(&meta, &mut inst) {
             pr_err!("{name}: instantiation trapped: {}\n", t.message());
             return Err(EINVAL);
         }
@@ -371,32 +365,40 @@ impl Instance {
 /// checked that it is a host function of the right type).
 fn host_code(meta: &Meta<'_>, module: PoolRef, name: PoolRef) -> Option<*const u8> {
     let hf = host::lookup(meta.str(module), meta.str(name))?;
-    Some(host_impl::FUNCS.code(hf.id))
+    Some(libcalls::HOST_FUNCS.code(hf.id))
 }
 
-/// The instance under construction as `abi::instantiate` sees it; globals
-/// are read back from the values computed so far.
-struct Init<'a> {
-    inst: &'a mut Instance,
-    globals: KVec<u64>,
-}
-
-impl InitTarget for Init<'_> {
+/// The instance as `abi::instantiate` (while instantiating) and
+/// `abi::calls` (while generated code runs) see it.
+impl InitTarget for Instance {
+    /// Programs import no globals, so `g` is also the defined index.
     fn global(&self, g: u32) -> u64 {
-        self.globals.get(g as usize).copied().unwrap_or(0)
+        // SAFETY: the slot lies in this instance's `VmCtx`, which lives as
+        // long as `self`; nothing writes it while `self` is borrowed:
+        // instantiation holds the instance, and during a call generated code
+        // is suspended in the libcall that holds it.
+        self.vm.defined_global_ptr(g).map_or(0, |p| unsafe { *p })
     }
 
     fn func_ref(&self, f: u32) -> u64 {
-        self.inst.vm.func_ref_addr(f)
+        self.vm.func_ref_addr(f)
     }
 
-    fn elem_and_table(&mut self, elem: u32, table: u32) -> Option<(&[u64], &mut [u64])> {
-        self.inst.elem_and_table(elem, table)
+    /// The items of element segment `e` (empty once dropped) and the
+    /// current elements of table `t`.
+    fn elem_and_table(&mut self, e: u32, t: u32) -> Option<(&[u64], &mut [u64])> {
+        let len = self.table_len(t)?;
+        let dropped = self.elem_dropped.get(e as usize).copied().unwrap_or(true);
+        let items = match self.elems.get(e as usize) {
+            Some(items) if !dropped => &items[..],
+            _ => &[],
+        };
+        Some((items, self.tables.get_mut(t as usize)?.get_mut(..len)?))
     }
 
     fn memory(&mut self) -> Option<&mut [u8]> {
-        self.inst.memory.as_ref()?;
-        Some(self.inst.mem_bytes())
+        self.memory.as_ref()?;
+        Some(self.mem_bytes())
     }
 }
 

@@ -102,6 +102,24 @@ pub unsafe trait Runtime: InitTarget + Sized {
     /// Slot `idx` of map `map`.
     fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64>;
     fn random_u32(&mut self) -> u32;
+
+    /// Raise trap `code` from a host function, as generated code does; it
+    /// does not return. By default through the header's `trap_handler`; a
+    /// runtime may call its handler directly instead (the kernel: kCFI
+    /// checks indirect calls against a type hash that an assembly handler
+    /// lacks, and objtool cannot see that an indirect call never returns).
+    ///
+    /// # Safety
+    /// `vmctx` is what generated code passed to a function of a
+    /// [`host_funcs`] table of `Self`; the calling frames up to generated
+    /// code hold nothing that needs dropping.
+    unsafe fn raise(vmctx: *mut u8, code: TrapCode) -> ! {
+        // SAFETY: the header's `trap_handler` is a function of this type
+        // (the trait's contract).
+        let handler: extern "C" fn(*mut u8, u32, u32) -> ! =
+            unsafe { core::mem::transmute((*vmctx.cast::<VmCtxHeader>()).trap_handler) };
+        handler(vmctx, code as u32, u32::MAX)
+    }
 }
 
 /// The instance that `vmctx` belongs to.
@@ -113,20 +131,6 @@ unsafe fn instance<'a, R: Runtime>(vmctx: *mut u8) -> &'a mut R {
     // SAFETY: `vmctx` starts with the header, whose `host_ctx` is a live
     // `R` that this call may borrow mutably (`Runtime`'s contract).
     unsafe { &mut *(*vmctx.cast::<VmCtxHeader>()).host_ctx.cast::<R>() }
-}
-
-/// Raise a trap from a host function, through the handler in `vmctx`'s
-/// header, as generated code does.
-///
-/// # Safety
-/// As for [`instance`]; the caller's frame holds nothing that needs
-/// dropping, since the handler does not return.
-unsafe fn raise(vmctx: *mut u8, code: TrapCode) -> ! {
-    // SAFETY: the header's `trap_handler` is a function of this type
-    // (`Runtime`'s contract).
-    let handler: extern "C" fn(*mut u8, u32, u32) -> ! =
-        unsafe { core::mem::transmute((*vmctx.cast::<VmCtxHeader>()).trap_handler) };
-    handler(vmctx, code as u32, u32::MAX)
 }
 
 /// The libcall table of runtime `R`.
@@ -269,7 +273,7 @@ extern "C" fn log<R: Runtime>(vmctx: *mut u8, ptr: u32, len: u32) {
     // SAFETY: called by generated code with the importer's VmCtx.
     if let Err(c) = unsafe { instance::<R>(vmctx) }.log(ptr, len) {
         // SAFETY: nothing in this frame needs dropping.
-        unsafe { raise(vmctx, c) }
+        unsafe { R::raise(vmctx, c) }
     }
 }
 
@@ -302,7 +306,7 @@ extern "C" fn pkt_load<R: Runtime>(vmctx: *mut u8, off: u32, dst: u32, len: u32)
     match pkt_load_in(unsafe { instance::<R>(vmctx) }, off, dst, len) {
         Ok(n) => n,
         // SAFETY: nothing in this frame needs dropping.
-        Err(c) => unsafe { raise(vmctx, c) },
+        Err(c) => unsafe { R::raise(vmctx, c) },
     }
 }
 
@@ -323,7 +327,7 @@ fn with_slot<R: Runtime>(
     match r {
         Some(v) => v,
         // SAFETY: nothing in this frame needs dropping.
-        None => unsafe { raise(vmctx, TrapCode::HostError) },
+        None => unsafe { R::raise(vmctx, TrapCode::HostError) },
     }
 }
 
