@@ -301,11 +301,12 @@ kwasm_record!(
         p99_ps: u64,
         min_ps: u64,
         max_ps: u64,
-        /// Out: calls by outcome.
+        /// Out: calls by outcome; `skipped` did not run (the FPU was not
+        /// usable, or the instance was busy).
         accepts: u64,
         drops: u64,
         bad_verdicts: u64,
-        fpu_unavailable: u64,
+        skipped: u64,
         /// Out: all traps, and out-of-fuel traps among them.
         traps: u64,
         out_of_fuel: u64,
