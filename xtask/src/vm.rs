@@ -60,8 +60,14 @@ fn prepare(args: &VmArgs) -> Result<(KernelTree, PathBuf)> {
 
 /// QEMU for the VM; `mode` goes to `/init` as `$kwasm_vm`.
 fn qemu(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
+    // `tsc=reliable`: under TCG the kernel's TSC warp check between the
+    // vCPUs fails (they are host threads run in turn), the TSC is marked
+    // unstable and timekeeping falls back to refined-jiffies (4 ms ticks at
+    // HZ=250). QEMU's TSC comes from one host clock, so it is in sync: trust
+    // it, and `ktime_get_ns` and `kwasm bench`'s `sched_clock` both resolve
+    // nanoseconds.
     let mut append = format!(
-        "console=ttyS0 panic=-1 reboot=t kwasm_vm={mode} kwasm_cpus={}",
+        "console=ttyS0 panic=-1 reboot=t tsc=reliable kwasm_vm={mode} kwasm_cpus={}",
         args.cpus
     );
     if let Some(extra) = &args.cmdline {
