@@ -326,7 +326,11 @@ impl BenchReq {
 /// enough that `repeat` fits in [`BENCH_MAX_BATCHES`] batches.
 pub fn bench_batch_size(requested: u32, repeat: u32, call_ns: u64) -> u32 {
     let fit = (BENCH_BATCH_NS / call_ns.max(1)).clamp(1, BENCH_MAX_BATCH as u64) as u32;
-    let want = if requested == 0 { fit } else { requested.min(fit) };
+    let want = if requested == 0 {
+        fit
+    } else {
+        requested.min(fit)
+    };
     let least = repeat.div_ceil(BENCH_MAX_BATCHES);
     want.max(least).clamp(1, repeat.max(1))
 }
@@ -341,7 +345,12 @@ pub fn bench_summary(per_call_ps: &mut [u64]) -> (u64, u64, u64, u64) {
     per_call_ps.sort_unstable();
     let n = per_call_ps.len();
     let p99 = (n * 99).div_ceil(100).clamp(1, n) - 1;
-    (per_call_ps[n / 2], per_call_ps[p99], per_call_ps[0], per_call_ps[n - 1])
+    (
+        per_call_ps[n / 2],
+        per_call_ps[p99],
+        per_call_ps[0],
+        per_call_ps[n - 1],
+    )
 }
 
 kwasm_record!(

@@ -163,20 +163,27 @@ pub fn udp_packet(dport: u16, len: u32) -> Result<Vec<u8>> {
     p[..20].copy_from_slice(&[
         0x45, 0, total[0], total[1], 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
     ]);
-    let mut sum: u32 = p[..20]
-        .chunks(2)
-        .map(|w| u16::from_be_bytes([w[0], w[1]]) as u32)
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    p[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let sum = ones_complement_sum(&p[..20]);
+    p[10..12].copy_from_slice(&(!sum).to_be_bytes());
     let sport = 40000u16.to_be_bytes();
     let dport = dport.to_be_bytes();
     p[20..28].copy_from_slice(&[
         sport[0], sport[1], dport[0], dport[1], udp_len[0], udp_len[1], 0, 0,
     ]);
     Ok(p)
+}
+
+/// The one's-complement sum of big-endian 16-bit words (the IPv4 header
+/// checksum is its complement).
+fn ones_complement_sum(b: &[u8]) -> u16 {
+    let mut sum: u32 = b
+        .chunks(2)
+        .map(|w| u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]) as u32)
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
 }
 
 /// Pins the calling thread to `cpu`.
@@ -226,17 +233,12 @@ pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
             .into());
         }
         if !(1..=ioctl::BENCH_MAX_REPEAT).contains(&a.repeat) {
-            return Err(anyhow!(
-                "--repeat {}: use 1..={}",
-                a.repeat,
-                ioctl::BENCH_MAX_REPEAT
-            )
-            .into());
+            return Err(
+                anyhow!("--repeat {}: use 1..={}", a.repeat, ioctl::BENCH_MAX_REPEAT).into(),
+            );
         }
         if a.batch > ioctl::BENCH_MAX_BATCH {
-            return Err(
-                anyhow!("--batch {}: use 0..={}", a.batch, ioctl::BENCH_MAX_BATCH).into(),
-            );
+            return Err(anyhow!("--batch {}: use 0..={}", a.batch, ioctl::BENCH_MAX_BATCH).into());
         }
     }
     if let Some(cpu) = a.cpu {
@@ -297,6 +299,9 @@ fn bench_file(ctx: &Ctx, file: &Path, packet: &[u8], a: &BenchArgs) -> Result<Be
         flags,
     );
     let dev = ctx.device()?;
+    // SIGINT/SIGTERM interrupt the bench (EINTR) instead of killing us, so
+    // the temporary program is still unloaded.
+    catch_interrupts();
     load_program(&dev, ctx, &name, text, meta_raw, config, false)
         .with_context(|| format!("{shown}: loading it for the bench"))?;
     let r = dev.bench(&BenchRun {
@@ -309,6 +314,23 @@ fn bench_file(ctx: &Ctx, file: &Path, packet: &[u8], a: &BenchArgs) -> Result<Be
     let r = r.with_context(|| format!("{shown} (loaded as {name})"))?;
     u?;
     Ok(r)
+}
+
+extern "C" fn on_interrupt(_: libc::c_int) {}
+
+/// Makes SIGINT and SIGTERM interrupt system calls (without `SA_RESTART`)
+/// instead of ending the process.
+fn catch_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with an empty mask and a handler that
+        // does nothing (async-signal-safe); `sigaction` only reads it.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_interrupt as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
 }
 
 /// The userspace measurement: the same batches and summary as the kernel's
@@ -382,4 +404,24 @@ fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<Ben
     r.batches = per_call.len() as u32;
     (r.median_ps, r.p99_ps, r.min_ps, r.max_ps) = ioctl::bench_summary(&mut per_call);
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ones_complement_sum, udp_packet};
+
+    #[test]
+    fn udp_packet_is_a_valid_ipv4_udp_datagram() {
+        let p = udp_packet(9999, 64).unwrap();
+        assert_eq!(p.len(), 64);
+        assert_eq!((p[0], p[9]), (0x45, 17));
+        assert_eq!(u16::from_be_bytes([p[2], p[3]]), 64);
+        assert_eq!(u16::from_be_bytes([p[22], p[23]]), 9999);
+        assert_eq!(u16::from_be_bytes([p[24], p[25]]), 44);
+        // The header checksum makes the one's-complement sum all ones.
+        assert_eq!(ones_complement_sum(&p[..20]), 0xffff);
+        assert!(udp_packet(53, 27).is_err());
+        assert!(udp_packet(53, 65536).is_err());
+        assert_eq!(udp_packet(53, 65535).unwrap().len(), 65535);
+    }
 }
