@@ -343,8 +343,11 @@ impl Program {
     /// `BENCH`: `filter` on `pkt`, `req.repeat` times, exactly as the hook
     /// runs it ([`Program::filter_once`]) but not counted in the program's
     /// stats, in batches with bottom halves disabled, timed per batch.
-    /// Between batches it yields, and stops with EINTR on a signal. Fills
-    /// the output fields of `req`; `req` is checked by the caller.
+    /// Between batches it yields, and stops with EINTR on a signal. Each
+    /// batch is sized from the previous one's time per call (the first
+    /// from one uncounted warm-up call), so that a program that slows down
+    /// cannot hold bottom halves off for long. Fills the output fields of
+    /// `req`; `req` is checked by the caller.
     pub(crate) fn bench(&self, pkt: Packet, req: &mut ioctl::BenchReq) -> Result {
         let c = self.entry.ok_or(EINVAL)?;
         // One warm-up call (not counted) sizes the batches.
@@ -359,18 +362,16 @@ impl Program {
             }
             t1.wrapping_sub(t0)
         };
-        let batch = ioctl::bench_batch_size(req.batch, req.repeat, warm);
-        let nbatches = req.repeat.div_ceil(batch);
-        let mut per_call = KVVec::with_capacity(nbatches as usize, GFP_KERNEL)?;
+        let mut per_call = KVVec::new();
+        let mut call_ns = warm;
         let mut left = req.repeat;
-        req.batch = batch;
-        req.runs = 0;
-        req.total_ns = 0;
+        let requested = req.batch;
+        req.batch = 0;
         while left > 0 {
             if !ffi::yield_now() {
                 return Err(EINTR);
             }
-            let n = left.min(batch);
+            let n = left.min(ioctl::bench_batch_size(requested, req.repeat, call_ns));
             let ns = {
                 let bh = BhDisabled::new();
                 let t0 = ffi::kwasm_clock_ns();
@@ -382,8 +383,10 @@ impl Program {
                 ffi::kwasm_clock_ns().wrapping_sub(t0)
             };
             left -= n;
+            req.batch = req.batch.max(n);
             req.runs += n as u64;
             req.total_ns += ns;
+            call_ns = ns / n as u64;
             per_call.push(ns.saturating_mul(1000) / n as u64, GFP_KERNEL)?;
         }
         req.batches = per_call.len() as u32;

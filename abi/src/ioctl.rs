@@ -280,7 +280,9 @@ kwasm_record!(
         /// Calls to make, 1..=[`BENCH_MAX_REPEAT`].
         repeat: u32,
         /// In: calls per batch, 0 = automatic ([`BENCH_BATCH_NS`] per
-        /// batch), at most [`BENCH_MAX_BATCH`]. Out: the batch size used.
+        /// batch), at most [`BENCH_MAX_BATCH`]. Out: the largest batch
+        /// used (each is sized by [`bench_batch_size`] from the previous
+        /// batch's time per call).
         batch: u32,
         /// Out: the number of batches.
         batches: u32,

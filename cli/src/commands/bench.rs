@@ -131,7 +131,8 @@ impl BenchView {
             .add("packet_bytes", self.packet_bytes)
             .add("verdict", self.verdict)
             .add("runs", self.runs)
-            .add("batch", format!("{} x {}", self.batches, self.batch))
+            .add("batches", self.batches)
+            .add("batch", self.batch)
             .add("total_ns", self.total_ns)
             .add("mean_ns", format!("{:.1}", self.mean_ns))
             .add("median_ns", format!("{:.1}", self.median_ns))
@@ -334,7 +335,7 @@ fn catch_interrupts() {
 }
 
 /// The userspace measurement: the same batches and summary as the kernel's
-/// (one warm-up call sizes the batches), each call through
+/// (one warm-up call sizes the first batch, each batch the next), each call through
 /// `Store::invoke`, so the times include the runner's per-call overhead.
 fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<BenchReq, Failure> {
     let artifact = Artifact::from_file(file).map_err(|e| Failure {
@@ -385,20 +386,21 @@ fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<Ben
     };
     let t0 = Instant::now();
     call(&mut BenchReq::default())?;
-    let warm = t0.elapsed().as_nanos() as u64;
-    r.batch = ioctl::bench_batch_size(batch, repeat, warm);
+    let mut call_ns = t0.elapsed().as_nanos() as u64;
     let mut per_call = Vec::new();
     let mut left = repeat;
     while left > 0 {
-        let n = left.min(r.batch);
+        let n = left.min(ioctl::bench_batch_size(batch, repeat, call_ns));
         let t0 = Instant::now();
         for _ in 0..n {
             call(&mut r)?;
         }
         let ns = t0.elapsed().as_nanos() as u64;
         left -= n;
+        r.batch = r.batch.max(n);
         r.runs += n as u64;
         r.total_ns += ns;
+        call_ns = ns / n as u64;
         per_call.push(ns.saturating_mul(1000) / n as u64);
     }
     r.batches = per_call.len() as u32;
