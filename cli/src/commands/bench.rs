@@ -4,7 +4,7 @@
 //! same way: in batches, summarised by [`ioctl::bench_summary`].
 
 use super::{Failure, fail};
-use crate::output::{self, KeyValues};
+use crate::output::{self, KeyValues, Ordered};
 use anyhow::{Context, Result, anyhow, bail};
 use kwasm::Ctx;
 use kwasm::device::{self, BenchRun};
@@ -81,12 +81,10 @@ struct BenchView {
     p99_ns: f64,
     min_ns: f64,
     max_ns: f64,
-    accepts: u64,
-    drops: u64,
-    bad_verdicts: u64,
-    skipped: u64,
-    traps: u64,
-    out_of_fuel: u64,
+    /// Calls by outcome (`accepts`, `drops`, `bad_verdicts`, `skipped`,
+    /// `traps`, `out_of_fuel`), in this order.
+    #[serde(flatten)]
+    outcomes: Ordered<&'static str, u64>,
 }
 
 impl BenchView {
@@ -111,12 +109,14 @@ impl BenchView {
             p99_ns: ns(r.p99_ps),
             min_ns: ns(r.min_ps),
             max_ns: ns(r.max_ps),
-            accepts: r.accepts,
-            drops: r.drops,
-            bad_verdicts: r.bad_verdicts,
-            skipped: r.skipped,
-            traps: r.traps,
-            out_of_fuel: r.out_of_fuel,
+            outcomes: Ordered(vec![
+                ("accepts", r.accepts),
+                ("drops", r.drops),
+                ("bad_verdicts", r.bad_verdicts),
+                ("skipped", r.skipped),
+                ("traps", r.traps),
+                ("out_of_fuel", r.out_of_fuel),
+            ]),
         }
     }
 
@@ -138,13 +138,10 @@ impl BenchView {
             .add("median_ns", format!("{:.1}", self.median_ns))
             .add("p99_ns", format!("{:.1}", self.p99_ns))
             .add("min_ns", format!("{:.1}", self.min_ns))
-            .add("max_ns", format!("{:.1}", self.max_ns))
-            .add("accepts", self.accepts)
-            .add("drops", self.drops)
-            .add("bad_verdicts", self.bad_verdicts)
-            .add("skipped", self.skipped)
-            .add("traps", self.traps)
-            .add("out_of_fuel", self.out_of_fuel);
+            .add("max_ns", format!("{:.1}", self.max_ns));
+        for (key, n) in &self.outcomes.0 {
+            kv.add(key, n);
+        }
         print!("{kv}");
     }
 }
