@@ -2,7 +2,7 @@
 
 //! `/dev/kwasm`: the ioctl dispatch (glue.c's misc device calls
 //! [`kwasm_ioctl`]) and its handlers: list, stats, attach and detach,
-//! invoke, and map reads and writes.
+//! invoke, map reads and writes, and bench (test runs of `filter`).
 
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
@@ -11,10 +11,10 @@ use kernel::ffi::{c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
-use crate::abi::ioctl::{self, AttachReq, InvokeReq, ListReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
+use crate::abi::ioctl::{self, AttachReq, BenchReq, InvokeReq, ListReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
 use crate::abi::meta::kind;
 use crate::abi::{self, Arch};
-use crate::ffi::{self, BhDisabled, ModuleRef, MsgBuf};
+use crate::ffi::{self, BhDisabled, ModuleRef, MsgBuf, OwnedSkb};
 use crate::program::CallError;
 use crate::registry::{self, find, find_mut, registry, Attach};
 
@@ -28,7 +28,7 @@ pub(crate) extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
     // capability as changing them.
     let r = match cmd {
         ioctl::MODULE_LAYOUT => module_layout(arg),
-        ioctl::LIST | ioctl::STATS | ioctl::MAP_GET | ioctl::ATTACH | ioctl::DETACH | ioctl::INVOKE | ioctl::MAP_SET
+        ioctl::LIST | ioctl::STATS | ioctl::MAP_GET | ioctl::ATTACH | ioctl::DETACH | ioctl::INVOKE | ioctl::MAP_SET | ioctl::BENCH
             if !ffi::kwasm_capable() =>
         {
             Err(EPERM)
@@ -40,6 +40,7 @@ pub(crate) extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
         ioctl::DETACH => detach(arg),
         ioctl::INVOKE => invoke(arg),
         ioctl::MAP_SET => map_set(arg),
+        ioctl::BENCH => bench(arg),
         _ => Err(ENOTTY),
     };
     match r {
@@ -232,4 +233,44 @@ fn map_set(arg: c_ulong) -> Result {
     let map = prog.shared.map(req.map).ok_or(EINVAL)?;
     map.get(req.index as usize).ok_or(EINVAL)?.store(req.value, Ordering::Relaxed);
     Ok(())
+}
+
+fn bench(arg: c_ulong) -> Result {
+    let req: BenchReq = read_req::<_, { BenchReq::SIZE }>(arg)?;
+    if req.flags != 0 || req.packet_len == 0 || req.repeat == 0 || req.batch > ioctl::BENCH_MAX_BATCH {
+        return Err(EINVAL);
+    }
+    if req.packet_len > ioctl::BENCH_MAX_PACKET || req.repeat > ioctl::BENCH_MAX_REPEAT {
+        return Err(E2BIG);
+    }
+    // As for INVOKE: a module reference keeps the program's code mapped.
+    let (prog, _module) = {
+        let r = registry()?.lock();
+        let e = match req.name.iter().all(|&b| b == 0) {
+            true => r.iter().find(|e| e.prog.id == req.id && req.id != 0).ok_or(ENOENT)?,
+            false => find(&r, &req.name)?,
+        };
+        // SAFETY: the entry is registered and we hold the registry lock.
+        let m = unsafe { ModuleRef::get(e.prog.owner) }.ok_or(ENOENT)?;
+        (e.prog.clone(), m)
+    };
+    if prog.entry.is_none() {
+        return Err(EINVAL);
+    }
+    let mut data = KVVec::from_elem(0u8, req.packet_len as usize, GFP_KERNEL)?;
+    UserSlice::new(req.packet as usize, data.len()).reader().read_slice(&mut data)?;
+    let skb = OwnedSkb::new(&data)?;
+    drop(data);
+    let mut out = BenchReq {
+        name: *prog.name_bytes(),
+        id: prog.id,
+        packet: req.packet,
+        packet_len: req.packet_len,
+        repeat: req.repeat,
+        batch: req.batch,
+        ..Default::default()
+    };
+    prog.bench(skb.packet(), &mut out)?;
+    drop(skb);
+    write_req::<_, { BenchReq::SIZE }>(arg, &out)
 }

@@ -54,6 +54,9 @@ unsafe extern "C" {
     pub(crate) safe fn kwasm_irq_stack_size() -> usize;
     fn kwasm_skb_len(skb: *const c_void) -> u32;
     fn kwasm_skb_copy(skb: *const c_void, off: u32, to: *mut c_void, len: u32) -> c_int;
+    fn kwasm_skb_new(data: *const c_void, len: u32) -> *mut c_void;
+    fn kwasm_skb_free(skb: *mut c_void);
+    fn kwasm_yield() -> bool;
     fn kwasm_nf_attach(priv_: *mut c_void, family: u32, hook: u32, prio: c_int) -> *mut c_void;
     fn kwasm_nf_detach(ops: *mut c_void);
 
@@ -273,6 +276,44 @@ impl Packet {
         // `skb_copy_bits` checks `off + n` against the packet itself.
         unsafe { kwasm_skb_copy(self.0.as_ptr(), off, out.as_mut_ptr().cast(), n) >= 0 }
     }
+}
+
+/// An skb of our own holding a copy of a packet, network header first
+/// (`BENCH`); freed on drop. Not `Send`: built and used in one ioctl.
+pub(crate) struct OwnedSkb(NonNull<c_void>, PhantomData<*mut ()>);
+
+impl OwnedSkb {
+    /// Allocates (`GFP_KERNEL`: process context only) and copies `data`.
+    pub(crate) fn new(data: &[u8]) -> Result<OwnedSkb> {
+        let len = u32::try_from(data.len()).map_err(|_| ENOMEM)?;
+        // SAFETY: `data` is readable for `len` bytes, which the glue copies
+        // and does not keep; called from an ioctl (process context).
+        let skb = unsafe { kwasm_skb_new(data.as_ptr().cast(), len) };
+        NonNull::new(skb).map(|p| OwnedSkb(p, PhantomData)).ok_or(ENOMEM)
+    }
+
+    /// The packet, as a hook would see it; valid while `self` lives.
+    pub(crate) fn packet(&self) -> Packet {
+        Packet(self.0)
+    }
+}
+
+impl Drop for OwnedSkb {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `kwasm_skb_new`, freed once; the `Packet`s
+        // made from it are used only inside the borrow of `packet`'s caller
+        // (the bench loop), which ends before this.
+        unsafe { kwasm_skb_free(self.0.as_ptr()) }
+    }
+}
+
+/// Between bench batches, in process context with bottom halves enabled:
+/// `cond_resched()`; false if a signal is pending (stop with EINTR).
+pub(crate) fn yield_now() -> bool {
+    // SAFETY: `cond_resched` and `signal_pending(current)` may be called
+    // from any process context that may sleep, which every caller is (an
+    // ioctl, with no guard held).
+    unsafe { kwasm_yield() }
 }
 
 /// A registered netfilter hook in `init_net` whose `priv` is `data`;

@@ -19,7 +19,9 @@
 #include <linux/netfilter.h>
 #include <linux/random.h>
 #include <linux/ratelimit.h>
+#include <linux/sched.h>
 #include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -189,6 +191,28 @@ u32 kwasm_skb_len(const struct sk_buff *skb)
 int kwasm_skb_copy(const struct sk_buff *skb, u32 off, void *to, u32 len)
 {
 	return skb_copy_bits(skb, skb_network_offset(skb) + off, to, len);
+}
+
+struct sk_buff *kwasm_skb_new(const void *data, u32 len)
+{
+	struct sk_buff *skb = alloc_skb(len, GFP_KERNEL);
+
+	if (!skb)
+		return NULL;
+	skb_reset_network_header(skb);
+	skb_put_data(skb, data, len);
+	return skb;
+}
+
+void kwasm_skb_free(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}
+
+bool kwasm_yield(void)
+{
+	cond_resched();
+	return !signal_pending(current);
 }
 
 static unsigned int kwasm_nf_hookfn(void *priv, struct sk_buff *skb,

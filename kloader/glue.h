@@ -65,6 +65,16 @@ u32 kwasm_skb_len(const struct sk_buff *skb);
 int kwasm_skb_copy(const struct sk_buff *skb, u32 off, void *to, u32 len);
 
 /*
+ * BENCH, in process context: a linear skb holding a copy of data[0..len]
+ * with the network header at its start (NULL when out of memory), freed
+ * with kwasm_skb_free(). kwasm_yield(): cond_resched(), then false if a
+ * signal is pending.
+ */
+struct sk_buff *kwasm_skb_new(const void *data, u32 len);
+void kwasm_skb_free(struct sk_buff *skb);
+bool kwasm_yield(void);
+
+/*
  * Registers a netfilter hook in init_net that calls kwasm_rs_hook(priv, skb).
  * Returns the hook (to pass to kwasm_nf_detach) or an ERR_PTR.
  */

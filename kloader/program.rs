@@ -47,6 +47,34 @@ pub(crate) enum CallError {
     Busy,
 }
 
+/// The outcome of one `filter` call, before it becomes a verdict.
+enum Filtered {
+    Accept,
+    Drop,
+    /// It returned something else than accept or drop.
+    BadVerdict,
+    NoFpu,
+    Busy,
+    Trap(Trap),
+}
+
+/// Counts a bench call's outcome in `BENCH`'s output fields.
+fn tally(req: &mut ioctl::BenchReq, r: &Filtered) {
+    let n = match r {
+        Filtered::Accept => &mut req.accepts,
+        Filtered::Drop => &mut req.drops,
+        Filtered::BadVerdict => &mut req.bad_verdicts,
+        Filtered::NoFpu | Filtered::Busy => &mut req.skipped,
+        Filtered::Trap(t) => {
+            if t.code == TrapCode::OutOfFuel as u32 {
+                req.out_of_fuel += 1;
+            }
+            &mut req.traps
+        }
+    };
+    *n += 1;
+}
+
 /// A loaded program.
 pub(crate) struct Program {
     pub(crate) shared: Arc<Shared>,
@@ -254,6 +282,32 @@ impl Program {
         }
     }
 
+    /// One call of `filter(pkt_len)` on this CPU's instance, with the
+    /// program's fuel, and its result checked: what the netfilter hook and
+    /// `BENCH` both run.
+    fn filter_once(&self, bh: &BhDisabled, c: &Callee, pkt: Packet) -> Filtered {
+        let mut values = [pkt.len() as u64];
+        match self.call_here(bh, c, &mut values, self.fuel, Some(pkt)) {
+            Ok(()) => match values[0] as u32 as i32 {
+                host::VERDICT_ACCEPT => Filtered::Accept,
+                host::VERDICT_DROP => Filtered::Drop,
+                _ => Filtered::BadVerdict,
+            },
+            Err(CallError::NoFpu) => Filtered::NoFpu,
+            Err(CallError::Busy) => Filtered::Busy,
+            Err(CallError::Trap(t)) => Filtered::Trap(t),
+        }
+    }
+
+    /// The verdict the hook returns for an outcome.
+    fn verdict(&self, f: &Filtered) -> u32 {
+        match f {
+            Filtered::Accept => host::VERDICT_ACCEPT as u32,
+            Filtered::Drop => host::VERDICT_DROP as u32,
+            _ => self.default_verdict(),
+        }
+    }
+
     /// The netfilter hook: runs `filter(pkt_len)` on this CPU's instance.
     pub(crate) fn run_hook(&self, pkt: Packet) -> u32 {
         let default = self.default_verdict();
@@ -261,45 +315,83 @@ impl Program {
         let bh = BhDisabled::new();
         let Some(st) = self.stats.get(bh.cpu()) else { return default };
         bump(&st.invocations, 1);
-        let mut values = [pkt.len() as u64];
         let t0 = ffi::kwasm_clock_ns();
-        let r = self.call_here(&bh, &c, &mut values, self.fuel, Some(pkt));
+        let r = self.filter_once(&bh, &c, pkt);
         let t1 = ffi::kwasm_clock_ns();
-        match r {
-            Ok(()) => {
-                bump(&st.run_ns, t1.wrapping_sub(t0));
-                match values[0] as u32 as i32 {
-                    host::VERDICT_ACCEPT => {
-                        bump(&st.accepts, 1);
-                        host::VERDICT_ACCEPT as u32
-                    }
-                    host::VERDICT_DROP => {
-                        bump(&st.drops, 1);
-                        host::VERDICT_DROP as u32
-                    }
-                    _ => {
-                        bump(&st.bad_verdicts, 1);
-                        default
-                    }
-                }
-            }
-            Err(CallError::NoFpu) => {
-                bump(&st.fpu_unavailable, 1);
-                default
-            }
-            Err(CallError::Busy) => default,
-            Err(CallError::Trap(t)) => {
-                bump(&st.run_ns, t1.wrapping_sub(t0));
+        match &r {
+            Filtered::Accept => bump(&st.accepts, 1),
+            Filtered::Drop => bump(&st.drops, 1),
+            Filtered::BadVerdict => bump(&st.bad_verdicts, 1),
+            Filtered::NoFpu => bump(&st.fpu_unavailable, 1),
+            Filtered::Busy => {}
+            Filtered::Trap(t) => {
                 if let Some(tc) = TrapCode::from_u32(t.code) {
                     bump(&st.traps[tc.index()], 1);
                 }
                 let mut msg = MsgBuf::new();
                 let _ = write!(msg, "{}: trap: ", self.name());
-                self.describe_trap(&mut msg, t);
+                self.describe_trap(&mut msg, *t);
                 self.report_limit.log(msg.as_bytes());
-                default
             }
         }
+        if !matches!(r, Filtered::NoFpu | Filtered::Busy) {
+            bump(&st.run_ns, t1.wrapping_sub(t0));
+        }
+        self.verdict(&r)
+    }
+
+    /// `BENCH`: `filter` on `pkt`, `req.repeat` times, exactly as the hook
+    /// runs it ([`Program::filter_once`]) but not counted in the program's
+    /// stats, in batches with bottom halves disabled, timed per batch.
+    /// Between batches it yields, and stops with EINTR on a signal. Each
+    /// batch is sized from the previous one's time per call (the first
+    /// from one uncounted warm-up call), so that a program that slows down
+    /// cannot hold bottom halves off for long. Fills the output fields of
+    /// `req`; `req` is checked by the caller.
+    pub(crate) fn bench(&self, pkt: Packet, req: &mut ioctl::BenchReq) -> Result {
+        let c = self.entry.ok_or(EINVAL)?;
+        // One warm-up call (not counted) sizes the batches.
+        let warm = {
+            let bh = BhDisabled::new();
+            let t0 = ffi::kwasm_clock_ns();
+            let r = self.filter_once(&bh, &c, pkt);
+            let t1 = ffi::kwasm_clock_ns();
+            req.cpu = bh.cpu() as u32;
+            if matches!(r, Filtered::Busy) {
+                return Err(EBUSY);
+            }
+            t1.wrapping_sub(t0)
+        };
+        let mut per_call = KVVec::new();
+        let mut call_ns = warm;
+        let mut left = req.repeat;
+        let requested = req.batch;
+        req.batch = 0;
+        while left > 0 {
+            if !ffi::yield_now() {
+                return Err(EINTR);
+            }
+            let n = left.min(ioctl::bench_batch_size(requested, req.repeat, call_ns));
+            let ns = {
+                let bh = BhDisabled::new();
+                let t0 = ffi::kwasm_clock_ns();
+                for _ in 0..n {
+                    let r = self.filter_once(&bh, &c, pkt);
+                    tally(req, &r);
+                    req.verdict = self.verdict(&r);
+                }
+                ffi::kwasm_clock_ns().wrapping_sub(t0)
+            };
+            left -= n;
+            req.batch = req.batch.max(n);
+            req.runs += n as u64;
+            req.total_ns += ns;
+            call_ns = ns / n as u64;
+            per_call.push(ns.saturating_mul(1000) / n as u64, GFP_KERNEL)?;
+        }
+        req.batches = per_call.len() as u32;
+        (req.median_ps, req.p99_ps, req.min_ps, req.max_ps) = ioctl::bench_summary(&mut per_call);
+        Ok(())
     }
 
     /// Summed stats.

@@ -11,7 +11,7 @@ pub use super::wire::{Field, Record};
 /// Path of the control device.
 pub const DEVICE_PATH: &str = "/dev/kwasm";
 /// Version of this interface; `MODULE_LAYOUT` reports the kernel's.
-pub const IOCTL_VERSION: u32 = 2;
+pub const IOCTL_VERSION: u32 = 3;
 /// ioctl type byte ("k" for kwasm).
 pub const IOCTL_TYPE: u32 = b'k' as u32;
 
@@ -241,6 +241,120 @@ kwasm_record!(
     MapReq { name: [u8; NAME_LEN], map: u32, index: u32, count: u32, len: u32, value: u64, buf: u64 }
 );
 
+/// Largest `BENCH` packet: 65535 bytes, the largest IPv4 datagram (its
+/// total-length field), so every packet the hook can see at the IP layer
+/// without GSO can be replayed. The kernel builds one linear skb of that size.
+pub const BENCH_MAX_PACKET: u32 = 65535;
+/// Most calls of one `BENCH`: 100 million (minutes under QEMU TCG, always
+/// interruptible between batches).
+pub const BENCH_MAX_REPEAT: u32 = 100_000_000;
+/// Most calls per batch (one batch runs with bottom halves disabled). The
+/// kernel also shrinks a batch so that it lasts about [`BENCH_BATCH_NS`].
+pub const BENCH_MAX_BATCH: u32 = 65536;
+/// Most batches of one `BENCH` (the kernel keeps one time per batch for the
+/// median and p99: at most 512 KiB).
+pub const BENCH_MAX_BATCHES: u32 = 65536;
+/// Target length of one batch, in ns: long enough for the clock's overhead
+/// to vanish, short enough that bottom halves are not held off for long.
+pub const BENCH_BATCH_NS: u64 = 1_000_000;
+
+kwasm_record!(
+    /// `BENCH` (write+read): run a program's `filter` on one packet `repeat`
+    /// times in the kernel, exactly as the netfilter hook runs it (the
+    /// model is eBPF's `BPF_PROG_TEST_RUN`), on the caller's CPU, in batches
+    /// with bottom halves disabled, yielding and checking for signals
+    /// between batches. The program is found by `name`, or by `id` when
+    /// `name` is all zero. `packet` points to `packet_len` bytes
+    /// (1..=[`BENCH_MAX_PACKET`]) that `pkt_load` sees from offset 0 (the
+    /// network header). Bench runs are not counted in the program's stats.
+    ///
+    /// Output fields are written by the kernel; times are wall time on the
+    /// caller's CPU (`sched_clock`).
+    BenchReq {
+        name: [u8; NAME_LEN],
+        id: u32,
+        /// Must be 0 (room for later modes, e.g. another entry point).
+        flags: u32,
+        packet: u64,
+        packet_len: u32,
+        /// Calls to make, 1..=[`BENCH_MAX_REPEAT`].
+        repeat: u32,
+        /// In: calls per batch, 0 = automatic ([`BENCH_BATCH_NS`] per
+        /// batch), at most [`BENCH_MAX_BATCH`]. Out: the largest batch
+        /// used (each is sized by [`bench_batch_size`] from the previous
+        /// batch's time per call).
+        batch: u32,
+        /// Out: the number of batches.
+        batches: u32,
+        /// Out: the verdict of the last call, as the hook returns it
+        /// (`VERDICT_ACCEPT`/`VERDICT_DROP`, or the default verdict after a
+        /// trap or an invalid result).
+        verdict: u32,
+        /// Out: the CPU the bench ran on.
+        cpu: u32,
+        /// Out: calls made (== `repeat` unless interrupted: then the ioctl
+        /// fails with EINTR).
+        runs: u64,
+        /// Out: time of all batches, ns.
+        total_ns: u64,
+        /// Out: per-call time of the batches (batch time / batch calls), in
+        /// picoseconds: median, 99th percentile, minimum, maximum.
+        median_ps: u64,
+        p99_ps: u64,
+        min_ps: u64,
+        max_ps: u64,
+        /// Out: calls by outcome; `skipped` did not run (the FPU was not
+        /// usable, or the instance was busy).
+        accepts: u64,
+        drops: u64,
+        bad_verdicts: u64,
+        skipped: u64,
+        /// Out: all traps, and out-of-fuel traps among them.
+        traps: u64,
+        out_of_fuel: u64,
+    }
+);
+
+impl BenchReq {
+    /// Mean time per call, in picoseconds.
+    pub fn mean_ps(&self) -> u64 {
+        (self.total_ns as u128 * 1000 / (self.runs.max(1) as u128)) as u64
+    }
+}
+
+/// The batch size `BENCH` uses: `requested` (or, when 0, enough calls of
+/// `call_ns` each to fill [`BENCH_BATCH_NS`]), never longer than that
+/// target, at least 1, at most [`BENCH_MAX_BATCH`] and `repeat`, and large
+/// enough that `repeat` fits in [`BENCH_MAX_BATCHES`] batches.
+pub fn bench_batch_size(requested: u32, repeat: u32, call_ns: u64) -> u32 {
+    let fit = (BENCH_BATCH_NS / call_ns.max(1)).clamp(1, BENCH_MAX_BATCH as u64) as u32;
+    let want = if requested == 0 {
+        fit
+    } else {
+        requested.min(fit)
+    };
+    let least = repeat.div_ceil(BENCH_MAX_BATCHES);
+    want.max(least).clamp(1, repeat.max(1))
+}
+
+/// The per-call times of batches, in picoseconds, sorted in place:
+/// (median, p99, min, max); zeros when empty. The kernel and `kwasm bench
+/// --user` summarise with this one function.
+pub fn bench_summary(per_call_ps: &mut [u64]) -> (u64, u64, u64, u64) {
+    if per_call_ps.is_empty() {
+        return (0, 0, 0, 0);
+    }
+    per_call_ps.sort_unstable();
+    let n = per_call_ps.len();
+    let p99 = (n * 99).div_ceil(100).clamp(1, n) - 1;
+    (
+        per_call_ps[n / 2],
+        per_call_ps[p99],
+        per_call_ps[0],
+        per_call_ps[n - 1],
+    )
+}
+
 kwasm_record!(
     /// The load configuration `kwasm load` embeds in a program module
     /// (section [`LOAD_CONFIG_SECTION`]) and the init stub passes to
@@ -278,6 +392,7 @@ pub const DETACH: u32 = ioc(IOC_WRITE, 5, AttachReq::SIZE);
 pub const INVOKE: u32 = ioc(IOC_READ | IOC_WRITE, 6, InvokeReq::SIZE);
 pub const MAP_GET: u32 = ioc(IOC_READ | IOC_WRITE, 7, MapReq::SIZE);
 pub const MAP_SET: u32 = ioc(IOC_WRITE, 8, MapReq::SIZE);
+pub const BENCH: u32 = ioc(IOC_READ | IOC_WRITE, 9, BenchReq::SIZE);
 
 #[cfg(test)]
 mod tests {
@@ -292,6 +407,7 @@ mod tests {
             AttachReq::SIZE,
             InvokeReq::SIZE,
             MapReq::SIZE,
+            BenchReq::SIZE,
         ] {
             assert!(size < 1 << 14);
         }
@@ -313,6 +429,25 @@ mod tests {
         assert_eq!(back, info);
         assert_eq!(back.attachment(1), (FAMILY_IPV6, HOOK_LOCAL_OUT, -100));
         assert_eq!(decode_name(&back.name), Some("port_filter"));
+    }
+
+    #[test]
+    fn bench_batches_and_summary() {
+        // Automatic: fill the target time, within the caps.
+        assert_eq!(bench_batch_size(0, 1000, 1000), 1000);
+        assert_eq!(bench_batch_size(0, 1_000_000, 100), 10_000);
+        assert_eq!(bench_batch_size(0, 1_000_000, 0), BENCH_MAX_BATCH);
+        // Requested: shrunk to the target time, at least 1.
+        assert_eq!(bench_batch_size(500, 10_000, 10), 500);
+        assert_eq!(bench_batch_size(500, 10_000, 100_000), 10);
+        assert_eq!(bench_batch_size(5, 10_000, u64::MAX), 1);
+        // Never more batches than the cap.
+        let b = bench_batch_size(1, BENCH_MAX_REPEAT, 1);
+        assert!(BENCH_MAX_REPEAT.div_ceil(b) <= BENCH_MAX_BATCHES);
+        let mut t: [u64; 100] = core::array::from_fn(|i| 100 - i as u64);
+        assert_eq!(bench_summary(&mut t), (51, 99, 1, 100));
+        assert_eq!(bench_summary(&mut [7]), (7, 7, 7, 7));
+        assert_eq!(bench_summary(&mut []), (0, 0, 0, 0));
     }
 
     #[test]

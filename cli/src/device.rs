@@ -204,6 +204,42 @@ impl Device {
     }
 }
 
+/// A `BENCH` request: `repeat` calls of `name`'s `filter` on `packet`.
+pub struct BenchRun<'a> {
+    pub name: &'a str,
+    pub packet: &'a [u8],
+    pub repeat: u32,
+    /// Calls per batch, 0 = automatic.
+    pub batch: u32,
+}
+
+impl Device {
+    /// `BENCH`: a test run of `filter` in the kernel on the caller's CPU.
+    pub fn bench(&self, b: &BenchRun<'_>) -> Result<ioctl::BenchReq> {
+        let name = b.name;
+        let mut req = ioctl::BenchReq {
+            name: prog_name(name)?,
+            packet: b.packet.as_ptr() as u64,
+            packet_len: u32::try_from(b.packet.len()).unwrap_or(u32::MAX),
+            repeat: b.repeat,
+            batch: b.batch,
+            ..Default::default()
+        };
+        let what = format!("BENCH {name}");
+        self.call_explained(
+            &what,
+            ioctl::BENCH,
+            &mut req,
+            Some(&format!(
+                "the kernel refused the bench: {name} has no `filter` export, or the \
+                 packet is empty, --repeat is 0 or --batch is above {}",
+                ioctl::BENCH_MAX_BATCH
+            )),
+        )?;
+        Ok(req)
+    }
+}
+
 /// Encode a program name, with a clear error.
 pub fn prog_name(name: &str) -> Result<[u8; ioctl::NAME_LEN]> {
     ioctl::encode_name(name).ok_or_else(|| {
@@ -227,6 +263,8 @@ fn explain(what: &str, e: io::Error) -> anyhow::Error {
         Some(libc::EINVAL) => "the kernel rejected the request as invalid (see dmesg)",
         Some(libc::EBUSY) => "busy: detach the program first",
         Some(libc::ENOSPC) => "no room: too many attachments or programs",
+        Some(libc::E2BIG) => "too large: the packet or the repeat count is above the kernel's cap",
+        Some(libc::EINTR) => "interrupted by a signal",
         _ => "",
     };
     if hint.is_empty() {

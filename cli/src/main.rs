@@ -11,7 +11,7 @@ mod commands;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{Failure, map, prog, run};
+use commands::{Failure, bench, map, prog, run};
 use kwasm::Ctx;
 use std::process::ExitCode;
 
@@ -89,6 +89,27 @@ enum Command {
     /// Exit status: 0 on success; 2 when the program traps (the trap goes to
     /// stderr, worded as by `kwasm run`); 1 on any other error.
     Invoke(prog::InvokeArgs),
+    /// Time a program's `filter` per packet, inside the kernel.
+    ///
+    /// A test run, as eBPF's BPF_PROG_TEST_RUN: kwasm.ko builds an skb from
+    /// the packet (the IP header at offset 0, as the hook sees it) and calls
+    /// `filter` on it --repeat times exactly as the netfilter hook does
+    /// (this CPU's instance, the program's fuel, FPU handling, verdict
+    /// checking), in batches with bottom halves disabled, yielding and
+    /// honouring signals between batches. Bench calls are not counted in
+    /// the program's stats. Times come from sched_clock on the CPU the
+    /// bench ran on: the mean per call, and the median, p99, min and max of
+    /// the batches' per-call means.
+    ///
+    /// PROGRAM is a loaded program's name or a .kw file (loaded under a
+    /// temporary name and unloaded after). With --user the same
+    /// measurement runs in the userspace runner instead (needs a .kw file).
+    ///
+    /// Limits: the packet has 1..=65535 bytes, --repeat is 1..=100000000,
+    /// --batch at most 65536 (and about 1 ms of calls).
+    ///
+    /// Example: kwasm bench port_filter.kw --udp 9999 --repeat 100000 --cpu 0
+    Bench(bench::BenchArgs),
 }
 
 /// `kwasm run f.kw --invoke g -1 -inf --fuel 10`: ARGS accept values that
@@ -168,6 +189,7 @@ fn main() -> ExitCode {
         Command::Detach(a) => prog::detach(&ctx, &a).map_err(Failure::from),
         Command::Map(m) => map::map(&ctx, &m).map_err(Failure::from),
         Command::Invoke(a) => prog::invoke(&ctx, &a),
+        Command::Bench(a) => bench::bench(&ctx, &a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! End-to-end tests of `kwasm run`: compile small WAT programs with
 //! `kwasm_compiler::compile`, write the `.kw` to a temporary directory and
 //! run the real binary. Traps must exit with status 2 (never a signal), load
-//! errors with status 1.
+//! errors with status 1. Also `kwasm bench --user`, the same runner timed.
 
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
@@ -395,4 +395,75 @@ fn host_api_packet_and_maps() {
         &["--invoke", "badload", "--packet", pkt.to_str().unwrap()],
     );
     assert_trap(&o, "out of bounds memory access");
+}
+
+// `kwasm bench --user`: the userspace measurement on a packet the CLI
+// builds. (The kernel side is tested in the VM: `vm/checks/80-bench.sh`.)
+// No assertion depends on timing.
+
+/// Drops packets longer than 100 bytes, accepts the others.
+const BY_LENGTH: &str = r#"(module
+  (func (export "filter") (param i32) (result i32)
+    local.get 0
+    i32.const 100
+    i32.gt_u
+    if (result i32) i32.const 0 else i32.const 1 end))"#;
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("one JSON object")
+}
+
+#[test]
+fn bench_user_counts_verdicts() {
+    let kw = build("bench_user", BY_LENGTH);
+    let kw = kw.to_str().unwrap();
+    let small = json(&kwasm(&[
+        "bench", kw, "--user", "--udp", "53", "--repeat", "50", "--json",
+    ]));
+    assert_eq!(small["runner"], "user");
+    assert_eq!(small["verdict"], "accept");
+    assert_eq!(small["packet_bytes"], 64);
+    assert_eq!(
+        (small["runs"].as_u64(), small["accepts"].as_u64()),
+        (Some(50), Some(50))
+    );
+    let big = json(&kwasm(&[
+        "bench", kw, "--user", "--udp", "53", "--len", "200", "--repeat", "30", "--batch", "10",
+        "--json",
+    ]));
+    assert_eq!(big["verdict"], "drop");
+    assert_eq!(
+        (big["runs"].as_u64(), big["drops"].as_u64()),
+        (Some(30), Some(30))
+    );
+    assert!(big["batches"].as_u64().unwrap() >= 3);
+    assert!(big["median_ns"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_refuses_bad_requests_clearly() {
+    let kw = build("bench_bad", BY_LENGTH);
+    let kw = kw.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["bench", kw, "--user", "--repeat", "0"],
+            "--repeat 0: use 1..=",
+        ),
+        (
+            &["bench", kw, "--user", "--len", "20"],
+            "--len 20: an IPv4/UDP packet has 28..=65535",
+        ),
+        (&["bench", "pf", "--user"], "--user needs a .kw file"),
+        (
+            &["bench", kw, "--user", "--batch", "70000"],
+            "--batch 70000: use 0..=65536",
+        ),
+    ];
+    for (args, msg) in cases {
+        let o = kwasm(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(msg), "{args:?}: expected '{msg}' in: {err}");
+    }
 }

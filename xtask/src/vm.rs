@@ -60,10 +60,24 @@ fn prepare(args: &VmArgs) -> Result<(KernelTree, PathBuf)> {
 
 /// QEMU for the VM; `mode` goes to `/init` as `$kwasm_vm`.
 fn qemu(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
+    // The clock. Under TCG the guest's TSC is the host's (QEMU's
+    // `cpu_get_ticks`), but the kernel often fails to calibrate it against
+    // the emulated PIT ("Unable to calibrate against PIT"), or its warp
+    // check between the vCPUs (host threads run in turn) fails; either way
+    // it marks the TSC unstable and both timekeeping and `sched_clock`
+    // fall back to jiffies (4 ms at HZ=250), which makes `kwasm bench` and
+    // `run_ns` meaningless. So tell it the frequency (`tsc_early_khz`,
+    // measured on the host) and that the TSC is in sync (`tsc=reliable`):
+    // the clocksource is then `tsc` and both resolve nanoseconds.
     let mut append = format!(
-        "console=ttyS0 panic=-1 reboot=t kwasm_vm={mode} kwasm_cpus={}",
+        "console=ttyS0 panic=-1 reboot=t tsc=reliable kwasm_vm={mode} kwasm_cpus={}",
         args.cpus
     );
+    if !kvm()
+        && let Some(khz) = host_tsc_khz()
+    {
+        append.push_str(&format!(" tsc_early_khz={khz}"));
+    }
     if let Some(extra) = &args.cmdline {
         append.push(' ');
         append.push_str(extra);
@@ -84,12 +98,34 @@ fn qemu(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
         .arg("-append")
         .arg(append);
     // Nested KVM is unreliable on the project's machines: TCG unless asked.
-    if std::env::var("KWASM_ACCEL").as_deref() == Ok("kvm") {
+    if kvm() {
         c.args(["-accel", "kvm", "-cpu", "host"]);
     } else {
         c.args(["-accel", "tcg", "-cpu", "max"]);
     }
     c
+}
+
+/// Whether QEMU runs with KVM (`KWASM_ACCEL=kvm`) rather than TCG.
+fn kvm() -> bool {
+    std::env::var("KWASM_ACCEL").as_deref() == Ok("kvm")
+}
+
+/// The host's TSC frequency in kHz, measured against the monotonic clock
+/// over 100 ms (TCG guests read the host's TSC).
+fn host_tsc_khz() -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `rdtsc` has no preconditions on x86-64.
+        let tsc = || unsafe { core::arch::x86_64::_rdtsc() };
+        let (t0, c0) = (Instant::now(), tsc());
+        std::thread::sleep(Duration::from_millis(100));
+        let (ns, cycles) = (t0.elapsed().as_nanos() as u64, tsc().wrapping_sub(c0));
+        let khz = (cycles as u128 * 1_000_000 / ns.max(1) as u128) as u64;
+        (khz > 100_000).then_some(khz)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
 }
 
 /// Parses `N passed, N failed`.

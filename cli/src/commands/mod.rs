@@ -3,10 +3,13 @@
 //! - [`run`]: run a `.kw` in userspace (`kwasm-runtime`);
 //! - [`prog`]: programs in the kernel: load, unload, list, stats, attach,
 //!   detach, invoke;
-//! - [`map`]: read and write a loaded program's maps.
+//! - [`map`]: read and write a loaded program's maps;
+//! - [`bench`]: time a program's `filter` per packet, in the kernel or in
+//!   userspace.
 //!
 //! What they print goes through [`crate::output`].
 
+pub mod bench;
 pub mod map;
 pub mod prog;
 pub mod run;

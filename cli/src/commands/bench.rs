@@ -1,0 +1,426 @@
+//! `kwasm bench`: what a program's `filter` costs per packet, measured
+//! inside the kernel with the `BENCH` ioctl (a test run, as eBPF's
+//! `BPF_PROG_TEST_RUN`), or with `--user` in the userspace runner, timed the
+//! same way: in batches, summarised by [`ioctl::bench_summary`].
+
+use super::{Failure, fail};
+use crate::output::{self, KeyValues, Ordered};
+use anyhow::{Context, Result, anyhow, bail};
+use kwasm::Ctx;
+use kwasm::device::{self, BenchRun};
+use kwasm::program::{load_config, load_program, unload_module};
+use kwasm_abi::host;
+use kwasm_abi::ioctl::{self, BenchReq};
+use kwasm_abi::link::{self, Linking};
+use kwasm_abi::trap::TrapCode;
+use kwasm_runtime::artifact::raw_sections;
+use kwasm_runtime::{Artifact, InvokeError, Store, StoreConfig, Val};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// A loaded program's name, or a .kw file: it is then loaded under a
+    /// temporary name for the run and unloaded after it.
+    pub program: String,
+    /// File whose bytes are the packet, from the IP header on (what
+    /// `pkt_load` offset 0 reads in the hook); at most 65535 bytes.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["udp", "len"])]
+    pub packet: Option<PathBuf>,
+    /// Use an IPv4/UDP packet from 127.0.0.1:40000 to this destination port
+    /// [default when no --packet: 9].
+    #[arg(long, value_name = "DPORT")]
+    pub udp: Option<u16>,
+    /// Length of the --udp packet in bytes, IP header included (28..=65535).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub len: u32,
+    /// Number of calls of `filter` (1..=100000000).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub repeat: u32,
+    /// Calls per timed batch (0 = automatic: batches of about 1 ms). The
+    /// kernel shrinks larger batches to about 1 ms, as bottom halves are
+    /// disabled during one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub batch: u32,
+    /// Run on this CPU (the command pins itself with sched_setaffinity; the
+    /// kernel benches on the caller's CPU).
+    #[arg(long, value_name = "N")]
+    pub cpu: Option<usize>,
+    /// Print one JSON object instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Measure in the userspace runner (kwasm-runtime) instead of the
+    /// kernel, on the same packet and timed the same way; needs a .kw file.
+    #[arg(long)]
+    pub user: bool,
+    /// Send the request as given, without the CLI's checks (tests the
+    /// kernel's).
+    #[arg(long, hide = true)]
+    pub unchecked: bool,
+}
+
+/// One bench result as printed; `--json` serializes it as is (the key names
+/// are an interface).
+#[derive(Serialize)]
+struct BenchView {
+    program: String,
+    /// `kernel` or `user`.
+    runner: &'static str,
+    cpu: u32,
+    packet_bytes: u32,
+    /// `accept` or `drop`: the last call's verdict, as the hook returns it.
+    verdict: &'static str,
+    runs: u64,
+    batch: u32,
+    batches: u32,
+    total_ns: u64,
+    mean_ns: f64,
+    median_ns: f64,
+    p99_ns: f64,
+    min_ns: f64,
+    max_ns: f64,
+    /// Calls by outcome (`accepts`, `drops`, `bad_verdicts`, `skipped`,
+    /// `traps`, `out_of_fuel`), in this order.
+    #[serde(flatten)]
+    outcomes: Ordered<&'static str, u64>,
+}
+
+impl BenchView {
+    fn new(program: &str, runner: &'static str, r: &BenchReq) -> BenchView {
+        let ns = |ps: u64| ps as f64 / 1000.0;
+        BenchView {
+            program: program.to_string(),
+            runner,
+            cpu: r.cpu,
+            packet_bytes: r.packet_len,
+            verdict: if r.verdict == host::VERDICT_DROP as u32 {
+                "drop"
+            } else {
+                "accept"
+            },
+            runs: r.runs,
+            batch: r.batch,
+            batches: r.batches,
+            total_ns: r.total_ns,
+            mean_ns: ns(r.mean_ps()),
+            median_ns: ns(r.median_ps),
+            p99_ns: ns(r.p99_ps),
+            min_ns: ns(r.min_ps),
+            max_ns: ns(r.max_ps),
+            outcomes: Ordered(vec![
+                ("accepts", r.accepts),
+                ("drops", r.drops),
+                ("bad_verdicts", r.bad_verdicts),
+                ("skipped", r.skipped),
+                ("traps", r.traps),
+                ("out_of_fuel", r.out_of_fuel),
+            ]),
+        }
+    }
+
+    fn print(&self, json: bool) {
+        if json {
+            return output::json(self);
+        }
+        let mut kv = KeyValues::default();
+        kv.add("program", &self.program)
+            .add("runner", self.runner)
+            .add("cpu", self.cpu)
+            .add("packet_bytes", self.packet_bytes)
+            .add("verdict", self.verdict)
+            .add("runs", self.runs)
+            .add("batches", self.batches)
+            .add("batch", self.batch)
+            .add("total_ns", self.total_ns)
+            .add("mean_ns", format!("{:.1}", self.mean_ns))
+            .add("median_ns", format!("{:.1}", self.median_ns))
+            .add("p99_ns", format!("{:.1}", self.p99_ns))
+            .add("min_ns", format!("{:.1}", self.min_ns))
+            .add("max_ns", format!("{:.1}", self.max_ns));
+        for (key, n) in &self.outcomes.0 {
+            kv.add(key, n);
+        }
+        print!("{kv}");
+    }
+}
+
+/// An IPv4/UDP datagram of `len` bytes (header checksum set, UDP checksum
+/// 0, payload zero) from 127.0.0.1:40000 to 127.0.0.1:`dport`.
+pub fn udp_packet(dport: u16, len: u32) -> Result<Vec<u8>> {
+    if !(28..=ioctl::BENCH_MAX_PACKET).contains(&len) {
+        bail!(
+            "--len {len}: an IPv4/UDP packet has 28..={} bytes",
+            ioctl::BENCH_MAX_PACKET
+        );
+    }
+    let mut p = vec![0u8; len as usize];
+    let total = (len as u16).to_be_bytes();
+    let udp_len = (len as u16 - 20).to_be_bytes();
+    p[..20].copy_from_slice(&[
+        0x45, 0, total[0], total[1], 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+    ]);
+    let sum = ones_complement_sum(&p[..20]);
+    p[10..12].copy_from_slice(&(!sum).to_be_bytes());
+    let sport = 40000u16.to_be_bytes();
+    let dport = dport.to_be_bytes();
+    p[20..28].copy_from_slice(&[
+        sport[0], sport[1], dport[0], dport[1], udp_len[0], udp_len[1], 0, 0,
+    ]);
+    Ok(p)
+}
+
+/// The one's-complement sum of big-endian 16-bit words (the IPv4 header
+/// checksum is its complement).
+fn ones_complement_sum(b: &[u8]) -> u16 {
+    let mut sum: u32 = b
+        .chunks(2)
+        .map(|w| u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]) as u32)
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin(cpu: usize) -> Result<()> {
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET stays in bounds
+    // (checked against CPU_SETSIZE); sched_setaffinity reads the set.
+    let rc = unsafe {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            bail!("--cpu {cpu}: no such CPU");
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc != 0 {
+        bail!(
+            "--cpu {cpu}: cannot run there: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+/// The CPU this thread runs on.
+fn current_cpu() -> u32 {
+    // SAFETY: no arguments; returns a CPU number or -1.
+    let c = unsafe { libc::sched_getcpu() };
+    c.max(0) as u32
+}
+
+fn is_file_arg(p: &str) -> bool {
+    p.ends_with(".kw") || p.contains('/')
+}
+
+pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
+    let packet = match &a.packet {
+        Some(p) => std::fs::read(p).map_err(|e| fail(p, format!("cannot read packet: {e}")))?,
+        None => udp_packet(a.udp.unwrap_or(9), a.len)?,
+    };
+    if !a.unchecked {
+        if packet.is_empty() || packet.len() > ioctl::BENCH_MAX_PACKET as usize {
+            return Err(anyhow!(
+                "the packet has {} bytes: a bench packet has 1..={}",
+                packet.len(),
+                ioctl::BENCH_MAX_PACKET
+            )
+            .into());
+        }
+        if !(1..=ioctl::BENCH_MAX_REPEAT).contains(&a.repeat) {
+            return Err(
+                anyhow!("--repeat {}: use 1..={}", a.repeat, ioctl::BENCH_MAX_REPEAT).into(),
+            );
+        }
+        if a.batch > ioctl::BENCH_MAX_BATCH {
+            return Err(anyhow!("--batch {}: use 0..={}", a.batch, ioctl::BENCH_MAX_BATCH).into());
+        }
+    }
+    if let Some(cpu) = a.cpu {
+        pin(cpu)?;
+    }
+    let file = is_file_arg(&a.program).then(|| PathBuf::from(&a.program));
+    if a.user {
+        let Some(file) = &file else {
+            return Err(anyhow!(
+                "--user needs a .kw file: the kernel does not give a loaded program's code back"
+            )
+            .into());
+        };
+        let r = bench_user(file, &packet, a.repeat, a.batch)?;
+        BenchView::new(&file.display().to_string(), "user", &r).print(a.json);
+        return Ok(());
+    }
+    let r = match &file {
+        Some(f) => bench_file(ctx, f, &packet, a)?,
+        None => {
+            let dev = ctx.device()?;
+            dev.bench(&BenchRun {
+                name: &a.program,
+                packet: &packet,
+                repeat: a.repeat,
+                batch: a.batch,
+            })?
+        }
+    };
+    BenchView::new(&a.program, "kernel", &r).print(a.json);
+    Ok(())
+}
+
+/// Loads `file` under a temporary name, benches it, unloads it.
+fn bench_file(ctx: &Ctx, file: &Path, packet: &[u8], a: &BenchArgs) -> Result<BenchReq> {
+    let shown = file.display().to_string();
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
+    let art = Artifact::from_bytes(&shown, &bytes)?;
+    let meta = art.meta();
+    link::check_imports(&meta, Linking::Kernel).map_err(|e| anyhow!("{shown}: {e}"))?;
+    if link::entry(&meta)
+        .map_err(|e| anyhow!("{shown}: {e}"))?
+        .is_none()
+    {
+        bail!("{shown}: no `{}` export to bench", host::FILTER_EXPORT);
+    }
+    let flags = if meta.uses_float() {
+        ioctl::PROG_USES_FLOAT
+    } else {
+        0
+    };
+    let name = format!("bench_{}", std::process::id());
+    let (text, meta_raw) = raw_sections(&bytes).map_err(|e| anyhow!("{shown}: {e}"))?;
+    let config = load_config(
+        device::prog_name(&name)?,
+        kwasm_abi::fuel::DEFAULT,
+        ioctl::DEFAULT_STACK_KIB,
+        flags,
+    );
+    let dev = ctx.device()?;
+    // SIGINT/SIGTERM interrupt the bench (EINTR) instead of killing us, so
+    // the temporary program is still unloaded.
+    catch_interrupts();
+    load_program(&dev, ctx, &name, text, meta_raw, config, false)
+        .with_context(|| format!("{shown}: loading it for the bench"))?;
+    let r = dev.bench(&BenchRun {
+        name: &name,
+        packet,
+        repeat: a.repeat,
+        batch: a.batch,
+    });
+    let u = unload_module(&name);
+    let r = r.with_context(|| format!("{shown} (loaded as {name})"))?;
+    u?;
+    Ok(r)
+}
+
+extern "C" fn on_interrupt(_: libc::c_int) {}
+
+/// Makes SIGINT and SIGTERM interrupt system calls (without `SA_RESTART`)
+/// instead of ending the process.
+fn catch_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with an empty mask and a handler that
+        // does nothing (async-signal-safe); `sigaction` only reads it.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_interrupt as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The userspace measurement: the same batches and summary as the kernel's
+/// (one warm-up call sizes the first batch, each batch the next), each call through
+/// `Store::invoke`, so the times include the runner's per-call overhead.
+fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<BenchReq, Failure> {
+    let artifact = Artifact::from_file(file).map_err(|e| Failure {
+        status: 1,
+        message: format!("kwasm: {e}"),
+    })?;
+    let artifact = Rc::new(artifact);
+    let mut store = Store::new(StoreConfig {
+        packet: packet.to_vec(),
+        ..StoreConfig::default()
+    });
+    let inst = store.instantiate(&artifact).map_err(|e| fail(file, e))?;
+    let args = [Val::I32(packet.len() as i32)];
+    let export = host::FILTER_EXPORT;
+    let mut r = BenchReq {
+        packet_len: packet.len() as u32,
+        repeat,
+        cpu: current_cpu(),
+        ..Default::default()
+    };
+    let mut call = |r: &mut BenchReq| -> Result<(), Failure> {
+        let verdict = match store.invoke(inst, export, &args) {
+            Ok(v) => match v.first() {
+                Some(Val::I32(host::VERDICT_ACCEPT)) => {
+                    r.accepts += 1;
+                    host::VERDICT_ACCEPT
+                }
+                Some(Val::I32(host::VERDICT_DROP)) => {
+                    r.drops += 1;
+                    host::VERDICT_DROP
+                }
+                _ => {
+                    r.bad_verdicts += 1;
+                    host::VERDICT_ACCEPT
+                }
+            },
+            Err(InvokeError::Trap(t)) => {
+                r.traps += 1;
+                if t.code == TrapCode::OutOfFuel {
+                    r.out_of_fuel += 1;
+                }
+                host::VERDICT_ACCEPT
+            }
+            Err(e) => return Err(fail(file, e)),
+        };
+        r.verdict = verdict as u32;
+        Ok(())
+    };
+    let t0 = Instant::now();
+    call(&mut BenchReq::default())?;
+    let mut call_ns = t0.elapsed().as_nanos() as u64;
+    let mut per_call = Vec::new();
+    let mut left = repeat;
+    while left > 0 {
+        let n = left.min(ioctl::bench_batch_size(batch, repeat, call_ns));
+        let t0 = Instant::now();
+        for _ in 0..n {
+            call(&mut r)?;
+        }
+        let ns = t0.elapsed().as_nanos() as u64;
+        left -= n;
+        r.batch = r.batch.max(n);
+        r.runs += n as u64;
+        r.total_ns += ns;
+        call_ns = ns / n as u64;
+        per_call.push(ns.saturating_mul(1000) / n as u64);
+    }
+    r.batches = per_call.len() as u32;
+    (r.median_ps, r.p99_ps, r.min_ps, r.max_ps) = ioctl::bench_summary(&mut per_call);
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ones_complement_sum, udp_packet};
+
+    #[test]
+    fn udp_packet_is_a_valid_ipv4_udp_datagram() {
+        let p = udp_packet(9999, 64).unwrap();
+        assert_eq!(p.len(), 64);
+        assert_eq!((p[0], p[9]), (0x45, 17));
+        assert_eq!(u16::from_be_bytes([p[2], p[3]]), 64);
+        assert_eq!(u16::from_be_bytes([p[22], p[23]]), 9999);
+        assert_eq!(u16::from_be_bytes([p[24], p[25]]), 44);
+        // The header checksum makes the one's-complement sum all ones.
+        assert_eq!(ones_complement_sum(&p[..20]), 0xffff);
+        assert!(udp_packet(53, 27).is_err());
+        assert!(udp_packet(53, 65536).is_err());
+        assert_eq!(udp_packet(53, 65535).unwrap().len(), 65535);
+    }
+}
