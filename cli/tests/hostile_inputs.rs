@@ -94,26 +94,9 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, &'static [&'static str])> {
         .collect()
 }
 
-/// A deterministic PRNG (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
+#[path = "../../abi/tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 // ---------------------------------------------------------------------------
 // Just enough ELF64 to aim the corruptions.
