@@ -1,6 +1,7 @@
 //! A deterministic PRNG (SplitMix64) for the seeded-corruption tests of
 //! every crate (`abi/tests/meta.rs`, the compiler's and the CLI's
-//! `hostile_inputs.rs` include this file with `#[path]`), so that a seed
+//! `hostile_inputs.rs` and the differential test's `runtime/tests/diff`
+//! include this file with `#[path]`), so that a seed
 //! means the same sequence everywhere.
 
 #![allow(dead_code)]
@@ -27,5 +28,10 @@ impl Rng {
 
     pub fn byte(&mut self) -> u8 {
         self.next() as u8
+    }
+
+    /// One of `xs` (which must not be empty).
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[(self.next() % xs.len() as u64) as usize]
     }
 }

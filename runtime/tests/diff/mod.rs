@@ -40,22 +40,11 @@ pub const THREAD_STACK: usize = 8 << 20;
 /// Calls per exported function, each in the same (fresh) instance.
 pub const CALLS: usize = 2;
 
-/// A deterministic PRNG (SplitMix64).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[(self.next() % xs.len() as u64) as usize]
-    }
-}
+// The SplitMix64 every seeded test uses (a path relative to this file, so
+// that the fuzz targets that include it with `#[path]` resolve it too).
+#[path = "../../../abi/tests/support/rng.rs"]
+mod rng;
+pub use rng::Rng;
 
 /// How a module is generated and compiled.
 #[derive(Clone, Copy, Debug)]
