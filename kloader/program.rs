@@ -58,21 +58,16 @@ enum Filtered {
     Trap(Trap),
 }
 
-/// Counts a bench call's outcome in `BENCH`'s output fields.
-fn tally(req: &mut ioctl::BenchReq, r: &Filtered) {
-    let n = match r {
-        Filtered::Accept => &mut req.accepts,
-        Filtered::Drop => &mut req.drops,
-        Filtered::BadVerdict => &mut req.bad_verdicts,
-        Filtered::NoFpu | Filtered::Busy => &mut req.skipped,
-        Filtered::Trap(t) => {
-            if t.code == TrapCode::OutOfFuel as u32 {
-                req.out_of_fuel += 1;
-            }
-            &mut req.traps
-        }
-    };
-    *n += 1;
+/// A bench call's outcome, as `BENCH` counts it.
+fn bench_outcome(r: &Filtered) -> ioctl::BenchOutcome {
+    use ioctl::BenchOutcome as O;
+    match r {
+        Filtered::Accept => O::Accept,
+        Filtered::Drop => O::Drop,
+        Filtered::BadVerdict => O::BadVerdict,
+        Filtered::NoFpu | Filtered::Busy => O::Skipped,
+        Filtered::Trap(t) => O::Trap { out_of_fuel: t.code == TrapCode::OutOfFuel as u32 },
+    }
 }
 
 /// A loaded program.
@@ -377,20 +372,16 @@ impl Program {
                 let t0 = ffi::kwasm_clock_ns();
                 for _ in 0..n {
                     let r = self.filter_once(&bh, &c, pkt);
-                    tally(req, &r);
+                    req.count(bench_outcome(&r));
                     req.verdict = self.verdict(&r);
                 }
                 ffi::kwasm_clock_ns().wrapping_sub(t0)
             };
             left -= n;
-            req.batch = req.batch.max(n);
-            req.runs += n as u64;
-            req.total_ns += ns;
             call_ns = ns / n as u64;
-            per_call.push(ns.saturating_mul(1000) / n as u64, GFP_KERNEL)?;
+            per_call.push(req.add_batch(n, ns), GFP_KERNEL)?;
         }
-        req.batches = per_call.len() as u32;
-        (req.median_ps, req.p99_ps, req.min_ps, req.max_ps) = ioctl::bench_summary(&mut per_call);
+        req.summarise(&mut per_call);
         Ok(())
     }
 

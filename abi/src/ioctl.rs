@@ -315,7 +315,64 @@ kwasm_record!(
     }
 );
 
+/// What one bench call did, as both runtimes classify it for [`BenchReq`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchOutcome {
+    Accept,
+    Drop,
+    /// `filter` returned something other than accept or drop.
+    BadVerdict,
+    /// The call did not run (FPU not usable, instance busy).
+    Skipped,
+    Trap {
+        out_of_fuel: bool,
+    },
+}
+
+impl BenchOutcome {
+    /// The outcome of a `filter` call that returned `v`.
+    pub fn of_verdict(v: i32) -> BenchOutcome {
+        match v {
+            super::host::VERDICT_ACCEPT => BenchOutcome::Accept,
+            super::host::VERDICT_DROP => BenchOutcome::Drop,
+            _ => BenchOutcome::BadVerdict,
+        }
+    }
+}
+
 impl BenchReq {
+    /// Counts one call's outcome in the output fields.
+    pub fn count(&mut self, o: BenchOutcome) {
+        let n = match o {
+            BenchOutcome::Accept => &mut self.accepts,
+            BenchOutcome::Drop => &mut self.drops,
+            BenchOutcome::BadVerdict => &mut self.bad_verdicts,
+            BenchOutcome::Skipped => &mut self.skipped,
+            BenchOutcome::Trap { out_of_fuel } => {
+                self.out_of_fuel += out_of_fuel as u64;
+                &mut self.traps
+            }
+        };
+        *n += 1;
+    }
+
+    /// Accounts a batch of `n` calls that took `ns`: calls, total time and
+    /// the largest batch. Returns the batch's time per call in picoseconds,
+    /// for [`Self::summarise`].
+    pub fn add_batch(&mut self, n: u32, ns: u64) -> u64 {
+        self.batch = self.batch.max(n);
+        self.runs += n as u64;
+        self.total_ns += ns;
+        ns.saturating_mul(1000) / n.max(1) as u64
+    }
+
+    /// Fills `batches` and the per-call summary from every batch's time per
+    /// call ([`bench_summary`]).
+    pub fn summarise(&mut self, per_call_ps: &mut [u64]) {
+        self.batches = per_call_ps.len() as u32;
+        (self.median_ps, self.p99_ps, self.min_ps, self.max_ps) = bench_summary(per_call_ps);
+    }
+
     /// Mean time per call, in picoseconds.
     pub fn mean_ps(&self) -> u64 {
         (self.total_ns as u128 * 1000 / (self.runs.max(1) as u128)) as u64
@@ -448,6 +505,33 @@ mod tests {
         assert_eq!(bench_summary(&mut t), (51, 99, 1, 100));
         assert_eq!(bench_summary(&mut [7]), (7, 7, 7, 7));
         assert_eq!(bench_summary(&mut []), (0, 0, 0, 0));
+    }
+
+    #[test]
+    fn bench_accounting() {
+        let mut r = BenchReq::default();
+        for v in [1, 0, 1, 7] {
+            r.count(BenchOutcome::of_verdict(v));
+        }
+        r.count(BenchOutcome::Skipped);
+        r.count(BenchOutcome::Trap { out_of_fuel: true });
+        r.count(BenchOutcome::Trap { out_of_fuel: false });
+        assert_eq!(
+            (
+                r.accepts,
+                r.drops,
+                r.bad_verdicts,
+                r.skipped,
+                r.traps,
+                r.out_of_fuel
+            ),
+            (2, 1, 1, 1, 2, 1)
+        );
+        let mut per_call = [r.add_batch(4, 2000), r.add_batch(2, 3000)];
+        assert_eq!(per_call, [500_000, 1_500_000]);
+        r.summarise(&mut per_call);
+        assert_eq!((r.runs, r.total_ns, r.batch, r.batches), (6, 5000, 4, 2));
+        assert_eq!((r.min_ps, r.max_ps), (500_000, 1_500_000));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use kwasm::Ctx;
 use kwasm::device::{self, BenchRun};
 use kwasm::program::{load_config, load_program, unload_module};
 use kwasm_abi::host;
-use kwasm_abi::ioctl::{self, BenchReq};
+use kwasm_abi::ioctl::{self, BenchOutcome, BenchReq};
 use kwasm_abi::link::{self, Linking};
 use kwasm_abi::trap::TrapCode;
 use kwasm_runtime::artifact::raw_sections;
@@ -354,29 +354,22 @@ fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<Ben
         ..Default::default()
     };
     let mut call = |r: &mut BenchReq| -> Result<(), Failure> {
-        let verdict = match store.invoke(inst, export, &args) {
+        let outcome = match store.invoke(inst, export, &args) {
             Ok(v) => match v.first() {
-                Some(Val::I32(host::VERDICT_ACCEPT)) => {
-                    r.accepts += 1;
-                    host::VERDICT_ACCEPT
-                }
-                Some(Val::I32(host::VERDICT_DROP)) => {
-                    r.drops += 1;
-                    host::VERDICT_DROP
-                }
-                _ => {
-                    r.bad_verdicts += 1;
-                    host::VERDICT_ACCEPT
-                }
+                Some(&Val::I32(v)) => BenchOutcome::of_verdict(v),
+                _ => BenchOutcome::BadVerdict,
             },
-            Err(InvokeError::Trap(t)) => {
-                r.traps += 1;
-                if t.code == TrapCode::OutOfFuel {
-                    r.out_of_fuel += 1;
-                }
-                host::VERDICT_ACCEPT
-            }
+            Err(InvokeError::Trap(t)) => BenchOutcome::Trap {
+                out_of_fuel: t.code == TrapCode::OutOfFuel,
+            },
             Err(e) => return Err(fail(file, e)),
+        };
+        r.count(outcome);
+        // Without a program's flags, the default verdict is accept.
+        let verdict = if outcome == BenchOutcome::Drop {
+            host::VERDICT_DROP
+        } else {
+            host::VERDICT_ACCEPT
         };
         r.verdict = verdict as u32;
         Ok(())
@@ -394,14 +387,10 @@ fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<Ben
         }
         let ns = t0.elapsed().as_nanos() as u64;
         left -= n;
-        r.batch = r.batch.max(n);
-        r.runs += n as u64;
-        r.total_ns += ns;
         call_ns = ns / n as u64;
-        per_call.push(ns.saturating_mul(1000) / n as u64);
+        per_call.push(r.add_batch(n, ns));
     }
-    r.batches = per_call.len() as u32;
-    (r.median_ps, r.p99_ps, r.min_ps, r.max_ps) = ioctl::bench_summary(&mut per_call);
+    r.summarise(&mut per_call);
     Ok(r)
 }
 
