@@ -24,6 +24,7 @@ APT_PACKAGES="
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	qemu-system-x86
 	busybox-static
+	dwarves libbpf-dev libzstd-dev
 	binutils-multiarch
 "
 RUST_COMPONENTS="rust-src clippy rustfmt"
