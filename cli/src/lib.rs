@@ -5,11 +5,14 @@
 //! - [`kmod`]: wrapping a `.kw`'s code and metadata as a kernel module;
 //! - [`program`]: loading and unloading programs, with errors that say what
 //!   to do;
+//! - `bpf` (cargo feature `bpf`): eBPF reference programs for `kwasm bench`;
 //! - [`Ctx`]: how a command opens the device (and drops privileges, for the
 //!   permission tests).
 //!
 //! Nothing here links the compiler: a `.kw` is compiled by `kwasmc`.
 
+#[cfg(feature = "bpf")]
+pub mod bpf;
 pub mod device;
 pub mod kmod;
 pub mod program;
