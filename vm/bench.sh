@@ -6,12 +6,12 @@
 #
 # Knobs (kernel command line, set by `cargo xtask bench`):
 #   kwasm_bench_repeat   calls per test run            (default 200000)
-#   kwasm_bench_packets  datagrams per hook-path side  (default 20000)
+#   kwasm_bench_packets  datagrams per hook-path side  (default 100000)
 
 KW=/opt/kwasm/kw
 BPF=/opt/kwasm/bench/bpf
 REPEAT=${kwasm_bench_repeat:-200000}
-PACKETS=${kwasm_bench_packets:-20000}
+PACKETS=${kwasm_bench_packets:-100000}
 POINT=ipv4:input
 
 check "bench: insmod kwasm.ko" insmod /lib/kwasm.ko

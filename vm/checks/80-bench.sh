@@ -70,7 +70,7 @@ expect_fail "bench: kernel refuses an empty packet (EINVAL)" "Invalid argument" 
 expect_eq "bench: stats still untouched" "0" "$(stat_of pf invocations)"
 # --hook: the real hook path, datagrams over lo with and without the
 # program on ipv4:input (no timing asserted: counts and cleanup).
-expect_eq "bench: --hook: 600 datagrams each side in 6 rounds" "600 6 ipv4:input" \
+expect_eq "bench: --hook: 600 datagrams each side in 10 rounds" "600 10 ipv4:input" \
 	"$(kwasm bench pf --hook ipv4:input --udp 5000 --repeat 600 | bench_fields packets rounds point)"
 check "bench: ... and pf is detached after it" sh -c '! kwasm list | grep -q "ipv4:input"'
 expect_eq "bench: --hook --dns: the query's datagram goes to port 53" "53 33" \

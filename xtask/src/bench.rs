@@ -32,7 +32,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200_000)]
     pub repeat: u32,
     /// Datagrams per side (with, without) of each hook-path run
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 100_000)]
     pub packets: u32,
     /// Where to write results.json and bench.svg [default: target/bench]
     #[arg(long, value_name = "DIR")]

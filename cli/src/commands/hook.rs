@@ -20,7 +20,7 @@ use crate::output::{self, KeyValues};
 /// busy, few enough for the default socket buffer.
 const WINDOW: u32 = 32;
 /// Alternations of "without" and "with".
-pub const ROUNDS: u32 = 6;
+pub const ROUNDS: u32 = 10;
 
 /// What to send: UDP payload to 127.0.0.1:`port`.
 pub struct Datagram {
