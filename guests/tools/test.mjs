@@ -247,6 +247,13 @@ if (bin) {
   }
 }
 
+// ---- accept.wat (the bench's accept-all) ----
+{
+  const g = load("accept.wasm");
+  check("accept filter", [g.filter(new Uint8Array(0)), g.filter(ipv4(UDP, udp(1, 9999)))], [1, 1]);
+  if (bin) check("runner accept filter", run("accept.wasm", ["--invoke", "filter", "0"]), { status: 0, results: ["1"], logs: [] });
+}
+
 // ---- packet_counter ----
 {
   const g = load("packet_counter.wasm");
@@ -303,6 +310,8 @@ if (bin) {
 // ---- dns_parser ----
 {
   const g = load("dns_parser.wasm");
+  // The bench twin: the same verdicts and maps, no logs.
+  const twin = load("dns.wasm");
   const q = (name, qtype, v6 = false) => (v6 ? ipv6 : ipv4)(UDP, udp(40000, 53, dnsQuery(name, qtype)));
   const cases = [
     ["empty", new Uint8Array(0), 1, null],
@@ -324,12 +333,17 @@ if (bin) {
     g.logs = [];
     check(`dns_parser ${what}`, g.filter(p), want);
     check(`dns_parser ${what} log`, g.logs, log === null ? [] : [log]);
+    twin.logs = [];
+    check(`dns (bench twin) ${what}`, [twin.filter(p), twin.logs], [want, []]);
     if (bin) {
       const r = run("dns_parser.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
       check(`runner dns_parser ${what}`, r, { status: 0, results: [String(want)], logs: log === null ? [] : [log] });
+      const t = run("dns.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
+      check(`runner dns (bench twin) ${what}`, t, { status: 0, results: [String(want)], logs: [] });
     }
   }
   const m = g.mapValues();
+  check("dns (bench twin) maps equal dns_parser's", twin.mapValues(), m);
   // [queries, blocked, malformed, other]
   check("dns_parser counters", m[0], [8n, 4n, 3n, 3n]);
   check("dns_parser per qtype", [m[1][1], m[1][28], m[1][65], m[1][16], m[1][2], m[1][0]], [3n, 1n, 1n, 1n, 1n, 1n]);
