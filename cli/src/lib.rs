@@ -5,6 +5,8 @@
 //! - [`kmod`]: wrapping a `.kw`'s code and metadata as a kernel module;
 //! - [`program`]: loading and unloading programs, with errors that say what
 //!   to do;
+//! - [`native`]: the client of `kwasm_native.ko`, the native C baseline of
+//!   `kwasm bench`;
 //! - [`Ctx`]: how a command opens the device (and drops privileges, for the
 //!   permission tests).
 //!
@@ -12,6 +14,7 @@
 
 pub mod device;
 pub mod kmod;
+pub mod native;
 pub mod program;
 
 use anyhow::{Result, bail};

@@ -59,6 +59,11 @@ pub struct BenchArgs {
     /// kernel's).
     #[arg(long, hide = true)]
     pub unchecked: bool,
+    /// PROGRAM is a filter of kwasm_native.ko (accept, port_filter,
+    /// packet_counter, dns): the same logic in plain C, timed in the kernel
+    /// in the same batches (the native baseline).
+    #[arg(long, conflicts_with = "user")]
+    pub native: bool,
 }
 
 /// One bench result as printed; `--json` serializes it as is (the key names
@@ -252,6 +257,11 @@ pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
         };
         let r = bench_user(file, &packet, a.repeat, a.batch)?;
         BenchView::new(&file.display().to_string(), "user", &r).print(a.json);
+        return Ok(());
+    }
+    if a.native {
+        let r = kwasm::native::bench_native(&a.program, &packet, a.repeat, a.batch)?;
+        BenchView::new(&a.program, "native", &r).print(a.json);
         return Ok(());
     }
     let r = match &file {
