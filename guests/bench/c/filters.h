@@ -148,6 +148,7 @@ static FILTER_INLINE int filter_ip_parse(const __u8 *b, __u32 n, __u32 cap, stru
 {
 	__u32 v, hl, tl, end, pl, dlen;
 
+	ip->version = 0;
 	ip->proto = 0;
 	ip->has_l4 = 0;
 	ip->l4 = 0;
@@ -215,7 +216,7 @@ static FILTER_INLINE unsigned int filter_port_filter(const __u8 *b, __u32 n)
 	const __u32 cap = FILTER_CAP_SMALL;
 	struct filter_ip ip;
 	unsigned int v = FILTER_NF_ACCEPT;
-	__u32 dport;
+	__u32 dport = 0;
 
 	if (filter_ip_parse(b, n, cap, &ip) && ip.proto == FP_UDP &&
 	    filter_dst_port(b, cap, &ip, &dport) && dport == 9999)
