@@ -74,7 +74,7 @@ static __always_inline __u32 bench_idx(__u32 off, __u32 cap)
 	return off & (cap - 1);
 }
 /* Constant offsets (the fixed header fields) stay constants. */
-#define FILTER_IDX(off, cap) (__builtin_constant_p(off) ? (off) : bench_idx((off), (cap)))
+#define FILTER_IDX(b, off, cap) (__builtin_constant_p(off) ? (off) : bench_idx((off), (cap)))
 
 /*
  * kwasm's host::load_packet: copies min(packet length, cap) bytes from the

@@ -24,6 +24,8 @@ BENCH_COUNTERS(qtypes, DNS_QTYPES_LEN);
  */
 struct dns_buf {
 	__u8 b[FILTER_CAP_DNS];
+	/* dns_idx's slot: right after the copy, at b + FILTER_CAP_DNS. */
+	__u32 slot;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -31,6 +33,34 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dns_buf);
 } scratch SEC(".maps");
+
+/*
+ * The verifier finding of this program. Adding a scalar to a pointer makes
+ * the verifier mark that scalar "precise" and trace it back through every
+ * instruction that computed it: here the DNS name position, the UDP and IP
+ * header offsets, the IPv6 extension-header walk. Precise values that
+ * differ keep verifier states apart, so every way through the header walk
+ * times every label of the name is verified separately: with the plain
+ * masked index (bench_idx), this program stops at the verifier's limit of
+ * one million instructions ("BPF program is too large"), although each
+ * path is short and every access is in bounds.
+ *
+ * So each variable offset makes a round trip through memory the verifier
+ * does not track, a slot of this CPU's scratch value, before the mask: the
+ * loaded value is an unknown scalar, the precision trace stops there, and
+ * the states of different paths merge again. It costs a store and a load
+ * per byte read, and it exists only for the verifier.
+ */
+static __always_inline __u32 dns_idx(const __u8 *b, __u32 off, __u32 cap)
+{
+	volatile __u32 *slot = (volatile __u32 *)(unsigned long)(b + cap);
+
+	*slot = off;
+	return *slot & (cap - 1);
+}
+#undef FILTER_IDX
+#define FILTER_IDX(b, off, cap) (__builtin_constant_p(off) ? (off) : dns_idx((b), (off), (cap)))
+
 #include "../c/filters.h"
 
 SEC("netfilter")

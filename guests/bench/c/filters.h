@@ -34,7 +34,7 @@
  *                                 DNS) for each filter it wants: only
  *                                 those are defined, so an eBPF object
  *                                 defines only its own filter's maps
- *   FILTER_IDX(off, cap)          the index used to read b[off] once the
+ *   FILTER_IDX(b, off, cap)       the index used to read b[off] once the
  *                                 code has checked off < n <= cap: the
  *                                 module uses off as it is; eBPF masks it
  *                                 with cap - 1 (a no-op on those values)
@@ -74,7 +74,7 @@
 #include "filter_defs.h"
 
 /* b[off], off < n <= cap checked by the caller. */
-#define FB(b, off, cap) ((__u32)(b)[FILTER_IDX((__u32)(off), (cap))])
+#define FB(b, off, cap) ((__u32)(b)[FILTER_IDX((b), (__u32)(off), (cap))])
 /* big-endian u16 at off, off + 2 <= n <= cap checked by the caller. */
 #define FBE16(b, off, cap) ((FB(b, off, cap) << 8) | FB(b, (off) + 1, cap))
 

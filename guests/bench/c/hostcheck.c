@@ -67,7 +67,7 @@ static void count(int map, __u32 idx, __u64 delta)
 }
 
 #define FILTER_INLINE inline
-#define FILTER_IDX(off, cap) checked_idx((off), (cap))
+#define FILTER_IDX(b, off, cap) checked_idx((off), (cap))
 #define FILTER_COUNT(map, idx, delta) count((map), (idx), (delta))
 #define FILTER_WANT_PORT_FILTER
 #define FILTER_WANT_PACKET_COUNTER

@@ -53,7 +53,7 @@ static atomic64_t *const native_maps[FILTER_NR_MAPS] = {
 #define FILTER_COUNT(map, idx, delta) atomic64_add((delta), &native_maps[map][idx])
 #define FILTER_INLINE __always_inline
 /* Plain C: offsets checked against n are used as they are. */
-#define FILTER_IDX(off, cap) ((void)(cap), (off))
+#define FILTER_IDX(b, off, cap) ((void)(cap), (off))
 #define FILTER_WANT_ACCEPT
 #define FILTER_WANT_PORT_FILTER
 #define FILTER_WANT_PACKET_COUNTER
