@@ -30,6 +30,7 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p kwasm --features bpf --all-targets -- -D warnings
 
 unit-test:
 	$(CARGO) test --workspace --no-fail-fast

@@ -5,6 +5,7 @@
 //! - [`kmod`]: wrapping a `.kw`'s code and metadata as a kernel module;
 //! - [`program`]: loading and unloading programs, with errors that say what
 //!   to do;
+//! - `bpf` (cargo feature `bpf`): eBPF reference programs for `kwasm bench`;
 //! - [`native`]: the client of `kwasm_native.ko`, the native C baseline of
 //!   `kwasm bench`;
 //! - [`Ctx`]: how a command opens the device (and drops privileges, for the
@@ -12,6 +13,8 @@
 //!
 //! Nothing here links the compiler: a `.kw` is compiled by `kwasmc`.
 
+#[cfg(feature = "bpf")]
+pub mod bpf;
 pub mod device;
 pub mod kmod;
 pub mod native;

@@ -61,6 +61,21 @@ expect_fail "bench: kernel refuses a 70000-byte packet (E2BIG)" "Argument list t
 expect_fail "bench: kernel refuses an empty packet (EINVAL)" "Invalid argument" \
 	kwasm bench pf --packet $B/empty.pkt --unchecked
 expect_eq "bench: stats still untouched" "0" "$(stat_of pf invocations)"
+# --hook: the real hook path, datagrams over lo with and without the
+# program on ipv4:input (no timing asserted: counts and cleanup).
+expect_eq "bench: --hook: 600 datagrams each side in 6 rounds" "600 6 ipv4:input" \
+	"$(kwasm bench pf --hook ipv4:input --udp 5000 --repeat 600 | bench_fields packets rounds point)"
+check "bench: ... and pf is detached after it" sh -c '! kwasm list | grep -q "ipv4:input"'
+expect_eq "bench: --hook --dns: the query's datagram goes to port 53" "53 33" \
+	"$(kwasm bench $KW/port_filter.kw --hook ipv4:input --dns www.example.com --repeat 60 | bench_fields port payload_bytes)"
+expect_fail "bench: --hook on datagrams the program drops fails, saying so" "did not arrive" \
+	kwasm bench $KW/port_filter.kw --hook ipv4:input --udp 9999 --repeat 60
+expect_out "bench: ... and the temporary program is unloaded" 1 prog_modules
+expect_fail "bench: --hook refuses a bad point" "use ipv4|ipv6" \
+	kwasm bench pf --hook ipv4:sideways --repeat 60
+expect_fail "bench: --hook needs an IPv4/UDP packet" "IPv4/UDP" \
+	kwasm bench pf --hook ipv4:input --packet $KW/port_filter.kw --repeat 60
+
 check "bench: unload pf" kwasm unload pf
 
 # A bench that would run for hours (every call spins until out of fuel)

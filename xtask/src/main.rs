@@ -6,7 +6,10 @@
 //! - `vm-test`: all of the above, then boot QEMU and check the results.
 //! - `vm-shell`: the same VM with an interactive shell after the checks.
 //! - `demo`: the same VM running the port-filter demo (`vm/demo.sh`).
+//! - `bench`: the same VM running the kwasm/eBPF/native comparison
+//!   (`vm/bench.sh`); results in `target/bench/`.
 
+mod bench;
 mod cpio;
 mod initramfs;
 mod kernel;
@@ -47,6 +50,9 @@ enum Cmd {
     VmShell(VmArgs),
     /// Boot the VM, load the port filter, send traffic, show `kwasm list` and stats
     Demo(VmArgs),
+    /// Boot the VM and compare kwasm, eBPF and native C per packet (test runs
+    /// and the real hook path); writes target/bench/results.json and bench.svg
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args, Clone, Debug, Default)]
@@ -130,6 +136,7 @@ fn main() -> ExitCode {
         Cmd::VmTest(a) => return vm::vm_test(&a),
         Cmd::VmShell(a) => vm::vm_shell(&a).map(|()| ExitCode::SUCCESS),
         Cmd::Demo(a) => return vm::demo(&a),
+        Cmd::Bench(a) => return bench::bench(&a),
     };
     match res {
         Ok(code) => code,

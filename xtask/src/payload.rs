@@ -1,17 +1,19 @@
 //! What the in-VM checks and the demo need besides busybox and the modules:
-//! the static musl `kwasm` and `kwasm-tools`, the guest programs compiled to
-//! `.kw` by the host's `kwasmc`, and a few spec test files.
+//! the static `kwasm` (glibc, with the `bpf` feature: libbpf is C and is
+//! linked statically with libelf, zlib and zstd from Debian's -dev packages)
+//! and `kwasm-tools` (musl), the guest programs compiled to `.kw` by the
+//! host's `kwasmc`, and a few spec test files.
 //!
 //! VM layout (see `vm/checks/`):
 //!
 //! | path                      | what                                              |
 //! |---------------------------|---------------------------------------------------|
-//! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-musl -p kwasm` |
+//! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-gnu -p kwasm --features bpf`, `+crt-static` |
 //! | `/opt/kwasm/bin/kwasm-tools` | the same with `-p kwasm-tools` (the test tools) |
 //! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
 //! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
-//! | `/opt/kwasm/bench/*.bpf.o`| `guests/bench/bpf/*.bpf.c` through `clang -target bpf` ([`bpf_objects`]) |
+//! | `/opt/kwasm/bench/bpf/*.bpf.o`| `guests/bench/bpf/*.bpf.c` through `clang -target bpf` ([`bpf_objects`]) |
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,10 +36,11 @@ pub const SPEC_FILES: &[&str] = &[
 ];
 
 const MUSL: &str = "x86_64-unknown-linux-musl";
+const GNU: &str = "x86_64-unknown-linux-gnu";
 
-/// The static binaries installed under `/opt/kwasm/bin`: the operator's CLI
-/// and the test tools.
-const BINS: [&str; 2] = ["kwasm", "kwasm-tools"];
+/// The static binaries installed under `/opt/kwasm/bin`, with their
+/// targets: the operator's CLI and the test tools.
+const BINS: [(&str, &str); 2] = [("kwasm", GNU), ("kwasm-tools", MUSL)];
 
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -125,10 +128,6 @@ pub fn build() -> Result<Vec<String>> {
         "--target",
         MUSL,
         "-p",
-        "kwasm",
-        "--bin",
-        "kwasm",
-        "-p",
         "kwasm-tools",
         "--bin",
         "kwasm-tools",
@@ -138,12 +137,36 @@ pub fn build() -> Result<Vec<String>> {
     if std::env::var_os("CC_x86_64_unknown_linux_musl").is_none() && !util::have("musl-gcc") {
         musl.env("CC_x86_64_unknown_linux_musl", "gcc");
     }
-    run(&mut musl, "kwasm, kwasm-tools (static musl)", &mut log)?;
+    run(&mut musl, "kwasm-tools (static musl)", &mut log)?;
+    // Static glibc rather than musl for the CLI: Debian's static libelf is
+    // built against glibc. RUSTFLAGS for the target only (build scripts and
+    // proc macros stay dynamic).
+    run(
+        cargo()
+            .args([
+                "build",
+                "--release",
+                "--target",
+                GNU,
+                "-p",
+                "kwasm",
+                "--bin",
+                "kwasm",
+                "--features",
+                "bpf",
+            ])
+            .env(
+                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+                "-C target-feature=+crt-static",
+            ),
+        "kwasm (static glibc, with eBPF)",
+        &mut log,
+    )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let kwasmc = target.join("release/kwasmc");
-    let bins = BINS.map(|b| target.join(MUSL).join("release").join(b));
+    let bins = BINS.map(|(b, t)| target.join(t).join("release").join(b));
     for b in &bins {
         if !util::is_static_elf(b)? {
             bail!("{} is not a static executable", b.display());
@@ -154,8 +177,8 @@ pub fn build() -> Result<Vec<String>> {
     fs::create_dir_all(out.join("bin"))?;
     fs::create_dir_all(out.join("kw/traps"))?;
     fs::create_dir_all(out.join("spec"))?;
-    fs::create_dir_all(out.join("bench"))?;
-    for (b, name) in bins.iter().zip(BINS) {
+    fs::create_dir_all(out.join("bench/bpf"))?;
+    for (b, (name, _)) in bins.iter().zip(BINS) {
         fs::copy(b, out.join("bin").join(name))?;
     }
 
@@ -191,7 +214,7 @@ pub fn build() -> Result<Vec<String>> {
         }
     }
 
-    let nbpf = bpf_objects(&guests.join("bench/bpf"), &out.join("bench"), &mut log)?;
+    let nbpf = bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?;
 
     // Spec files (read from the shared suite, never copied into the repo).
     let spec_dir = root.join("../shared/spec-testsuite");
@@ -201,20 +224,21 @@ pub fn build() -> Result<Vec<String>> {
             .with_context(|| format!("copying {}", src.display()))?;
     }
     eprintln!(
-        "payload: kwasm and kwasm-tools (musl), {n} .kw programs, {nbpf} eBPF objects, {} spec files",
+        "payload: kwasm and kwasm-tools (static), {n} .kw programs, {nbpf} eBPF objects, {} spec files",
         SPEC_FILES.len()
     );
 
     let spec = |p: &str, g: &str| format!("{}:{g}", out.join(p).display());
     let mut adds: Vec<String> = BINS
         .iter()
-        .map(|b| spec(&format!("bin/{b}"), &format!("/opt/kwasm/bin/{b}")))
+        .map(|(b, _)| spec(&format!("bin/{b}"), &format!("/opt/kwasm/bin/{b}")))
         .collect();
     adds.extend([
         spec("kw", "/opt/kwasm/kw"),
         spec("spec", "/opt/kwasm/spec"),
         spec("bench", "/opt/kwasm/bench"),
         format!("{}:/opt/kwasm/demo.sh", root.join("vm/demo.sh").display()),
+        format!("{}:/opt/kwasm/bench.sh", root.join("vm/bench.sh").display()),
     ]);
     Ok(adds)
 }

@@ -138,12 +138,46 @@ fn parse_totals(line: &str) -> Option<(u32, u32)> {
 
 /// What a run of the VM showed.
 #[derive(Default)]
-struct Outcome {
+pub struct Outcome {
     totals: Option<(u32, u32)>,
     fails: Vec<String>,
     problems: Vec<String>,
-    lines: Vec<String>,
+    /// Every console line.
+    pub lines: Vec<String>,
     timed_out: bool,
+}
+
+impl Outcome {
+    /// What went wrong, one line each: a timeout, kernel errors on the
+    /// console, failed checks, no totals line.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.timed_out {
+            p.push("the VM timed out".to_string());
+        }
+        if !self.problems.is_empty() {
+            p.push(format!(
+                "{} kernel error line(s) on the console: {}",
+                self.problems.len(),
+                self.problems[0]
+            ));
+        }
+        if !self.fails.is_empty() {
+            p.push(format!("failed: {}", self.fails.join(", ")));
+        }
+        if self.totals.is_none() {
+            p.push("no `N passed, N failed` line from /init".to_string());
+        }
+        p
+    }
+}
+
+/// Builds everything and boots the VM with `/init` in `mode` (`$kwasm_vm`),
+/// its console log in `target/kwasm-vm/<mode>-console.log`.
+pub fn run_mode(args: &VmArgs, mode: &str) -> Result<Outcome> {
+    let (k, initrd) = prepare(args)?;
+    let log_path = util::out_dir().join(format!("{mode}-console.log"));
+    boot(&k, &initrd, args, &log_path, mode)
 }
 
 pub fn vm_test(args: &VmArgs) -> ExitCode {

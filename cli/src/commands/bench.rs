@@ -3,8 +3,8 @@
 //! `BPF_PROG_TEST_RUN`), or with `--user` in the userspace runner, timed the
 //! same way: in batches, summarised by [`ioctl::bench_summary`].
 
-use super::{Failure, fail};
-use crate::output::{self, KeyValues, Ordered};
+use super::{Failure, fail, hook};
+use crate::output::{self, Align, KeyValues, Ordered, Table};
 use anyhow::{Context, Result, anyhow, bail};
 use kwasm::Ctx;
 use kwasm::device::{self, BenchRun};
@@ -34,8 +34,12 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DPORT")]
     pub udp: Option<u16>,
     /// Length of the --udp packet in bytes, IP header included (28..=65535).
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = 64, conflicts_with = "dns")]
     pub len: u32,
+    /// Use an IPv4/UDP DNS query (type A, recursion desired) for this name,
+    /// to --udp or port 53.
+    #[arg(long, value_name = "NAME", conflicts_with = "packet")]
+    pub dns: Option<String>,
     /// Number of calls of `filter` (1..=100000000).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub repeat: u32,
@@ -55,6 +59,30 @@ pub struct BenchArgs {
     /// kernel, on the same packet and timed the same way; needs a .kw file.
     #[arg(long)]
     pub user: bool,
+    /// PROGRAM is an eBPF object (a SEC("netfilter") program built with
+    /// `clang -target bpf`), timed with BPF_PROG_TEST_RUN in the same
+    /// batches (needs a kwasm built with the `bpf` feature).
+    #[arg(long, conflicts_with = "user")]
+    pub bpf: bool,
+    /// Also run this eBPF object on the same packet, the same way, and
+    /// print both side by side with the ratio; fails when the verdicts
+    /// disagree.
+    #[arg(long, value_name = "FILE.bpf.o", conflicts_with_all = ["bpf", "user"])]
+    pub compare_bpf: Option<PathBuf>,
+    /// Measure the real hook path instead: --repeat UDP datagrams over lo
+    /// (the --udp/--packet datagram) with the program attached at this
+    /// point (e.g. ipv4:input) and as many without, in alternating rounds;
+    /// prints packets per second and the ns the program adds per packet.
+    #[arg(long, value_name = "POINT", conflicts_with_all = ["user", "compare_bpf"])]
+    pub hook: Option<String>,
+    /// Netfilter priority for --hook.
+    #[arg(
+        long,
+        default_value_t = 0,
+        allow_hyphen_values = true,
+        requires = "hook"
+    )]
+    pub priority: i32,
     /// Send the request as given, without the CLI's checks (tests the
     /// kernel's).
     #[arg(long, hide = true)]
@@ -160,7 +188,40 @@ pub fn udp_packet(dport: u16, len: u32) -> Result<Vec<u8>> {
             ioctl::BENCH_MAX_PACKET
         );
     }
-    let mut p = vec![0u8; len as usize];
+    udp_datagram(dport, &vec![0u8; len as usize - 28])
+}
+
+/// A DNS query message for `name` (id 0x6b77, recursion desired, one
+/// question of type A, class IN).
+pub fn dns_query(name: &str) -> Result<Vec<u8>> {
+    let mut m = vec![0x6b, 0x77, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        if label.is_empty() || label.len() > 63 {
+            bail!("--dns {name}: labels have 1..=63 bytes");
+        }
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.push(0);
+    if m.len() - 12 > 255 {
+        bail!("--dns {name}: a name has at most 255 bytes");
+    }
+    m.extend_from_slice(&[0, 1, 0, 1]);
+    Ok(m)
+}
+
+/// An IPv4/UDP datagram carrying `payload` (header checksum set, UDP
+/// checksum 0) from 127.0.0.1:40000 to 127.0.0.1:`dport`.
+pub fn udp_datagram(dport: u16, payload: &[u8]) -> Result<Vec<u8>> {
+    let len = 28 + payload.len();
+    if len > ioctl::BENCH_MAX_PACKET as usize {
+        bail!(
+            "a {len}-byte packet: a bench packet has at most {} bytes",
+            ioctl::BENCH_MAX_PACKET
+        );
+    }
+    let mut p = vec![0u8; 28];
+    p.extend_from_slice(payload);
     let total = (len as u16).to_be_bytes();
     let udp_len = (len as u16 - 20).to_be_bytes();
     p[..20].copy_from_slice(&[
@@ -224,7 +285,10 @@ fn is_file_arg(p: &str) -> bool {
 pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
     let packet = match &a.packet {
         Some(p) => std::fs::read(p).map_err(|e| fail(p, format!("cannot read packet: {e}")))?,
-        None => udp_packet(a.udp.unwrap_or(9), a.len)?,
+        None => match &a.dns {
+            Some(name) => udp_datagram(a.udp.unwrap_or(53), &dns_query(name)?)?,
+            None => udp_packet(a.udp.unwrap_or(9), a.len)?,
+        },
     };
     if !a.unchecked {
         if packet.is_empty() || packet.len() > ioctl::BENCH_MAX_PACKET as usize {
@@ -246,6 +310,14 @@ pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
     }
     if let Some(cpu) = a.cpu {
         pin(cpu)?;
+    }
+    if let Some(point) = &a.hook {
+        return bench_hook(ctx, a, point, &packet);
+    }
+    if a.bpf {
+        let r = bench_bpf(Path::new(&a.program), &packet, a)?;
+        BenchView::new(&a.program, "bpf", &r).print(a.json);
+        return Ok(());
     }
     let file = is_file_arg(&a.program).then(|| PathBuf::from(&a.program));
     if a.user {
@@ -276,12 +348,251 @@ pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
             })?
         }
     };
-    BenchView::new(&a.program, "kernel", &r).print(a.json);
+    let kwasm = BenchView::new(&a.program, "kernel", &r);
+    let mut others = Vec::new();
+    if let Some(obj) = &a.compare_bpf {
+        let r = bench_bpf(obj, &packet, a)?;
+        others.push(BenchView::new(&obj.display().to_string(), "bpf", &r));
+    }
+    if others.is_empty() {
+        kwasm.print(a.json);
+        return Ok(());
+    }
+    compare(kwasm, others, a.json)
+}
+
+/// `--compare-*`: the runs side by side, with each one's ratio to kwasm
+/// (median of batches over median; the means are printed too). Fails when a
+/// verdict differs from kwasm's.
+fn compare(kwasm: BenchView, others: Vec<BenchView>, json: bool) -> Result<(), Failure> {
+    let ratio = |o: &BenchView| kwasm.median_ns / o.median_ns.max(f64::MIN_POSITIVE);
+    let disagree: Vec<&BenchView> = others
+        .iter()
+        .filter(|o| o.verdict != kwasm.verdict)
+        .collect();
+    if json {
+        #[derive(Serialize)]
+        struct Comparison<'a> {
+            packet_bytes: u32,
+            verdicts_agree: bool,
+            /// kwasm's median over each other runner's, by runner.
+            ratios: Ordered<&'static str, f64>,
+            runs: Vec<&'a BenchView>,
+        }
+        let runs = std::iter::once(&kwasm).chain(&others).collect();
+        output::json(&Comparison {
+            packet_bytes: kwasm.packet_bytes,
+            verdicts_agree: disagree.is_empty(),
+            ratios: Ordered(others.iter().map(|o| (o.runner, ratio(o))).collect()),
+            runs,
+        });
+    } else {
+        let mut t = Table::new([
+            ("RUNNER", Align::Left),
+            ("PROGRAM", Align::Left),
+            ("VERDICT", Align::Left),
+            ("RUNS", Align::Right),
+            ("MEAN_NS", Align::Right),
+            ("MEDIAN_NS", Align::Right),
+            ("P99_NS", Align::Right),
+            ("KWASM/THIS", Align::Right),
+        ]);
+        for v in std::iter::once(&kwasm).chain(&others) {
+            t.row([
+                if v.runner == "kernel" {
+                    "kwasm"
+                } else {
+                    v.runner
+                }
+                .to_string(),
+                v.program.clone(),
+                v.verdict.to_string(),
+                v.runs.to_string(),
+                format!("{:.1}", v.mean_ns),
+                format!("{:.1}", v.median_ns),
+                format!("{:.1}", v.p99_ns),
+                format!("{:.2}", ratio(v)),
+            ]);
+        }
+        print!("{t}");
+    }
+    if let Some(o) = disagree.first() {
+        return Err(anyhow!(
+            "verdicts disagree on the same packet: kwasm {} says {}, {} {} says {}",
+            kwasm.program,
+            kwasm.verdict,
+            o.runner,
+            o.program,
+            o.verdict
+        )
+        .into());
+    }
     Ok(())
+}
+
+/// A loaded kwasm program on a hook, through `/dev/kwasm`.
+struct KwasmHook<'a> {
+    dev: &'a kwasm::device::Device,
+    name: &'a str,
+    point: &'a str,
+    priority: i32,
+}
+
+impl hook::Hooked for KwasmHook<'_> {
+    fn attach(&mut self) -> Result<()> {
+        self.dev.attach(self.name, self.point, self.priority, false)
+    }
+    fn detach(&mut self) -> Result<()> {
+        self.dev.attach(self.name, self.point, 0, true)
+    }
+}
+
+/// `--hook`: the real hook path, for a kwasm program (loaded, or a .kw file
+/// loaded for the run) or with `--bpf` an eBPF object.
+fn bench_hook(ctx: &Ctx, a: &BenchArgs, point: &str, packet: &[u8]) -> Result<(), Failure> {
+    let d = hook::Datagram::from_ipv4_udp(packet)?;
+    let packets = u64::from(a.repeat);
+    let (runner, times) = if a.bpf {
+        (
+            "bpf",
+            bpf_hook(Path::new(&a.program), point, a.priority, &d, packets)?,
+        )
+    } else {
+        ioctl::parse_attach_point(point).ok_or_else(|| {
+            anyhow!("--hook {point}: use ipv4|ipv6 : prerouting|input|forward|output|postrouting")
+        })?;
+        let dev = ctx.device()?;
+        let times = if is_file_arg(&a.program) {
+            let file = PathBuf::from(&a.program);
+            catch_interrupts();
+            let name = load_for_bench(ctx, &dev, &file)?;
+            let mut h = KwasmHook {
+                dev: &dev,
+                name: &name,
+                point,
+                priority: a.priority,
+            };
+            let r = hook::measure(&mut h, &d, packets);
+            let u = unload_module(&name);
+            let r = r.with_context(|| format!("{} (loaded as {name})", file.display()))?;
+            u?;
+            r
+        } else {
+            let mut h = KwasmHook {
+                dev: &dev,
+                name: &a.program,
+                point,
+                priority: a.priority,
+            };
+            hook::measure(&mut h, &d, packets)?
+        };
+        ("kernel", times)
+    };
+    hook::view(
+        a.program.clone(),
+        runner,
+        point,
+        a.priority,
+        &d,
+        packets,
+        times,
+    )
+    .print(a.json);
+    Ok(())
+}
+
+/// `--bpf --hook`: the eBPF object on the hook through a netfilter link.
+#[cfg(feature = "bpf")]
+fn bpf_hook(
+    obj: &Path,
+    point: &str,
+    priority: i32,
+    d: &hook::Datagram,
+    packets: u64,
+) -> Result<(std::time::Duration, std::time::Duration)> {
+    struct BpfHook {
+        prog: kwasm::bpf::BpfProgram,
+        family: u32,
+        hook: u32,
+        priority: i32,
+        link: Option<libbpf_rs::Link>,
+    }
+    impl hook::Hooked for BpfHook {
+        fn attach(&mut self) -> Result<()> {
+            self.link = Some(self.prog.attach(self.family, self.hook, self.priority)?);
+            Ok(())
+        }
+        fn detach(&mut self) -> Result<()> {
+            // Dropping the link detaches the program.
+            self.link = None;
+            Ok(())
+        }
+    }
+    let (family, hook) = ioctl::parse_attach_point(point).ok_or_else(|| {
+        anyhow!("--hook {point}: use ipv4|ipv6 : prerouting|input|forward|output|postrouting")
+    })?;
+    let mut h = BpfHook {
+        prog: kwasm::bpf::BpfProgram::load(obj)?,
+        family,
+        hook,
+        priority,
+        link: None,
+    };
+    hook::measure(&mut h, d, packets)
+}
+
+#[cfg(not(feature = "bpf"))]
+fn bpf_hook(
+    obj: &Path,
+    _: &str,
+    _: i32,
+    _: &hook::Datagram,
+    _: u64,
+) -> Result<(std::time::Duration, std::time::Duration)> {
+    bail!("{}: {NO_BPF}", obj.display())
+}
+
+/// `--bpf`/`--compare-bpf`: the eBPF object `obj`, loaded for the run.
+#[cfg(feature = "bpf")]
+fn bench_bpf(obj: &Path, packet: &[u8], a: &BenchArgs) -> Result<BenchReq> {
+    let mut p = kwasm::bpf::BpfProgram::load(obj)?;
+    let mut r = p.bench(packet, a.repeat, a.batch)?;
+    r.cpu = current_cpu();
+    Ok(r)
+}
+
+#[cfg(not(feature = "bpf"))]
+const NO_BPF: &str = "this kwasm was built without eBPF support: rebuild it with \
+    `cargo build -p kwasm --features bpf` (needs `make setup`'s libbpf-dev, libelf-dev \
+    and libzstd-dev)";
+
+#[cfg(not(feature = "bpf"))]
+fn bench_bpf(obj: &Path, _: &[u8], _: &BenchArgs) -> Result<BenchReq> {
+    bail!("{}: {NO_BPF}", obj.display())
 }
 
 /// Loads `file` under a temporary name, benches it, unloads it.
 fn bench_file(ctx: &Ctx, file: &Path, packet: &[u8], a: &BenchArgs) -> Result<BenchReq> {
+    let dev = ctx.device()?;
+    // SIGINT/SIGTERM interrupt the bench (EINTR) instead of killing us, so
+    // the temporary program is still unloaded.
+    catch_interrupts();
+    let name = load_for_bench(ctx, &dev, file)?;
+    let r = dev.bench(&BenchRun {
+        name: &name,
+        packet,
+        repeat: a.repeat,
+        batch: a.batch,
+    });
+    let u = unload_module(&name);
+    let r = r.with_context(|| format!("{} (loaded as {name})", file.display()))?;
+    u?;
+    Ok(r)
+}
+
+/// Loads `file` under a temporary name (`bench_<pid>`), which it returns;
+/// the caller unloads it with [`unload_module`].
+fn load_for_bench(ctx: &Ctx, dev: &kwasm::device::Device, file: &Path) -> Result<String> {
     let shown = file.display().to_string();
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
     let art = Artifact::from_bytes(&shown, &bytes)?;
@@ -306,22 +617,9 @@ fn bench_file(ctx: &Ctx, file: &Path, packet: &[u8], a: &BenchArgs) -> Result<Be
         ioctl::DEFAULT_STACK_KIB,
         flags,
     );
-    let dev = ctx.device()?;
-    // SIGINT/SIGTERM interrupt the bench (EINTR) instead of killing us, so
-    // the temporary program is still unloaded.
-    catch_interrupts();
-    load_program(&dev, ctx, &name, text, meta_raw, config, false)
+    load_program(dev, ctx, &name, text, meta_raw, config, false)
         .with_context(|| format!("{shown}: loading it for the bench"))?;
-    let r = dev.bench(&BenchRun {
-        name: &name,
-        packet,
-        repeat: a.repeat,
-        batch: a.batch,
-    });
-    let u = unload_module(&name);
-    let r = r.with_context(|| format!("{shown} (loaded as {name})"))?;
-    u?;
-    Ok(r)
+    Ok(name)
 }
 
 extern "C" fn on_interrupt(_: libc::c_int) {}
@@ -406,7 +704,19 @@ fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<Ben
 
 #[cfg(test)]
 mod tests {
-    use super::{ones_complement_sum, udp_packet};
+    use super::{dns_query, ones_complement_sum, udp_datagram, udp_packet};
+
+    #[test]
+    fn dns_query_encodes_one_question() {
+        let q = dns_query("www.example.com.").unwrap();
+        assert_eq!(&q[..12], &[0x6b, 0x77, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&q[12..29], b"\x03www\x07example\x03com\x00");
+        assert_eq!(&q[29..], &[0, 1, 0, 1]);
+        assert!(dns_query("a..b").is_err());
+        assert!(dns_query(&"x".repeat(64)).is_err());
+        let p = udp_datagram(53, &q).unwrap();
+        assert_eq!((p.len(), &p[22..24]), (28 + q.len(), &[0u8, 53][..]));
+    }
 
     #[test]
     fn udp_packet_is_a_valid_ipv4_udp_datagram() {

@@ -5,11 +5,12 @@
 //!   detach, invoke;
 //! - [`map`]: read and write a loaded program's maps;
 //! - [`bench`]: time a program's `filter` per packet, in the kernel or in
-//!   userspace.
+//!   userspace, beside eBPF; [`hook`]: its cost on the real hook path.
 //!
 //! What they print goes through [`crate::output`].
 
 pub mod bench;
+pub mod hook;
 pub mod map;
 pub mod prog;
 pub mod run;
