@@ -27,8 +27,8 @@ use std::os::fd::AsRawFd;
 pub const DEVICE_PATH: &str = "/dev/kwasm-native";
 /// The filters, indexed by their id (`enum filter_id` of
 /// `guests/bench/c/filter_defs.h`); the names are also those of the kwasm
-/// programs (`accept.kw`, `port_filter.kw`, `packet_counter.kw`, `dns.kw`)
-/// and of the eBPF objects (`NAME.bpf.o`).
+/// eBPF objects (`NAME.bpf.o`) and, but for `dns` (`dns_filter.kw`), of the
+/// kwasm programs (`accept.kw`, `port_filter.kw`, `packet_counter.kw`).
 pub const FILTERS: [&str; 4] = ["accept", "port_filter", "packet_counter", "dns"];
 /// Smallest `RUN` packet: an IPv4 header, as `BPF_PROG_TEST_RUN` requires
 /// of netfilter programs, so all three runners take the same packets.

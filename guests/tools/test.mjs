@@ -311,7 +311,7 @@ if (bin) {
 {
   const g = load("dns_parser.wasm");
   // The bench twin: the same verdicts and maps, no logs.
-  const twin = load("dns.wasm");
+  const twin = load("dns_filter.wasm");
   const q = (name, qtype, v6 = false) => (v6 ? ipv6 : ipv4)(UDP, udp(40000, 53, dnsQuery(name, qtype)));
   const cases = [
     ["empty", new Uint8Array(0), 1, null],
@@ -334,16 +334,16 @@ if (bin) {
     check(`dns_parser ${what}`, g.filter(p), want);
     check(`dns_parser ${what} log`, g.logs, log === null ? [] : [log]);
     twin.logs = [];
-    check(`dns (bench twin) ${what}`, [twin.filter(p), twin.logs], [want, []]);
+    check(`dns_filter (bench twin) ${what}`, [twin.filter(p), twin.logs], [want, []]);
     if (bin) {
       const r = run("dns_parser.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
       check(`runner dns_parser ${what}`, r, { status: 0, results: [String(want)], logs: log === null ? [] : [log] });
-      const t = run("dns.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
-      check(`runner dns (bench twin) ${what}`, t, { status: 0, results: [String(want)], logs: [] });
+      const t = run("dns_filter.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
+      check(`runner dns_filter (bench twin) ${what}`, t, { status: 0, results: [String(want)], logs: [] });
     }
   }
   const m = g.mapValues();
-  check("dns (bench twin) maps equal dns_parser's", twin.mapValues(), m);
+  check("dns_filter (bench twin) maps equal dns_parser's", twin.mapValues(), m);
   // [queries, blocked, malformed, other]
   check("dns_parser counters", m[0], [8n, 4n, 3n, 3n]);
   check("dns_parser per qtype", [m[1][1], m[1][28], m[1][65], m[1][16], m[1][2], m[1][0]], [3n, 1n, 1n, 1n, 1n, 1n]);
@@ -418,7 +418,7 @@ if (bin) {
     };
     const packets = [...seeds];
     for (let i = 0; i < 20000; i++) packets.push(mutate(pick(seeds)));
-    const progs = ["port_filter.wasm", "packet_counter.wasm", "dns.wasm"].map(load);
+    const progs = ["port_filter.wasm", "packet_counter.wasm", "dns_filter.wasm"].map(load);
     const want = packets.map((p) => progs.map((g) => g.filter(p)).join(" "));
     const input = Buffer.concat(packets.map((p) => Buffer.concat([Buffer.from([p.length & 0xff, p.length >> 8]), Buffer.from(p)])));
     const r = spawnSync(exe, [], { input, encoding: "utf8", maxBuffer: 1 << 26 });

@@ -53,8 +53,11 @@ want_port_filter=dadaaaaaaaaaaa
 want_packet_counter=aaaaaaaaaaaaaa
 want_dns=aaaaaadddaadaa
 
+# The kwasm program of each filter: NAME.kw, but dns_filter.kw for dns.
 for f in accept port_filter packet_counter dns; do
-	check "native: load $f.kw as b_$f" kwasm load $KW/$f.kw --name b_$f
+	_kw=$f
+	[ $f = dns ] && _kw=dns_filter
+	check "native: load $_kw.kw as b_$f" kwasm load $KW/$_kw.kw --name b_$f
 	eval _want=\$want_$f
 	expect_eq "native: $f: kwasm verdicts" "$_want" "$(verdicts b_$f)"
 	expect_eq "native: $f: native verdicts" "$_want" "$(verdicts $f --native)"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dns: the eBPF twin of guests/bench/dns (dns_parser without logging):
+ * dns: the eBPF twin of guests/bench/dns_filter (dns_parser without logging):
  * parses DNS queries over UDP to port 53, drops those for blocked.test and
  * below and those whose question has a compression pointer; counters
  * [queries, blocked, malformed, other] and queries per type.

@@ -10,7 +10,7 @@
  *   accept          wat/accept.wat             accept everything
  *   port_filter     examples/port_filter       drop UDP to port 9999
  *   packet_counter  examples/packet_counter    count per protocol/family
- *   dns             bench/dns (dns_parser without logging)
+ *   dns             bench/dns_filter (dns_parser without logging)
  *
  * The logic mirrors the SDK's sdk/src/net.rs and sdk/src/dns.rs rule for
  * rule (the comments name the Rust each piece mirrors). Like the kwasm
@@ -339,7 +339,7 @@ name_done:
 	return DNS_OK;
 }
 
-/* dns (bench/dns, i.e. dns::inspect + count + verdict): b[0..n), n <= FILTER_CAP_DNS. */
+/* dns (bench/dns_filter, i.e. dns::inspect + count + verdict): b[0..n), n <= FILTER_CAP_DNS. */
 static FILTER_INLINE unsigned int filter_dns(const __u8 *b, __u32 n)
 {
 	const __u32 cap = FILTER_CAP_DNS;

@@ -14,7 +14,7 @@
 //!
 //! DNS over TCP is not inspected. The classification, the verdict and the
 //! counting are the SDK's `dns::inspect`, shared with the bench twin
-//! `guests/bench/dns` (the same program without the logging).
+//! `guests/bench/dns_filter` (the same program without the logging).
 #![no_std]
 
 use kwasm_guest::dns::{self, Inspection, QType};

@@ -1,4 +1,4 @@
-//! `dns`: the bench twin of `examples/dns_parser`: the same classification,
+//! `dns_filter`: the bench twin of `examples/dns_parser`: the same classification,
 //! verdicts and maps (`kwasm_guest::dns::inspect`), without the logging.
 //!
 //! `kwasm bench` compares it with the eBPF (`guests/bench/bpf/dns.bpf.c`)
