@@ -58,6 +58,14 @@
  *   ends past 255 bytes and the name is refused as too long anyway. The
  *   verifier walks every iteration of these loops (each DNS label
  *   iteration is verified separately), which is where its time goes.
+ * - The dns program verified only once its offsets stopped being
+ *   "precise" (see dns.bpf.c): adding a scalar to a pointer makes the
+ *   verifier trace that scalar back through everything that computed it,
+ *   and precise values that differ keep states apart, so every path of the
+ *   header walk times every label of the name was verified on its own and
+ *   the program hit the limit of one million instructions. dns.bpf.c
+ *   passes each offset through an untracked per-CPU slot before the mask
+ *   (a store and a load per byte read); then it verifies in about 15000.
  * - The name check is done during the one pass over the labels (the Rust
  *   iterates again, in Name::is_subdomain_of), remembering where the last
  *   two labels start; both compare the same bytes the same way.
@@ -66,7 +74,9 @@
  *   lookup per packet. The 128-byte copies of the other filters are on the
  *   eBPF stack, zeroed first, because the verifier refuses variable-offset
  *   reads of stack bytes that might be uninitialised (the kwasm programs
- *   zero their buffers too: `[0u8; N]` in Rust; the module does not).
+ *   zero their buffers too: `[0u8; N]` in Rust; the module does not ask
+ *   to, but a kernel built with CONFIG_INIT_STACK_ALL_ZERO, as the VM's
+ *   is, zeroes them anyway).
  */
 #ifndef KWASM_BENCH_FILTERS_H
 #define KWASM_BENCH_FILTERS_H
