@@ -6,6 +6,8 @@
 //! - [`program`]: loading and unloading programs, with errors that say what
 //!   to do;
 //! - `bpf` (cargo feature `bpf`): eBPF reference programs for `kwasm bench`;
+//! - [`native`]: the client of `kwasm_native.ko`, the native C baseline of
+//!   `kwasm bench`;
 //! - [`Ctx`]: how a command opens the device (and drops privileges, for the
 //!   permission tests).
 //!
@@ -15,6 +17,7 @@
 pub mod bpf;
 pub mod device;
 pub mod kmod;
+pub mod native;
 pub mod program;
 
 use anyhow::{Result, bail};

@@ -247,6 +247,13 @@ if (bin) {
   }
 }
 
+// ---- accept.wat (the bench's accept-all) ----
+{
+  const g = load("accept.wasm");
+  check("accept filter", [g.filter(new Uint8Array(0)), g.filter(ipv4(UDP, udp(1, 9999)))], [1, 1]);
+  if (bin) check("runner accept filter", run("accept.wasm", ["--invoke", "filter", "0"]), { status: 0, results: ["1"], logs: [] });
+}
+
 // ---- packet_counter ----
 {
   const g = load("packet_counter.wasm");
@@ -303,6 +310,8 @@ if (bin) {
 // ---- dns_parser ----
 {
   const g = load("dns_parser.wasm");
+  // The bench twin: the same verdicts and maps, no logs.
+  const twin = load("dns_filter.wasm");
   const q = (name, qtype, v6 = false) => (v6 ? ipv6 : ipv4)(UDP, udp(40000, 53, dnsQuery(name, qtype)));
   const cases = [
     ["empty", new Uint8Array(0), 1, null],
@@ -324,12 +333,17 @@ if (bin) {
     g.logs = [];
     check(`dns_parser ${what}`, g.filter(p), want);
     check(`dns_parser ${what} log`, g.logs, log === null ? [] : [log]);
+    twin.logs = [];
+    check(`dns_filter (bench twin) ${what}`, [twin.filter(p), twin.logs], [want, []]);
     if (bin) {
       const r = run("dns_parser.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
       check(`runner dns_parser ${what}`, r, { status: 0, results: [String(want)], logs: log === null ? [] : [log] });
+      const t = run("dns_filter.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
+      check(`runner dns_filter (bench twin) ${what}`, t, { status: 0, results: [String(want)], logs: [] });
     }
   }
   const m = g.mapValues();
+  check("dns_filter (bench twin) maps equal dns_parser's", twin.mapValues(), m);
   // [queries, blocked, malformed, other]
   check("dns_parser counters", m[0], [8n, 4n, 3n, 3n]);
   check("dns_parser per qtype", [m[1][1], m[1][28], m[1][65], m[1][16], m[1][2], m[1][0]], [3n, 1n, 1n, 1n, 1n, 1n]);
@@ -338,6 +352,88 @@ if (bin) {
   const long = Array.from({ length: 4 }, () => "a".repeat(63)).join(".").slice(0, 253);
   check("dns_parser long name", g.filter(q(long, 1)), 1);
   check("dns_parser long name log truncated", g.logs.length === 1 && g.logs[0].endsWith("...") && g.logs[0].length === 200, true);
+}
+
+// ---- bench/c/filters.h against the kwasm programs (differential) ----
+// The eBPF and native versions of the bench filters share filters.h, which
+// must give the kwasm programs' verdicts and map updates on every packet.
+// Compile it for the host (bench/c/hostcheck.c) and run both on the same
+// packets: hand-made ones, then seeded random mutations of them.
+{
+  const cc = spawnSync("cc", ["--version"]);
+  if (cc.status !== 0) {
+    console.log("SKIP filters.h differential: no C compiler (cc)");
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), "kwasm-hostcheck-"));
+    const exe = join(dir, "hostcheck");
+    const here = new URL("../bench/c/", import.meta.url).pathname;
+    const build = spawnSync("cc", ["-O1", "-Wall", "-Wextra", "-Werror", "-o", exe, join(here, "hostcheck.c")], { encoding: "utf8" });
+    check("hostcheck.c builds", [build.status, build.stderr], [0, ""]);
+    // SplitMix64-ish generator from a fixed seed: the same packets every run.
+    let state = 0x6b7761736dn;
+    const rnd = (n) => {
+      state = (state + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+      let z = state;
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+      return Number((z ^ (z >> 31n)) % BigInt(n));
+    };
+    const pick = (a) => a[rnd(a.length)];
+    const ext = (nh, len8) => [nh, len8, ...new Array(len8 * 8 + 6).fill(1)];
+    const label = (n, c = "a") => c.repeat(n);
+    const names = ["blocked.test", "x.blocked.test", "a.b.BLOCKED.TeSt", "blocked.test.", "notblocked.test", "blocked.tes", "test", ".",
+      "example.com", [label(63), label(63, "b"), label(63, "c"), label(61, "d")].join("."), [label(63), label(63), label(63), label(62)].join("."),
+      Array.from({ length: 126 }, () => "x").join(".") + ".blocked.test"];
+    const seeds = [
+      ipv4(UDP, udp(1, 9999, [1, 2, 3])), ipv4(UDP, udp(1, 53)), ipv4(TCP, tcp(1, 9999)), ipv4(UDP, udp(1, 9999), { frag: 0x2000 }),
+      ipv4(UDP, udp(1, 9999), { frag: 0x0003 }),
+      ipv6(UDP, udp(1, 9999)), ipv6(HOPOPT, [UDP, 0, 0, 0, 0, 0, 0, 0, ...udp(1, 9999)]),
+      ipv6(HOPOPT, [...ext(60, 1), ...ext(43, 0), ...ext(FRAG, 0).slice(0, 2), 0, 0, 0, 0, 0, 0, ...udp(2, 53, dnsQuery("blocked.test"))]),
+      ipv6(51, [UDP, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...udp(1, 9999)]),
+      ipv6(FRAG, [UDP, 0, 0, 8, 0, 0, 0, 1, ...udp(1, 9999)]), ipv6(50, [1, 2, 3, 4]), ipv6(59, []),
+      // Around the walk's limit of 8 extension headers.
+      ...[6, 7, 8, 9].map((n) => ipv6(HOPOPT, [...Array.from({ length: n }, (_, i) => [i + 1 < n ? HOPOPT : UDP, 0, 0, 0, 0, 0, 0, 0]).flat(), ...udp(1, 9999)])),
+      ...names.map((n) => ipv4(UDP, udp(40000, 53, dnsQuery(n, pick([1, 28, 255, 256, 999]))))),
+      ...names.map((n) => ipv6(HOPOPT, [UDP, 0, 0, 0, 0, 0, 0, 0, ...udp(40000, 53, dnsQuery(n, 65))])),
+      ipv4(UDP, udp(1, 53, [0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1])),
+      ipv4(UDP, udp(1, 53, [0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0x0c, 0, 1, 0, 1])),
+      ipv4(UDP, udp(1, 53, [0, 1, 0x81, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1])),
+      Uint8Array.from([0x46, 0, 0, 40, 0, 0, 0, 0, 64, UDP, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1, 1, 0, ...udp(1, 9999, [9, 9, 9, 9, 9, 9, 9, 9])]),
+      new Uint8Array(0), Uint8Array.from([0x45]), Uint8Array.from([0x60, 0, 0, 0]),
+    ];
+    const interesting = [0, 1, 0xff, 0x3f, 0x40, 0x80, 0xc0, 0x45, 0x4f, 0x60, 53, 0x27, 0x0f, 6, 17, 44, 43, 51, 50, 59, 60, 7, 4, 8];
+    const mutate = (p) => {
+      const q = Array.from(p);
+      for (let k = 1 + rnd(3); k > 0; k--) {
+        switch (rnd(6)) {
+          case 0: if (q.length) q[rnd(Math.min(q.length, 80))] = rnd(256); break;
+          case 1: if (q.length) q[rnd(Math.min(q.length, 80))] = pick(interesting); break;
+          case 2: q.length = rnd(q.length + 1); break;
+          case 3: for (let i = rnd(40); i > 0; i--) q.push(rnd(256)); break;
+          case 4: for (let i = 300 + rnd(400); i > 0; i--) q.push(pick(interesting)); break;
+          default: if (q.length > 3) q[2 + rnd(2)] = pick([0, 0, 20, 28, 40, 255]); break;
+        }
+      }
+      return Uint8Array.from(q);
+    };
+    const packets = [...seeds];
+    for (let i = 0; i < 20000; i++) packets.push(mutate(pick(seeds)));
+    const progs = ["port_filter.wasm", "packet_counter.wasm", "dns_filter.wasm"].map(load);
+    const want = packets.map((p) => progs.map((g) => g.filter(p)).join(" "));
+    const input = Buffer.concat(packets.map((p) => Buffer.concat([Buffer.from([p.length & 0xff, p.length >> 8]), Buffer.from(p)])));
+    const r = spawnSync(exe, [], { input, encoding: "utf8", maxBuffer: 1 << 26 });
+    check("hostcheck runs", [r.status, r.stderr], [0, ""]);
+    const lines = r.stdout.split("\n");
+    const got = lines.slice(0, packets.length);
+    const bad = want.findIndex((w, i) => w !== got[i]);
+    check(`filters.h verdicts equal the kwasm programs' on ${packets.length} packets`,
+      bad < 0 ? null : { packet: Buffer.from(packets[bad]).toString("hex"), kwasm: want[bad], c: got[bad] }, null);
+    const maps = lines.slice(packets.length).filter((l) => l);
+    const wantMaps = [["port_filter", progs[0]], ["packet_counter", progs[1]], ["dns", progs[2]]]
+      .flatMap(([n, g]) => g.mapValues().map((m, i) => `${n} ${i}: ${m.join(" ")}`));
+    check("filters.h maps equal the kwasm programs'", maps, wantMaps);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (tmp) rmSync(tmp, { recursive: true, force: true });

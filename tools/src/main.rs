@@ -8,6 +8,8 @@
 
 mod forge;
 mod fuzz_ioctl;
+mod native;
+mod packet;
 mod spec_kernel;
 mod udp;
 
@@ -20,13 +22,13 @@ use std::process::ExitCode;
 #[command(
     name = "kwasm-tools",
     version,
-    about = "Test tools for kwasm.ko (the VM checks): spec suite in the kernel, UDP traffic, ioctl fuzzing, forged .kw files"
+    about = "Test tools for kwasm.ko (the VM checks): spec suite in the kernel, UDP traffic, ioctl fuzzing, forged .kw files, kwasm_native.ko"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Drop to this uid right after opening /dev/kwasm (tests the kernel's
-    /// permission checks).
+    /// Drop to this uid right after opening /dev/kwasm or /dev/kwasm-native
+    /// (tests the kernel's permission checks).
     #[arg(long, global = true, value_name = "UID")]
     as_uid: Option<u32>,
 }
@@ -56,6 +58,16 @@ enum Command {
     FuzzIoctl(fuzz_ioctl::FuzzArgs),
     /// Write a deliberately broken copy of a .kw.
     ForgeKw(forge::ForgeArgs),
+    /// One RUN ioctl of kwasm_native.ko with the values as given; prints
+    /// the verdict, accept and drop counts and ns.
+    NativeRun(native::NativeRunArgs),
+    /// Attach (or --detach) a kwasm_native.ko filter as a netfilter hook.
+    NativeAttach(native::NativeAttachArgs),
+    /// Print a kwasm_native.ko filter's counter map as `INDEX: VALUE` lines.
+    NativeMap(native::NativeMapArgs),
+    /// Write an IPv4/IPv6 UDP or TCP packet (optionally a DNS query) for
+    /// `kwasm bench --packet`.
+    Packet(packet::PacketArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +83,10 @@ fn main() -> ExitCode {
         Command::UdpCheck(a) => udp::udp_check(&a),
         Command::FuzzIoctl(a) => fuzz_ioctl::fuzz_ioctl(&ctx, &a).map(|()| true),
         Command::ForgeKw(a) => forge::forge(&a).map(|()| true),
+        Command::NativeRun(a) => native::native_run(&ctx, &a).map(|()| true),
+        Command::NativeAttach(a) => native::native_attach(&ctx, &a).map(|()| true),
+        Command::NativeMap(a) => native::native_map(&ctx, &a).map(|()| true),
+        Command::Packet(a) => packet::packet(&a).map(|()| true),
     };
     match r {
         Ok(true) => ExitCode::SUCCESS,

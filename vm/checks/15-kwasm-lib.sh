@@ -9,6 +9,14 @@ stat_of() {
 	kwasm stats "$1" | awk -v k="$2:" '$1 == k { print $2 }'
 }
 
+# bench_fields FIELD... : the values of those `key: value` lines of stdin
+# (`kwasm bench` output), on one line.
+bench_fields() {
+	awk -v keys="$*" 'BEGIN { n = split(keys, k, " ") }
+		{ v[$1] = $2 }
+		END { s = ""; for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") v[k[i] ":"]; print s }'
+}
+
 # expect_out NAME EXPECTED CMD...: PASS if CMD succeeds and prints EXPECTED.
 expect_out() {
 	_n=$1 _e=$2

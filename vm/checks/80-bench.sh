@@ -9,13 +9,6 @@ B=/tmp/bench
 mkdir -p $B
 check "bench: insmod kwasm.ko" insmod /lib/kwasm.ko
 
-# bench_fields FIELD... : the values of those `key: value` lines of stdin.
-bench_fields() {
-	awk -v keys="$*" 'BEGIN { n = split(keys, k, " ") }
-		{ v[$1] = $2 }
-		END { s = ""; for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") v[k[i] ":"]; print s }'
-}
-
 # The clock: BENCH times batches with sched_clock (TSC); the VM boots with
 # tsc=reliable so timekeeping uses the TSC too, not 4 ms jiffies.
 _cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)

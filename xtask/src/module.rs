@@ -1,5 +1,7 @@
-//! `cargo xtask module`: kwasm.ko (`kloader/`) and the VM's test modules
-//! (`vm/testmod/`), built out of tree against the kernel from `kernel.rs`.
+//! `cargo xtask module`: kwasm.ko (`kloader/`), the VM's test module
+//! (`vm/testmod/`) and the native C baseline of `kwasm bench`
+//! (`guests/bench/native/`), built out of tree against the kernel from
+//! `kernel.rs`.
 
 use std::fs;
 use std::path::PathBuf;
@@ -15,14 +17,17 @@ pub struct Modules {
     pub kwasm_ko: PathBuf,
     /// `vm/testmod/kwasm_probe.ko`: links against kwasm.ko's exports.
     pub probe_ko: PathBuf,
+    /// `guests/bench/native/kwasm_native.ko`: the bench filters as plain C.
+    pub native_ko: PathBuf,
 }
 
-/// Builds both modules. Any compiler warning fails the build: the module must
-/// stay warning-free.
+/// Builds the modules. Any compiler warning fails the build: the modules
+/// must stay warning-free.
 pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
     let root = util::root();
     let kloader = root.join("kloader");
     let testmod = root.join("vm/testmod");
+    let native = root.join("guests/bench/native");
     let log_path = util::out_dir().join("module.log");
     let _ = fs::remove_file(&log_path);
     let mut log = Log::open(&log_path)?;
@@ -36,7 +41,7 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
     let stamp = kloader.join(".kwasm-kdir");
     let tree = k.dir.display().to_string();
     if fs::read_to_string(&stamp).ok().as_deref() != Some(tree.as_str()) {
-        for dir in [&kloader, &testmod] {
+        for dir in [&kloader, &testmod, &native] {
             let mut clean = k.make();
             clean.arg(format!("M={}", dir.display())).arg("clean");
             util::run_logged(&mut clean, "clean", &pb, &mut log)?;
@@ -65,6 +70,17 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
             &pb,
             &mut log,
         )
+        .and_then(|l| {
+            lines.extend(l);
+            util::run_logged(
+                k.make()
+                    .arg(format!("M={}", native.display()))
+                    .arg("modules"),
+                "kwasm_native.ko",
+                &pb,
+                &mut log,
+            )
+        })
     });
     pb.finish_and_clear();
     lines.extend(res?);
@@ -86,8 +102,9 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
     let m = Modules {
         kwasm_ko: kloader.join("kwasm.ko"),
         probe_ko: testmod.join("kwasm_probe.ko"),
+        native_ko: native.join("kwasm_native.ko"),
     };
-    for f in [&m.kwasm_ko, &m.probe_ko] {
+    for f in [&m.kwasm_ko, &m.probe_ko, &m.native_ko] {
         if !f.is_file() {
             bail!(
                 "{} was not produced (log: {})",

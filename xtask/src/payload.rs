@@ -13,6 +13,7 @@
 //! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
 //! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
+//! | `/opt/kwasm/bench/bpf/*.bpf.o`| `guests/bench/bpf/*.bpf.c` through `clang -target bpf` ([`bpf_objects`]) |
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,7 @@ pub fn build() -> Result<Vec<String>> {
         &stamp,
         &[
             guests.join("examples"),
+            guests.join("bench"),
             guests.join("sdk"),
             guests.join("wat"),
             guests.join("build.sh"),
@@ -175,6 +177,7 @@ pub fn build() -> Result<Vec<String>> {
     fs::create_dir_all(out.join("bin"))?;
     fs::create_dir_all(out.join("kw/traps"))?;
     fs::create_dir_all(out.join("spec"))?;
+    fs::create_dir_all(out.join("bench/bpf"))?;
     for (b, (name, _)) in bins.iter().zip(BINS) {
         fs::copy(b, out.join("bin").join(name))?;
     }
@@ -211,6 +214,8 @@ pub fn build() -> Result<Vec<String>> {
         }
     }
 
+    let nbpf = bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?;
+
     // Spec files (read from the shared suite, never copied into the repo).
     let spec_dir = root.join("../shared/spec-testsuite");
     for f in SPEC_FILES {
@@ -219,7 +224,7 @@ pub fn build() -> Result<Vec<String>> {
             .with_context(|| format!("copying {}", src.display()))?;
     }
     eprintln!(
-        "payload: kwasm and kwasm-tools (static), {n} .kw programs, {} spec files",
+        "payload: kwasm and kwasm-tools (static), {n} .kw programs, {nbpf} eBPF objects, {} spec files",
         SPEC_FILES.len()
     );
 
@@ -231,8 +236,57 @@ pub fn build() -> Result<Vec<String>> {
     adds.extend([
         spec("kw", "/opt/kwasm/kw"),
         spec("spec", "/opt/kwasm/spec"),
+        spec("bench", "/opt/kwasm/bench"),
         format!("{}:/opt/kwasm/demo.sh", root.join("vm/demo.sh").display()),
         format!("{}:/opt/kwasm/bench.sh", root.join("vm/bench.sh").display()),
     ]);
     Ok(adds)
+}
+
+/// The eBPF programs of `kwasm bench` (`guests/bench/bpf/*.bpf.c`): compiled
+/// with clang for the BPF target into `out/<name>.bpf.o`, with BTF (`-g`)
+/// for libbpf, and `-mcpu=v3` (32-bit subregisters and jumps, which the
+/// 6.12 verifier and JIT take: the tightest code clang makes for eBPF, so
+/// the comparison gives eBPF its best). Warnings are errors, as for the
+/// kernel modules. Returns how many were built.
+fn bpf_objects(src: &Path, out: &Path, log: &mut Log) -> Result<usize> {
+    let clang = if util::have("clang-19") {
+        "clang-19"
+    } else {
+        "clang"
+    };
+    // The UAPI headers include <asm/types.h>, which Debian keeps under the
+    // multiarch directory; clang -target bpf does not search it.
+    let multiarch = util::capture(Command::new("cc").arg("-print-multiarch"))
+        .ok()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| format!("{}-linux-gnu", std::env::consts::ARCH));
+    let mut srcs: Vec<_> = fs::read_dir(src)
+        .with_context(|| format!("reading {}", src.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".bpf.c"))
+        .collect();
+    srcs.sort();
+    for c in &srcs {
+        let name = c
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".bpf.c", ".bpf.o");
+        run(
+            Command::new(clang)
+                .args(["-target", "bpf", "-mcpu=v3", "-O2", "-g"])
+                .args(["-Wall", "-Wextra", "-Werror"])
+                .arg(format!("-I/usr/include/{multiarch}"))
+                .arg("-c")
+                .arg(c)
+                .arg("-o")
+                .arg(out.join(&name)),
+            &format!("{name} ({clang} -target bpf)"),
+            log,
+        )
+        .with_context(|| format!("compiling {}", c.display()))?;
+    }
+    Ok(srcs.len())
 }

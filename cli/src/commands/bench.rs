@@ -87,6 +87,16 @@ pub struct BenchArgs {
     /// kernel's).
     #[arg(long, hide = true)]
     pub unchecked: bool,
+    /// PROGRAM is a filter of kwasm_native.ko (accept, port_filter,
+    /// packet_counter, dns): the same logic in plain C, timed in the kernel
+    /// in the same batches (the native baseline); with --hook, attached as
+    /// a netfilter hook.
+    #[arg(long, conflicts_with_all = ["user", "bpf"])]
+    pub native: bool,
+    /// Also run this kwasm_native.ko filter on the same packet, the same
+    /// way, side by side (as --compare-bpf; both may be given).
+    #[arg(long, value_name = "FILTER", conflicts_with_all = ["bpf", "user", "native", "hook"])]
+    pub compare_native: Option<String>,
 }
 
 /// One bench result as printed; `--json` serializes it as is (the key names
@@ -326,6 +336,11 @@ pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
         BenchView::new(&file.display().to_string(), "user", &r).print(a.json);
         return Ok(());
     }
+    if a.native {
+        let r = kwasm::native::bench_native(&a.program, &packet, a.repeat, a.batch)?;
+        BenchView::new(&a.program, "native", &r).print(a.json);
+        return Ok(());
+    }
     let r = match &file {
         Some(f) => bench_file(ctx, f, &packet, a)?,
         None => {
@@ -343,6 +358,10 @@ pub fn bench(ctx: &Ctx, a: &BenchArgs) -> Result<(), Failure> {
     if let Some(obj) = &a.compare_bpf {
         let r = bench_bpf(obj, &packet, a)?;
         others.push(BenchView::new(&obj.display().to_string(), "bpf", &r));
+    }
+    if let Some(f) = &a.compare_native {
+        let r = kwasm::native::bench_native(f, &packet, a.repeat, a.batch)?;
+        others.push(BenchView::new(f, "native", &r));
     }
     if others.is_empty() {
         kwasm.print(a.json);
@@ -437,8 +456,39 @@ impl hook::Hooked for KwasmHook<'_> {
     }
 }
 
+/// A kwasm_native.ko filter on a hook (`kwasm::native::attach`); detached
+/// when dropped, so an error cannot leave it on the hook.
+struct NativeHook<'a> {
+    filter: &'a str,
+    point: &'a str,
+    priority: i32,
+    attached: bool,
+}
+
+impl hook::Hooked for NativeHook<'_> {
+    fn attach(&mut self) -> Result<()> {
+        kwasm::native::attach(self.filter, self.point, self.priority, false)?;
+        self.attached = true;
+        Ok(())
+    }
+    fn detach(&mut self) -> Result<()> {
+        kwasm::native::attach(self.filter, self.point, self.priority, true)?;
+        self.attached = false;
+        Ok(())
+    }
+}
+
+impl Drop for NativeHook<'_> {
+    fn drop(&mut self) {
+        if self.attached {
+            let _ = kwasm::native::attach(self.filter, self.point, self.priority, true);
+        }
+    }
+}
+
 /// `--hook`: the real hook path, for a kwasm program (loaded, or a .kw file
-/// loaded for the run) or with `--bpf` an eBPF object.
+/// loaded for the run), with `--bpf` an eBPF object, or with `--native` a
+/// kwasm_native.ko filter.
 fn bench_hook(ctx: &Ctx, a: &BenchArgs, point: &str, packet: &[u8]) -> Result<(), Failure> {
     let d = hook::Datagram::from_ipv4_udp(packet)?;
     let packets = u64::from(a.repeat);
@@ -447,6 +497,14 @@ fn bench_hook(ctx: &Ctx, a: &BenchArgs, point: &str, packet: &[u8]) -> Result<()
             "bpf",
             bpf_hook(Path::new(&a.program), point, a.priority, &d, packets)?,
         )
+    } else if a.native {
+        let mut h = NativeHook {
+            filter: &a.program,
+            point,
+            priority: a.priority,
+            attached: false,
+        };
+        ("native", hook::measure(&mut h, &d, packets)?)
     } else {
         ioctl::parse_attach_point(point).ok_or_else(|| {
             anyhow!("--hook {point}: use ipv4|ipv6 : prerouting|input|forward|output|postrouting")

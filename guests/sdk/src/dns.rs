@@ -14,6 +14,10 @@
 
 use core::fmt;
 
+use crate::Verdict;
+use crate::host::Map;
+use crate::net::{IpHeader, UdpHeader, proto};
+
 /// The DNS port.
 pub const PORT: u16 = 53;
 /// Length of the DNS header.
@@ -327,6 +331,121 @@ pub fn parse_query(msg: &[u8]) -> Result<(Header, Question<'_>), Error> {
     Ok((h, q))
 }
 
+/// What a DNS filter makes of one packet: the classification that
+/// `dns_parser` logs and counts, and that its bench twin (which does not
+/// log) counts the same way. Both call [`inspect`], so they cannot drift
+/// apart, and the eBPF and native C versions of the bench
+/// (`guests/bench/c/filters.h`) mirror this function rule for rule.
+#[derive(Clone, Copy, Debug)]
+pub enum Inspection<'a> {
+    /// Not a UDP datagram to port [`PORT`] whose UDP header is visible: not
+    /// IP, another protocol, a non-first fragment, a truncated header.
+    NotDns,
+    /// A query (QR clear, at least one question) and its first question;
+    /// `blocked` when the name is the blocked domain or below it.
+    Query {
+        /// The IP header (for the source address).
+        ip: IpHeader<'a>,
+        /// The first question.
+        question: Question<'a>,
+        /// Whether `question.name` is under the blocked domain.
+        blocked: bool,
+    },
+    /// A UDP datagram to port [`PORT`] that is not a parseable query.
+    Malformed {
+        /// The IP header (for the source address).
+        ip: IpHeader<'a>,
+        /// Why [`parse_query`] refused it.
+        error: Error,
+    },
+}
+
+/// Classifies the packet `pkt` (from the IP header on, as
+/// [`crate::host::load_packet`] returns it): is it a DNS query over UDP to
+/// port 53, and is its name `blocked_domain` or below it
+/// ([`Name::is_subdomain_of`])? DNS over TCP is not inspected.
+pub fn inspect<'a>(pkt: &'a [u8], blocked_domain: &str) -> Inspection<'a> {
+    let Some(ip) = IpHeader::parse(pkt) else {
+        return Inspection::NotDns;
+    };
+    let udp = match ip.transport() {
+        Some(l4) if ip.protocol() == proto::UDP => UdpHeader::parse(l4),
+        _ => None,
+    };
+    let Some(udp) = udp.filter(|u| u.dst_port() == PORT) else {
+        return Inspection::NotDns;
+    };
+    match parse_query(udp.payload()) {
+        Ok((_, question)) => Inspection::Query {
+            ip,
+            question,
+            blocked: question.name.is_subdomain_of(blocked_domain),
+        },
+        Err(error) => Inspection::Malformed { ip, error },
+    }
+}
+
+/// Entries of the counter map [`Inspection::count`] updates:
+/// `[queries, blocked, malformed, other]`.
+pub mod counter {
+    /// Parsed queries.
+    pub const QUERIES: u32 = 0;
+    /// Dropped packets: blocked queries and compressed questions.
+    pub const BLOCKED: u32 = 1;
+    /// UDP/53 datagrams that are not a parseable query.
+    pub const MALFORMED: u32 = 2;
+    /// Every other packet.
+    pub const OTHER: u32 = 3;
+    /// Entries of the counter map.
+    pub const LEN: u32 = 4;
+    /// Entries of the per-query-type map (entry 0 collects types above
+    /// 255).
+    pub const PER_QTYPE_LEN: u32 = 256;
+}
+
+impl Inspection<'_> {
+    /// The verdict: drop queries for blocked names, and questions with a
+    /// compression pointer (no client sends one, and it could hide a name);
+    /// accept everything else, malformed queries included.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Inspection::Query { blocked: true, .. }
+            | Inspection::Malformed {
+                error: Error::Compressed,
+                ..
+            } => Verdict::Drop,
+            _ => Verdict::Accept,
+        }
+    }
+
+    /// Counts this packet in `counters` (see [`counter`]) and, for a query,
+    /// its type in `per_qtype` (256 entries; entry 0 collects types above
+    /// 255).
+    pub fn count(&self, counters: Map, per_qtype: Map) {
+        match self {
+            Inspection::NotDns => {
+                counters.incr(counter::OTHER);
+            }
+            Inspection::Query {
+                question, blocked, ..
+            } => {
+                counters.incr(counter::QUERIES);
+                let t = question.qtype;
+                per_qtype.incr(if t < 256 { u32::from(t) } else { 0 });
+                if *blocked {
+                    counters.incr(counter::BLOCKED);
+                }
+            }
+            Inspection::Malformed { error, .. } => {
+                counters.incr(counter::MALFORMED);
+                if *error == Error::Compressed {
+                    counters.incr(counter::BLOCKED);
+                }
+            }
+        }
+    }
+}
+
 /// Common query types.
 pub mod qtype {
     /// IPv4 address.
@@ -555,5 +674,81 @@ pub(crate) mod tests {
         let n = Name::from_wire(&w).unwrap();
         assert_eq!(n.to_string(), "a\\000\\\\.\\032\\255");
         assert_eq!(format!("{n:?}"), "Name(a\\000\\\\.\\032\\255)");
+    }
+
+    #[test]
+    fn inspect_classifies_and_counts() {
+        use crate::host::Map;
+        use crate::net::proto;
+        use crate::net::tests::{ipv4, ipv6, udp};
+        use crate::sys::mock;
+
+        const BLOCKED: &str = "blocked.test";
+        let q = |name: &str, t: u16| ipv4(proto::UDP, &udp(40000, PORT, &query(name, t)));
+        let mut compressed = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        compressed.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+        let cases: [(&str, Vec<u8>, Verdict); 9] = [
+            ("not ip", vec![0x12, 0x34], Verdict::Accept),
+            (
+                "example.com",
+                q("www.example.com", qtype::A),
+                Verdict::Accept,
+            ),
+            ("blocked", q("x.Blocked.TEST", 999), Verdict::Drop),
+            (
+                "v6 blocked",
+                ipv6(
+                    proto::UDP,
+                    &udp(1, PORT, &query("blocked.test", qtype::AAAA)),
+                ),
+                Verdict::Drop,
+            ),
+            (
+                "notblocked",
+                q("notblocked.test", qtype::TXT),
+                Verdict::Accept,
+            ),
+            (
+                "compressed",
+                ipv4(proto::UDP, &udp(1, PORT, &compressed)),
+                Verdict::Drop,
+            ),
+            (
+                "truncated",
+                ipv4(proto::UDP, &udp(1, PORT, &query("blocked.test", 1)[..20])),
+                Verdict::Accept,
+            ),
+            (
+                "udp to 54",
+                ipv4(proto::UDP, &udp(1, 54, &query("blocked.test", 1))),
+                Verdict::Accept,
+            ),
+            (
+                "tcp",
+                ipv4(proto::TCP, &udp(1, PORT, &query("blocked.test", 1))),
+                Verdict::Accept,
+            ),
+        ];
+        mock::reset(&[]);
+        for (what, pkt, want) in &cases {
+            let i = inspect(pkt, BLOCKED);
+            assert_eq!(i.verdict(), *want, "{what}");
+            i.count(Map::new(0), Map::new(1));
+        }
+        assert!(matches!(
+            inspect(&cases[5].1, BLOCKED),
+            Inspection::Malformed {
+                error: Error::Compressed,
+                ..
+            }
+        ));
+        mock::with(|h| {
+            // [queries, blocked, malformed, other]
+            assert_eq!(h.maps[0], [4, 3, 2, 3]);
+            assert_eq!(
+                (h.maps[1][1], h.maps[1][0], h.maps[1][28], h.maps[1][16]),
+                (1, 1, 1, 1)
+            );
+        });
     }
 }
