@@ -127,6 +127,32 @@ impl CodeMemory {
     }
 }
 
+/// Set to anything: each loaded artifact's functions are appended to
+/// `/tmp/perf-<pid>.map`, the file `perf report` reads to name JIT code, so
+/// a profile of `kwasm run` or `kwasm bench --user` shows wasm functions.
+pub const PERF_MAP_ENV: &str = "KWASM_PERF_MAP";
+
+/// Appends `start size name` lines (hex, perf's JIT map format) for every
+/// defined function. Best effort: a profile aid must not fail a load.
+fn write_perf_map(meta: &Meta<'_>, code: &CodeMemory) {
+    use std::io::Write;
+    let mut out = String::new();
+    for (i, f) in meta.funcs().iter().enumerate() {
+        if f.text_len == 0 {
+            continue;
+        }
+        let name = match meta.str(f.name) {
+            "" => format!("wasm-function[{i}]"),
+            n => n.to_string(),
+        };
+        out.push_str(&format!("{:x} {:x} {name}\n", code.at(f.text_off) as usize, f.text_len));
+    }
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(out.as_bytes());
+    }
+}
+
 /// A validated, loaded `.kw`: its metadata and its code mapped executable.
 pub struct Artifact {
     name: String,
@@ -295,6 +321,9 @@ impl Artifact {
         // dropped after `meta` (field order). `Artifact::meta` only hands the
         // view out with the lifetime of `&self`.
         let meta: Meta<'static> = unsafe { std::mem::transmute::<Meta<'_>, Meta<'static>>(meta) };
+        if std::env::var_os(PERF_MAP_ENV).is_some() {
+            write_perf_map(&meta, &code);
+        }
         Ok(Artifact {
             name: String::new(),
             meta,

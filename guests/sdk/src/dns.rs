@@ -205,19 +205,27 @@ impl<'a> Name<'a> {
     /// `a.blocked.test` and `blocked.test` are subdomains of `blocked.test`;
     /// `notblocked.test` is not.
     pub fn is_subdomain_of(&self, suffix: &str) -> bool {
-        let suffix = suffix.strip_suffix('.').unwrap_or(suffix);
+        let suffix = suffix.strip_suffix('.').unwrap_or(suffix).as_bytes();
         if suffix.is_empty() {
             return true;
         }
-        let want = suffix.split('.').count();
-        let have = self.label_count();
-        if want > have {
-            return false;
+        // One pass over the label starts, no iterator chains or splitting:
+        // the labels from a label start on, written dotted, are as long as
+        // their wire form minus its first length byte and the final zero.
+        // Only the start where that equals `suffix` can match.
+        let w = self.wire;
+        let mut s = 0;
+        while s + 1 < w.len() {
+            let dotted = w.len() - s - 2;
+            if dotted == suffix.len() {
+                return labels_eq_dotted(&w[s..w.len() - 1], suffix);
+            }
+            if dotted < suffix.len() {
+                return false;
+            }
+            s += 1 + usize::from(w[s]);
         }
-        self.labels()
-            .skip(have - want)
-            .zip(suffix.split('.'))
-            .all(|(a, b)| a.eq_ignore_ascii_case(b.as_bytes()))
+        false
     }
 
     /// Whether this name equals `other` (dotted, trailing dot optional),
@@ -232,6 +240,33 @@ impl<'a> Name<'a> {
             }
             && self.is_subdomain_of(other)
     }
+}
+
+/// Whether wire-form labels (no final zero byte) equal the dotted `dotted`,
+/// label for label, ASCII case-insensitively. A dot inside a wire label
+/// never matches: in `dotted` a dot only separates labels.
+fn labels_eq_dotted(mut wire: &[u8], dotted: &[u8]) -> bool {
+    let mut j = 0;
+    while let Some((&len, rest)) = wire.split_first() {
+        let len = usize::from(len);
+        if j != 0 {
+            if dotted.get(j) != Some(&b'.') {
+                return false;
+            }
+            j += 1;
+        }
+        let (Some(label), Some(want)) = (rest.get(..len), dotted.get(j..j + len)) else {
+            return false;
+        };
+        for (&a, &b) in label.iter().zip(want) {
+            if a == b'.' || !a.eq_ignore_ascii_case(&b) {
+                return false;
+            }
+        }
+        j += len;
+        wire = &rest[len..];
+    }
+    j == dotted.len()
 }
 
 impl fmt::Display for Name<'_> {
@@ -639,6 +674,54 @@ pub(crate) mod tests {
         let mut m = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(&[0xc0, 0x00, 0, 1, 0, 1]);
         assert_eq!(parse_query(&m), Err(Error::Compressed));
+    }
+
+    /// The label-by-label definition `is_subdomain_of` implements in one
+    /// pass: the last labels of the name equal the suffix's, split at dots.
+    fn subdomain_by_labels(n: &Name<'_>, suffix: &str) -> bool {
+        let suffix = suffix.strip_suffix('.').unwrap_or(suffix);
+        if suffix.is_empty() {
+            return true;
+        }
+        let (want, have) = (suffix.split('.').count(), n.label_count());
+        want <= have
+            && n.labels()
+                .skip(have - want)
+                .zip(suffix.split('.'))
+                .all(|(a, b)| a.eq_ignore_ascii_case(b.as_bytes()))
+    }
+
+    #[test]
+    fn subdomain_matches_the_label_definition() {
+        let labels: [&[u8]; 8] = [b"a", b"B", b"blocked", b"BLOCKED", b"test", b"x.b", b".", b"ab"];
+        let suffixes = [
+            "", ".", "a", "b", "test", "blocked.test", "Blocked.Test.", "a.b", "x.b", "x.b.test",
+            ".test", "a..b", "b.", "ab.test", "a.blocked.test", "b.blocked.test",
+        ];
+        let mut checked = 0;
+        // Every name of up to three labels drawn from `labels`.
+        for n in 0..=3u32 {
+            for mut k in 0..8usize.pow(n) {
+                let mut w = Vec::new();
+                for _ in 0..n {
+                    let l = labels[k % 8];
+                    w.push(l.len() as u8);
+                    w.extend_from_slice(l);
+                    k /= 8;
+                }
+                w.push(0);
+                let name = Name::from_wire(&w).unwrap();
+                for s in suffixes {
+                    assert_eq!(
+                        name.is_subdomain_of(s),
+                        subdomain_by_labels(&name, s),
+                        "{name} under {s:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, (1 + 8 + 64 + 512) * suffixes.len());
     }
 
     #[test]

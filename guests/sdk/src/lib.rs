@@ -30,8 +30,8 @@
 //! const COUNTERS: Map = Map::new(0);
 //!
 //! fn filter(_len: u32) -> Verdict {
-//!     let mut buf = [0u8; 64];
-//!     let pkt = kwasm_guest::host::load_packet(&mut buf);
+//!     let mut buf = kwasm_guest::host::PacketBuf::<64>::new();
+//!     let pkt = buf.load();
 //!     if let Some(ip) = net::IpHeader::parse(pkt) {
 //!         if ip.protocol() == net::proto::ICMP {
 //!             COUNTERS.add(1, 1);

@@ -24,8 +24,8 @@ const BLOCKED_DOMAIN: &str = "blocked.test";
 
 fn filter(_len: u32) -> Verdict {
     // As dns_parser: the first 512 bytes of the packet.
-    let mut buf = [0u8; 512];
-    let seen = dns::inspect(host::load_packet(&mut buf), BLOCKED_DOMAIN);
+    let mut buf = host::PacketBuf::<512>::new();
+    let seen = dns::inspect(buf.load(), BLOCKED_DOMAIN);
     seen.count(COUNTERS, PER_QTYPE);
     seen.verdict()
 }

@@ -34,8 +34,8 @@ const BLOCKED_DOMAIN: &str = "blocked.test";
 fn filter(_len: u32) -> Verdict {
     // IP (up to 60 bytes, or 40 + IPv6 extension headers), UDP (8), DNS
     // header (12), a name of at most 255 bytes, type and class (4).
-    let mut buf = [0u8; 512];
-    let pkt = host::load_packet(&mut buf);
+    let mut buf = host::PacketBuf::<512>::new();
+    let pkt = buf.load();
     let seen = dns::inspect(pkt, BLOCKED_DOMAIN);
     seen.count(COUNTERS, PER_QTYPE);
     match seen {

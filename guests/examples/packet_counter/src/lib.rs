@@ -27,8 +27,8 @@ const FAMILY_OTHER: u32 = 2;
 
 fn filter(len: u32) -> Verdict {
     // Enough for an IPv6 header and a few extension headers.
-    let mut buf = [0u8; 128];
-    let pkt = host::load_packet(&mut buf);
+    let mut buf = host::PacketBuf::<128>::new();
+    let pkt = buf.load();
     match IpHeader::parse(pkt) {
         Some(ip) => {
             let proto = u32::from(ip.protocol());

@@ -36,8 +36,8 @@ fn verdict(pkt: &[u8]) -> Verdict {
 
 fn filter(_len: u32) -> Verdict {
     // IPv6 header, a few extension headers and the UDP ports.
-    let mut buf = [0u8; 128];
-    let v = verdict(host::load_packet(&mut buf));
+    let mut buf = host::PacketBuf::<128>::new();
+    let v = verdict(buf.load());
     COUNTERS.incr(if v == Verdict::Drop {
         DROPPED
     } else {
