@@ -145,10 +145,18 @@ fn write_perf_map(meta: &Meta<'_>, code: &CodeMemory) {
             "" => format!("wasm-function[{i}]"),
             n => n.to_string(),
         };
-        out.push_str(&format!("{:x} {:x} {name}\n", code.at(f.text_off) as usize, f.text_len));
+        out.push_str(&format!(
+            "{:x} {:x} {name}\n",
+            code.at(f.text_off) as usize,
+            f.text_len
+        ));
     }
     let path = format!("/tmp/perf-{}.map", std::process::id());
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = f.write_all(out.as_bytes());
     }
 }

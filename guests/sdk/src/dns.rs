@@ -693,10 +693,26 @@ pub(crate) mod tests {
 
     #[test]
     fn subdomain_matches_the_label_definition() {
-        let labels: [&[u8]; 8] = [b"a", b"B", b"blocked", b"BLOCKED", b"test", b"x.b", b".", b"ab"];
+        let labels: [&[u8]; 8] = [
+            b"a", b"B", b"blocked", b"BLOCKED", b"test", b"x.b", b".", b"ab",
+        ];
         let suffixes = [
-            "", ".", "a", "b", "test", "blocked.test", "Blocked.Test.", "a.b", "x.b", "x.b.test",
-            ".test", "a..b", "b.", "ab.test", "a.blocked.test", "b.blocked.test",
+            "",
+            ".",
+            "a",
+            "b",
+            "test",
+            "blocked.test",
+            "Blocked.Test.",
+            "a.b",
+            "x.b",
+            "x.b.test",
+            ".test",
+            "a..b",
+            "b.",
+            "ab.test",
+            "a.blocked.test",
+            "b.blocked.test",
         ];
         let mut checked = 0;
         // Every name of up to three labels drawn from `labels`.
