@@ -160,19 +160,27 @@ unsafe impl Sync for RateLimit {}
 /// is fixed (no preemption, no migration) and no netfilter hook runs on it
 /// meanwhile. Wasm runs only with one of these (see `instance::CpuSlot`).
 /// Not `Send`: it must be dropped on the CPU that created it.
-pub(crate) struct BhDisabled(PhantomData<*mut ()>);
+pub(crate) struct BhDisabled {
+    /// Read once: every call into wasm needs it (its CPU's instance), and
+    /// it cannot change while bottom halves are off.
+    cpu: usize,
+    _not_send: PhantomData<*mut ()>,
+}
 
 impl BhDisabled {
     pub(crate) fn new() -> BhDisabled {
         // SAFETY: `local_bh_disable` nests and works in process and softirq
         // context; `drop` pairs it on the same CPU (the guard is not Send).
         unsafe { kwasm_bh_disable() };
-        BhDisabled(PhantomData)
+        BhDisabled {
+            cpu: kwasm_cpu() as usize,
+            _not_send: PhantomData,
+        }
     }
 
     /// The current CPU, stable while the guard lives.
     pub(crate) fn cpu(&self) -> usize {
-        kwasm_cpu() as usize
+        self.cpu
     }
 }
 
@@ -252,20 +260,33 @@ impl Drop for ModuleRef {
 /// The packet of a running netfilter hook, from its network header. Not
 /// `Send`: it lives on the hook's CPU.
 #[derive(Clone, Copy)]
-pub(crate) struct Packet(NonNull<c_void>);
+pub(crate) struct Packet {
+    skb: NonNull<c_void>,
+    /// Read once: a filter cannot change the skb, and `BENCH` runs the
+    /// same packet many times.
+    len: u32,
+}
 
 impl Packet {
     /// # Safety
     /// `skb` is the `struct sk_buff` the running netfilter hook was given;
     /// this value and its copies are used only until that hook returns.
     pub(crate) unsafe fn from_hook(skb: *mut c_void) -> Option<Packet> {
-        NonNull::new(skb).map(Packet)
+        // SAFETY: a live skb, per this function's contract.
+        NonNull::new(skb).map(|skb| unsafe { Packet::of_skb(skb) })
+    }
+
+    /// # Safety
+    /// `skb` is live for as long as the packet is used.
+    unsafe fn of_skb(skb: NonNull<c_void>) -> Packet {
+        // SAFETY: a live skb, per this function's contract.
+        let len = unsafe { kwasm_skb_len(skb.as_ptr()) };
+        Packet { skb, len }
     }
 
     /// Bytes from the network header on.
     pub(crate) fn len(&self) -> u32 {
-        // SAFETY: a live skb (`from_hook`).
-        unsafe { kwasm_skb_len(self.0.as_ptr()) }
+        self.len
     }
 
     /// Copies `out.len()` bytes from `off` (`skb_copy_bits`); false if
@@ -274,7 +295,7 @@ impl Packet {
         let Ok(n) = u32::try_from(out.len()) else { return false };
         // SAFETY: a live skb; `out` is writable for `n` bytes, and
         // `skb_copy_bits` checks `off + n` against the packet itself.
-        unsafe { kwasm_skb_copy(self.0.as_ptr(), off, out.as_mut_ptr().cast(), n) >= 0 }
+        unsafe { kwasm_skb_copy(self.skb.as_ptr(), off, out.as_mut_ptr().cast(), n) >= 0 }
     }
 }
 
@@ -294,7 +315,9 @@ impl OwnedSkb {
 
     /// The packet, as a hook would see it; valid while `self` lives.
     pub(crate) fn packet(&self) -> Packet {
-        Packet(self.0)
+        // SAFETY: our own skb, live while `self` is; the packet is used
+        // only within the ioctl that holds `self`.
+        unsafe { Packet::of_skb(self.0) }
     }
 }
 
