@@ -15,7 +15,7 @@ PACKETS=${kwasm_bench_packets:-100000}
 POINT=ipv4:input
 
 check "bench: insmod kwasm.ko" insmod /lib/kwasm.ko
-check "bench: insmod kwasm_native.ko" insmod /lib/kwasm_native.ko
+check "bench: insmod native_bench.ko" insmod /lib/native_bench.ko
 echo "bench: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)," \
 	"repeat $REPEAT, hook packets $PACKETS, $(nproc) CPUs"
 

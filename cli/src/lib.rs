@@ -6,7 +6,7 @@
 //! - [`program`]: loading and unloading programs, with errors that say what
 //!   to do;
 //! - `bpf` (cargo feature `bpf`): eBPF reference programs for `kwasm bench`;
-//! - [`native`]: the client of `kwasm_native.ko`, the native C baseline of
+//! - [`native`]: the client of `native_bench.ko`, the native C baseline of
 //!   `kwasm bench`;
 //! - [`Ctx`]: how a command opens the device (and drops privileges, for the
 //!   permission tests).

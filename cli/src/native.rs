@@ -1,4 +1,4 @@
-//! The client of `kwasm_native.ko` (`/dev/kwasm-native`), the native C
+//! The client of `native_bench.ko` (`/dev/kwasm-native`), the native C
 //! baseline of `kwasm bench`: the bench filters of
 //! `guests/bench/c/filters.h` (the logic of the kwasm programs, written in
 //! plain C) timed in the kernel, or attached as netfilter hooks.
@@ -138,7 +138,7 @@ impl NativeDevice {
             Ok(file) => Ok(NativeDevice { file }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 bail!(
-                    "{DEVICE_PATH} not found: is kwasm_native.ko loaded? (insmod kwasm_native.ko)"
+                    "{DEVICE_PATH} not found: is native_bench.ko loaded? (insmod native_bench.ko)"
                 )
             }
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -208,7 +208,7 @@ pub fn explain(what: &str, e: io::Error) -> anyhow::Error {
     let hint = match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => "permission denied: need CAP_NET_ADMIN",
         Some(libc::ENOTTY) => {
-            "kwasm_native.ko does not know this request: the module and this kwasm \
+            "native_bench.ko does not know this request: the module and this kwasm \
              were built from different sources (the record sizes differ)"
         }
         Some(libc::EINVAL) => "the module refused the request (bad filter, hook or size)",

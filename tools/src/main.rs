@@ -22,7 +22,7 @@ use std::process::ExitCode;
 #[command(
     name = "kwasm-tools",
     version,
-    about = "Test tools for kwasm.ko (the VM checks): spec suite in the kernel, UDP traffic, ioctl fuzzing, forged .kw files, kwasm_native.ko"
+    about = "Test tools for kwasm.ko (the VM checks): spec suite in the kernel, UDP traffic, ioctl fuzzing, forged .kw files, native_bench.ko"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,12 +58,12 @@ enum Command {
     FuzzIoctl(fuzz_ioctl::FuzzArgs),
     /// Write a deliberately broken copy of a .kw.
     ForgeKw(forge::ForgeArgs),
-    /// One RUN ioctl of kwasm_native.ko with the values as given; prints
+    /// One RUN ioctl of native_bench.ko with the values as given; prints
     /// the verdict, accept and drop counts and ns.
     NativeRun(native::NativeRunArgs),
-    /// Attach (or --detach) a kwasm_native.ko filter as a netfilter hook.
+    /// Attach (or --detach) a native_bench.ko filter as a netfilter hook.
     NativeAttach(native::NativeAttachArgs),
-    /// Print a kwasm_native.ko filter's counter map as `INDEX: VALUE` lines.
+    /// Print a native_bench.ko filter's counter map as `INDEX: VALUE` lines.
     NativeMap(native::NativeMapArgs),
     /// Write an IPv4/IPv6 UDP or TCP packet (optionally a DNS query) for
     /// `kwasm bench --packet`.

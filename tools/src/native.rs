@@ -1,5 +1,5 @@
 //! `kwasm-tools native-run|native-attach|native-map`: raw access to
-//! `kwasm_native.ko` (`kwasm::native`) for the VM checks and the hook-path
+//! `native_bench.ko` (`kwasm::native`) for the VM checks and the hook-path
 //! bench: one `RUN` with the values as given (hostile ones included),
 //! attaching a native filter as a netfilter hook, reading its counters.
 //! `kwasm bench FILTER --native` is the benchmark itself.

@@ -1,4 +1,4 @@
-# kwasm_native.ko: the native C baseline of `kwasm bench` (the bench filters
+# native_bench.ko: the native C baseline of `kwasm bench` (the bench filters
 # of guests/bench/c/filters.h as plain kernel C). Its verdicts and counters
 # must agree with the kwasm programs on every packet, so that the bench
 # compares the same work: each of the four filters runs a set of packets
@@ -10,7 +10,7 @@
 N=/tmp/native
 mkdir -p $N
 check "native: insmod kwasm.ko" insmod /lib/kwasm.ko
-check "native: insmod kwasm_native.ko" insmod /lib/kwasm_native.ko
+check "native: insmod native_bench.ko" insmod /lib/native_bench.ko
 check "native: /dev/kwasm-native is a root-only character device" \
 	sh -c 'test -c /dev/kwasm-native && ls -l /dev/kwasm-native | grep -q "^crw-------"'
 
@@ -110,7 +110,7 @@ expect_fail "native: CLI refuses an unknown filter" "no native filter" \
 
 # The module's own checks, with the CLI's bypassed (kwasm-tools native-*).
 expect_out "native: raw RUN" "verdict: drop" sh -c \
-	"kwasm-tools native-run port_filter --packet $N/udp9999.pkt --count 3 | head -1"
+	"kwasm-tools native-run port_filter --packet $N/udp9999.pkt --count 3 | sed -n 1p"
 expect_fail "native: bad filter id (EINVAL)" "Invalid argument" kwasm-tools native-run 4 --zeros 28
 expect_fail "native: huge filter id (EINVAL)" "Invalid argument" kwasm-tools native-run 4294967295 --zeros 28
 expect_fail "native: len 0 (EINVAL)" "Invalid argument" kwasm-tools native-run accept --zeros 0
@@ -157,7 +157,7 @@ expect_out "native: detached: datagrams to 9999 arrive" "sent 5, failed 0, recei
 check "native: attach port_filter again (left attached for rmmod)" \
 	kwasm-tools native-attach port_filter ipv4:input
 unload_all
-check "native: rmmod kwasm_native detaches its hooks" rmmod kwasm_native
+check "native: rmmod native_bench detaches its hooks" rmmod native_bench
 expect_out "native: unloaded: datagrams to 9999 arrive" "sent 5, failed 0, received 5" \
 	kwasm-tools udp-check --port 9999 --count 5
 check "native: rmmod kwasm" rmmod kwasm

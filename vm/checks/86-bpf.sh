@@ -1,14 +1,14 @@
 # The eBPF twins of the bench filters (guests/bench/bpf, shipped as
 # /opt/kwasm/bench/bpf/*.bpf.o): each passes the verifier of this kernel,
 # and under BPF_PROG_TEST_RUN (`kwasm bench --bpf`) gives the verdicts the
-# kwasm programs and kwasm_native.ko give on 85-native.sh's packets (its
+# kwasm programs and native_bench.ko give on 85-native.sh's packets (its
 # $PACKETS, files and expected verdicts are reused here). Then the
 # side-by-side modes and a native filter on the hook path. No timing
 # assertions.
 
 BPF=/opt/kwasm/bench/bpf
 check "bpf: insmod kwasm.ko" insmod /lib/kwasm.ko
-check "bpf: insmod kwasm_native.ko" insmod /lib/kwasm_native.ko
+check "bpf: insmod native_bench.ko" insmod /lib/native_bench.ko
 for f in accept port_filter packet_counter dns; do
 	check "bpf: $f.bpf.o passes the verifier and runs" \
 		kwasm bench --bpf $BPF/$f.bpf.o --udp 9 --repeat 1
@@ -35,5 +35,5 @@ check "bpf: native hook path (kwasm bench --native --hook)" \
 	kwasm bench --native port_filter --hook ipv4:input --udp 5000 --repeat 200
 expect_fail "bpf: ... and the native filter is detached after it" "not attached" \
 	kwasm-tools native-attach port_filter ipv4:input --detach
-check "bpf: rmmod kwasm_native" rmmod kwasm_native
+check "bpf: rmmod native_bench" rmmod native_bench
 check "bpf: rmmod kwasm" rmmod kwasm

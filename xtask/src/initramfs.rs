@@ -8,7 +8,7 @@
 //! | `/bin/busybox`, `/bin/sh` | busybox-static; `/init` installs the applets |
 //! | `/lib/kwasm.ko`         | the module under test                         |
 //! | `/lib/kwasm_probe.ko`   | test module calling kwasm.ko's exports        |
-//! | `/lib/kwasm_native.ko`  | native C baseline of `kwasm bench`            |
+//! | `/lib/native_bench.ko`  | native C baseline of `kwasm bench`            |
 //! | `/opt/kwasm/checks/*.sh`| `vm/checks/*.sh`, sourced by `/init` in order |
 //! | `/opt/kwasm/bin/`       | on `PATH` (e.g. the static musl `kwasm` CLI)  |
 //! | `/opt/kwasm/...`        | anything given with `--add HOST[:GUEST]`      |
@@ -118,7 +118,7 @@ pub fn build(m: &Modules, extra: &[String], out: &Path) -> Result<()> {
     }
     a.file("lib/kwasm.ko", 0o644, fs::read(&m.kwasm_ko)?)?;
     a.file("lib/kwasm_probe.ko", 0o644, fs::read(&m.probe_ko)?)?;
-    a.file("lib/kwasm_native.ko", 0o644, fs::read(&m.native_ko)?)?;
+    a.file("lib/native_bench.ko", 0o644, fs::read(&m.native_ko)?)?;
     for spec in extra {
         let (host, guest) = parse_add(spec)?;
         add_host(&mut a, &host, &guest)?;

@@ -17,7 +17,7 @@ pub struct Modules {
     pub kwasm_ko: PathBuf,
     /// `vm/testmod/kwasm_probe.ko`: links against kwasm.ko's exports.
     pub probe_ko: PathBuf,
-    /// `guests/bench/native/kwasm_native.ko`: the bench filters as plain C.
+    /// `guests/bench/native/native_bench.ko`: the bench filters as plain C.
     pub native_ko: PathBuf,
 }
 
@@ -76,7 +76,7 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
                 k.make()
                     .arg(format!("M={}", native.display()))
                     .arg("modules"),
-                "kwasm_native.ko",
+                "native_bench.ko",
                 &pb,
                 &mut log,
             )
@@ -102,7 +102,7 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
     let m = Modules {
         kwasm_ko: kloader.join("kwasm.ko"),
         probe_ko: testmod.join("kwasm_probe.ko"),
-        native_ko: native.join("kwasm_native.ko"),
+        native_ko: native.join("native_bench.ko"),
     };
     for f in [&m.kwasm_ko, &m.probe_ko, &m.native_ko] {
         if !f.is_file() {

@@ -87,13 +87,13 @@ pub struct BenchArgs {
     /// kernel's).
     #[arg(long, hide = true)]
     pub unchecked: bool,
-    /// PROGRAM is a filter of kwasm_native.ko (accept, port_filter,
+    /// PROGRAM is a filter of native_bench.ko (accept, port_filter,
     /// packet_counter, dns): the same logic in plain C, timed in the kernel
     /// in the same batches (the native baseline); with --hook, attached as
     /// a netfilter hook.
     #[arg(long, conflicts_with_all = ["user", "bpf"])]
     pub native: bool,
-    /// Also run this kwasm_native.ko filter on the same packet, the same
+    /// Also run this native_bench.ko filter on the same packet, the same
     /// way, side by side (as --compare-bpf; both may be given).
     #[arg(long, value_name = "FILTER", conflicts_with_all = ["bpf", "user", "native", "hook"])]
     pub compare_native: Option<String>,
@@ -104,7 +104,8 @@ pub struct BenchArgs {
 #[derive(Serialize)]
 struct BenchView {
     program: String,
-    /// `kernel` or `user`.
+    /// `kernel` (kwasm.ko), `user` (the userspace runner), `bpf`
+    /// (BPF_PROG_TEST_RUN) or `native` (native_bench.ko).
     runner: &'static str,
     cpu: u32,
     packet_bytes: u32,
@@ -456,7 +457,7 @@ impl hook::Hooked for KwasmHook<'_> {
     }
 }
 
-/// A kwasm_native.ko filter on a hook (`kwasm::native::attach`); detached
+/// A native_bench.ko filter on a hook (`kwasm::native::attach`); detached
 /// when dropped, so an error cannot leave it on the hook.
 struct NativeHook<'a> {
     filter: &'a str,
@@ -488,7 +489,7 @@ impl Drop for NativeHook<'_> {
 
 /// `--hook`: the real hook path, for a kwasm program (loaded, or a .kw file
 /// loaded for the run), with `--bpf` an eBPF object, or with `--native` a
-/// kwasm_native.ko filter.
+/// native_bench.ko filter.
 fn bench_hook(ctx: &Ctx, a: &BenchArgs, point: &str, packet: &[u8]) -> Result<(), Failure> {
     let d = hook::Datagram::from_ipv4_udp(packet)?;
     let packets = u64::from(a.repeat);

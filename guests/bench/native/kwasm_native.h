@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kwasm_native.h: the ioctl interface of kwasm_native.ko (/dev/kwasm-native),
+ * kwasm_native.h: the ioctl interface of native_bench.ko (/dev/kwasm-native),
  * the native C baseline of `kwasm bench`.
  *
  * Its Rust twin is cli/src/native.rs (`kwasm bench --native`, kwasm-tools

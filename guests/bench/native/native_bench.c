@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kwasm_native.ko: the native C baseline of `kwasm bench`: the filters of
+ * native_bench.ko: the native C baseline of `kwasm bench`: the filters of
  * ../c/filters.h (the same logic as the kwasm programs and the eBPF
  * programs) as plain kernel C, without any sandbox.
  *
