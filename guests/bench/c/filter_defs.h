@@ -12,7 +12,7 @@
 #define FILTER_NF_DROP 0
 #define FILTER_NF_ACCEPT 1
 
-/* Filter ids, as kwasm_native.ko's ioctls and `kwasm bench --native` use them. */
+/* Filter ids, as native_bench.ko's ioctls and `kwasm bench --native` use them. */
 enum filter_id {
 	FILTER_ACCEPT = 0,
 	FILTER_PORT_FILTER = 1,

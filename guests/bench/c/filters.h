@@ -2,7 +2,7 @@
 /*
  * filters.h: the four filters of `kwasm bench` in C, written once, for the
  * eBPF programs (../bpf/\*.bpf.c) and the native module
- * (../native/kwasm_native.c).
+ * (../native/native_bench.c).
  *
  * Each filter has exactly the semantics of its kwasm program, so that the
  * three runners agree on every packet, in verdicts and in map updates:

@@ -2,7 +2,7 @@
 //! verdicts and maps (`kwasm_guest::dns::inspect`), without the logging.
 //!
 //! `kwasm bench` compares it with the eBPF (`guests/bench/bpf/dns.bpf.c`)
-//! and native C (`kwasm_native.ko`, filter `dns`) versions, which cannot log
+//! and native C (`native_bench.ko`, filter `dns`) versions, which cannot log
 //! cheaply: with the `log!` calls the comparison would time formatting, not
 //! filtering.
 //!
