@@ -73,10 +73,11 @@
  *   eBPF program keeps it in a one-entry per-CPU array map: one more map
  *   lookup per packet. The 128-byte copies of the other filters are on the
  *   eBPF stack, zeroed first, because the verifier refuses variable-offset
- *   reads of stack bytes that might be uninitialised (the kwasm programs
- *   zero their buffers too: `[0u8; N]` in Rust; the module does not ask
- *   to, but a kernel built with CONFIG_INIT_STACK_ALL_ZERO, as the VM's
- *   is, zeroes them anyway).
+ *   reads of stack bytes that might be uninitialised. The kwasm programs
+ *   do not zero theirs (the SDK's PacketBuf: the sandbox only lets them
+ *   read the bytes the host wrote); the module does not ask to, but a
+ *   kernel built with CONFIG_INIT_STACK_ALL_ZERO, as the VM's is, zeroes
+ *   them anyway.
  */
 #ifndef KWASM_BENCH_FILTERS_H
 #define KWASM_BENCH_FILTERS_H
