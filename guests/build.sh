@@ -4,6 +4,9 @@
 #                          and the Rust bench twins of bench/ (bench/dns_filter)
 #   out/<name>.wasm        WAT programs from wat/*.wat, assembled
 #   out/traps/<name>.wasm  WAT trap programs from wat/traps/*.wat
+#   out/compute/<name>.wasm the compute workloads of bench/compute (one module
+#                          per workload, profile `compute`), which
+#                          `cargo bench -p kwasm-bench` at the root builds too
 # then checks every module with tools/wasmcheck, which runs kwasmc's own
 # validator and module rules (exactly the WebAssembly features kwasmc supports,
 # host imports of their exact types, a well-formed kwasm.maps section, a
@@ -35,6 +38,12 @@ fi
 
 echo "== cargo build (guests, $WASM_TARGET)"
 cargo build --release --target "$WASM_TARGET" $(printf -- '-p %s ' "${EXAMPLES[@]}")
+echo "== cargo build (compute workloads, $WASM_TARGET, profile compute)"
+cargo build --profile compute --target "$WASM_TARGET" -p compute_bench --examples
+COMPUTE=()
+for e in bench/compute/examples/*.rs; do
+    COMPUTE+=("$(basename "$e" .rs)")
+done
 # wasmcheck links the compiler (and so Cranelift): the `tool` profile of
 # Cargo.toml builds it without the guests' LTO and single codegen unit.
 echo "== cargo build (wasmcheck, $HOST_TARGET)"
@@ -42,9 +51,12 @@ cargo build --profile tool --target "$HOST_TARGET" -p wasmcheck
 WASMCHECK=target/$HOST_TARGET/tool/wasmcheck
 
 rm -rf "$OUT"
-mkdir -p "$OUT/traps"
+mkdir -p "$OUT/traps" "$OUT/compute"
 for e in "${EXAMPLES[@]}"; do
     cp "target/$WASM_TARGET/release/$e.wasm" "$OUT/$e.wasm"
+done
+for e in "${COMPUTE[@]}"; do
+    cp "target/$WASM_TARGET/compute/examples/$e.wasm" "$OUT/compute/$e.wasm"
 done
 for w in wat/*.wat wat/traps/*.wat; do
     rel=${w#wat/}
@@ -65,19 +77,21 @@ done
 "$WASMCHECK" check --filter "${accepted[@]}" || status=1
 # Programs that exist to be rejected by kwasmc: valid wasm, bad imports.
 "$WASMCHECK" check --filter --allow-bad-imports "${rejected[@]}" || status=1
+# Compute workloads: kwasmc's rules, but no `filter` (they export `run`).
+"$WASMCHECK" check "$OUT"/compute/*.wasm || status=1
 if [ $status -ne 0 ]; then
     echo "build.sh: wasmcheck failed" >&2
     exit $status
 fi
 
 echo "== sizes"
-for f in "$OUT"/*.wasm "$OUT"/traps/*.wasm; do
+for f in "$OUT"/*.wasm "$OUT"/traps/*.wasm "$OUT"/compute/*.wasm; do
     printf '%8d  %s\n' "$(stat -c %s "$f")" "$f"
 done
 
 if [ "${1:-}" = test ]; then
-    echo "== cargo test -p kwasm-guest ($HOST_TARGET)"
-    cargo test -p kwasm-guest --target "$HOST_TARGET"
+    echo "== cargo test -p kwasm-guest -p compute_bench ($HOST_TARGET)"
+    cargo test -p kwasm-guest -p compute_bench --target "$HOST_TARGET"
     if command -v node >/dev/null; then
         bin=${KWASM_BIN:-../target/debug}
         if [ -x "$bin/kwasmc" ] && [ -x "$bin/kwasm" ]; then

@@ -1,0 +1,2 @@
+//! The `deflate` workload as a wasm module: exports `run(n: i32) -> i64`.
+compute_bench::export!(deflate);

@@ -1,0 +1,2 @@
+//! The `json` workload as a wasm module: exports `run(n: i32) -> i64`.
+compute_bench::export!(json);

@@ -1,0 +1,2 @@
+//! The `sort` workload as a wasm module: exports `run(n: i32) -> i64`.
+compute_bench::export!(sort);
