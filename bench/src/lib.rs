@@ -315,7 +315,10 @@ impl Prepared {
             let inst = store
                 .instantiate(a)
                 .map_err(|e| anyhow!("{name}: kwasm instantiation: {e}"))?;
-            Ok(Instance::Kwasm { store, inst })
+            Ok(Instance::Kwasm {
+                store: Box::new(store),
+                inst,
+            })
         };
         let wasmtime = |m: &wasmtime::Module, fuel: bool| -> Result<Instance> {
             let mut store = wasmtime::Store::new(m.engine(), ());
@@ -348,7 +351,7 @@ pub struct Sample {
 pub enum Instance {
     Native(fn(i32) -> i64),
     Kwasm {
-        store: kwasm_runtime::Store,
+        store: Box<kwasm_runtime::Store>,
         inst: kwasm_runtime::InstanceId,
     },
     Wasmtime {
