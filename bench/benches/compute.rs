@@ -201,7 +201,13 @@ fn run(a: Args) -> Result<()> {
                 _ => String::new(),
             })
             .collect();
-        pb.println(format!("{:8} {}", w.name, line.join(", ")));
+        let line = format!("{:8} {}", w.name, line.join(", "));
+        // Without a terminal the bar is hidden, and so is its println.
+        if pb.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            pb.println(line);
+        }
         results.push(r);
     }
     pb.finish_and_clear();
