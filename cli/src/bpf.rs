@@ -120,22 +120,16 @@ impl BpfProgram {
         };
         let t0 = Instant::now();
         let (_, warm_ns) = self.test_run(packet, 1)?;
-        let mut call_ns = warm_ns.max(t0.elapsed().as_nanos() as u64 / 8);
-        let mut per_call = Vec::new();
-        let mut left = repeat;
-        while left > 0 {
-            let n = left.min(ioctl::bench_batch_size(batch, repeat, call_ns));
+        let first_ns = warm_ns.max(t0.elapsed().as_nanos() as u64 / 8);
+        crate::batches::run::<anyhow::Error>(&mut r, batch, first_ns, |n, r| {
             let (verdict, mean_ns) = self.test_run(packet, n)?;
             let outcome = BenchOutcome::of_verdict(verdict as i32);
             for _ in 0..n {
                 r.count(outcome);
             }
             r.verdict = verdict;
-            left -= n;
-            call_ns = mean_ns.max(1);
-            per_call.push(r.add_batch(n, mean_ns * n as u64));
-        }
-        r.summarise(&mut per_call);
+            Ok(mean_ns * n as u64)
+        })?;
         Ok(r)
     }
 

@@ -104,9 +104,7 @@ impl Device {
     }
 
     pub fn attach(&self, name: &str, point: &str, priority: i32, detach: bool) -> Result<()> {
-        let (family, hook) = ioctl::parse_attach_point(point).ok_or_else(|| {
-            anyhow!("bad attach point '{point}': use ipv4|ipv6 : prerouting|input|forward|output|postrouting, e.g. ipv4:input")
-        })?;
+        let (family, hook) = attach_point(point)?;
         let mut req = ioctl::AttachReq {
             name: prog_name(name)?,
             family,
@@ -202,6 +200,14 @@ impl Device {
             &mut req,
         )
     }
+}
+
+/// `(family, hook)` of an attach point such as `ipv4:input`, or an error
+/// that lists the valid ones (for kwasm, eBPF and native attachments alike).
+pub fn attach_point(point: &str) -> Result<(u32, u32)> {
+    ioctl::parse_attach_point(point).ok_or_else(|| {
+        anyhow!("bad attach point '{point}': use ipv4|ipv6 : prerouting|input|forward|output|postrouting, e.g. ipv4:input")
+    })
 }
 
 /// A `BENCH` request: `repeat` calls of `name`'s `filter` on `packet`.

@@ -5,6 +5,7 @@
 //! - [`kmod`]: wrapping a `.kw`'s code and metadata as a kernel module;
 //! - [`program`]: loading and unloading programs, with errors that say what
 //!   to do;
+//! - [`batches`]: the bench batching the userspace-driven runners share;
 //! - `bpf` (cargo feature `bpf`): eBPF reference programs for `kwasm bench`;
 //! - [`native`]: the client of `native_bench.ko`, the native C baseline of
 //!   `kwasm bench`;
@@ -13,6 +14,7 @@
 //!
 //! Nothing here links the compiler: a `.kw` is compiled by `kwasmc`.
 
+pub mod batches;
 #[cfg(feature = "bpf")]
 pub mod bpf;
 pub mod device;

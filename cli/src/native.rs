@@ -229,11 +229,7 @@ pub fn explain(what: &str, e: io::Error) -> anyhow::Error {
 /// style, as `kwasm attach`) with `priority`: the hook path of the bench,
 /// where `accept` is the empty hook.
 pub fn attach(filter: &str, point: &str, priority: i32, detach: bool) -> Result<()> {
-    let (family, hooknum) = ioctl::parse_attach_point(point).ok_or_else(|| {
-        anyhow!(
-            "bad attach point '{point}': use ipv4|ipv6 : prerouting|input|forward|output|postrouting"
-        )
-    })?;
+    let (family, hooknum) = crate::device::attach_point(point)?;
     let req = AttachReq {
         filter: filter_id(filter)?,
         family,
@@ -274,20 +270,14 @@ pub fn bench_native(filter: &str, packet: &[u8], repeat: u32, batch: u32) -> Res
         cpu: unsafe { libc::sched_getcpu() }.max(0) as u32,
         ..Default::default()
     };
-    let mut call_ns = run(1)?.ns;
-    let mut per_call = Vec::new();
-    let mut left = repeat;
-    while left > 0 {
-        let n = left.min(ioctl::bench_batch_size(batch, repeat, call_ns));
+    let first_ns = run(1)?.ns;
+    crate::batches::run::<anyhow::Error>(&mut r, batch, first_ns, |n, r| {
         let out = run(n)?;
         r.accepts += out.accepts;
         r.drops += out.drops;
         r.verdict = out.verdict;
-        left -= n;
-        call_ns = out.ns / n as u64;
-        per_call.push(r.add_batch(n, out.ns));
-    }
-    r.summarise(&mut per_call);
+        Ok(out.ns)
+    })?;
     Ok(r)
 }
 

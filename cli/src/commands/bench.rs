@@ -507,9 +507,7 @@ fn bench_hook(ctx: &Ctx, a: &BenchArgs, point: &str, packet: &[u8]) -> Result<()
         };
         ("native", hook::measure(&mut h, &d, packets)?)
     } else {
-        ioctl::parse_attach_point(point).ok_or_else(|| {
-            anyhow!("--hook {point}: use ipv4|ipv6 : prerouting|input|forward|output|postrouting")
-        })?;
+        device::attach_point(point)?;
         let dev = ctx.device()?;
         let times = if is_file_arg(&a.program) {
             let file = PathBuf::from(&a.program);
@@ -577,9 +575,7 @@ fn bpf_hook(
             Ok(())
         }
     }
-    let (family, hook) = ioctl::parse_attach_point(point).ok_or_else(|| {
-        anyhow!("--hook {point}: use ipv4|ipv6 : prerouting|input|forward|output|postrouting")
-    })?;
+    let (family, hook) = device::attach_point(point)?;
     let mut h = BpfHook {
         prog: kwasm::bpf::BpfProgram::load(obj)?,
         family,
@@ -733,21 +729,14 @@ fn bench_user(file: &Path, packet: &[u8], repeat: u32, batch: u32) -> Result<Ben
     };
     let t0 = Instant::now();
     call(&mut BenchReq::default())?;
-    let mut call_ns = t0.elapsed().as_nanos() as u64;
-    let mut per_call = Vec::new();
-    let mut left = repeat;
-    while left > 0 {
-        let n = left.min(ioctl::bench_batch_size(batch, repeat, call_ns));
+    let first_ns = t0.elapsed().as_nanos() as u64;
+    kwasm::batches::run::<Failure>(&mut r, batch, first_ns, |n, r| {
         let t0 = Instant::now();
         for _ in 0..n {
-            call(&mut r)?;
+            call(r)?;
         }
-        let ns = t0.elapsed().as_nanos() as u64;
-        left -= n;
-        call_ns = ns / n as u64;
-        per_call.push(r.add_batch(n, ns));
-    }
-    r.summarise(&mut per_call);
+        Ok(t0.elapsed().as_nanos() as u64)
+    })?;
     Ok(r)
 }
 

@@ -129,11 +129,7 @@ pub fn load(ctx: &Ctx, a: &LoadArgs) -> Result<()> {
         );
     }
     for p in &a.attach {
-        if ioctl::parse_attach_point(p).is_none() {
-            bail!(
-                "bad attach point '{p}': use ipv4|ipv6 : prerouting|input|forward|output|postrouting, e.g. ipv4:input"
-            );
-        }
+        kwasm::device::attach_point(p)?;
     }
     let (text, meta) = raw_sections(&bytes).map_err(|e| anyhow!("{file}: {e}"))?;
     let config = load_config(
