@@ -2,6 +2,7 @@
 //! tools (`kwasm-tools`) both need to talk to `kwasm.ko`.
 //!
 //! - [`device`]: the `/dev/kwasm` client (typed ioctls, the module syscalls);
+//! - [`packet`]: the benches' IPv4/UDP and DNS packets;
 //! - [`kmod`]: wrapping a `.kw`'s code and metadata as a kernel module;
 //! - [`program`]: loading and unloading programs, with errors that say what
 //!   to do;
@@ -20,6 +21,7 @@ pub mod bpf;
 pub mod device;
 pub mod kmod;
 pub mod native;
+pub mod packet;
 pub mod program;
 
 use anyhow::{Result, bail};

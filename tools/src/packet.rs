@@ -67,18 +67,6 @@ fn dns_query(name: &str) -> Result<Vec<u8>> {
     Ok(m)
 }
 
-/// The IPv4 header checksum of `h`.
-fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// The packet `a` describes.
 pub fn build(a: &PacketArgs) -> Result<Vec<u8>> {
     let payload = match (&a.dns_query, a.dns_pointer) {
@@ -139,7 +127,7 @@ pub fn build(a: &PacketArgs) -> Result<Vec<u8>> {
         let mut p = vec![
             0x45, 0, t[0], t[1], 0, 0, f[0], f[1], 64, proto, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
         ];
-        let c = ipv4_checksum(&p).to_be_bytes();
+        let c = kwasm::packet::ipv4_checksum(&p).to_be_bytes();
         p[10..12].copy_from_slice(&c);
         p.extend_from_slice(&l4);
         p
@@ -190,7 +178,7 @@ mod tests {
         assert_eq!((p[0], p[9]), (0x45, 17));
         assert_eq!(u16::from_be_bytes([p[2], p[3]]) as usize, p.len());
         assert_eq!(
-            ipv4_checksum(&p[..20]),
+            kwasm::packet::ipv4_checksum(&p[..20]),
             0,
             "a valid header sums to all ones"
         );

@@ -217,7 +217,7 @@ pub fn view(
 #[cfg(test)]
 mod tests {
     use super::Datagram;
-    use crate::commands::bench::udp_packet;
+    use kwasm::packet::udp_packet;
 
     #[test]
     fn datagram_of_the_bench_packet() {
