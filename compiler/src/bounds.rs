@@ -1,11 +1,21 @@
 //! Explicit bounds checks for linear memory.
 //!
 //! There are no guard pages in the kernel (a fault in softirq context cannot
-//! be recovered), so every access checks its whole range against the
-//! current length: with `ea = zext64(addr) + offset`, trap with
-//! `MemoryOutOfBounds` unless `ea + size <= length`. Everything is computed
-//! in 64 bits: `addr < 2^32`, `offset < 2^32` and `size <= 8`, so the sum
-//! cannot overflow.
+//! be recovered), so every access is proven in bounds before it is made:
+//! with `ea = zext64(addr) + offset`, trap with `MemoryOutOfBounds` unless
+//! `ea + size <= length`. Everything is computed in 64 bits: `addr < 2^32`,
+//! `offset < 2^32` and `size <= 8`, so the sum cannot overflow.
+//!
+//! Two facts let most accesses in hot code skip the compare and branch:
+//! - **Memory never shrinks**, and never starts below its declared minimum.
+//!   An address whose largest possible value (from the instructions that
+//!   computed it, [`max_u32`]) plus `offset + size` is within the minimum
+//!   needs no check at all: a table lookup `t[x & 0xff]`, a constant
+//!   address.
+//! - For the same reason **a check stays true**: once `addr + e <= length`
+//!   held on every path to a point, any access to `addr` ending at or below
+//!   `e` is in bounds there ([`Checks`], scoped by the translator to the
+//!   code the check dominates).
 //!
 //! **Speculation (DESIGN 12).** The trap branch alone does not stop a CPU
 //! that mispredicts it from loading out of bounds and leaking the value
@@ -16,9 +26,17 @@
 //! access goes to address 0, which is never mapped. Architecturally the
 //! branch has already trapped, so the generated code still never faults
 //! (DESIGN 2). The constant offset is folded into the guarded address, so a
-//! misspeculated access is at exactly 0 and not at `offset`.
+//! misspeculated access is at exactly 0 and not at `offset`. An access
+//! covered by an earlier check is guarded by that check's condition (a
+//! compare and a `cmov`, no branch). An access proven below the minimum
+//! needs no guard: its bound holds for every value the instructions can
+//! produce, speculated or not.
 
-use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types};
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::{
+    DataFlowGraph, InstBuilder, InstructionData, Opcode, Value, ValueDef, condcodes::IntCC, types,
+};
 use cranelift_frontend::FunctionBuilder;
 use kwasm_abi::trap::TrapCode;
 
@@ -31,6 +49,128 @@ pub struct HeapAddr {
     pub offset: i32,
 }
 
+/// One check made: `zext64(addr) + end <= length` held, and `oob` is the
+/// condition the trap branch tested (false on the path that got here).
+#[derive(Clone, Copy)]
+struct Check {
+    end: u64,
+    oob: Value,
+}
+
+/// The heap checks that dominate the point being translated, by address
+/// value. The translator takes a [`Checks::mark`] when it opens a `block`,
+/// `loop` or `if` and [`Checks::undo_to`] it at `else` and `end`: a check
+/// made inside a construct does not dominate the code after it (a branch
+/// may leave the construct before reaching it), while one made before it
+/// dominates everything inside.
+#[derive(Default)]
+pub struct Checks {
+    by_addr: HashMap<Value, Check>,
+    /// What each record replaced, to undo it.
+    log: Vec<(Value, Option<Check>)>,
+}
+
+impl Checks {
+    pub fn mark(&self) -> usize {
+        self.log.len()
+    }
+
+    pub fn undo_to(&mut self, mark: usize) {
+        while self.log.len() > mark {
+            let Some((addr, prev)) = self.log.pop() else {
+                break;
+            };
+            match prev {
+                Some(c) => self.by_addr.insert(addr, c),
+                None => self.by_addr.remove(&addr),
+            };
+        }
+    }
+
+    fn covering(&self, addr: Value, end: u64) -> Option<Check> {
+        self.by_addr.get(&addr).copied().filter(|c| c.end >= end)
+    }
+
+    fn record(&mut self, addr: Value, check: Check) {
+        let prev = self.by_addr.insert(addr, check);
+        self.log.push((addr, prev));
+    }
+}
+
+/// How deep [`max_u32`] looks through the instructions behind a value.
+const RANGE_DEPTH: u32 = 6;
+
+/// An upper bound on the i32 `v` read as unsigned, from the instructions
+/// that computed it, or `None` when nothing better than `u32::MAX` is known
+/// (block parameters, for example: a loop variable).
+pub fn max_u32(dfg: &DataFlowGraph, v: Value) -> Option<u64> {
+    bound(dfg, v, RANGE_DEPTH).filter(|&m| m < u64::from(u32::MAX))
+}
+
+fn bound(dfg: &DataFlowGraph, v: Value, depth: u32) -> Option<u64> {
+    const FULL: u64 = u32::MAX as u64;
+    if depth == 0 || dfg.value_type(v) != types::I32 {
+        return None;
+    }
+    let ValueDef::Result(inst, 0) = dfg.value_def(v) else {
+        return None;
+    };
+    let of = |x: Value| bound(dfg, x, depth - 1);
+    let constant = |x: Value| match dfg.value_def(x) {
+        ValueDef::Result(i, 0) => match dfg.insts[i] {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(imm.bits() as u64 & FULL),
+            _ => None,
+        },
+        _ => None,
+    };
+    let b = match dfg.insts[inst] {
+        InstructionData::UnaryImm {
+            opcode: Opcode::Iconst,
+            imm,
+        } => imm.bits() as u64 & FULL,
+        InstructionData::Load { opcode, .. } => match opcode {
+            Opcode::Uload8 => 0xff,
+            Opcode::Uload16 => 0xffff,
+            _ => return None,
+        },
+        InstructionData::Binary {
+            opcode,
+            args: [x, y],
+        } => match opcode {
+            Opcode::Band => match (of(x), of(y)) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b)?,
+            },
+            // Or and xor never set a bit above the highest of either side.
+            Opcode::Bor | Opcode::Bxor => {
+                let m = of(x)?.max(of(y)?);
+                (m + 1).next_power_of_two() - 1
+            }
+            Opcode::Iadd => of(x)? + of(y)?,
+            // Shift counts are taken modulo 32, as in wasm.
+            Opcode::Ushr => of(x).unwrap_or(FULL) >> (constant(y)? & 31),
+            Opcode::Ishl => of(x)? << (constant(y)? & 31),
+            Opcode::Udiv => of(x).unwrap_or(FULL) / constant(y)?.max(1),
+            Opcode::Urem => match (of(x), constant(y)) {
+                (Some(a), Some(c)) if c > 0 => a.min(c - 1),
+                (None, Some(c)) if c > 0 => c - 1,
+                (a, _) => a?,
+            },
+            _ => return None,
+        },
+        InstructionData::Ternary {
+            opcode: Opcode::Select,
+            args: [_, x, y],
+        } => of(x)?.max(of(y)?),
+        _ => return None,
+    };
+    // Anything past 32 bits wrapped (an add or shift overflowed): unknown.
+    (b <= FULL).then_some(b)
+}
+
 /// Check `[addr + offset, addr + offset + size)` against the memory length
 /// and return the native address to access.
 pub fn heap_addr(
@@ -40,26 +180,56 @@ pub fn heap_addr(
     offset: u64,
     size: u32,
 ) -> HeapAddr {
-    let (base, len) = env.memory_base_len(b);
-    let addr64 = b.ins().uextend(types::I64, addr);
     // `offset + size` fits comfortably: offset <= u32::MAX after validation.
     let end_off = offset.saturating_add(u64::from(size));
+
+    if max_u32(&b.func.dfg, addr).is_some_and(|m| m + end_off <= env.min_memory_bytes()) {
+        let (base, _) = env.memory_base_len(b);
+        let addr64 = b.ins().uextend(types::I64, addr);
+        let native = b.ins().iadd(base, addr64);
+        return with_offset(b, native, offset);
+    }
+
+    if let Some(c) = env.checks.covering(addr, end_off) {
+        let (base, _) = env.memory_base_len(b);
+        let addr64 = b.ins().uextend(types::I64, addr);
+        let native = b.ins().iadd(base, addr64);
+        if !env.spectre_guards {
+            return with_offset(b, native, offset);
+        }
+        return guarded(b, c.oob, native, offset);
+    }
+
+    let (base, len) = env.memory_base_len(b);
+    let addr64 = b.ins().uextend(types::I64, addr);
     let end = b.ins().iadd_imm_u(addr64, end_off as i64);
     let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
+    env.checks.record(addr, Check { end: end_off, oob });
     let native = b.ins().iadd(base, addr64);
     if env.spectre_guards {
-        let ea = if offset == 0 {
-            native
-        } else {
-            b.ins().iadd_imm_u(native, offset as i64)
-        };
-        let null = b.ins().iconst(PTR, 0);
-        return HeapAddr {
-            addr: b.ins().select_spectre_guard(oob, null, ea),
-            offset: 0,
-        };
+        return guarded(b, oob, native, offset);
     }
+    with_offset(b, native, offset)
+}
+
+/// `select_spectre_guard(oob, 0, native + offset)`: the offset is folded in
+/// so that a misspeculated access is at exactly 0.
+fn guarded(b: &mut FunctionBuilder<'_>, oob: Value, native: Value, offset: u64) -> HeapAddr {
+    let ea = if offset == 0 {
+        native
+    } else {
+        b.ins().iadd_imm_u(native, offset as i64)
+    };
+    let null = b.ins().iconst(PTR, 0);
+    HeapAddr {
+        addr: b.ins().select_spectre_guard(oob, null, ea),
+        offset: 0,
+    }
+}
+
+/// `native` with `offset` in the instruction when it fits.
+fn with_offset(b: &mut FunctionBuilder<'_>, native: Value, offset: u64) -> HeapAddr {
     match i32::try_from(offset) {
         Ok(off) => HeapAddr {
             addr: native,

@@ -6,10 +6,15 @@
 //! alias analysis can keep e.g. the memory base in a register across heap
 //! stores while still reloading it after calls (which may grow memory):
 //! - `heap`: linear memory contents;
-//! - `memory`: the `VmMemory` fields (base, length);
+//! - `memory`: the `VmMemory` length, which grows. The base never moves
+//!   after instantiation (`kwasm_abi::vmctx::memory`), so it is loaded as a
+//!   constant; the length lives in an SSA variable reloaded after calls
+//!   that can grow memory;
 //! - `table`/`elems`: the `VmTable` fields and table contents;
 //! - `globals`: global slots;
-//! - `fuel`: the fuel counter;
+//! - `fuel`: the fuel counter, read and written only around calls to other
+//!   wasm functions and at returns: inside a function the count lives in an
+//!   SSA variable ([`FuncEnv::consume_fuel`]), as Wasmtime keeps it;
 //! - `constant`: fields that never change while code runs (trap handler,
 //!   libcall table, imports, type ids, stack limit, pointers to imported
 //!   entities), which are also `readonly`;
@@ -23,7 +28,7 @@ use cranelift_codegen::ir::{
     MemFlagsData, Signature, Type, UserExternalName, Value, condcodes::IntCC, types,
 };
 use cranelift_codegen::isa::CallConv;
-use cranelift_frontend::FunctionBuilder;
+use cranelift_frontend::{FunctionBuilder, Variable};
 use kwasm_abi::fuel::{self, HostCost};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::types::ValType;
@@ -104,6 +109,16 @@ pub struct FuncEnv<'m, 'a> {
     /// Guard checked heap addresses and table indices against speculative
     /// out-of-bounds use (DESIGN 12; see [`crate::bounds`]).
     pub spectre_guards: bool,
+    /// Heap checks already made on the current path ([`crate::bounds`]).
+    pub checks: crate::bounds::Checks,
+    /// Fuel left. Flushed to `VmCtx` before calls to wasm functions and
+    /// before returns (the only code that reads it there is another wasm
+    /// function), reloaded after those calls. Traps need no flush: nothing
+    /// reads the counter after one.
+    fuel: Variable,
+    /// The memory's current length, when the body accesses memory:
+    /// reloaded after every call that can grow it.
+    mem_len: Option<Variable>,
     wasm_sigs: HashMap<u32, ir::SigRef>,
     libcall_sigs: HashMap<u32, ir::SigRef>,
     direct: HashMap<u32, ir::FuncRef>,
@@ -115,11 +130,15 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         module: &'m ModuleInfo<'a>,
         layout: VmCtxLayout,
         func_index: u32,
-        call_conv: CallConv,
+        cfg: &crate::translate::TranslateConfig,
         vmctx: Value,
-        spectre_guards: bool,
+        uses_memory: bool,
     ) -> Self {
-        FuncEnv {
+        let (call_conv, spectre_guards) = (cfg.call_conv, cfg.spectre_guards);
+        let fuel = builder.declare_var(types::I64);
+        let mem_len =
+            (uses_memory && module.memory.is_some()).then(|| builder.declare_var(types::I64));
+        let mut env = FuncEnv {
             module,
             layout,
             func_index,
@@ -128,18 +147,28 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             regions: Regions::new(builder.func),
             traps: TrapBlocks::new(func_index, call_conv),
             spectre_guards,
+            checks: crate::bounds::Checks::default(),
+            fuel,
+            mem_len,
             wasm_sigs: HashMap::new(),
             libcall_sigs: HashMap::new(),
             direct: HashMap::new(),
-        }
+        };
+        env.reload_fuel_and_length(builder);
+        env
     }
 
     pub fn flags(&self, region: AliasRegion) -> MemFlagsData {
         MemFlagsData::trusted().with_alias_region(Some(region))
     }
 
+    /// Fields that never change while code runs. `can_move` lets the
+    /// optimiser treat their loads as pure: merge repeats and hoist them
+    /// out of loops (`VmCtx` is valid for the whole call).
     pub fn constant_flags(&self) -> MemFlagsData {
-        self.flags(self.regions.constant).with_readonly()
+        self.flags(self.regions.constant)
+            .with_readonly()
+            .with_can_move()
     }
 
     /// Linear memory accesses: in bounds by construction, maybe unaligned.
@@ -164,23 +193,38 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         }
     }
 
-    /// Current `(base, length)` of linear memory. Loaded at each use; alias
-    /// analysis removes the repeats that no call separates.
-    pub fn memory_base_len(&self, b: &mut FunctionBuilder<'_>) -> (Value, Value) {
+    /// Current `(base, length)` of linear memory. The base is a constant
+    /// (it never moves); the length is the variable, or a load in a body
+    /// that does not access memory itself (a host call's charge).
+    pub fn memory_base_len(&mut self, b: &mut FunctionBuilder<'_>) -> (Value, Value) {
         let (p, off) = self.memory_def(b);
-        let f = self.flags(self.regions.memory);
-        let base = b.ins().load(PTR, f, p, (off + memory::BASE) as i32);
-        let len = b
+        let base = b
             .ins()
-            .load(types::I64, f, p, (off + memory::LENGTH) as i32);
-        (base, len)
+            .load(PTR, self.constant_flags(), p, (off + memory::BASE) as i32);
+        (base, self.memory_len(b))
     }
 
-    pub fn memory_len(&self, b: &mut FunctionBuilder<'_>) -> Value {
+    pub fn memory_len(&mut self, b: &mut FunctionBuilder<'_>) -> Value {
+        match self.mem_len {
+            Some(v) => b.use_var(v),
+            None => self.load_memory_len(b),
+        }
+    }
+
+    fn load_memory_len(&self, b: &mut FunctionBuilder<'_>) -> Value {
         let (p, off) = self.memory_def(b);
         let f = self.flags(self.regions.memory);
         b.ins()
             .load(types::I64, f, p, (off + memory::LENGTH) as i32)
+    }
+
+    /// The declared minimum size of memory in bytes: a lower bound on its
+    /// length for the whole run (memory never shrinks, and an imported
+    /// memory is at least as large as the import declares).
+    pub fn min_memory_bytes(&self) -> u64 {
+        self.module
+            .memory
+            .map_or(0, |m| u64::from(m.min) * kwasm_abi::vmctx::WASM_PAGE_SIZE)
     }
 
     // ---- tables -------------------------------------------------------
@@ -283,10 +327,13 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let type_index = self.module.funcs[f as usize];
         let sig = self.wasm_sig(b, type_index);
         let mut full = Vec::with_capacity(args.len() + 1);
+        let host = self.module.host_func(f);
+        if let Some(hf) = host {
+            self.charge_host_call(b, hf.cost, args);
+        } else {
+            self.flush_fuel(b);
+        }
         let inst = if self.module.is_imported_func(f) {
-            if let Some(hf) = self.module.host_func(f) {
-                self.charge_host_call(b, hf.cost, args);
-            }
             let off = self.layout.imported_func(f);
             let code = self.load_constant(b, PTR, off + import_func::CODE);
             let callee_vmctx = self.load_constant(b, PTR, off + import_func::VMCTX);
@@ -314,7 +361,13 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
             full.extend_from_slice(args);
             b.ins().call(fref, &full)
         };
-        b.inst_results(inst).to_vec()
+        let results = b.inst_results(inst).to_vec();
+        // Host functions neither grow memory nor touch the fuel counter
+        // (their cost was charged above).
+        if host.is_none() {
+            self.reload_fuel_and_length(b);
+        }
+        results
     }
 
     /// `call_indirect (type t) (table x)` with the checks of the contract.
@@ -341,8 +394,11 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let mut full = Vec::with_capacity(args.len() + 1);
         full.push(callee_vmctx);
         full.extend_from_slice(args);
+        self.flush_fuel(b);
         let inst = b.ins().call_indirect(sig, code, &full);
-        b.inst_results(inst).to_vec()
+        let results = b.inst_results(inst).to_vec();
+        self.reload_fuel_and_length(b);
+        results
     }
 
     /// Call libcall `index` (`kwasm_abi::vmctx::libcall`) with `args`
@@ -377,7 +433,17 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         full.push(self.vmctx);
         full.extend_from_slice(args);
         let inst = b.ins().call_indirect(sig, f, &full);
-        b.inst_results(inst).to_vec()
+        let results = b.inst_results(inst).to_vec();
+        // Libcalls never run wasm code or read the fuel counter (bulk
+        // operations are charged before the call); only `memory.grow`
+        // changes the memory's length.
+        if index == kwasm_abi::vmctx::libcall::MEMORY_GROW
+            && let Some(v) = self.mem_len
+        {
+            let len = self.load_memory_len(b);
+            b.def_var(v, len);
+        }
+        results
     }
 
     /// Call a libcall that returns a status, trapping with it when non-zero.
@@ -475,20 +541,38 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         }
     }
 
-    /// One load, one subtraction, one store and one branch: the decremented
-    /// value is stored before the check (so after `OutOfFuel` the counter is
-    /// negative).
+    /// One subtraction and one branch on the fuel variable.
     fn subtract_fuel(
         &mut self,
         b: &mut FunctionBuilder<'_>,
         sub: impl FnOnce(&mut FunctionBuilder<'_>, Value) -> Value,
     ) {
-        let f = self.flags(self.regions.fuel);
-        let fuel = b.ins().load(types::I64, f, self.vmctx, header::FUEL as i32);
-        let left = sub(b, fuel);
-        b.ins().store(f, left, self.vmctx, header::FUEL as i32);
+        let have = b.use_var(self.fuel);
+        let left = sub(b, have);
+        b.def_var(self.fuel, left);
         let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
         self.traps.trap_if(b, out, TrapCode::OutOfFuel);
+    }
+
+    /// Store the fuel variable to `VmCtx`, where a called wasm function (or
+    /// the caller, after a return) takes it from.
+    pub fn flush_fuel(&mut self, b: &mut FunctionBuilder<'_>) {
+        let f = self.flags(self.regions.fuel);
+        let left = b.use_var(self.fuel);
+        b.ins().store(f, left, self.vmctx, header::FUEL as i32);
+    }
+
+    /// Load the fuel counter and the memory's length into their variables:
+    /// at entry, and after a call to a wasm function (which spends fuel and
+    /// may grow memory).
+    fn reload_fuel_and_length(&mut self, b: &mut FunctionBuilder<'_>) {
+        let f = self.flags(self.regions.fuel);
+        let fuel = b.ins().load(types::I64, f, self.vmctx, header::FUEL as i32);
+        b.def_var(self.fuel, fuel);
+        if let Some(v) = self.mem_len {
+            let len = self.load_memory_len(b);
+            b.def_var(v, len);
+        }
     }
 
     /// Trap with `StackOverflow` unless `sp >= stack_limit + pad`.

@@ -38,6 +38,9 @@ pub struct ControlFrame {
     pub num_results: usize,
     /// Whether anything jumps to `next` (a branch or falling off the end).
     pub next_reachable: bool,
+    /// [`crate::bounds::Checks::mark`] when the construct opened: checks
+    /// made inside it are forgotten at its `else` and `end`.
+    pub checks_mark: usize,
 }
 
 impl ControlFrame {

@@ -98,6 +98,28 @@ pub fn fuel_regions(mut ops: OperatorsReader<'_>) -> Result<FuelRegions, Compile
     Ok(r)
 }
 
+/// Whether a body reads or writes linear memory or its size itself (then
+/// its length is kept in a variable from entry on; see [`FuncEnv`]).
+fn accesses_memory(mut ops: OperatorsReader<'_>) -> Result<bool, CompileError> {
+    use Operator::*;
+    while !ops.eof() {
+        let op = ops.read().map_err(wp)?;
+        let memory = match op {
+            MemorySize { .. }
+            | MemoryGrow { .. }
+            | MemoryFill { .. }
+            | MemoryCopy { .. }
+            | MemoryInit { .. } => true,
+            TableGet { .. } | TableSet { .. } => false,
+            _ => op_class(&op) == OpClass::MemoryAccess,
+        };
+        if memory {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// How fuel weighs an operator: memory and table accesses and calls cost
 /// more than arithmetic (`kwasm_abi::fuel`).
 fn op_class(op: &Operator<'_>) -> OpClass {
@@ -157,16 +179,9 @@ pub fn translate_function(
         b.seal_block(entry);
         let params = b.block_params(entry).to_vec();
         let vmctx = params[0];
-        let env = FuncEnv::new(
-            &mut b,
-            module,
-            layout,
-            func_index,
-            cfg.call_conv,
-            vmctx,
-            cfg.spectre_guards,
-        );
         let ops = body.get_operators_reader().map_err(|e| in_func(wp(e)))?;
+        let uses_memory = accesses_memory(ops.clone()).map_err(in_func)?;
+        let env = FuncEnv::new(&mut b, module, layout, func_index, cfg, vmctx, uses_memory);
         let regions = fuel_regions(ops.clone()).map_err(in_func)?;
         let mut t = Translator {
             env,
@@ -212,6 +227,7 @@ pub fn translate_function(
             num_params: 0,
             num_results: ty.results.len(),
             next_reachable: false,
+            checks_mark: 0,
         });
 
         let mut ops = ops;
@@ -223,6 +239,7 @@ pub fn translate_function(
         if t.reachable {
             // The final `end` switched to `exit` and pushed the results.
             let results = t.stack.pop_n(ty.results.len());
+            t.env.flush_fuel(&mut b);
             b.ins().return_(&results);
         }
         t.env.traps.finish(&mut b, vmctx);
@@ -509,6 +526,8 @@ impl Translator<'_, '_> {
         };
         *has_else = true;
         let params = params.clone();
+        let mark = frame.checks_mark;
+        self.env.checks.undo_to(mark);
         let (next, nres, height) = (frame.next, frame.num_results, frame.height);
         if self.reachable {
             frame.next_reachable = true;
@@ -530,6 +549,7 @@ impl Translator<'_, '_> {
         let Some(mut frame) = self.control.frames.pop() else {
             return;
         };
+        self.env.checks.undo_to(frame.checks_mark);
         if self.reachable {
             let args: Vec<BlockArg> = self
                 .stack
@@ -632,6 +652,7 @@ impl Translator<'_, '_> {
             }
             O::Nop => {}
             O::Block { blockty } => {
+                let checks_mark = self.env.checks.mark();
                 let (params, results) = self.block_types(*blockty)?;
                 let next = Self::block_with_params(b, &results);
                 self.control.frames.push(ControlFrame {
@@ -641,9 +662,11 @@ impl Translator<'_, '_> {
                     num_params: params.len(),
                     num_results: results.len(),
                     next_reachable: false,
+                    checks_mark,
                 });
             }
             O::Loop { blockty } => {
+                let checks_mark = self.env.checks.mark();
                 let (params, results) = self.block_types(*blockty)?;
                 let header = Self::block_with_params(b, &params);
                 let next = Self::block_with_params(b, &results);
@@ -666,9 +689,11 @@ impl Translator<'_, '_> {
                     num_params: params.len(),
                     num_results: results.len(),
                     next_reachable: false,
+                    checks_mark,
                 });
             }
             O::If { blockty } => {
+                let checks_mark = self.env.checks.mark();
                 let cond = self.stack.pop();
                 let (params, results) = self.block_types(*blockty)?;
                 let then_block = b.create_block();
@@ -689,6 +714,7 @@ impl Translator<'_, '_> {
                     num_params: params.len(),
                     num_results: results.len(),
                     next_reachable: false,
+                    checks_mark,
                 });
             }
             O::Else => self.op_else(b),
@@ -713,6 +739,7 @@ impl Translator<'_, '_> {
             O::Return => {
                 let n = self.control.frames[0].num_results;
                 let results = self.stack.top(n).to_vec();
+                self.env.flush_fuel(b);
                 b.ins().return_(&results);
                 self.reachable = false;
             }
@@ -1097,7 +1124,7 @@ mod tests {
         let mut at = 0;
         let mut out = Vec::new();
         for l in f.split_inclusive('\n') {
-            if l.contains(&format!(" = {op} "))
+            if (l.contains(&format!(" = {op} ")) || l.contains(&format!(" = {op}.")))
                 && let Some((_, c)) = l.trim_end().rsplit_once(" = ")
                 && let Ok(c) = c.parse::<i64>()
             {
@@ -1106,6 +1133,13 @@ mod tests {
             at += l.len();
         }
         out
+    }
+
+    /// Stores of the fuel variable to `VmCtx` (alias region 6, `fuel`).
+    fn fuel_stores(f: &str) -> usize {
+        f.lines()
+            .filter(|l| l.contains("store") && l.contains("region5 "))
+            .count()
     }
 
     /// The constant fuel charges (`fuel + -units`), in order.
@@ -1128,7 +1162,10 @@ mod tests {
     fn prologue_checks_stack_then_fuel() {
         let f = &clif("(module (func))")[0];
         let sp = f.find("get_stack_pointer").unwrap();
-        let fuel = f.find("store notrap").unwrap();
+        let (fuel, _) = with_imm(f, "iadd")
+            .into_iter()
+            .find(|(_, c)| *c < 0)
+            .unwrap();
         assert!(sp < fuel, "{f}");
         assert!(f.contains("icmp ult"), "{f}");
         assert!(f.contains("iconst.i32 9"), "StackOverflow code:\n{f}");
@@ -1140,8 +1177,9 @@ mod tests {
     #[test]
     fn loops_consume_fuel() {
         let f = &clif("(module (func (loop (br 0))))")[0];
-        // One fuel store at entry, one at the loop header.
-        assert_eq!(count(f, "store "), 2, "{f}");
+        // Fuel stays in a variable: the loop never returns or calls, so
+        // nothing stores it.
+        assert_eq!(fuel_stores(f), 0, "{f}");
         // Entry: `loop` and the two `end`s; the loop: its `br`.
         assert_eq!(charges(f), [3 * PER_OP, PER_OP], "{f}");
     }
@@ -1166,7 +1204,8 @@ mod tests {
                 (i32.mul (i32.add (local.get 0) (i32.const 1)) (local.get 0))))",
         )[0];
         assert_eq!(charges(f), [6 * PER_OP], "{f}");
-        assert_eq!(count(f, "store "), 1, "{f}");
+        // The count is stored once, at the return.
+        assert_eq!(fuel_stores(f), 1, "{f}");
     }
 
     #[test]
@@ -1327,6 +1366,61 @@ mod tests {
         let f = &clif_with(wat, false)[0];
         assert!(!f.contains("select_spectre_guard"), "{f}");
         assert!(f.contains("+16"), "{f}");
+    }
+
+    #[test]
+    fn addresses_below_the_minimum_memory_are_not_checked() {
+        // `x & 255` scaled by 4 plus 1024 ends below 64 KiB: no compare, no
+        // guard, the offset in the load.
+        let f = &clif(
+            "(module (memory 1)
+               (func (param i32) (result i32)
+                 (i32.load offset=1024 (i32.shl (i32.and (local.get 0) (i32.const 255))
+                                                (i32.const 2)))))",
+        )[0];
+        assert_eq!(count(f, "icmp ugt"), 0, "{f}");
+        assert!(!f.contains("select_spectre_guard"), "{f}");
+        assert!(f.contains("+1024"), "{f}");
+        // The same past the minimum (or with no minimum) is checked.
+        for wat in [
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.load offset=64513 (i32.shl (i32.and (local.get 0) (i32.const 255))
+                                                (i32.const 2)))))",
+            "(module (memory 0 1) (func (result i32) (i32.load (i32.const 0))))",
+        ] {
+            let f = &clif(wat)[0];
+            assert_eq!(count(f, "icmp ugt"), 1, "{f}");
+            assert_eq!(count(f, "select_spectre_guard"), 1, "{f}");
+        }
+    }
+
+    #[test]
+    fn a_dominating_check_covers_narrower_accesses() {
+        let f = &clif(
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.add (i32.load offset=8 (local.get 0)) (i32.load offset=4 (local.get 0)))))",
+        )[0];
+        // One compare and branch; both addresses guarded by its condition.
+        let cmp = lines_with(f, &["icmp ugt"]);
+        assert_eq!(cmp.len(), 1, "{f}");
+        let cond = defined(cmp[0]);
+        let guards = lines_with(f, &["select_spectre_guard"]);
+        assert_eq!(guards.len(), 2, "{f}");
+        for g in guards {
+            assert_eq!(operands(g, "select_spectre_guard")[0], cond, "{f}");
+        }
+        // A wider access after a narrower one, or one after an `if` whose
+        // arm checked, is checked again.
+        for wat in [
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.add (i32.load offset=4 (local.get 0)) (i32.load offset=8 (local.get 0)))))",
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (if (local.get 1) (then (drop (i32.load (local.get 0)))))
+               (i32.load (local.get 0))))",
+        ] {
+            let f = &clif(wat)[0];
+            assert_eq!(count(f, "icmp ugt"), 2, "{f}");
+        }
     }
 
     #[test]

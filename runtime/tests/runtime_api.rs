@@ -430,3 +430,97 @@ fn memory_grow_and_accesses_after_growth() {
         }
     }
 }
+
+/// The compiler skips checks it can prove (an address below the declared
+/// minimum, an access covered by an earlier check on the same address) and
+/// keeps the memory length in a variable. None of that may let an access
+/// through that the spec traps on, or trap one it allows.
+#[test]
+fn skipped_and_shared_bounds_checks_trap_exactly() {
+    const WAT: &str = r#"(module (memory 1 3)
+        ;; `x & 3` is at most 3: 65528 + 3 + 4 fits in the minimum, no check.
+        (func (export "masked_in") (param i32) (result i32)
+            (i32.load offset=65528 (i32.and (local.get 0) (i32.const 3))))
+        ;; 65532 + 3 + 4 does not: still checked.
+        (func (export "masked_edge") (param i32) (result i32)
+            (i32.load offset=65532 (i32.and (local.get 0) (i32.const 3))))
+        ;; The load at offset 4 is covered by the one at 8; not the reverse.
+        (func (export "wide_then_narrow") (param i32) (result i32)
+            (i32.add (i32.load offset=8 (local.get 0)) (i32.load offset=4 (local.get 0))))
+        (func (export "narrow_then_wide") (param i32) (result i32)
+            (i32.add (i32.load offset=4 (local.get 0)) (i32.load offset=8 (local.get 0))))
+        ;; A check inside `if` or before a `br_if` out of a block does not
+        ;; cover what follows the construct.
+        (func (export "after_if") (param i32 i32) (result i32)
+            (if (local.get 1) (then (drop (i32.load (local.get 0)))))
+            (i32.load (local.get 0)))
+        (func (export "after_else") (param i32 i32) (result i32)
+            (if (local.get 1)
+                (then (drop (i32.load (local.get 0))))
+                (else (drop (i32.load offset=100 (i32.const 0)))))
+            (i32.load (local.get 0)))
+        (func (export "after_br_if") (param i32 i32) (result i32)
+            (block (br_if 0 (local.get 1)) (drop (i32.load (local.get 0))))
+            (i32.load (local.get 0)))
+        ;; A check before a loop covers its body.
+        (func (export "loop_sum") (param i32 i32) (result i32) (local i32)
+            (drop (i32.load offset=12 (local.get 0)))
+            (loop
+                (local.set 2 (i32.add (local.get 2) (i32.load offset=8 (local.get 0))))
+                (br_if 0 (local.tee 1 (i32.sub (local.get 1) (i32.const 1)))))
+            (local.get 2))
+        ;; The length is reloaded after a call that grew memory.
+        (func $grow (result i32) (memory.grow (i32.const 1)))
+        (func (export "grow_then_load") (param i32) (result i32)
+            (drop (i32.load (local.get 0)))
+            (drop (call $grow))
+            (i32.store (i32.const 65536) (i32.const 7))
+            (i32.load (i32.const 65536))))"#;
+    let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
+    for opt in OPT_LEVELS {
+        for guards in [true, false] {
+            let opts = CompileOptions {
+                opt,
+                spectre_guards: guards,
+                ..CompileOptions::default()
+            };
+            let kw = kwasm_compiler::compile(WAT.as_bytes(), &opts).unwrap();
+            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
+            let mut s = Store::default();
+            let i = s.instantiate(&a).unwrap();
+            let mut call = |f: &str, args: &[i32]| {
+                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
+                s.invoke(i, f, &args)
+            };
+            let ctx = format!("{opt:?}, guards {guards}");
+            for x in [0, 1, 3, -1] {
+                assert_eq!(call("masked_in", &[x]).unwrap(), vec![Val::I32(0)], "{ctx}");
+            }
+            assert!(call("masked_edge", &[0]).is_ok(), "{ctx}");
+            assert!(oob(call("masked_edge", &[1])), "{ctx}");
+            assert!(call("wide_then_narrow", &[65524]).is_ok(), "{ctx}");
+            assert!(oob(call("wide_then_narrow", &[65525])), "{ctx}");
+            assert!(oob(call("narrow_then_wide", &[65528])), "{ctx}");
+            for f in ["after_if", "after_else", "after_br_if"] {
+                assert!(call(f, &[65532, 1]).is_ok(), "{f} {ctx}");
+                assert!(call(f, &[65532, 0]).is_ok(), "{f} {ctx}");
+                assert!(oob(call(f, &[65533, 1])), "{f} {ctx}");
+                // The construct's check did not run: the load after it
+                // still traps, whether or not the path checked.
+                assert!(oob(call(f, &[0x7fff_0000, 0])), "{f} {ctx}");
+                assert!(oob(call(f, &[-4, 0])), "{f} {ctx}");
+            }
+            assert_eq!(
+                call("loop_sum", &[65520, 5]).unwrap(),
+                vec![Val::I32(0)],
+                "{ctx}"
+            );
+            assert!(oob(call("loop_sum", &[65521, 5])), "{ctx}");
+            assert_eq!(
+                call("grow_then_load", &[0]).unwrap(),
+                vec![Val::I32(7)],
+                "{ctx}"
+            );
+        }
+    }
+}
