@@ -4,7 +4,10 @@
 //! be recovered), so every access is proven in bounds before it is made:
 //! with `ea = zext64(addr) + offset`, trap with `MemoryOutOfBounds` unless
 //! `ea + size <= length`. Everything is computed in 64 bits: `addr < 2^32`,
-//! `offset < 2^32` and `size <= 8`, so the sum cannot overflow.
+//! `offset < 2^32` and `size <= 8`, so the sum cannot overflow. When the
+//! declared minimum covers `offset + size`, the compare is
+//! `addr > length - (offset + size)`, as Wasmtime does: the adjusted bound
+//! is loop-invariant.
 //!
 //! Two facts let most accesses in hot code skip the compare and branch:
 //! - **Memory never shrinks**, and never starts below its declared minimum.
@@ -202,8 +205,17 @@ pub fn heap_addr(
 
     let (base, len) = env.memory_base_len(b);
     let addr64 = b.ins().uextend(types::I64, addr);
-    let end = b.ins().iadd_imm_u(addr64, end_off as i64);
-    let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+    let oob = if end_off <= env.min_memory_bytes() {
+        // `addr + end_off > len` as `addr > len - end_off`, which cannot
+        // wrap (`len >= min >= end_off`). The adjusted bound depends on the
+        // length alone, so one register holds it for every access of that
+        // size in a loop, and each check is a compare and a branch.
+        let bound = b.ins().iadd_imm_s(len, -(end_off as i64));
+        b.ins().icmp(IntCC::UnsignedGreaterThan, addr64, bound)
+    } else {
+        let end = b.ins().iadd_imm_u(addr64, end_off as i64);
+        b.ins().icmp(IntCC::UnsignedGreaterThan, end, len)
+    };
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
     env.checks.record(addr, Check { end: end_off, oob });
     let native = b.ins().iadd(base, addr64);

@@ -1461,9 +1461,10 @@ mod tests {
     fn bounds_check_shape() {
         let wat = "(module (memory 1) (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))";
         let f = &clif(wat)[0];
-        // ea + size computed in 64 bits from the zero-extended address...
+        // The zero-extended address compared in 64 bits with the length
+        // less offset 16 + size 4 (the minimum covers them)...
         assert!(f.contains("uextend.i64"), "{f}");
-        assert!(f.contains("iconst.i64 20"), "offset 16 + size 4:\n{f}");
+        assert!(f.contains("iconst.i64 -20"), "offset 16 + size 4:\n{f}");
         // ...compared with the length, out of bounds goes to the trap block...
         assert!(f.contains("icmp ugt"), "{f}");
         assert!(f.contains("iconst.i32 2"), "MemoryOutOfBounds code:\n{f}");
@@ -1473,6 +1474,12 @@ mod tests {
         // guards), else left in the load.
         assert!(f.contains("iconst.i64 16"), "{f}");
         assert!(clif_with(wat, false)[0].contains("+16"), "{f}");
+        // Without a minimum to cover them, `ea + size` is compared instead.
+        let f = &clif(
+            "(module (memory 0) (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))",
+        )[0];
+        assert!(f.contains("iconst.i64 20"), "offset 16 + size 4:\n{f}");
+        assert!(f.contains("icmp ugt"), "{f}");
     }
 
     #[test]
