@@ -48,6 +48,11 @@ struct Args {
     /// building them in guests/.
     #[arg(long, value_name = "DIR")]
     wasm_dir: Option<PathBuf>,
+    /// Also run the `.kw` files in DIR (`<workload>.kw`, e.g. the
+    /// `compute-kw` directory of a run at an older commit) as the engine
+    /// `kwasm-baseline`: a compiler change's before and after in one run.
+    #[arg(long, value_name = "DIR")]
+    baseline: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -101,6 +106,9 @@ fn run(a: Args) -> Result<()> {
         a.engines.clone()
     };
     engines.push(Engine::Native);
+    if a.baseline.is_some() {
+        engines.push(Engine::KwasmBaseline);
+    }
     engines.sort();
     engines.dedup();
     for w in &a.workloads {
@@ -130,6 +138,14 @@ fn run(a: Args) -> Result<()> {
         .unwrap_or_else(|| repo_root().join("target/bench"));
     let kw_dir = out.join("compute-kw");
     std::fs::create_dir_all(&kw_dir).with_context(|| format!("creating {}", kw_dir.display()))?;
+    if let Some(b) = &a.baseline
+        && b.canonicalize().ok() == kw_dir.canonicalize().ok()
+    {
+        bail!(
+            "--baseline {}: this run writes its own .kw files there; copy the baseline elsewhere first",
+            b.display()
+        );
+    }
     let wt = WasmtimeEngines::new()?;
 
     let rounds = a.warmup + a.runs;
@@ -149,7 +165,7 @@ fn run(a: Args) -> Result<()> {
         pb.set_message(format!("{}: compiling", w.name));
         let path = wasm_dir.join(format!("{}.wasm", w.name));
         let wasm = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let p = Prepared::new(w, &wasm, &wt, a.compile_runs)?;
+        let p = Prepared::new(w, &wasm, &wt, a.compile_runs, a.baseline.as_deref())?;
         std::fs::write(kw_dir.join(format!("{}.kw", w.name)), &p.kw_bytes)?;
         std::fs::write(
             kw_dir.join(format!("{}-no-spectre.kw", w.name)),

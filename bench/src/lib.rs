@@ -30,6 +30,11 @@ pub use compute_bench::{WORKLOADS, Workload};
 pub enum Engine {
     /// The workload's Rust source compiled for the host.
     Native,
+    /// `.kw` files from another build of kwasmc (`--baseline DIR`: the
+    /// `compute-kw` directory an earlier run wrote), run by this build's
+    /// `kwasm-runtime`: a compiler change's before and after, measured
+    /// side by side in one run.
+    KwasmBaseline,
     /// kwasmc `--opt speed`, every check on (bounds, fuel, stack, Spectre
     /// guards), run by `kwasm-runtime`.
     Kwasm,
@@ -44,6 +49,8 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// Every engine that needs no input beyond the workloads (not
+    /// [`Engine::KwasmBaseline`]).
     pub const ALL: [Engine; 5] = [
         Engine::Native,
         Engine::Kwasm,
@@ -56,6 +63,7 @@ impl Engine {
     pub fn id(self) -> &'static str {
         match self {
             Engine::Native => "native",
+            Engine::KwasmBaseline => "kwasm-baseline",
             Engine::Kwasm => "kwasm",
             Engine::KwasmNoSpectre => "kwasm-no-spectre",
             Engine::Wasmtime => "wasmtime",
@@ -67,6 +75,7 @@ impl Engine {
     pub fn label(self) -> &'static str {
         match self {
             Engine::Native => "native",
+            Engine::KwasmBaseline => "kwasm, baseline",
             Engine::Kwasm => "kwasm",
             Engine::KwasmNoSpectre => "kwasm, no Spectre guards",
             Engine::Wasmtime => "Wasmtime default",
@@ -75,7 +84,10 @@ impl Engine {
     }
 
     pub fn from_id(s: &str) -> Option<Engine> {
-        Engine::ALL.into_iter().find(|e| e.id() == s)
+        Engine::ALL
+            .into_iter()
+            .chain([Engine::KwasmBaseline])
+            .find(|e| e.id() == s)
     }
 }
 
@@ -209,6 +221,8 @@ pub struct Prepared {
     pub workload: &'static Workload,
     pub kw: Rc<kwasm_runtime::Artifact>,
     pub kw_no_spectre: Rc<kwasm_runtime::Artifact>,
+    /// The baseline build's `.kw`, if one was given.
+    pub kw_baseline: Option<Rc<kwasm_runtime::Artifact>>,
     pub wasmtime: wasmtime::Module,
     pub wasmtime_safe: wasmtime::Module,
     pub compile: CompileStats,
@@ -250,12 +264,14 @@ fn kwasmc(wasm: &[u8], spectre_guards: bool) -> Result<Vec<u8>> {
 
 impl Prepared {
     /// Compiles `wasm` for every engine, timing each compiler
-    /// (`compile_runs` times, median).
+    /// (`compile_runs` times, median), and loads `<workload>.kw` from
+    /// `baseline` if given.
     pub fn new(
         workload: &'static Workload,
         wasm: &[u8],
         wt: &WasmtimeEngines,
         compile_runs: usize,
+        baseline: Option<&Path>,
     ) -> Result<Prepared> {
         let name = workload.name;
         let mut stats = CompileStats {
@@ -292,8 +308,26 @@ impl Prepared {
                     .map_err(|e| anyhow!("{name}: loading the .kw: {e}"))?,
             ))
         };
+        let kw_baseline = match baseline {
+            Some(dir) => {
+                let path = dir.join(format!("{name}.kw"));
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("reading the baseline {}", path.display()))?;
+                Some(Rc::new(
+                    kwasm_runtime::Artifact::from_bytes(&path.display().to_string(), &bytes)
+                        .map_err(|e| {
+                            anyhow!(
+                                "{}: {e} (a baseline must be built for this runtime's .kw format)",
+                                path.display()
+                            )
+                        })?,
+                ))
+            }
+            None => None,
+        };
         Ok(Prepared {
             workload,
+            kw_baseline,
             kw: load(&kw, "")?,
             kw_no_spectre: load(&kw_ns, "-no-spectre")?,
             wasmtime: module,
@@ -328,6 +362,10 @@ impl Prepared {
         };
         match engine {
             Engine::Native => Ok(Instance::Native(self.workload.run)),
+            Engine::KwasmBaseline => match &self.kw_baseline {
+                Some(a) => kwasm(a),
+                None => bail!("{name}: the kwasm-baseline engine needs --baseline DIR"),
+            },
             Engine::Kwasm => kwasm(&self.kw),
             Engine::KwasmNoSpectre => kwasm(&self.kw_no_spectre),
             Engine::Wasmtime => wasmtime(&self.wasmtime, false),

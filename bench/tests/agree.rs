@@ -15,7 +15,8 @@ fn every_engine_agrees_with_native() {
     for w in WORKLOADS {
         let path = dir.join(format!("{}.wasm", w.name));
         let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let p = Prepared::new(w, &wasm, &wt, 1).unwrap_or_else(|e| panic!("{}: {e:#}", w.name));
+        let p =
+            Prepared::new(w, &wasm, &wt, 1, None).unwrap_or_else(|e| panic!("{}: {e:#}", w.name));
         // A pure computation: nothing to import, only `run` (and the
         // memory) to export.
         assert_eq!(
