@@ -25,11 +25,13 @@
 //! through the cache. With spectre guards on (the default), the native
 //! address is `select_spectre_guard(oob, 0, base + ea)`, using the very
 //! `icmp` the branch tests, which Cranelift lowers to a compare and a
-//! conditional move (`cmov`/`csel`), not a branch: under misspeculation the
-//! access goes to address 0, which is never mapped. Architecturally the
-//! branch has already trapped, so the generated code still never faults
-//! (DESIGN 2). The constant offset is folded into the guarded address, so a
-//! misspeculated access is at exactly 0 and not at `offset`. An access
+//! conditional move (`cmov`/`csel`), not a branch. When the declared minimum
+//! covers the offset, the guard clamps the wasm address to 0 (as Linux's
+//! `array_index_nospec` clamps an index) and a misspeculated access reads
+//! the first bytes of the program's own memory; otherwise it replaces the
+//! whole native address, offset included, with 0, which is never mapped.
+//! Architecturally the branch has already trapped, so the generated code
+//! still never faults (DESIGN 2). An access
 //! covered by an earlier check is guarded by that check's condition (a
 //! compare and a `cmov`, no branch). An access proven below the minimum
 //! needs no guard: its bound holds for every value the instructions can
@@ -196,11 +198,7 @@ pub fn heap_addr(
     if let Some(c) = env.checks.covering(addr, end_off) {
         let (base, _) = env.memory_base_len(b);
         let addr64 = b.ins().uextend(types::I64, addr);
-        let native = b.ins().iadd(base, addr64);
-        if !env.spectre_guards {
-            return with_offset(b, native, offset);
-        }
-        return guarded(b, c.oob, native, offset);
+        return checked(env, b, c.oob, base, addr64, offset);
     }
 
     let (base, len) = env.memory_base_len(b);
@@ -218,24 +216,44 @@ pub fn heap_addr(
     };
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
     env.checks.record(addr, Check { end: end_off, oob });
-    let native = b.ins().iadd(base, addr64);
-    if env.spectre_guards {
-        return guarded(b, oob, native, offset);
-    }
-    with_offset(b, native, offset)
+    checked(env, b, oob, base, addr64, offset)
 }
 
-/// `select_spectre_guard(oob, 0, native + offset)`: the offset is folded in
-/// so that a misspeculated access is at exactly 0.
-fn guarded(b: &mut FunctionBuilder<'_>, oob: Value, native: Value, offset: u64) -> HeapAddr {
+/// The address of an access whose check tested `oob`, guarded against
+/// speculation past it when guards are on:
+/// - when `offset + size` is within the declared minimum, the index is
+///   clamped, `base + select_spectre_guard(oob, 0, addr) + offset`, as
+///   Linux's `array_index_nospec` clamps an index to 0: a misspeculated
+///   access reads the memory's own first bytes, and the add folds into the
+///   load's addressing mode;
+/// - otherwise `select_spectre_guard(oob, 0, base + addr + offset)`, the
+///   offset folded in so that a misspeculated access is at exactly 0.
+fn checked(
+    env: &FuncEnv<'_, '_>,
+    b: &mut FunctionBuilder<'_>,
+    oob: Value,
+    base: Value,
+    addr64: Value,
+    offset: u64,
+) -> HeapAddr {
+    if !env.spectre_guards {
+        let native = b.ins().iadd(base, addr64);
+        return with_offset(b, native, offset);
+    }
+    let zero = b.ins().iconst(PTR, 0);
+    if offset.saturating_add(8) <= env.min_memory_bytes() {
+        let index = b.ins().select_spectre_guard(oob, zero, addr64);
+        let native = b.ins().iadd(base, index);
+        return with_offset(b, native, offset);
+    }
+    let native = b.ins().iadd(base, addr64);
     let ea = if offset == 0 {
         native
     } else {
         b.ins().iadd_imm_u(native, offset as i64)
     };
-    let null = b.ins().iconst(PTR, 0);
     HeapAddr {
-        addr: b.ins().select_spectre_guard(oob, null, ea),
+        addr: b.ins().select_spectre_guard(oob, zero, ea),
         offset: 0,
     }
 }

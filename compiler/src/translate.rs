@@ -1338,6 +1338,7 @@ mod tests {
 
     #[test]
     fn heap_addresses_go_through_a_spectre_guard() {
+        // The minimum covers offset 16: the wasm address is clamped.
         let wat = "(module (memory 1)
             (func (param i32) (result i32) (i32.load offset=16 (local.get 0))))";
         let f = &clif(wat)[0];
@@ -1345,7 +1346,7 @@ mod tests {
         assert_eq!(guard.len(), 1, "{f}");
         // The guard tests the very compare the trap branch tests...
         let args = operands(guard[0], "select_spectre_guard");
-        let (cond, null) = (args[0], args[1]);
+        let (cond, zero, index) = (args[0], args[1], args[2]);
         assert_eq!(
             lines_with(f, &[&format!("{cond} = icmp ugt")]).len(),
             1,
@@ -1353,15 +1354,42 @@ mod tests {
         );
         assert_eq!(lines_with(f, &[&format!("brif {cond},")]).len(), 1, "{f}");
         assert_eq!(
-            lines_with(f, &[&format!("{null} = iconst.i64 0")]).len(),
+            lines_with(f, &[&format!("{zero} = iconst.i64 0")]).len(),
             1,
             "{f}"
         );
-        // ...and the load uses the guarded address, the offset folded in.
-        let addr = defined(guard[0]);
+        // ...on the zero-extended wasm address, and the load adds the
+        // clamped address to the base, the offset in the instruction.
+        assert_eq!(
+            lines_with(f, &[&format!("{index} = uextend.i64")]).len(),
+            1,
+            "{f}"
+        );
+        let clamped = defined(guard[0]);
+        let add = lines_with(f, &["= iadd", &format!(", {clamped}")]);
+        assert_eq!(add.len(), 1, "{f}");
         let load = lines_with(f, &["load.i32 notrap"]);
         assert_eq!(load.len(), 1, "{f}");
+        assert!(
+            load[0]
+                .trim()
+                .ends_with(&format!(" {}+16", defined(add[0]))),
+            "{f}"
+        );
+
+        // An offset past the minimum: the whole native address, offset
+        // folded in, is replaced by 0.
+        let f = &clif(
+            "(module (memory 1)
+               (func (param i32) (result i32) (i32.load offset=65530 (local.get 0))))",
+        )[0];
+        let guard = lines_with(f, &["select_spectre_guard"]);
+        assert_eq!(guard.len(), 1, "{f}");
+        let addr = defined(guard[0]);
+        let load = lines_with(f, &["load.i32 notrap"]);
         assert!(load[0].trim().ends_with(&format!(" {addr}")), "{f}");
+        assert!(f.contains("iconst.i64 0xfffa"), "{f}");
+
         // Without the guards: the plain address, the offset in the load.
         let f = &clif_with(wat, false)[0];
         assert!(!f.contains("select_spectre_guard"), "{f}");
@@ -1470,9 +1498,8 @@ mod tests {
         assert!(f.contains("iconst.i32 2"), "MemoryOutOfBounds code:\n{f}");
         // ...and the access itself cannot trap.
         assert!(f.contains("load.i32 notrap"), "{f}");
-        // The offset is folded into the guarded address (with spectre
-        // guards), else left in the load.
-        assert!(f.contains("iconst.i64 16"), "{f}");
+        // The offset stays in the load, with or without guards.
+        assert!(f.contains("+16"), "{f}");
         assert!(clif_with(wat, false)[0].contains("+16"), "{f}");
         // Without a minimum to cover them, `ea + size` is compared instead.
         let f = &clif(
