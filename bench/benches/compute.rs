@@ -171,6 +171,11 @@ fn run(a: Args) -> Result<()> {
             kw_dir.join(format!("{}-no-spectre.kw", w.name)),
             &p.kw_no_spectre_bytes,
         )?;
+        std::fs::write(kw_dir.join(format!("{}.wasmtime.cwasm", w.name)), &p.cwasm)?;
+        std::fs::write(
+            kw_dir.join(format!("{}.wasmtime-safe.cwasm", w.name)),
+            &p.cwasm_safe,
+        )?;
         let mut instances = engines
             .iter()
             .map(|&e| Ok((e, p.instance(e)?)))
@@ -250,7 +255,7 @@ fn run(a: Args) -> Result<()> {
     print!("{md}");
     println!();
     println!(
-        "wrote {} and compute.md; the .kw files are in {}",
+        "wrote {} and compute.md; the .kw and Wasmtime's .cwasm files are in {}",
         out.join("compute.json").display(),
         kw_dir.display()
     );

@@ -229,6 +229,10 @@ pub struct Prepared {
     /// The `.kw` files' bytes (with and without guards), for `objdump`.
     pub kw_bytes: Vec<u8>,
     pub kw_no_spectre_bytes: Vec<u8>,
+    /// Wasmtime's serialised modules (default, then at kwasm's safety): ELF
+    /// files `objdump -d` reads, to compare the code side by side.
+    pub cwasm: Vec<u8>,
+    pub cwasm_safe: Vec<u8>,
 }
 
 fn median_time(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
@@ -296,12 +300,15 @@ impl Prepared {
             Ok(())
         })?;
         let module = module.expect("compiled");
-        stats.wasmtime_bytes = module.serialize().wt()?.len();
+        let cwasm = module.serialize().wt()?;
+        stats.wasmtime_bytes = cwasm.len();
         let mut safe = None;
         stats.wasmtime_safe = median_time(compile_runs, || {
             safe = Some(wasmtime::Module::new(&wt.safe, wasm).wt()?);
             Ok(())
         })?;
+        let safe = safe.expect("compiled");
+        let cwasm_safe = safe.serialize().wt()?;
         let load = |bytes: &[u8], what: &str| -> Result<Rc<kwasm_runtime::Artifact>> {
             Ok(Rc::new(
                 kwasm_runtime::Artifact::from_bytes(&format!("{name}{what}.kw"), bytes)
@@ -331,10 +338,12 @@ impl Prepared {
             kw: load(&kw, "")?,
             kw_no_spectre: load(&kw_ns, "-no-spectre")?,
             wasmtime: module,
-            wasmtime_safe: safe.expect("compiled"),
+            wasmtime_safe: safe,
             compile: stats,
             kw_bytes: kw,
             kw_no_spectre_bytes: kw_ns,
+            cwasm,
+            cwasm_safe,
         })
     }
 
