@@ -51,10 +51,17 @@ pub const STACK_RESERVE: u64 = 16 * 1024;
 
 /// `VmMemory`: a linear memory. Defined memories live inline in `VmCtx`;
 /// an imported memory is a pointer to the exporter's `VmMemory`.
+///
+/// The contract generated code relies on: `BASE` never changes after
+/// instantiation (both runtimes allocate or reserve the maximum up front;
+/// kwasmc loads it as a constant), and `LENGTH` only grows, through
+/// `memory.grow`, and is never below the module's declared minimum (kwasmc
+/// leaves out checks that the minimum proves and keeps the length in a
+/// register between calls).
 pub mod memory {
-    /// `*mut u8`
+    /// `*mut u8`, fixed for the instance's life.
     pub const BASE: u32 = 0;
-    /// `u64`: current length in bytes.
+    /// `u64`: current length in bytes; only grows.
     pub const LENGTH: u32 = 8;
     pub const SIZE: u32 = 16;
 }

@@ -45,8 +45,8 @@ impl Default for StoreConfig {
 /// A linear memory. Its `VmMemory` (base, length) lives inline in the
 /// defining instance's `VmCtx`, or in `own_vm` for host memories; importers
 /// point at it. The whole maximum is reserved up front (`PROT_NONE`) and
-/// grown with `mprotect`, so the base never moves here (the contract allows
-/// it to).
+/// grown with `mprotect`, so the base never moves, as the contract in
+/// `kwasm_abi::vmctx::memory` requires.
 pub struct Memory {
     pub(crate) vm: *mut VmMemory,
     _own_vm: Option<Owned<VmMemory>>,
