@@ -271,3 +271,92 @@ fn with_offset(b: &mut FunctionBuilder<'_>, native: Value, offset: u64) -> HeapA
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::max_u32;
+    use cranelift_codegen::ir::{
+        AbiParam, Function, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types,
+    };
+    use cranelift_codegen::isa::CallConv;
+    use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+
+    /// Build one block with an unknown `x: i32` and a pointer `p`, let `f`
+    /// compute values from them, and return `max_u32` of each.
+    fn bounds(
+        f: impl FnOnce(&mut FunctionBuilder<'_>, Value, Value) -> Vec<Value>,
+    ) -> Vec<Option<u64>> {
+        let mut sig = Signature::new(CallConv::SystemV);
+        sig.params.push(AbiParam::new(types::I32));
+        sig.params.push(AbiParam::new(types::I64));
+        let mut func = Function::with_name_signature(UserFuncName::user(0, 0), sig);
+        let mut ctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut func, &mut ctx);
+        let block = b.create_block();
+        b.append_block_params_for_function_params(block);
+        b.switch_to_block(block);
+        let (x, p) = (b.block_params(block)[0], b.block_params(block)[1]);
+        let vs = f(&mut b, x, p);
+        let out = vs.iter().map(|v| max_u32(&b.func.dfg, *v)).collect();
+        b.ins().return_(&[]);
+        b.seal_all_blocks();
+        let isa = crate::isa::build_isa(kwasm_abi::Arch::X86_64, crate::OptLevel::Speed).unwrap();
+        b.finalize(isa.frontend_config());
+        out
+    }
+
+    #[test]
+    fn bounds_follow_the_instructions() {
+        let got = bounds(|b, x, p| {
+            let c255 = b.ins().iconst(types::I32, 255);
+            let masked = b.ins().band(x, c255);
+            let c2 = b.ins().iconst(types::I32, 2);
+            let scaled = b.ins().ishl(masked, c2);
+            let c1024 = b.ins().iconst(types::I32, 1024);
+            let table = b.ins().iadd(scaled, c1024);
+            let c24 = b.ins().iconst(types::I32, 24);
+            let top = b.ins().ushr(x, c24);
+            let c10 = b.ins().iconst(types::I32, 10);
+            let rem = b.ins().urem(x, c10);
+            let byte = b.ins().uload8(types::I32, MemFlagsData::trusted(), p, 0);
+            let either = b.ins().select(x, masked, byte);
+            let or = b.ins().bor(masked, rem);
+            vec![c255, masked, scaled, table, top, rem, byte, either, or, x]
+        });
+        assert_eq!(
+            got,
+            [
+                Some(255),
+                Some(255),
+                Some(1020),
+                Some(2044),
+                Some(255),
+                Some(9),
+                Some(255),
+                Some(255),
+                Some(255),
+                None,
+            ]
+        );
+    }
+
+    #[test]
+    fn wrapping_arithmetic_is_unbounded() {
+        let got = bounds(|b, x, _| {
+            let big = b.ins().iconst(types::I32, 0x8000_0000);
+            let c1 = b.ins().iconst(types::I32, 1);
+            let masked = b.ins().band(x, big);
+            // 0x8000_0000 << 1 and 0x8000_0000 + 0x8000_0000 wrap.
+            let shifted = b.ins().ishl(masked, c1);
+            let sum = b.ins().iadd(masked, masked);
+            // A shift by 33 is a shift by 1 in wasm and in Cranelift.
+            let c33 = b.ins().iconst(types::I32, 33);
+            let byte = b.ins().band(x, c1);
+            let by33 = b.ins().ishl(byte, c33);
+            // `x + 1` knows nothing.
+            let plus = b.ins().iadd(x, c1);
+            vec![shifted, sum, by33, plus]
+        });
+        assert_eq!(got, [None, None, Some(2), None]);
+    }
+}
