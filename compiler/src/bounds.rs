@@ -187,22 +187,19 @@ pub fn heap_addr(
 ) -> HeapAddr {
     // `offset + size` fits comfortably: offset <= u32::MAX after validation.
     let end_off = offset.saturating_add(u64::from(size));
+    let base = env.memory_base(b);
+    let addr64 = b.ins().uextend(types::I64, addr);
 
     if max_u32(&b.func.dfg, addr).is_some_and(|m| m + end_off <= env.min_memory_bytes()) {
-        let (base, _) = env.memory_base_len(b);
-        let addr64 = b.ins().uextend(types::I64, addr);
         let native = b.ins().iadd(base, addr64);
         return with_offset(b, native, offset);
     }
 
     if let Some(c) = env.checks.covering(addr, end_off) {
-        let (base, _) = env.memory_base_len(b);
-        let addr64 = b.ins().uextend(types::I64, addr);
         return checked(env, b, c.oob, base, addr64, offset);
     }
 
-    let (base, len) = env.memory_base_len(b);
-    let addr64 = b.ins().uextend(types::I64, addr);
+    let len = env.memory_len(b);
     let oob = if end_off <= env.min_memory_bytes() {
         // `addr + end_off > len` as `addr > len - end_off`, which cannot
         // wrap (`len >= min >= end_off`). The adjusted bound depends on the

@@ -193,17 +193,15 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         }
     }
 
-    /// Current `(base, length)` of linear memory. The base is a constant
-    /// (it never moves); the length is the variable, or a load in a body
-    /// that does not access memory itself (a host call's charge).
-    pub fn memory_base_len(&mut self, b: &mut FunctionBuilder<'_>) -> (Value, Value) {
+    /// The base of linear memory: a constant (it never moves).
+    pub fn memory_base(&self, b: &mut FunctionBuilder<'_>) -> Value {
         let (p, off) = self.memory_def(b);
-        let base = b
-            .ins()
-            .load(PTR, self.constant_flags(), p, (off + memory::BASE) as i32);
-        (base, self.memory_len(b))
+        b.ins()
+            .load(PTR, self.constant_flags(), p, (off + memory::BASE) as i32)
     }
 
+    /// The current length of linear memory: the variable, or a load in a
+    /// body that does not access memory itself (a host call's charge).
     pub fn memory_len(&mut self, b: &mut FunctionBuilder<'_>) -> Value {
         match self.mem_len {
             Some(v) => b.use_var(v),
@@ -437,11 +435,8 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         // Libcalls never run wasm code or read the fuel counter (bulk
         // operations are charged before the call); only `memory.grow`
         // changes the memory's length.
-        if index == kwasm_abi::vmctx::libcall::MEMORY_GROW
-            && let Some(v) = self.mem_len
-        {
-            let len = self.load_memory_len(b);
-            b.def_var(v, len);
+        if index == kwasm_abi::vmctx::libcall::MEMORY_GROW {
+            self.reload_length(b);
         }
         results
     }
@@ -569,6 +564,11 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         let f = self.flags(self.regions.fuel);
         let fuel = b.ins().load(types::I64, f, self.vmctx, header::FUEL as i32);
         b.def_var(self.fuel, fuel);
+        self.reload_length(b);
+    }
+
+    /// Load the memory's length into its variable, if the body keeps one.
+    fn reload_length(&mut self, b: &mut FunctionBuilder<'_>) {
         if let Some(v) = self.mem_len {
             let len = self.load_memory_len(b);
             b.def_var(v, len);
