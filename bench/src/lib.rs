@@ -235,14 +235,17 @@ pub struct Prepared {
     pub cwasm_safe: Vec<u8>,
 }
 
-fn median_time(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+/// Runs `f` `runs` times (at least once); returns its last result and the
+/// median wall time.
+fn timed<T>(runs: usize, mut f: impl FnMut() -> Result<T>) -> Result<(T, Duration)> {
     let mut t = Vec::with_capacity(runs);
+    let mut last = None;
     for _ in 0..runs.max(1) {
         let start = Instant::now();
-        f()?;
+        last = Some(f()?);
         t.push(start.elapsed());
     }
-    Ok(median(&mut t))
+    Ok((last.expect("ran at least once"), median(&mut t)))
 }
 
 /// Median (the mean of the middle two for an even count).
@@ -282,37 +285,25 @@ impl Prepared {
             wasm_bytes: wasm.len(),
             ..CompileStats::default()
         };
-        let mut kw = Vec::new();
-        stats.kwasmc = median_time(compile_runs, || {
-            kw = kwasmc(wasm, true)?;
-            Ok(())
-        })?;
-        let mut kw_ns = Vec::new();
-        stats.kwasmc_no_spectre = median_time(compile_runs, || {
-            kw_ns = kwasmc(wasm, false)?;
-            Ok(())
-        })?;
+        let (kw, t) = timed(compile_runs, || kwasmc(wasm, true))?;
+        stats.kwasmc = t;
+        let (kw_ns, t) = timed(compile_runs, || kwasmc(wasm, false))?;
+        stats.kwasmc_no_spectre = t;
         stats.kw_bytes = kw.len();
         stats.kw_no_spectre_bytes = kw_ns.len();
-        let mut module = None;
-        stats.wasmtime = median_time(compile_runs, || {
-            module = Some(wasmtime::Module::new(&wt.default, wasm).wt()?);
-            Ok(())
+        let (module, t) = timed(compile_runs, || {
+            wasmtime::Module::new(&wt.default, wasm).wt()
         })?;
-        let module = module.expect("compiled");
+        stats.wasmtime = t;
         let cwasm = module.serialize().wt()?;
         stats.wasmtime_bytes = cwasm.len();
-        let mut safe = None;
-        stats.wasmtime_safe = median_time(compile_runs, || {
-            safe = Some(wasmtime::Module::new(&wt.safe, wasm).wt()?);
-            Ok(())
-        })?;
-        let safe = safe.expect("compiled");
+        let (safe, t) = timed(compile_runs, || wasmtime::Module::new(&wt.safe, wasm).wt())?;
+        stats.wasmtime_safe = t;
         let cwasm_safe = safe.serialize().wt()?;
-        let load = |bytes: &[u8], what: &str| -> Result<Rc<kwasm_runtime::Artifact>> {
+        let load = |label: &str, bytes: &[u8]| -> Result<Rc<kwasm_runtime::Artifact>> {
             Ok(Rc::new(
-                kwasm_runtime::Artifact::from_bytes(&format!("{name}{what}.kw"), bytes)
-                    .map_err(|e| anyhow!("{name}: loading the .kw: {e}"))?,
+                kwasm_runtime::Artifact::from_bytes(label, bytes)
+                    .map_err(|e| anyhow!("{label}: loading the .kw: {e}"))?,
             ))
         };
         let kw_baseline = match baseline {
@@ -320,23 +311,19 @@ impl Prepared {
                 let path = dir.join(format!("{name}.kw"));
                 let bytes = std::fs::read(&path)
                     .with_context(|| format!("reading the baseline {}", path.display()))?;
-                Some(Rc::new(
-                    kwasm_runtime::Artifact::from_bytes(&path.display().to_string(), &bytes)
-                        .map_err(|e| {
-                            anyhow!(
-                                "{}: {e} (a baseline must be built for this runtime's .kw format)",
-                                path.display()
-                            )
-                        })?,
-                ))
+                let label = path.display().to_string();
+                Some(
+                    load(&label, &bytes)
+                        .context("a baseline must be built for this runtime's .kw format")?,
+                )
             }
             None => None,
         };
         Ok(Prepared {
             workload,
             kw_baseline,
-            kw: load(&kw, "")?,
-            kw_no_spectre: load(&kw_ns, "-no-spectre")?,
+            kw: load(&format!("{name}.kw"), &kw)?,
+            kw_no_spectre: load(&format!("{name}-no-spectre.kw"), &kw_ns)?,
             wasmtime: module,
             wasmtime_safe: safe,
             compile: stats,

@@ -190,6 +190,23 @@ impl Report {
     }
 
     /// The time table, then the compile table.
+    /// One row of geometric means: native is 1.00x by definition, other
+    /// engines show `cell(engine)`, empty when it has no figure.
+    fn mean_row(&self, s: &mut String, label: &str, cell: impl Fn(Engine) -> Option<String>) {
+        let _ = write!(s, "| {label} | |");
+        for &e in &self.engines {
+            let text = match e {
+                Engine::Native => Some("1.00x".to_string()),
+                _ => cell(e),
+            };
+            let _ = match text {
+                Some(t) => write!(s, " {t} |"),
+                None => write!(s, " |"),
+            };
+        }
+        let _ = writeln!(s);
+    }
+
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -233,36 +250,12 @@ impl Report {
             }
             let _ = writeln!(s);
         }
-        let _ = write!(s, "| **geometric mean** | |");
-        for &e in &self.engines {
-            match (e, self.geomean(e)) {
-                (Engine::Native, _) => {
-                    let _ = write!(s, " 1.00x |");
-                }
-                (_, Some(g)) => {
-                    let _ = write!(s, " **{g:.2}x** |");
-                }
-                _ => {
-                    let _ = write!(s, " |");
-                }
-            }
-        }
-        let _ = writeln!(s);
-        let _ = write!(s, "| geometric mean, best runs | |");
-        for &e in &self.engines {
-            match (e, self.geomean_best(e)) {
-                (Engine::Native, _) => {
-                    let _ = write!(s, " 1.00x |");
-                }
-                (_, Some(g)) => {
-                    let _ = write!(s, " {g:.2}x |");
-                }
-                _ => {
-                    let _ = write!(s, " |");
-                }
-            }
-        }
-        let _ = writeln!(s);
+        self.mean_row(&mut s, "**geometric mean**", |e| {
+            self.geomean(e).map(|g| format!("**{g:.2}x**"))
+        });
+        self.mean_row(&mut s, "geometric mean, best runs", |e| {
+            self.geomean_best(e).map(|g| format!("{g:.2}x"))
+        });
         let _ = writeln!(s);
         let _ = writeln!(
             s,
