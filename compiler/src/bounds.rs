@@ -256,7 +256,7 @@ fn checked(
 }
 
 /// `native` with `offset` in the instruction when it fits.
-fn with_offset(b: &mut FunctionBuilder<'_>, native: Value, offset: u64) -> HeapAddr {
+pub(crate) fn with_offset(b: &mut FunctionBuilder<'_>, native: Value, offset: u64) -> HeapAddr {
     match i32::try_from(offset) {
         Ok(off) => HeapAddr {
             addr: native,

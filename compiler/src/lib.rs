@@ -16,6 +16,7 @@ pub mod error;
 pub mod features;
 pub mod float;
 pub mod isa;
+pub mod loops;
 pub mod module_env;
 pub mod stack;
 pub mod trampoline;

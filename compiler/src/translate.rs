@@ -29,6 +29,7 @@ use crate::bounds::heap_addr;
 use crate::environ::{FuncEnv, PTR, clif_type, wasm_signature};
 use crate::error::CompileError;
 use crate::float::{Round, round, trunc_checked};
+use crate::loops::{FastLoop, LoopPlan, MAX_BODY_OPS};
 use crate::module_env::{ModuleInfo, val_type};
 use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
 
@@ -191,6 +192,7 @@ pub fn translate_function(
             reachable: true,
             native_round: cfg.native_round,
             loop_fuel: regions.loops.into_iter(),
+            fast: None,
         };
 
         // Locals: parameters, then zero-initialised declared locals.
@@ -234,6 +236,20 @@ pub fn translate_function(
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset().map_err(|e| in_func(wp(e)))?;
             b.set_srcloc(SourceLoc::new(offset as u32));
+            if let Operator::Loop {
+                blockty: BlockType::Empty,
+            } = op
+                && t.reachable
+                && let Some((body, offsets)) = innermost_body(ops.clone())
+                && let Some(plan) = crate::loops::plan(&body)
+            {
+                t.versioned_loop(&mut b, &plan, &body, &offsets)
+                    .map_err(|e| in_func(e.at(offset)))?;
+                for _ in 0..body.len() {
+                    ops.read().map_err(|e| in_func(wp(e)))?;
+                }
+                continue;
+            }
             t.op(&mut b, &op).map_err(|e| in_func(e.at(offset)))?;
         }
         if t.reachable {
@@ -247,6 +263,33 @@ pub fn translate_function(
         b.finalize(cfg.frontend);
     }
     Ok(func)
+}
+
+/// The operators of an innermost loop's body and their offsets, from the
+/// one after `loop` to its matching `end`, or `None` if it contains a loop
+/// or is longer than [`MAX_BODY_OPS`] (or does not parse: the ordinary
+/// translation then reports that).
+type LoopBody<'a> = (Vec<Operator<'a>>, Vec<usize>);
+
+fn innermost_body(mut ops: OperatorsReader<'_>) -> Option<LoopBody<'_>> {
+    let (mut body, mut offsets) = (Vec::new(), Vec::new());
+    let mut depth = 0u32;
+    while body.len() < MAX_BODY_OPS {
+        let (op, offset) = ops.read_with_offset().ok()?;
+        let last = matches!(op, Operator::End) && depth == 0;
+        match op {
+            Operator::Loop { .. } => return None,
+            Operator::Block { .. } | Operator::If { .. } => depth += 1,
+            Operator::End if depth > 0 => depth -= 1,
+            _ => {}
+        }
+        body.push(op);
+        offsets.push(offset);
+        if last {
+            return Some((body, offsets));
+        }
+    }
+    None
 }
 
 fn wp(e: wasmparser::Error) -> CompileError {
@@ -291,6 +334,9 @@ struct Translator<'m, 'a> {
     native_round: bool,
     /// Operator counts of the loops not yet reached ([`fuel_regions`]).
     loop_fuel: std::vec::IntoIter<u64>,
+    /// While the fast copy of a versioned loop is translated
+    /// ([`crate::loops`]).
+    fast: Option<FastLoop>,
 }
 
 impl Translator<'_, '_> {
@@ -395,6 +441,114 @@ impl Translator<'_, '_> {
         self.stack.push(r);
     }
 
+    /// The native address of a heap access: unchecked when the loop being
+    /// translated covers it ([`FastLoop::access`]), checked otherwise.
+    fn heap_addr(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        addr: Value,
+        offset: u64,
+        size: u32,
+    ) -> crate::bounds::HeapAddr {
+        if let Some(fast) = &mut self.fast
+            && let Some(h) = fast.access(&self.env, b, addr, offset, size)
+        {
+            return h;
+        }
+        heap_addr(&mut self.env, b, addr, offset, size)
+    }
+
+    /// Translate an innermost loop twice, a fast copy whose covered
+    /// accesses are unchecked and the ordinary slow copy, behind one
+    /// pre-check ([`crate::loops`]). The current block jumps to the
+    /// pre-header, which is filled last: what it tests depends on what the
+    /// fast copy's accesses turned out to be.
+    fn versioned_loop(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        plan: &LoopPlan,
+        body: &[Operator<'_>],
+        offsets: &[usize],
+    ) -> Result<(), CompileError> {
+        let pre = b.create_block();
+        let fast = b.create_block();
+        let slow = b.create_block();
+        let after = b.create_block();
+        b.ins().jump(pre, &[]);
+        b.seal_block(pre);
+        let height = self.stack.len();
+        let fuel = self.loop_fuel.clone();
+
+        b.switch_to_block(fast);
+        self.fast = Some(FastLoop::enter(
+            b,
+            plan,
+            &self.locals,
+            self.env.spectre_guards,
+        ));
+        self.loop_copy(b, fast, after, body, offsets)?;
+        let fast_loop = self.fast.take();
+
+        self.loop_fuel = fuel;
+        self.stack.truncate(height);
+        self.reachable = true;
+        b.switch_to_block(slow);
+        self.loop_copy(b, slow, after, body, offsets)?;
+        let reaches_after = self.reachable;
+
+        b.switch_to_block(pre);
+        match fast_loop.and_then(|f| f.precheck(&mut self.env, b, &self.locals)) {
+            Some(ok) => b.ins().brif(ok, fast, &[], slow, &[]),
+            None => b.ins().jump(slow, &[]),
+        };
+        b.seal_block(fast);
+        b.seal_block(slow);
+        b.seal_block(after);
+        b.switch_to_block(after);
+        self.reachable = reaches_after;
+        Ok(())
+    }
+
+    /// One copy of a versioned loop, from its header (already current) to
+    /// a jump to `after`. Like `loop` and `end`, except that the header is
+    /// not sealed: the pre-header's branch to it comes later.
+    fn loop_copy(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        header: Block,
+        after: Block,
+        body: &[Operator<'_>],
+        offsets: &[usize],
+    ) -> Result<(), CompileError> {
+        let checks_mark = self.env.checks.mark();
+        let units = self.next_loop_fuel();
+        self.env.consume_fuel(b, units);
+        let next = b.create_block();
+        self.control.frames.push(ControlFrame {
+            kind: FrameKind::Loop { header },
+            next,
+            height: self.stack.len(),
+            num_params: 0,
+            num_results: 0,
+            next_reachable: false,
+            checks_mark,
+        });
+        let n = body.len().saturating_sub(1);
+        for (op, offset) in body[..n].iter().zip(offsets) {
+            b.set_srcloc(SourceLoc::new(*offset as u32));
+            self.op(b, op).map_err(|e| e.at(*offset))?;
+        }
+        // The loop's own `end` (the body is balanced, so it is the
+        // construct's, reachable or not): nothing branches to the header
+        // any more, and closing the loop as a block leaves it unsealed.
+        self.control.frame_mut(0).kind = FrameKind::Block;
+        self.op_end(b);
+        if self.reachable {
+            b.ins().jump(after, &[]);
+        }
+        Ok(())
+    }
+
     fn load(&mut self, b: &mut FunctionBuilder<'_>, m: &MemArg, kind: Load) {
         let size = match kind {
             Load::Plain(t) => t.bytes(),
@@ -403,7 +557,7 @@ impl Translator<'_, '_> {
             Load::U32 | Load::S32 => 4,
         };
         let addr = self.stack.pop();
-        let h = heap_addr(&mut self.env, b, addr, m.offset, size);
+        let h = self.heap_addr(b, addr, m.offset, size);
         let f = self.env.heap_flags();
         let v = match kind {
             Load::Plain(t) => b.ins().load(t, f, h.addr, h.offset),
@@ -425,7 +579,7 @@ impl Translator<'_, '_> {
             Store::Narrow32 => 4,
         };
         let (addr, v) = self.stack.pop2();
-        let h = heap_addr(&mut self.env, b, addr, m.offset, size);
+        let h = self.heap_addr(b, addr, m.offset, size);
         let f = self.env.heap_flags();
         match kind {
             Store::Plain(_) => b.ins().store(f, v, h.addr, h.offset),
@@ -1575,5 +1729,46 @@ mod tests {
                     (i32.const 5) (loop (param i32) (result f32) (drop) (f32.const 1))))"#,
         );
         assert_eq!(fs.len(), 3);
+    }
+
+    #[test]
+    fn counted_loops_are_versioned() {
+        // The sieve's inner loop: `table[m] = 1; m += p; while m <= n`.
+        let wat =
+            "(module (memory 1) (func (param $t i32) (param $m i32) (param $p i32) (param $n i32)
+               (loop
+                 (i32.store8 (i32.add (local.get $t) (local.get $m)) (i32.const 1))
+                 (br_if 0 (i32.le_u (local.tee $m (i32.add (local.get $m) (local.get $p)))
+                                    (local.get $n))))))";
+        let f = &clif(wat)[0];
+        // Two copies of the body, one pre-check of the whole range
+        // (`t + max(m, n) + 1 <= length`) choosing between them.
+        assert_eq!(count(f, "istore8"), 2, "{f}");
+        assert_eq!(count(f, "umax"), 1, "{f}");
+        assert_eq!(count(f, "icmp ule"), 3, "{f}");
+        // Guards: `hi` and the base in the pre-header, `m` clamped to `hi`
+        // in the fast header, and the slow copy's own.
+        assert_eq!(count(f, "select_spectre_guard"), 4, "{f}");
+        // Without guards, the fast copy has no compare of its own: only the
+        // slow copy checks (`icmp ugt`).
+        let f = &clif_with(wat, false)[0];
+        assert_eq!(count(f, "select_spectre_guard"), 0, "{f}");
+        assert_eq!(count(f, "icmp ugt"), 1, "{f}");
+        assert_eq!(count(f, "istore8"), 2, "{f}");
+    }
+
+    #[test]
+    fn loops_without_a_covered_access_run_the_checked_copy() {
+        // The address does not involve the induction variable: nothing for
+        // the pre-check to test, and the pre-header jumps to the slow copy.
+        let f = &clif(
+            "(module (memory 1) (func (param $a i32) (param $i i32) (param $n i32)
+               (loop
+                 (i32.store (local.get $a) (local.get $i))
+                 (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                                    (local.get $n))))))",
+        )[0];
+        assert_eq!(count(f, "smax"), 1, "{f}");
+        assert_eq!(count(f, "icmp ule"), 0, "{f}");
     }
 }

@@ -524,3 +524,107 @@ fn skipped_and_shared_bounds_checks_trap_exactly() {
         }
     }
 }
+
+/// kwasmc versions counted innermost loops (`compiler/src/loops.rs`): one
+/// check of the whole range before the loop, then a copy without per-access
+/// checks, or the checked copy when the range does not fit. Whichever runs,
+/// the loop must trap at exactly the access the spec traps on, after the
+/// same stores, and not trap when an address wraps back into memory or the
+/// loop leaves early.
+#[test]
+fn versioned_loops_trap_exactly() {
+    const WAT: &str = r#"(module (memory 1 3)
+        ;; The sieve's shape: `t[m] = 1; m += p; while m <= n`.
+        (func (export "fill") (param $t i32) (param $m i32) (param $p i32) (param $n i32)
+            (loop
+                (i32.store8 (i32.add (local.get $t) (local.get $m)) (i32.const 1))
+                (br_if 0 (i32.le_u (local.tee $m (i32.add (local.get $m) (local.get $p)))
+                                   (local.get $n)))))
+        ;; `while m < n`, written `n > m`.
+        (func (export "fill_below") (param $t i32) (param $m i32) (param $n i32)
+            (loop
+                (i32.store8 offset=2 (i32.add (local.get $m) (local.get $t)) (i32.const 1))
+                (br_if 0 (i32.gt_u (local.get $n)
+                                   (local.tee $m (i32.add (local.get $m) (i32.const 1)))))))
+        ;; matmul's shape: `i += 16` until `i == 1024`, two accesses each.
+        (func (export "stride") (param $a i32) (param $i i32)
+            (loop
+                (f64.store (i32.add (local.get $a) (local.get $i)) (f64.const 1))
+                (f64.store offset=8 (i32.add (local.get $a) (local.get $i)) (f64.const 2))
+                (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 16)))
+                                 (i32.const 1024)))))
+        ;; Leaves at the first nonzero byte, long before its limit.
+        (func (export "find") (param $t i32) (param $n i32) (result i32)
+            (block $found
+                (loop
+                    (br_if $found (i32.load8_u (local.get $t)))
+                    (br_if 0 (i32.lt_u (local.tee $t (i32.add (local.get $t) (i32.const 1)))
+                                       (local.get $n)))))
+            (local.get $t))
+        (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
+        (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
+    let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
+    for opt in OPT_LEVELS {
+        for guards in [true, false] {
+            let opts = CompileOptions {
+                opt,
+                spectre_guards: guards,
+                ..CompileOptions::default()
+            };
+            let kw = kwasm_compiler::compile(WAT.as_bytes(), &opts).unwrap();
+            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
+            let mut s = Store::default();
+            let i = s.instantiate(&a).unwrap();
+            let mut call = |f: &str, args: &[i32]| {
+                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
+                s.invoke(i, f, &args)
+            };
+            let ctx = format!("{opt:?}, guards {guards}");
+            let byte = |call: &mut dyn FnMut(&str, &[i32]) -> _, at: i32| match call("peek", &[at])
+            {
+                Ok(v) => v,
+                Err(e) => panic!("peek {at}: {e:?}"),
+            };
+
+            // First, while memory is all zeros: the limit is far out of
+            // memory but the loop leaves early.
+            assert!(call("poke", &[100, 9]).is_ok(), "{ctx}");
+            assert_eq!(
+                call("find", &[70, -1]).unwrap(),
+                vec![Val::I32(100)],
+                "{ctx}"
+            );
+            // Without the nonzero byte it runs off the end of memory.
+            assert!(call("poke", &[100, 0]).is_ok(), "{ctx}");
+            assert!(oob(call("find", &[65500, -1])), "{ctx}");
+
+            // In bounds up to the last byte; then one byte too far, trapping
+            // after the stores before it.
+            assert!(call("fill", &[65000, 0, 7, 535]).is_ok(), "{ctx}");
+            assert_eq!(byte(&mut call, 65000 + 532), vec![Val::I32(1)], "{ctx}");
+            assert!(oob(call("fill", &[65000, 300, 1, 536])), "{ctx}");
+            assert_eq!(byte(&mut call, 65535), vec![Val::I32(1)], "{ctx}");
+            // `t + m` wraps past 2^32 back to the start of memory: in bounds.
+            assert!(call("fill", &[-16, 16, 1, 20]).is_ok(), "{ctx}");
+            assert_eq!(byte(&mut call, 4), vec![Val::I32(1)], "{ctx}");
+            // `m` starts above `n`: one iteration, at `t + m`.
+            assert!(call("fill", &[0, 65535, 1, 0]).is_ok(), "{ctx}");
+            assert!(oob(call("fill", &[0, 65536, 1, 0])), "{ctx}");
+
+            assert!(call("fill_below", &[65000, 0, 534]).is_ok(), "{ctx}");
+            assert!(oob(call("fill_below", &[65000, 0, 535])), "{ctx}");
+            // `n = 0`: the back-edge is never taken.
+            assert!(call("fill_below", &[0, 65533, 0]).is_ok(), "{ctx}");
+            assert!(oob(call("fill_below", &[0, 65534, 0])), "{ctx}");
+
+            // 1024 bytes at `a`: the last 16 end exactly at the end.
+            assert!(call("stride", &[65536 - 1024, 0]).is_ok(), "{ctx}");
+            assert!(oob(call("stride", &[65536 - 1023, 0])), "{ctx}");
+            // A start the stride never brings to 1024 (8 + 16k), or one past
+            // it: `i` runs through all of memory and traps there, neither
+            // sooner nor (clamped by a guard) never.
+            assert!(oob(call("stride", &[0, 8])), "{ctx}");
+            assert!(oob(call("stride", &[0, 2000])), "{ctx}");
+        }
+    }
+}

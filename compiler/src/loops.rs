@@ -1,0 +1,591 @@
+//! Loop versioning: one bounds check before an innermost counted loop
+//! instead of one per access per iteration.
+//!
+//! Compilers for languages with bounds checks (HotSpot's range-check
+//! elimination, LLVM's loop versioning) check the whole range a loop will
+//! touch once, before it, and run a copy of the loop without per-access
+//! checks when that check passes. kwasmc does the same for the shape LLVM
+//! emits for `for i in a..b { p[i] }`: an innermost `loop` whose only
+//! backward branch is a final `br_if 0` on an `i32` local `x` (the
+//! *induction variable*) compared with a loop-invariant limit `k`:
+//!
+//! | exit test (`br_if 0` taken while) | `x` at the top of every iteration |
+//! |---|---|
+//! | `x < k` | `v0` (its value on entry) or below `k`: `<= max(v0, k - 1)` |
+//! | `x <= k` | `<= max(v0, k)` |
+//! | `x != k`, `x += step` its only write | `v0, v0 + step, …, k - step` when `v0 + step <= k` and `step` divides `k - v0` (`step` a power of two) |
+//!
+//! None of this needs `x` to be monotonic or the adds not to wrap: the
+//! back-edge is taken only with a value that passed the test.
+//!
+//! An access whose address is `x + c` or `p + x + c` (`p` a local the body
+//! never writes, `c` a sum of constants: the SSA value of `x` at the top of
+//! the iteration, followed through `i32.add`s) is in bounds on every
+//! iteration if `zext(p) + hi + c + offset + size <= length` on entry, with
+//! the sums in 64 bits: that bound is below 2^32, so no `i32.add` on the way
+//! wrapped and the wasm address is the 64-bit sum. Memory never shrinks, so
+//! the check made on entry holds for the whole loop.
+//!
+//! The translator ([`crate::translate`]) translates such a loop twice: a
+//! *fast* copy, in which [`FastLoop::access`] computes qualifying addresses
+//! without a check, and the ordinary *slow* copy. Only after both are
+//! translated does it know the qualifying accesses, so it fills the
+//! pre-header last ([`FastLoop::precheck`]): one compare per base local and
+//! a branch to the fast copy when all pass. When one fails (an access may
+//! really be out of bounds, or the range is only conservatively too wide)
+//! the slow copy runs with exact per-access checks and traps at exactly the
+//! same access as before. Fuel is charged per iteration in both copies.
+//!
+//! **Speculation (DESIGN 12).** A branch never bounds a speculative
+//! address, and two branches are in play: the pre-check, and the loop's own
+//! exit test (a mispredicted exit runs iterations past `hi`). So the fast
+//! copy uses values that are bounded by data dependence alone: the bases
+//! and `hi` are `select_spectre_guard(ok, v, 0)` in the pre-header, and the
+//! induction variable is clamped to `hi` once per iteration
+//! (`select_spectre_guard(x > hi, 0, x)`, a compare and a `cmov`, shared by
+//! every access of the iteration). Misspeculated, an access reads at `c +
+//! offset`, which [`FastLoop::access`] only allows within the declared
+//! minimum, like the index clamp of [`crate::bounds`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use cranelift_codegen::ir::{
+    InstBuilder, InstructionData, Opcode, Value, ValueDef, condcodes::IntCC, types,
+};
+use cranelift_frontend::{FunctionBuilder, Variable};
+use wasmparser::Operator;
+
+use crate::bounds::{HeapAddr, with_offset};
+use crate::environ::{FuncEnv, PTR};
+
+/// The largest loop body (operators) translated twice.
+pub const MAX_BODY_OPS: usize = 1024;
+
+/// How deep [`affine`] follows `iadd`s behind an address.
+const AFFINE_DEPTH: u32 = 6;
+
+/// The largest induction step of a `!=` loop.
+const MAX_STEP: u32 = 1 << 16;
+
+/// A loop-invariant limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    Local(u32),
+    Const(u32),
+}
+
+/// The exit test of the loop's back-edge, on the induction variable's new
+/// value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Taken while `x < limit`.
+    Below(Limit),
+    /// Taken while `x <= limit`.
+    AtMost(Limit),
+    /// Taken while `x != limit`, `x += step` being the only write of `x`.
+    Stride { limit: Limit, step: u32 },
+}
+
+/// A loop the translator can version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoopPlan {
+    /// The induction variable (a local).
+    pub x: u32,
+    pub exit: Exit,
+    /// Locals the body reads and never writes: the candidate bases.
+    pub invariant: Vec<u32>,
+}
+
+/// Whether `op` reads or writes linear memory.
+fn is_heap_access(op: &Operator<'_>) -> bool {
+    use Operator::*;
+    matches!(
+        op,
+        I32Load { .. }
+            | I64Load { .. }
+            | F32Load { .. }
+            | F64Load { .. }
+            | I32Load8S { .. }
+            | I32Load8U { .. }
+            | I32Load16S { .. }
+            | I32Load16U { .. }
+            | I64Load8S { .. }
+            | I64Load8U { .. }
+            | I64Load16S { .. }
+            | I64Load16U { .. }
+            | I64Load32S { .. }
+            | I64Load32U { .. }
+            | I32Store { .. }
+            | I64Store { .. }
+            | F32Store { .. }
+            | F64Store { .. }
+            | I32Store8 { .. }
+            | I32Store16 { .. }
+            | I64Store8 { .. }
+            | I64Store16 { .. }
+            | I64Store32 { .. }
+    )
+}
+
+/// Decide whether the body of a `loop` with no parameters or results can
+/// be versioned. `body` is its operators, from the one after `loop` to its
+/// matching `end` included.
+pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
+    let [
+        ops @ ..,
+        Operator::BrIf { relative_depth: 0 },
+        Operator::End,
+    ] = body
+    else {
+        return None;
+    };
+    let mut writes: HashMap<u32, u32> = HashMap::new();
+    let mut reads = BTreeSet::new();
+    let mut depth = 0u32;
+    let mut accesses = false;
+    for op in ops {
+        match op {
+            Operator::Loop { .. } => return None,
+            Operator::Block { .. } | Operator::If { .. } => depth += 1,
+            Operator::End => depth = depth.checked_sub(1)?,
+            // Any other branch back to the header would bring `x` back with
+            // a value the exit test never saw.
+            Operator::Br { relative_depth } | Operator::BrIf { relative_depth }
+                if *relative_depth == depth =>
+            {
+                return None;
+            }
+            Operator::BrTable { targets } => {
+                if targets.default() == depth {
+                    return None;
+                }
+                for t in targets.targets() {
+                    if t.ok()? == depth {
+                        return None;
+                    }
+                }
+            }
+            Operator::LocalGet { local_index } => {
+                reads.insert(*local_index);
+            }
+            Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                *writes.entry(*local_index).or_default() += 1;
+            }
+            op if is_heap_access(op) => accesses = true,
+            _ => {}
+        }
+    }
+    if !accesses || depth != 0 {
+        return None;
+    }
+    let invariant_limit = |op: &Operator<'_>| match op {
+        Operator::LocalGet { local_index } if !writes.contains_key(local_index) => {
+            Some(Limit::Local(*local_index))
+        }
+        Operator::I32Const { value } => Some(Limit::Const(*value as u32)),
+        _ => None,
+    };
+    // The value the exit test compares must be what `x` holds when the
+    // back-edge is taken: a `local.tee x` or `local.get x` right before.
+    let holds_x = |op: &Operator<'_>| match op {
+        Operator::LocalGet { local_index } | Operator::LocalTee { local_index } => {
+            Some(*local_index)
+        }
+        _ => None,
+    };
+    let (x, exit) = match ops {
+        [
+            ..,
+            Operator::LocalGet { local_index: x0 },
+            Operator::I32Const { value: step },
+            Operator::I32Add,
+            Operator::LocalTee { local_index: x },
+            k,
+            Operator::I32Ne,
+        ] if x0 == x
+            && writes.get(x) == Some(&1)
+            && (*step as u32).is_power_of_two()
+            && (*step as u32) <= MAX_STEP =>
+        {
+            let limit = invariant_limit(k)?;
+            let step = *step as u32;
+            (*x, Exit::Stride { limit, step })
+        }
+        [.., v, k, cmp @ (Operator::I32LtU | Operator::I32LeU)] => {
+            let limit = invariant_limit(k)?;
+            let x = holds_x(v)?;
+            match cmp {
+                Operator::I32LtU => (x, Exit::Below(limit)),
+                _ => (x, Exit::AtMost(limit)),
+            }
+        }
+        [.., k, v, cmp @ (Operator::I32GtU | Operator::I32GeU)] => {
+            let limit = invariant_limit(k)?;
+            let x = holds_x(v)?;
+            match cmp {
+                Operator::I32GtU => (x, Exit::Below(limit)),
+                _ => (x, Exit::AtMost(limit)),
+            }
+        }
+        _ => return None,
+    };
+    let invariant = reads
+        .into_iter()
+        .filter(|l| *l != x && !writes.contains_key(l))
+        .collect();
+    Some(LoopPlan { x, exit, invariant })
+}
+
+/// `v` as a sum of at most two non-constant terms and a constant (the
+/// constants' `u32` values added in 64 bits), following `iadd`s.
+fn affine(b: &FunctionBuilder<'_>, v: Value) -> Option<(Vec<Value>, u64)> {
+    fn walk(
+        b: &FunctionBuilder<'_>,
+        v: Value,
+        depth: u32,
+        terms: &mut Vec<Value>,
+        c: &mut u64,
+    ) -> bool {
+        let dfg = &b.func.dfg;
+        let v = dfg.resolve_aliases(v);
+        if let ValueDef::Result(inst, 0) = dfg.value_def(v) {
+            match dfg.insts[inst] {
+                InstructionData::UnaryImm {
+                    opcode: Opcode::Iconst,
+                    imm,
+                } => {
+                    *c += imm.bits() as u64 & u64::from(u32::MAX);
+                    return true;
+                }
+                InstructionData::Binary {
+                    opcode: Opcode::Iadd,
+                    args: [x, y],
+                } if depth > 0 => {
+                    return walk(b, x, depth - 1, terms, c) && walk(b, y, depth - 1, terms, c);
+                }
+                _ => {}
+            }
+        }
+        terms.push(v);
+        terms.len() <= 2
+    }
+    let (mut terms, mut c) = (Vec::new(), 0);
+    walk(b, v, AFFINE_DEPTH, &mut terms, &mut c).then_some((terms, c))
+}
+
+/// The translator's state while it translates the fast copy of a loop.
+pub struct FastLoop {
+    plan: LoopPlan,
+    /// `x` at the top of the iteration.
+    x_start: Value,
+    /// `zext(x_start)`, clamped to `hi` when guards are on.
+    x_index: Value,
+    /// The SSA value of each invariant local in the body.
+    invariant: HashMap<Value, u32>,
+    /// The largest value of `x` at the top of an iteration (i64), defined
+    /// in the pre-header.
+    hi: Variable,
+    /// For each base local used, the native pointer `memory + zext(p)` (`p`
+    /// guarded), defined in the pre-header.
+    bases: BTreeMap<u32, Variable>,
+    /// For each base (`None`: the address is `x + c` alone), the furthest
+    /// byte accessed past `base + x`: the largest `c + offset + size`.
+    reach: BTreeMap<Option<u32>, u64>,
+}
+
+impl FastLoop {
+    /// Start the fast copy: called in its (empty) header block.
+    pub fn enter(
+        b: &mut FunctionBuilder<'_>,
+        plan: &LoopPlan,
+        locals: &[Variable],
+        spectre_guards: bool,
+    ) -> Self {
+        let x_start = b.use_var(locals[plan.x as usize]);
+        let hi = b.declare_var(types::I64);
+        let x64 = b.ins().uextend(types::I64, x_start);
+        let x_index = if spectre_guards {
+            let limit = b.use_var(hi);
+            let past = b.ins().icmp(IntCC::UnsignedGreaterThan, x64, limit);
+            let zero = b.ins().iconst(types::I64, 0);
+            b.ins().select_spectre_guard(past, zero, x64)
+        } else {
+            x64
+        };
+        let invariant = plan
+            .invariant
+            .iter()
+            .map(|&l| (b.use_var(locals[l as usize]), l))
+            .collect();
+        FastLoop {
+            plan: plan.clone(),
+            x_start,
+            x_index,
+            invariant,
+            hi,
+            bases: BTreeMap::new(),
+            reach: BTreeMap::new(),
+        }
+    }
+
+    /// The native address of an access at `addr + offset` of `size` bytes
+    /// if the loop's pre-check covers it, recording what the pre-check must
+    /// then test; `None` for an ordinary checked access.
+    pub fn access(
+        &mut self,
+        env: &FuncEnv<'_, '_>,
+        b: &mut FunctionBuilder<'_>,
+        addr: Value,
+        offset: u64,
+        size: u32,
+    ) -> Option<HeapAddr> {
+        let (terms, c) = affine(b, addr)?;
+        let reach = c.checked_add(offset)?.checked_add(u64::from(size))?;
+        // Misspeculated, the access is at `c + offset`: keep that within
+        // the memory every run has.
+        if reach > env.min_memory_bytes() {
+            return None;
+        }
+        let base = match terms.as_slice() {
+            [x] if *x == self.x_start => None,
+            [x, p] | [p, x] if *x == self.x_start => Some(*self.invariant.get(p)?),
+            _ => return None,
+        };
+        let widest = self.reach.entry(base).or_default();
+        *widest = (*widest).max(reach);
+
+        // `base + x + c`: with the native base pointer in a register, one
+        // addressing mode (`[p + x + c + offset]`).
+        let pointer = match base {
+            Some(l) => {
+                let var = *self.bases.entry(l).or_insert_with(|| b.declare_var(PTR));
+                b.use_var(var)
+            }
+            None => env.memory_base(b),
+        };
+        let native = b.ins().iadd(pointer, self.x_index);
+        Some(with_offset(b, native, c + offset))
+    }
+
+    /// Fill the pre-header: test every recorded range against the memory
+    /// length and define `hi` and the bases the fast copy uses. Returns the
+    /// condition to enter the fast copy, or `None` when no access qualified
+    /// (then the fast copy is dead).
+    pub fn precheck(
+        &self,
+        env: &mut FuncEnv<'_, '_>,
+        b: &mut FunctionBuilder<'_>,
+        locals: &[Variable],
+    ) -> Option<Value> {
+        let local64 = |b: &mut FunctionBuilder<'_>, l: u32| {
+            let v = b.use_var(locals[l as usize]);
+            b.ins().uextend(types::I64, v)
+        };
+        let limit64 = |b: &mut FunctionBuilder<'_>, k: Limit| match k {
+            Limit::Local(l) => local64(b, l),
+            Limit::Const(c) => b.ins().iconst(types::I64, i64::from(c)),
+        };
+        let v0 = local64(b, self.plan.x);
+        let (hi, valid) = match self.plan.exit {
+            Exit::Below(k) => {
+                // `k - 1` is -1 for k = 0 (the back-edge is never taken):
+                // the signed max then gives `v0`.
+                let k = limit64(b, k);
+                let below = b.ins().iadd_imm_s(k, -1);
+                (b.ins().smax(v0, below), None)
+            }
+            Exit::AtMost(k) => {
+                let k = limit64(b, k);
+                (b.ins().umax(v0, k), None)
+            }
+            Exit::Stride { limit, step } => {
+                let k = limit64(b, limit);
+                let first = b.ins().iadd_imm_u(v0, i64::from(step));
+                let reaches = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, first, k);
+                let distance = b.ins().isub(k, v0);
+                let rest = b.ins().band_imm_u(distance, i64::from(step - 1));
+                let lands = b.ins().icmp_imm_u(IntCC::Equal, rest, 0);
+                let valid = b.ins().band(reaches, lands);
+                (b.ins().iadd_imm_s(k, -i64::from(step)), Some(valid))
+            }
+        };
+        let spectre_guards = env.spectre_guards;
+        if self.reach.is_empty() {
+            // The fast copy is dead; `hi` still needs a definition.
+            b.def_var(self.hi, hi);
+            return None;
+        }
+        let len = env.memory_len(b);
+        let mut ok = valid;
+        let mut base_values = BTreeMap::new();
+        for (&base, &reach) in &self.reach {
+            let mut end = b.ins().iadd_imm_u(hi, reach as i64);
+            if let Some(l) = base {
+                let p = local64(b, l);
+                base_values.insert(l, p);
+                end = b.ins().iadd(end, p);
+            }
+            let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, len);
+            ok = Some(match ok {
+                Some(o) => b.ins().band(o, fits),
+                None => fits,
+            });
+        }
+        let ok = ok?;
+        let guard = |b: &mut FunctionBuilder<'_>, v: Value| {
+            if spectre_guards {
+                let zero = b.ins().iconst(types::I64, 0);
+                b.ins().select_spectre_guard(ok, v, zero)
+            } else {
+                v
+            }
+        };
+        let hi_guarded = guard(b, hi);
+        b.def_var(self.hi, hi_guarded);
+        let memory = env.memory_base(b);
+        for (l, var) in &self.bases {
+            let p = guard(b, base_values[l]);
+            let pointer = b.ins().iadd(memory, p);
+            b.def_var(*var, pointer);
+        }
+        Some(ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Exit, Limit, LoopPlan, plan};
+    use wasmparser::{Operator, OperatorsReader};
+
+    /// The plan for the first `loop` of `(func ...)` given as WAT.
+    fn plan_of(func: &str) -> Option<LoopPlan> {
+        let wasm = wat::parse_str(format!("(module (memory 1) {func})")).unwrap();
+        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+            if let wasmparser::Payload::CodeSectionEntry(body) = payload.unwrap() {
+                let mut ops: OperatorsReader<'_> = body.get_operators_reader().unwrap();
+                while !matches!(ops.read().unwrap(), Operator::Loop { .. }) {}
+                let mut body = Vec::new();
+                let mut depth = 0;
+                loop {
+                    let op = ops.read().unwrap();
+                    match op {
+                        Operator::Block { .. } | Operator::If { .. } | Operator::Loop { .. } => {
+                            depth += 1
+                        }
+                        Operator::End if depth == 0 => {
+                            body.push(op);
+                            break;
+                        }
+                        Operator::End => depth -= 1,
+                        _ => {}
+                    }
+                    body.push(op);
+                }
+                return plan(&body);
+            }
+        }
+        unreachable!("no code section")
+    }
+
+    #[test]
+    fn sieve_shape_is_bounded_by_its_limit() {
+        // table[m] = 1; m += p; while m <= limit
+        let p = plan_of(
+            "(func (param $t i32) (param $m i32) (param $p i32) (param $n i32)
+               (loop
+                 (i32.store8 (i32.add (local.get $t) (local.get $m)) (i32.const 1))
+                 (br_if 0 (i32.le_u (local.tee $m (i32.add (local.get $m) (local.get $p)))
+                                    (local.get $n)))))",
+        );
+        assert_eq!(
+            p,
+            Some(LoopPlan {
+                x: 1,
+                exit: Exit::AtMost(Limit::Local(3)),
+                invariant: vec![0, 2, 3],
+            })
+        );
+    }
+
+    #[test]
+    fn strided_shape_needs_a_power_of_two_step() {
+        let body = |step: i32| {
+            format!(
+                "(func (param $a i32) (local $i i32)
+                   (loop
+                     (f64.store (i32.add (local.get $a) (local.get $i)) (f64.const 1))
+                     (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const {step})))
+                                      (i32.const 1024)))))"
+            )
+        };
+        assert_eq!(
+            plan_of(&body(16)).map(|p| p.exit),
+            Some(Exit::Stride {
+                limit: Limit::Const(1024),
+                step: 16
+            })
+        );
+        assert_eq!(plan_of(&body(12)), None);
+        assert_eq!(plan_of(&body(-8)), None);
+    }
+
+    #[test]
+    fn loops_that_cannot_be_bounded_are_left_alone() {
+        // The limit changes in the body.
+        assert_eq!(
+            plan_of(
+                "(func (param $a i32) (param $n i32)
+                   (loop
+                     (i32.store (local.get $a) (i32.const 0))
+                     (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                     (br_if 0 (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 4)))
+                                        (local.get $n)))))"
+            ),
+            None
+        );
+        // A second back-edge.
+        assert_eq!(
+            plan_of(
+                "(func (param $a i32) (param $n i32)
+                   (loop
+                     (i32.store (local.get $a) (i32.const 0))
+                     (br_if 0 (i32.eqz (local.get $n)))
+                     (br_if 0 (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 4)))
+                                        (local.get $n)))))"
+            ),
+            None
+        );
+        // `x` written twice in a `!=` loop: its values are not a stride.
+        assert_eq!(
+            plan_of(
+                "(func (param $a i32) (local $i i32)
+                   (loop
+                     (local.set $i (i32.load (local.get $i)))
+                     (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4)))
+                                      (i32.const 64)))))"
+            ),
+            None
+        );
+        // Signed compares say nothing about the unsigned address.
+        assert_eq!(
+            plan_of(
+                "(func (param $a i32) (param $n i32)
+                   (loop
+                     (i32.store (local.get $a) (i32.const 0))
+                     (br_if 0 (i32.lt_s (local.tee $a (i32.add (local.get $a) (i32.const 4)))
+                                        (local.get $n)))))"
+            ),
+            None
+        );
+        // No memory access: nothing to gain.
+        assert_eq!(
+            plan_of(
+                "(func (param $a i32) (param $n i32)
+                   (loop
+                     (br_if 0 (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 4)))
+                                        (local.get $n)))))"
+            ),
+            None
+        );
+    }
+}
