@@ -233,3 +233,160 @@ fn stack_exhaustion_matches() {
         .join()
         .unwrap();
 }
+
+/// Counted loops of the shapes kwasmc versions (`compiler/src/loops.rs`),
+/// with bases, starts, limits, steps and accesses drawn near the edges that
+/// matter: the end of memory, memory grown past its minimum, addresses that
+/// wrap past 2^32 back into memory, starts past the limit, and strides that
+/// never land on it. wasm-smith almost never writes these loops. Both
+/// engines must agree on the result, the trap and the memory left behind.
+#[test]
+fn versioned_loops_match() {
+    const CASES: u64 = 2000;
+    std::thread::Builder::new()
+        .stack_size(THREAD_STACK)
+        .spawn(|| {
+            let engines = wasmtime_engines();
+            let mut failures = Vec::new();
+            let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+            for case in 0..CASES {
+                let wat = counted_loop(&mut Rng(case.wrapping_mul(0x9E37_79B9) ^ 0x6c6f_6f70));
+                let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
+                let profile = Profile {
+                    disallow_traps: false,
+                    large: false,
+                    ..Profile::of(case)
+                };
+                let r = run_module(&engines, case, &wasm, profile);
+                for o in r.outcomes {
+                    *outcomes.entry(o).or_default() += 1;
+                }
+                if !r.mismatches.is_empty() {
+                    failures.push(format!("case {case}: {:?}\n{wat}", r.mismatches));
+                }
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "versioned loops: {CASES} modules, {} mismatches, outcomes {outcomes:?}",
+                failures.len()
+            );
+            assert!(failures.is_empty(), "{}", failures.join("\n"));
+            // The cases must reach both ends: some run to completion, some
+            // trap out of bounds.
+            assert!(
+                outcomes.get("values").is_some_and(|n| *n > 50),
+                "{outcomes:?}"
+            );
+            assert!(
+                outcomes.keys().any(|k| k.contains("OutOfBounds")),
+                "{outcomes:?}"
+            );
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// One module whose exported `run` executes a counted loop (see
+/// [`versioned_loops_match`]) that stores to and sums memory.
+fn counted_loop(rng: &mut Rng) -> String {
+    const PAGE: i64 = 65536;
+    let near = |rng: &mut Rng, at: i64| at + rng.below(41) as i64 - 20;
+    let (ty, store, load, size) = rng.pick(&[
+        ("i32", "i32.store8", "i32.load8_u", 1),
+        ("i32", "i32.store16", "i32.load16_s", 2),
+        ("i32", "i32.store", "i32.load", 4),
+        ("i64", "i64.store", "i64.load", 8),
+    ]);
+    let offset = rng.pick(&[0, 0, 1, 7, 100, 4093]);
+    let grow = rng.below(3) == 0;
+    // The length of memory when the loop runs, and where an access's
+    // last byte is exactly the last byte of memory (`x` for base 0).
+    let len = if grow { 2 * PAGE } else { PAGE };
+    let edge = len - offset - size;
+    let mut base = match rng.below(5) {
+        0 => 0,
+        1 => rng.below(4096) as i64,
+        2 => near(rng, PAGE - 1024),
+        3 => near(rng, 1 << 32) - 32, // wraps back to the start
+        _ => rng.next() as u32 as i64,
+    };
+    let (start, limit, step, cmp) = match rng.below(5) {
+        // `x += step` until `x == limit`, step a power of two; starts that
+        // land on the limit, and ones that do not (or start past it).
+        0 => {
+            let step = 1i64 << rng.below(5);
+            let n = 1 + rng.below(300) as i64;
+            let choices = [0, 0, step / 2, 4 * step, near(rng, 0)];
+            let start = rng.pick(&choices) as u32 as i64;
+            let limit = if rng.below(4) == 0 {
+                start + n * step + 1
+            } else {
+                start + n * step
+            };
+            if rng.below(2) == 0 {
+                // The last access (at `limit - step`) one byte short of the
+                // end, at it, or one byte past it.
+                base = edge - (limit - step) + rng.below(3) as i64 - 1;
+            }
+            (start, limit as u32 as i64, step, "i32.ne")
+        }
+        k => {
+            let step = rng.pick(&[1, 1, 2, 3, 8, 13]);
+            let starts = [0, rng.below(64) as i64, near(rng, PAGE), near(rng, 1 << 32)];
+            let start = rng.pick(&starts);
+            // The largest `x` ends one byte short of the end of memory, at
+            // it, or one byte past it.
+            let last = edge - base.rem_euclid(1 << 32) + rng.below(3) as i64 - 1;
+            let last = match k {
+                1 | 3 => last + 1, // x < limit
+                _ => last,
+            };
+            let limits = [
+                0,
+                rng.below(200) as i64,
+                last,
+                last,
+                near(rng, 2 * PAGE),
+                0xffff_ffff,
+            ];
+            let limit = rng.pick(&limits);
+            let cmp = ["", "i32.lt_u", "i32.le_u", "i32.gt_u", "i32.ge_u"][k];
+            (start as u32 as i64, limit as u32 as i64, step, cmp)
+        }
+    };
+    let (base, start, limit) = (base as u32 as i32, start as u32 as i32, limit as u32 as i32);
+    let addr = if rng.below(2) == 0 {
+        "(i32.add (local.get $t) (local.get $x))"
+    } else {
+        "(i32.add (local.get $x) (local.get $t))"
+    };
+    let next = format!("(local.tee $x (i32.add (local.get $x) (i32.const {step})))");
+    let exit = match cmp {
+        "i32.gt_u" | "i32.ge_u" => format!("({cmp} (local.get $n) {next})"),
+        _ => format!("({cmp} {next} (local.get $n))"),
+    };
+    format!(
+        r#"(module (memory (export "m") 1 2)
+             (func (export "run") (result {ty}) (local $t i32) (local $x i32) (local $n i32) (local $s {ty}) (local $budget i32)
+               {grow}
+               (local.set $t (i32.const {base}))
+               (local.set $x (i32.const {start}))
+               (local.set $n (i32.const {limit}))
+               ;; Every legitimate case ends long before the budget; a
+               ;; miscompiled loop that no longer traps must not hang.
+               (local.set $budget (i32.const 0x100000))
+               (block $out
+                 (loop
+                   (br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))
+                   ({store} offset={offset} {addr} ({ty}.add (local.get $s) ({ty}.const 3)))
+                   (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} {addr})))
+                   (br_if 0 {exit})))
+               (local.get $s)))"#,
+        grow = if grow {
+            "(drop (memory.grow (i32.const 1)))"
+        } else {
+            ""
+        },
+    )
+}
