@@ -131,13 +131,23 @@ fn is_heap_access(op: &Operator<'_>) -> bool {
 /// be versioned. `body` is its operators, from the one after `loop` to its
 /// matching `end` included.
 pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
-    let [
-        ops @ ..,
-        Operator::BrIf { relative_depth: 0 },
-        Operator::End,
-    ] = body
-    else {
-        return None;
+    // The back-edge, then the end of the loop, or a branch out of it that
+    // takes the place of falling through.
+    let ops = match body {
+        [
+            ops @ ..,
+            Operator::BrIf { relative_depth: 0 },
+            Operator::End,
+        ] => ops,
+        [
+            ops @ ..,
+            Operator::BrIf { relative_depth: 0 },
+            Operator::Br {
+                relative_depth: 1..,
+            },
+            Operator::End,
+        ] => ops,
+        _ => return None,
     };
     let mut writes: HashMap<u32, u32> = HashMap::new();
     let mut reads = BTreeSet::new();
@@ -201,6 +211,23 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             Operator::I32Add,
             Operator::LocalTee { local_index: x },
             k,
+            Operator::I32Ne,
+        ] if x0 == x
+            && writes.get(x) == Some(&1)
+            && (*step as u32).is_power_of_two()
+            && (*step as u32) <= MAX_STEP =>
+        {
+            let limit = invariant_limit(k)?;
+            let step = *step as u32;
+            (*x, Exit::Stride { limit, step })
+        }
+        [
+            ..,
+            k,
+            Operator::LocalGet { local_index: x0 },
+            Operator::I32Const { value: step },
+            Operator::I32Add,
+            Operator::LocalTee { local_index: x },
             Operator::I32Ne,
         ] if x0 == x
             && writes.get(x) == Some(&1)
@@ -527,6 +554,31 @@ mod tests {
         );
         assert_eq!(plan_of(&body(12)), None);
         assert_eq!(plan_of(&body(-8)), None);
+    }
+
+    #[test]
+    fn limit_first_and_a_branch_out_after_the_back_edge() {
+        // `n != (i += 4)`, as LLVM writes it when the limit is computed
+        // first, then `br` out instead of falling through.
+        let p = plan_of(
+            "(func (param $a i32) (param $i i32) (param $n i32)
+               (block
+                 (loop
+                   (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
+                   (br_if 0 (i32.ne (local.get $n)
+                                    (local.tee $i (i32.add (local.get $i) (i32.const 4)))))
+                   (br 1))))",
+        );
+        assert_eq!(
+            p.map(|p| (p.x, p.exit)),
+            Some((
+                1,
+                Exit::Stride {
+                    limit: Limit::Local(2),
+                    step: 4
+                }
+            ))
+        );
     }
 
     #[test]

@@ -362,10 +362,14 @@ fn counted_loop(rng: &mut Rng) -> String {
         "(i32.add (local.get $x) (local.get $t))"
     };
     let next = format!("(local.tee $x (i32.add (local.get $x) (i32.const {step})))");
+    let limit_first = rng.below(2) == 0;
     let exit = match cmp {
         "i32.gt_u" | "i32.ge_u" => format!("({cmp} (local.get $n) {next})"),
+        "i32.ne" if limit_first => format!("({cmp} (local.get $n) {next})"),
         _ => format!("({cmp} {next} (local.get $n))"),
     };
+    // Leave by a branch instead of falling through, sometimes.
+    let leave = if rng.below(3) == 0 { "(br $out)" } else { "" };
     format!(
         r#"(module (memory (export "m") 1 2)
              (func (export "run") (result {ty}) (local $t i32) (local $x i32) (local $n i32) (local $s {ty}) (local $budget i32)
@@ -381,7 +385,8 @@ fn counted_loop(rng: &mut Rng) -> String {
                    (br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))
                    ({store} offset={offset} {addr} ({ty}.add (local.get $s) ({ty}.const 3)))
                    (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} {addr})))
-                   (br_if 0 {exit})))
+                   (br_if 0 {exit})
+                   {leave}))
                (local.get $s)))"#,
         grow = if grow {
             "(drop (memory.grow (i32.const 1)))"
