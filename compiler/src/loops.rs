@@ -14,14 +14,21 @@
 //! | `x < k` | `v0` (its value on entry) or below `k`: `<= max(v0, k - 1)` |
 //! | `x <= k` | `<= max(v0, k)` |
 //! | `x != k`, `x += step` its only write | `v0, v0 + step, …, k - step` when `v0 + step <= k` and `step` divides `k - v0` (`step` a power of two) |
+//! | `x != 0`, `x -= step` its only write (a counter) | `v0, v0 - step, …, step` when `step` divides `v0 != 0`: `v0 / step` iterations |
 //!
-//! None of this needs `x` to be monotonic or the adds not to wrap: the
-//! back-edge is taken only with a value that passed the test.
+//! None of the first three needs `x` to be monotonic or the adds not to
+//! wrap: the back-edge is taken only with a value that passed the test. A
+//! counter also bounds the loop's other *stepped* variables, the pointers
+//! LLVM walks beside it: a local whose one write is `v += s` outside any
+//! nested construct starts iteration `i` with `v0 + i*s`, so it stays in
+//! `[v0, v0 + (n-1)*s]` (or `[v0 - (n-1)*|s|, v0]`, which must not go below
+//! 0) over the `n` iterations.
 //!
-//! An access whose address is `x + c` or `p + x + c` (`p` a local the body
-//! never writes, `c` a sum of constants: the SSA value of `x` at the top of
-//! the iteration, followed through `i32.add`s) is in bounds on every
-//! iteration if `zext(p) + hi + c + offset + size <= length` on entry, with
+//! An access whose address is `v + c` or `p + v + c` (`v` one of these
+//! induction variables as it was at the top of the iteration, `p` a local
+//! the body never writes, `c` a sum of constants, followed through
+//! `i32.add`s) is in bounds on every iteration if
+//! `zext(p) + hi(v) + c + offset + size <= length` on entry, with
 //! the sums in 64 bits: that bound is below 2^32, so no `i32.add` on the way
 //! wrapped and the wasm address is the 64-bit sum. Memory never shrinks, so
 //! the check made on entry holds for the whole loop.
@@ -40,9 +47,9 @@
 //! address, and two branches are in play: the pre-check, and the loop's own
 //! exit test (a mispredicted exit runs iterations past `hi`). So the fast
 //! copy uses values that are bounded by data dependence alone: the bases
-//! and `hi` are `select_spectre_guard(ok, v, 0)` in the pre-header, and the
-//! induction variable is clamped to `hi` once per iteration
-//! (`select_spectre_guard(x > hi, 0, x)`, a compare and a `cmov`, shared by
+//! and the `hi`s are `select_spectre_guard(ok, v, 0)` in the pre-header, and
+//! each induction variable is clamped to its `hi` once per iteration
+//! (`select_spectre_guard(v > hi, 0, v)`, a compare and a `cmov`, shared by
 //! every access of the iteration). Misspeculated, an access reads at `c +
 //! offset`, which [`FastLoop::access`] only allows within the declared
 //! minimum, like the index clamp of [`crate::bounds`].
@@ -84,14 +91,23 @@ pub enum Exit {
     AtMost(Limit),
     /// Taken while `x != limit`, `x += step` being the only write of `x`.
     Stride { limit: Limit, step: u32 },
+    /// A counter: taken while `x != 0`, `x -= step` being the only write
+    /// of `x`. The loop then runs `x0 / step` times when `step` divides the
+    /// start `x0` and `x0 != 0`, and every other induction variable of the
+    /// plan takes a known range of values.
+    Count { step: u32 },
 }
 
 /// A loop the translator can version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoopPlan {
-    /// The induction variable (a local).
+    /// The induction variable (a local) of the exit test.
     pub x: u32,
     pub exit: Exit,
+    /// With [`Exit::Count`], the other induction variables: locals whose
+    /// one write is `v += step` (`step` a nonzero constant) outside any
+    /// nested construct, so once in every iteration that goes on.
+    pub stepped: Vec<(u32, i32)>,
     /// Locals the body reads and never writes: the candidate bases.
     pub invariant: Vec<u32>,
 }
@@ -153,7 +169,21 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     let mut reads = BTreeSet::new();
     let mut depth = 0u32;
     let mut accesses = false;
-    for op in ops {
+    let mut steps: HashMap<u32, i32> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Operator::LocalSet { local_index: v } | Operator::LocalTee { local_index: v } = op
+            && depth == 0
+            && let [
+                Operator::LocalGet { local_index: v0 },
+                Operator::I32Const { value: step },
+                Operator::I32Add,
+            ] = &ops[i.saturating_sub(3)..i]
+            && v0 == v
+            && *step != 0
+            && step.unsigned_abs() <= MAX_STEP
+        {
+            steps.insert(*v, *step);
+        }
         match op {
             Operator::Loop { .. } => return None,
             Operator::Block { .. } | Operator::If { .. } => depth += 1,
@@ -210,6 +240,25 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             Operator::I32Const { value: step },
             Operator::I32Add,
             Operator::LocalTee { local_index: x },
+        ] if x0 == x
+            && writes.get(x) == Some(&1)
+            && *step < 0
+            && step.unsigned_abs().is_power_of_two()
+            && step.unsigned_abs() <= MAX_STEP =>
+        {
+            (
+                *x,
+                Exit::Count {
+                    step: step.unsigned_abs(),
+                },
+            )
+        }
+        [
+            ..,
+            Operator::LocalGet { local_index: x0 },
+            Operator::I32Const { value: step },
+            Operator::I32Add,
+            Operator::LocalTee { local_index: x },
             k,
             Operator::I32Ne,
         ] if x0 == x
@@ -257,10 +306,24 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
         _ => return None,
     };
     let invariant = reads
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|l| *l != x && !writes.contains_key(l))
         .collect();
-    Some(LoopPlan { x, exit, invariant })
+    let mut stepped: Vec<(u32, i32)> = match exit {
+        Exit::Count { .. } => steps
+            .into_iter()
+            .filter(|(v, _)| *v != x && writes.get(v) == Some(&1) && reads.contains(v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    stepped.sort_unstable();
+    Some(LoopPlan {
+        x,
+        exit,
+        stepped,
+        invariant,
+    })
 }
 
 /// `v` as a sum of at most two non-constant terms and a constant (the
@@ -300,24 +363,31 @@ fn affine(b: &FunctionBuilder<'_>, v: Value) -> Option<(Vec<Value>, u64)> {
     walk(b, v, AFFINE_DEPTH, &mut terms, &mut c).then_some((terms, c))
 }
 
+/// An induction variable of the fast copy.
+struct Iv {
+    /// Its value at the top of the iteration.
+    start: Value,
+    /// `zext(start)`, clamped to `hi` when guards are on.
+    index: Value,
+    /// Its largest value at the top of an iteration (i64), defined in the
+    /// pre-header.
+    hi: Variable,
+}
+
 /// The translator's state while it translates the fast copy of a loop.
 pub struct FastLoop {
     plan: LoopPlan,
-    /// `x` at the top of the iteration.
-    x_start: Value,
-    /// `zext(x_start)`, clamped to `hi` when guards are on.
-    x_index: Value,
+    /// `plan.x`, then `plan.stepped` in order.
+    ivs: Vec<Iv>,
     /// The SSA value of each invariant local in the body.
     invariant: HashMap<Value, u32>,
-    /// The largest value of `x` at the top of an iteration (i64), defined
-    /// in the pre-header.
-    hi: Variable,
     /// For each base local used, the native pointer `memory + zext(p)` (`p`
     /// guarded), defined in the pre-header.
     bases: BTreeMap<u32, Variable>,
-    /// For each base (`None`: the address is `x + c` alone), the furthest
-    /// byte accessed past `base + x`: the largest `c + offset + size`.
-    reach: BTreeMap<Option<u32>, u64>,
+    /// For each induction variable and base (`None`: the address is
+    /// `v + c` alone), the furthest byte accessed past `base + v`: the
+    /// largest `c + offset + size`.
+    reach: BTreeMap<(usize, Option<u32>), u64>,
 }
 
 impl FastLoop {
@@ -328,17 +398,23 @@ impl FastLoop {
         locals: &[Variable],
         spectre_guards: bool,
     ) -> Self {
-        let x_start = b.use_var(locals[plan.x as usize]);
-        let hi = b.declare_var(types::I64);
-        let x64 = b.ins().uextend(types::I64, x_start);
-        let x_index = if spectre_guards {
-            let limit = b.use_var(hi);
-            let past = b.ins().icmp(IntCC::UnsignedGreaterThan, x64, limit);
-            let zero = b.ins().iconst(types::I64, 0);
-            b.ins().select_spectre_guard(past, zero, x64)
-        } else {
-            x64
-        };
+        let ivs = std::iter::once(plan.x)
+            .chain(plan.stepped.iter().map(|(v, _)| *v))
+            .map(|l| {
+                let start = b.use_var(locals[l as usize]);
+                let hi = b.declare_var(types::I64);
+                let v64 = b.ins().uextend(types::I64, start);
+                let index = if spectre_guards {
+                    let limit = b.use_var(hi);
+                    let past = b.ins().icmp(IntCC::UnsignedGreaterThan, v64, limit);
+                    let zero = b.ins().iconst(types::I64, 0);
+                    b.ins().select_spectre_guard(past, zero, v64)
+                } else {
+                    v64
+                };
+                Iv { start, index, hi }
+            })
+            .collect();
         let invariant = plan
             .invariant
             .iter()
@@ -346,10 +422,8 @@ impl FastLoop {
             .collect();
         FastLoop {
             plan: plan.clone(),
-            x_start,
-            x_index,
+            ivs,
             invariant,
-            hi,
             bases: BTreeMap::new(),
             reach: BTreeMap::new(),
         }
@@ -373,16 +447,17 @@ impl FastLoop {
         if reach > env.min_memory_bytes() {
             return None;
         }
-        let base = match terms.as_slice() {
-            [x] if *x == self.x_start => None,
-            [x, p] | [p, x] if *x == self.x_start => Some(*self.invariant.get(p)?),
+        let iv_of = |v: &Value| self.ivs.iter().position(|iv| iv.start == *v);
+        let (iv, base) = match terms.as_slice() {
+            [v] => (iv_of(v)?, None),
+            [v, p] | [p, v] if iv_of(v).is_some() => (iv_of(v)?, Some(*self.invariant.get(p)?)),
             _ => return None,
         };
-        let widest = self.reach.entry(base).or_default();
+        let widest = self.reach.entry((iv, base)).or_default();
         *widest = (*widest).max(reach);
 
-        // `base + x + c`: with the native base pointer in a register, one
-        // addressing mode (`[p + x + c + offset]`).
+        // `base + v + c`: with the native base pointer in a register, one
+        // addressing mode (`[p + v + c + offset]`).
         let pointer = match base {
             Some(l) => {
                 let var = *self.bases.entry(l).or_insert_with(|| b.declare_var(PTR));
@@ -390,14 +465,14 @@ impl FastLoop {
             }
             None => env.memory_base(b),
         };
-        let native = b.ins().iadd(pointer, self.x_index);
+        let native = b.ins().iadd(pointer, self.ivs[iv].index);
         Some(with_offset(b, native, c + offset))
     }
 
     /// Fill the pre-header: test every recorded range against the memory
-    /// length and define `hi` and the bases the fast copy uses. Returns the
-    /// condition to enter the fast copy, or `None` when no access qualified
-    /// (then the fast copy is dead).
+    /// length and define the ranges and the bases the fast copy uses.
+    /// Returns the condition to enter the fast copy, or `None` when no
+    /// access qualified (then the fast copy is dead).
     pub fn precheck(
         &self,
         env: &mut FuncEnv<'_, '_>,
@@ -412,53 +487,77 @@ impl FastLoop {
             Limit::Local(l) => local64(b, l),
             Limit::Const(c) => b.ins().iconst(types::I64, i64::from(c)),
         };
+        let mut valid: Vec<Value> = Vec::new();
         let v0 = local64(b, self.plan.x);
-        let (hi, valid) = match self.plan.exit {
+        let mut his = vec![match self.plan.exit {
             Exit::Below(k) => {
                 // `k - 1` is -1 for k = 0 (the back-edge is never taken):
                 // the signed max then gives `v0`.
                 let k = limit64(b, k);
                 let below = b.ins().iadd_imm_s(k, -1);
-                (b.ins().smax(v0, below), None)
+                b.ins().smax(v0, below)
             }
             Exit::AtMost(k) => {
                 let k = limit64(b, k);
-                (b.ins().umax(v0, k), None)
+                b.ins().umax(v0, k)
             }
             Exit::Stride { limit, step } => {
                 let k = limit64(b, limit);
                 let first = b.ins().iadd_imm_u(v0, i64::from(step));
-                let reaches = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, first, k);
+                valid.push(b.ins().icmp(IntCC::UnsignedLessThanOrEqual, first, k));
                 let distance = b.ins().isub(k, v0);
                 let rest = b.ins().band_imm_u(distance, i64::from(step - 1));
-                let lands = b.ins().icmp_imm_u(IntCC::Equal, rest, 0);
-                let valid = b.ins().band(reaches, lands);
-                (b.ins().iadd_imm_s(k, -i64::from(step)), Some(valid))
+                valid.push(b.ins().icmp_imm_u(IntCC::Equal, rest, 0));
+                b.ins().iadd_imm_s(k, -i64::from(step))
             }
-        };
+            Exit::Count { step } => {
+                // `x0, x0 - step, ..., step`: `x0 / step` iterations.
+                let rest = b.ins().band_imm_u(v0, i64::from(step - 1));
+                valid.push(b.ins().icmp_imm_u(IntCC::Equal, rest, 0));
+                valid.push(b.ins().icmp_imm_u(IntCC::NotEqual, v0, 0));
+                v0
+            }
+        }];
+        if let Exit::Count { step } = self.plan.exit {
+            // Iteration `i` (from 0 to `trips - 1`) starts with `v0 + i*s`.
+            let trips = b.ins().ushr_imm_u(v0, i64::from(step.trailing_zeros()));
+            let last = b.ins().iadd_imm_s(trips, -1);
+            for &(v, s) in &self.plan.stepped {
+                let v0 = local64(b, v);
+                let span = b.ins().imul_imm_u(last, i64::from(s.unsigned_abs()));
+                his.push(if s > 0 {
+                    b.ins().iadd(v0, span)
+                } else {
+                    // Going down, the start is the largest, and the smallest
+                    // must not wrap below 0.
+                    valid.push(b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, v0, span));
+                    v0
+                });
+            }
+        }
         let spectre_guards = env.spectre_guards;
         if self.reach.is_empty() {
-            // The fast copy is dead; `hi` still needs a definition.
-            b.def_var(self.hi, hi);
+            // The fast copy is dead; its variables still need definitions.
+            for (iv, hi) in self.ivs.iter().zip(&his) {
+                b.def_var(iv.hi, *hi);
+            }
             return None;
         }
         let len = env.memory_len(b);
-        let mut ok = valid;
         let mut base_values = BTreeMap::new();
-        for (&base, &reach) in &self.reach {
-            let mut end = b.ins().iadd_imm_u(hi, reach as i64);
+        for (&(iv, base), &reach) in &self.reach {
+            let mut end = b.ins().iadd_imm_u(his[iv], reach as i64);
             if let Some(l) = base {
                 let p = local64(b, l);
                 base_values.insert(l, p);
                 end = b.ins().iadd(end, p);
             }
-            let fits = b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, len);
-            ok = Some(match ok {
-                Some(o) => b.ins().band(o, fits),
-                None => fits,
-            });
+            valid.push(b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, len));
         }
-        let ok = ok?;
+        let ok = valid
+            .into_iter()
+            .reduce(|a, c| b.ins().band(a, c))
+            .expect("a range was recorded");
         let guard = |b: &mut FunctionBuilder<'_>, v: Value| {
             if spectre_guards {
                 let zero = b.ins().iconst(types::I64, 0);
@@ -467,8 +566,10 @@ impl FastLoop {
                 v
             }
         };
-        let hi_guarded = guard(b, hi);
-        b.def_var(self.hi, hi_guarded);
+        for (iv, hi) in self.ivs.iter().zip(his) {
+            let hi = guard(b, hi);
+            b.def_var(iv.hi, hi);
+        }
         let memory = env.memory_base(b);
         for (l, var) in &self.bases {
             let p = guard(b, base_values[l]);
@@ -529,6 +630,7 @@ mod tests {
             Some(LoopPlan {
                 x: 1,
                 exit: Exit::AtMost(Limit::Local(3)),
+                stepped: vec![],
                 invariant: vec![0, 2, 3],
             })
         );
@@ -578,6 +680,41 @@ mod tests {
                     step: 4
                 }
             ))
+        );
+    }
+
+    #[test]
+    fn counters_bring_their_stepped_variables() {
+        // `do { *p = 0; p += 4; q -= 8 } while (--c)`: `c` counts the
+        // iterations, `p` and `q` step once in each; `r` steps inside an
+        // `if` (not every iteration) and `a` is only read.
+        let p = plan_of(
+            "(func (param $a i32) (param $p i32) (param $q i32) (param $c i32) (param $r i32)
+               (loop
+                 (i32.store (i32.add (local.get $a) (local.get $p)) (local.get $q))
+                 (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                 (local.set $q (i32.add (local.get $q) (i32.const -8)))
+                 (if (local.get $a) (then (local.set $r (i32.add (local.get $r) (i32.const 1)))))
+                 (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1))))))",
+        );
+        assert_eq!(
+            p,
+            Some(LoopPlan {
+                x: 3,
+                exit: Exit::Count { step: 1 },
+                stepped: vec![(1, 4), (2, -8)],
+                invariant: vec![0],
+            })
+        );
+        // Counting up to 0 is not a counter kwasmc bounds.
+        assert_eq!(
+            plan_of(
+                "(func (param $a i32) (param $c i32)
+                   (loop
+                     (i32.store (local.get $a) (i32.const 0))
+                     (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const 1))))))"
+            ),
+            None
         );
     }
 

@@ -242,7 +242,7 @@ fn stack_exhaustion_matches() {
 /// engines must agree on the result, the trap and the memory left behind.
 #[test]
 fn versioned_loops_match() {
-    const CASES: u64 = 2000;
+    const CASES: u64 = 3000;
     std::thread::Builder::new()
         .stack_size(THREAD_STACK)
         .spawn(|| {
@@ -250,7 +250,12 @@ fn versioned_loops_match() {
             let mut failures = Vec::new();
             let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
             for case in 0..CASES {
-                let wat = counted_loop(&mut Rng(case.wrapping_mul(0x9E37_79B9) ^ 0x6c6f_6f70));
+                let mut rng = Rng(case.wrapping_mul(0x9E37_79B9) ^ 0x6c6f_6f70);
+                let wat = if case % 3 == 2 {
+                    counter_loop(&mut rng)
+                } else {
+                    counted_loop(&mut rng)
+                };
                 let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
                 let profile = Profile {
                     disallow_traps: false,
@@ -387,6 +392,64 @@ fn counted_loop(rng: &mut Rng) -> String {
                    (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} {addr})))
                    (br_if 0 {exit})
                    {leave}))
+               (local.get $s)))"#,
+        grow = if grow {
+            "(drop (memory.grow (i32.const 1)))"
+        } else {
+            ""
+        },
+    )
+}
+
+/// One module whose exported `run` executes a loop counted down by `c -=
+/// step` to 0 while a pointer `p += pstep` addresses memory (see
+/// [`versioned_loops_match`]): counts the step divides or not, pointers
+/// going up and down, the last access at the edge of memory.
+fn counter_loop(rng: &mut Rng) -> String {
+    const PAGE: i64 = 65536;
+    let (ty, store, load, size) = rng.pick(&[
+        ("i32", "i32.store8", "i32.load8_u", 1),
+        ("i32", "i32.store", "i32.load", 4),
+        ("i64", "i64.store", "i64.load", 8),
+    ]);
+    let offset = rng.pick(&[0, 0, 3, 100]);
+    let grow = rng.below(3) == 0;
+    let len = if grow { 2 * PAGE } else { PAGE };
+    let step = 1i64 << rng.below(3);
+    let trips = 1 + rng.below(200) as i64;
+    let count = match rng.below(6) {
+        0 => 0,
+        1 => trips * step + 1, // never reaches 0 exactly
+        _ => trips * step,
+    };
+    let pstep = rng.pick(&[1i64, 2, 4, 8, 12, -1, -4, -8]);
+    let base = rng.pick(&[0i64, 0, 64, 4096, (1 << 32) - 64]);
+    // The furthest access (the last one going up, the first going down)
+    // one byte short of the end of memory, at it, or one byte past it; or
+    // anywhere.
+    let far = len - offset - size + rng.below(3) as i64 - 1 - base;
+    let p0 = match rng.below(4) {
+        0 => rng.below(70000) as i64,
+        1 => (1 << 32) - 4 * trips,
+        _ if pstep > 0 => far - (trips - 1) * pstep,
+        _ => far,
+    };
+    let (base, p0) = (base as u32 as i32, p0 as u32 as i32);
+    format!(
+        r#"(module (memory (export "m") 1 2)
+             (func (export "run") (result {ty}) (local $t i32) (local $p i32) (local $c i32) (local $s {ty}) (local $budget i32)
+               {grow}
+               (local.set $t (i32.const {base}))
+               (local.set $p (i32.const {p0}))
+               (local.set $c (i32.const {count}))
+               (local.set $budget (i32.const 0x100000))
+               (block $out
+                 (loop
+                   (br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))
+                   ({store} offset={offset} (i32.add (local.get $t) (local.get $p)) ({ty}.add (local.get $s) ({ty}.const 3)))
+                   (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $p) (local.get $t)))))
+                   (local.set $p (i32.add (local.get $p) (i32.const {pstep})))
+                   (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -{step}))))))
                (local.get $s)))"#,
         grow = if grow {
             "(drop (memory.grow (i32.const 1)))"

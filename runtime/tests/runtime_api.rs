@@ -561,6 +561,12 @@ fn versioned_loops_trap_exactly() {
                     (br_if 0 (i32.lt_u (local.tee $t (i32.add (local.get $t) (i32.const 1)))
                                        (local.get $n)))))
             (local.get $t))
+        ;; A counter: `*p = 7; p += 4` while `--c != 0`.
+        (func (export "count") (param $p i32) (param $c i32)
+            (loop
+                (i32.store (local.get $p) (i32.const 7))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1))))))
         (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
         (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
     let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
@@ -625,6 +631,18 @@ fn versioned_loops_trap_exactly() {
             // sooner nor (clamped by a guard) never.
             assert!(oob(call("stride", &[0, 8])), "{ctx}");
             assert!(oob(call("stride", &[0, 2000])), "{ctx}");
+
+            // 100 stores of 4 bytes, the last one ending at the end; one
+            // byte later, the last store traps after the 99 before it.
+            assert!(call("count", &[65536 - 400, 100]).is_ok(), "{ctx}");
+            assert!(oob(call("count", &[65536 - 399, 100])), "{ctx}");
+            assert_eq!(
+                byte(&mut call, 65536 - 399 + 4 * 98),
+                vec![Val::I32(7)],
+                "{ctx}"
+            );
+            // A count of 0 wraps: it runs until the stores leave memory.
+            assert!(oob(call("count", &[0, 0])), "{ctx}");
         }
     }
 }
