@@ -7,7 +7,8 @@
 //! checks when that check passes. kwasmc does the same for the shape LLVM
 //! emits for `for i in a..b { p[i] }`: an innermost `loop` whose only
 //! backward branch is a final `br_if 0` on an `i32` local `x` (the
-//! *induction variable*) compared with a loop-invariant limit `k`:
+//! *induction variable*) compared with a loop-invariant limit `k`, or one
+//! tested at the top:
 //!
 //! | exit test (`br_if 0` taken while) | `x` at the top of every iteration |
 //! |---|---|
@@ -15,6 +16,11 @@
 //! | `x <= k` | `<= max(v0, k)` |
 //! | `x != k`, `x += step` its only write | `v0, v0 + step, …, k - step` when `v0 + step <= k` and `step` divides `k - v0` (`step` a power of two) |
 //! | `x != 0`, `x -= step` its only write (a counter) | `v0, v0 - step, …, step` when `step` divides `v0 != 0`: `v0 / step` iterations |
+//!
+//! A loop whose body *starts* by leaving unless `x < k` (or `x <= k`) may
+//! have any number of backward branches: every iteration that goes on has
+//! passed the test, whatever branch brought it back to the header (the
+//! bound is `k - 1`, or `k`).
 //!
 //! None of the first three needs `x` to be monotonic or the adds not to
 //! wrap: the back-edge is taken only with a value that passed the test. A
@@ -91,6 +97,10 @@ pub enum Exit {
     AtMost(Limit),
     /// Taken while `x != limit`, `x += step` being the only write of `x`.
     Stride { limit: Limit, step: u32 },
+    /// Tested at the top: the body starts by leaving the loop unless
+    /// `x < limit` (`x <= limit` if `inclusive`), so every iteration that
+    /// goes on has that `x`, however it got back to the header.
+    Top { limit: Limit, inclusive: bool },
     /// A counter: taken while `x != 0`, `x -= step` being the only write
     /// of `x`. The loop then runs `x0 / step` times when `step` divides the
     /// start `x0` and `x0 != 0`, and every other induction variable of the
@@ -147,9 +157,12 @@ fn is_heap_access(op: &Operator<'_>) -> bool {
 /// be versioned. `body` is its operators, from the one after `loop` to its
 /// matching `end` included.
 pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
-    // The back-edge, then the end of the loop, or a branch out of it that
-    // takes the place of falling through.
+    let top = top_test(body);
+    // A loop tested at the top ends with anything. Otherwise: the
+    // back-edge, then the end of the loop, or a branch out of it that takes
+    // the place of falling through.
     let ops = match body {
+        [ops @ .., Operator::End] if top.is_some() => ops,
         [
             ops @ ..,
             Operator::BrIf { relative_depth: 0 },
@@ -189,13 +202,14 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             Operator::Block { .. } | Operator::If { .. } => depth += 1,
             Operator::End => depth = depth.checked_sub(1)?,
             // Any other branch back to the header would bring `x` back with
-            // a value the exit test never saw.
+            // a value the exit test never saw (a test at the top sees them
+            // all).
             Operator::Br { relative_depth } | Operator::BrIf { relative_depth }
-                if *relative_depth == depth =>
+                if *relative_depth == depth && top.is_none() =>
             {
                 return None;
             }
-            Operator::BrTable { targets } => {
+            Operator::BrTable { targets } if top.is_none() => {
                 if targets.default() == depth {
                     return None;
                 }
@@ -218,13 +232,42 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     if !accesses || depth != 0 {
         return None;
     }
-    let invariant_limit = |op: &Operator<'_>| match op {
-        Operator::LocalGet { local_index } if !writes.contains_key(local_index) => {
-            Some(Limit::Local(*local_index))
-        }
-        Operator::I32Const { value } => Some(Limit::Const(*value as u32)),
-        _ => None,
+    let invariant_limit = |op: &Operator<'_>| invariant_limit(op, &writes);
+    let (x, exit) = match top {
+        Some((x, k, inclusive)) => (
+            x,
+            Exit::Top {
+                limit: invariant_limit(k)?,
+                inclusive,
+            },
+        ),
+        None => bottom_test(ops, &writes)?,
     };
+    let invariant = reads
+        .iter()
+        .copied()
+        .filter(|l| *l != x && !writes.contains_key(l))
+        .collect();
+    let mut stepped: Vec<(u32, i32)> = match exit {
+        Exit::Count { .. } => steps
+            .into_iter()
+            .filter(|(v, _)| *v != x && writes.get(v) == Some(&1) && reads.contains(v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    stepped.sort_unstable();
+    Some(LoopPlan {
+        x,
+        exit,
+        stepped,
+        invariant,
+    })
+}
+
+/// The induction variable and exit of a loop tested at the bottom: `ops`
+/// is its body up to the final `br_if 0`.
+fn bottom_test(ops: &[Operator<'_>], writes: &HashMap<u32, u32>) -> Option<(u32, Exit)> {
+    let invariant_limit = |op: &Operator<'_>| invariant_limit(op, writes);
     // The value the exit test compares must be what `x` holds when the
     // back-edge is taken: a `local.tee x` or `local.get x` right before.
     let holds_x = |op: &Operator<'_>| match op {
@@ -233,7 +276,7 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
         }
         _ => None,
     };
-    let (x, exit) = match ops {
+    Some(match ops {
         [
             ..,
             Operator::LocalGet { local_index: x0 },
@@ -304,26 +347,45 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             }
         }
         _ => return None,
-    };
-    let invariant = reads
-        .iter()
-        .copied()
-        .filter(|l| *l != x && !writes.contains_key(l))
-        .collect();
-    let mut stepped: Vec<(u32, i32)> = match exit {
-        Exit::Count { .. } => steps
-            .into_iter()
-            .filter(|(v, _)| *v != x && writes.get(v) == Some(&1) && reads.contains(v))
-            .collect(),
-        _ => Vec::new(),
-    };
-    stepped.sort_unstable();
-    Some(LoopPlan {
-        x,
-        exit,
-        stepped,
-        invariant,
     })
+}
+
+/// A loop whose body starts by leaving it unless `x < k` (`x <= k`):
+/// `x`, `k` and whether the bound is inclusive.
+fn top_test<'o, 'a>(body: &'o [Operator<'a>]) -> Option<(u32, &'o Operator<'a>, bool)> {
+    let [
+        a,
+        b,
+        cmp,
+        Operator::BrIf {
+            relative_depth: 1..,
+        },
+        ..,
+    ] = body
+    else {
+        return None;
+    };
+    match (a, b, cmp) {
+        // Leaves when `x >= k` / `x > k`.
+        (Operator::LocalGet { local_index: x }, k, Operator::I32GeU) => Some((*x, k, false)),
+        (Operator::LocalGet { local_index: x }, k, Operator::I32GtU) => Some((*x, k, true)),
+        // Leaves when `k <= x` / `k < x`.
+        (k, Operator::LocalGet { local_index: x }, Operator::I32LeU) => Some((*x, k, false)),
+        (k, Operator::LocalGet { local_index: x }, Operator::I32LtU) => Some((*x, k, true)),
+        _ => None,
+    }
+}
+
+/// `op` as a limit that holds for the whole loop: a constant, or a local
+/// the body never writes.
+fn invariant_limit(op: &Operator<'_>, writes: &HashMap<u32, u32>) -> Option<Limit> {
+    match op {
+        Operator::LocalGet { local_index } if !writes.contains_key(local_index) => {
+            Some(Limit::Local(*local_index))
+        }
+        Operator::I32Const { value } => Some(Limit::Const(*value as u32)),
+        _ => None,
+    }
 }
 
 /// `v` as a sum of at most two non-constant terms and a constant (the
@@ -509,6 +571,18 @@ impl FastLoop {
                 let rest = b.ins().band_imm_u(distance, i64::from(step - 1));
                 valid.push(b.ins().icmp_imm_u(IntCC::Equal, rest, 0));
                 b.ins().iadd_imm_s(k, -i64::from(step))
+            }
+            Exit::Top { limit, inclusive } => {
+                let k = limit64(b, limit);
+                if inclusive {
+                    k
+                } else {
+                    // Not below 0: with `k = 0` no iteration goes on, and the
+                    // clamp must still hold speculated ones at 0.
+                    let below = b.ins().iadd_imm_s(k, -1);
+                    let zero = b.ins().iconst(types::I64, 0);
+                    b.ins().smax(below, zero)
+                }
             }
             Exit::Count { step } => {
                 // `x0, x0 - step, ..., step`: `x0 / step` iterations.
@@ -716,6 +790,52 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_test_at_the_top_bounds_every_iteration() {
+        // `while (i < n) { a[i] = 0; i += 1; if (i & 1) continue; ... }`:
+        // two ways back to the header, both through the test.
+        let body = |test: &str| {
+            format!(
+                "(func (param $a i32) (param $i i32) (param $n i32)
+                   (block $out
+                     (loop $top
+                       (br_if $out {test})
+                       (i32.store8 (i32.add (local.get $a) (local.get $i)) (i32.const 0))
+                       (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                       (br_if $top (i32.and (local.get $i) (i32.const 1)))
+                       (br $top))))"
+            )
+        };
+        let exit = |test: &str| plan_of(&body(test)).map(|p| (p.x, p.exit));
+        let below = Exit::Top {
+            limit: Limit::Local(2),
+            inclusive: false,
+        };
+        let at_most = Exit::Top {
+            limit: Limit::Local(2),
+            inclusive: true,
+        };
+        assert_eq!(
+            exit("(i32.ge_u (local.get $i) (local.get $n))"),
+            Some((1, below))
+        );
+        assert_eq!(
+            exit("(i32.le_u (local.get $n) (local.get $i))"),
+            Some((1, below))
+        );
+        assert_eq!(
+            exit("(i32.gt_u (local.get $i) (local.get $n))"),
+            Some((1, at_most))
+        );
+        assert_eq!(
+            exit("(i32.lt_u (local.get $n) (local.get $i))"),
+            Some((1, at_most))
+        );
+        // Leaving when `i < n` bounds nothing; neither does a signed test.
+        assert_eq!(exit("(i32.lt_u (local.get $i) (local.get $n))"), None);
+        assert_eq!(exit("(i32.ge_s (local.get $i) (local.get $n))"), None);
     }
 
     #[test]

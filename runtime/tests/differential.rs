@@ -242,7 +242,7 @@ fn stack_exhaustion_matches() {
 /// engines must agree on the result, the trap and the memory left behind.
 #[test]
 fn versioned_loops_match() {
-    const CASES: u64 = 3000;
+    const CASES: u64 = 4000;
     std::thread::Builder::new()
         .stack_size(THREAD_STACK)
         .spawn(|| {
@@ -251,10 +251,10 @@ fn versioned_loops_match() {
             let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
             for case in 0..CASES {
                 let mut rng = Rng(case.wrapping_mul(0x9E37_79B9) ^ 0x6c6f_6f70);
-                let wat = if case % 3 == 2 {
-                    counter_loop(&mut rng)
-                } else {
-                    counted_loop(&mut rng)
+                let wat = match case % 4 {
+                    2 => counter_loop(&mut rng),
+                    3 => top_tested_loop(&mut rng),
+                    _ => counted_loop(&mut rng),
                 };
                 let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
                 let profile = Profile {
@@ -450,6 +450,68 @@ fn counter_loop(rng: &mut Rng) -> String {
                    (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $p) (local.get $t)))))
                    (local.set $p (i32.add (local.get $p) (i32.const {pstep})))
                    (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -{step}))))))
+               (local.get $s)))"#,
+        grow = if grow {
+            "(drop (memory.grow (i32.const 1)))"
+        } else {
+            ""
+        },
+    )
+}
+
+/// One module whose exported `run` executes a loop that tests `x` against
+/// its limit at the top and branches back from two places (see
+/// [`versioned_loops_match`]).
+fn top_tested_loop(rng: &mut Rng) -> String {
+    const PAGE: i64 = 65536;
+    let (ty, store, load, size) = rng.pick(&[
+        ("i32", "i32.store8", "i32.load8_u", 1),
+        ("i32", "i32.store16", "i32.load16_u", 2),
+        ("i64", "i64.store", "i64.load", 8),
+    ]);
+    let offset = rng.pick(&[0, 0, 5, 100]);
+    let grow = rng.below(3) == 0;
+    let len = if grow { 2 * PAGE } else { PAGE };
+    let anywhere = rng.next() as u32 as i64;
+    let base = rng.pick(&[0i64, 0, 64, 4096, (1 << 32) - 64, anywhere]);
+    let step = rng.pick(&[1i64, 1, 2, 3, 16, -1]);
+    // `x < limit` (or `x <= limit`), the largest such `x` one byte short
+    // of the end of memory, at it, or one byte past it; or anywhere.
+    let inclusive = rng.below(2) == 0;
+    let last = len - offset - size + rng.below(3) as i64 - 1 - base;
+    let limit = match rng.below(4) {
+        0 => rng.below(200) as i64,
+        1 => 0,
+        _ if inclusive => last,
+        _ => last + 1,
+    };
+    let small = rng.below(100) as i64;
+    let start = rng.pick(&[0i64, 0, small, limit - 3, (1 << 32) - 2]);
+    let test = match (inclusive, rng.below(2) == 0) {
+        (false, true) => "(i32.ge_u (local.get $x) (local.get $n))",
+        (false, false) => "(i32.le_u (local.get $n) (local.get $x))",
+        (true, true) => "(i32.gt_u (local.get $x) (local.get $n))",
+        (true, false) => "(i32.lt_u (local.get $n) (local.get $x))",
+    };
+    let (base, start, limit) = (base as u32 as i32, start as u32 as i32, limit as u32 as i32);
+    format!(
+        r#"(module (memory (export "m") 1 2)
+             (func (export "run") (result {ty}) (local $t i32) (local $x i32) (local $n i32) (local $s {ty}) (local $budget i32)
+               {grow}
+               (local.set $t (i32.const {base}))
+               (local.set $x (i32.const {start}))
+               (local.set $n (i32.const {limit}))
+               (local.set $budget (i32.const 0x100000))
+               (block $out
+                 (loop $top
+                   (br_if $out {test})
+                   (br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))
+                   ({store} offset={offset} (i32.add (local.get $t) (local.get $x)) ({ty}.add (local.get $s) ({ty}.const 3)))
+                   (local.set $x (i32.add (local.get $x) (i32.const {step})))
+                   ;; A second way back to the header, every other iteration.
+                   (br_if $top (i32.and (local.get $budget) (i32.const 1)))
+                   (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $t) (local.get $x)))))
+                   (br $top)))
                (local.get $s)))"#,
         grow = if grow {
             "(drop (memory.grow (i32.const 1)))"

@@ -567,6 +567,16 @@ fn versioned_loops_trap_exactly() {
                 (i32.store (local.get $p) (i32.const 7))
                 (local.set $p (i32.add (local.get $p) (i32.const 4)))
                 (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1))))))
+        ;; Tested at the top: `while x < n { t[x] = 1; x += 1 }`, back to
+        ;; the header from two places.
+        (func (export "top") (param $t i32) (param $x i32) (param $n i32)
+            (block $out
+                (loop $top
+                    (br_if $out (i32.ge_u (local.get $x) (local.get $n)))
+                    (i32.store8 (i32.add (local.get $t) (local.get $x)) (i32.const 1))
+                    (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                    (br_if $top (i32.and (local.get $x) (i32.const 1)))
+                    (br $top))))
         (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
         (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
     let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
@@ -643,6 +653,13 @@ fn versioned_loops_trap_exactly() {
             );
             // A count of 0 wraps: it runs until the stores leave memory.
             assert!(oob(call("count", &[0, 0])), "{ctx}");
+
+            assert!(call("top", &[65000, 0, 536]).is_ok(), "{ctx}");
+            assert!(oob(call("top", &[65000, 30, 537])), "{ctx}");
+            assert_eq!(byte(&mut call, 65535), vec![Val::I32(1)], "{ctx}");
+            // A start at or past the limit: no iteration, even far away.
+            assert!(call("top", &[0, -5, 7]).is_ok(), "{ctx}");
+            assert!(call("top", &[-1, 0, 0]).is_ok(), "{ctx}");
         }
     }
 }
