@@ -35,12 +35,17 @@
 //! covered by an earlier check is guarded by that check's condition (a
 //! compare and a `cmov`, no branch). An access proven below the minimum
 //! needs no guard: its bound holds for every value the instructions can
-//! produce, speculated or not.
+//! produce, speculated or not. An access at `p + (x & mask) + c` is tested
+//! and guarded through `p` alone when `p` leaves room for the whole mask,
+//! which keeps the guard off the path from `x` to the load (hash chains:
+//! [`guard_the_base`]), and exactly, in a cold block, when it does not.
+//! Counted loops are checked once before they run ([`crate::loops`]).
 
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::{
-    DataFlowGraph, InstBuilder, InstructionData, Opcode, Value, ValueDef, condcodes::IntCC, types,
+    BlockArg, DataFlowGraph, InstBuilder, InstructionData, Opcode, Value, ValueDef,
+    condcodes::IntCC, types,
 };
 use cranelift_frontend::FunctionBuilder;
 use kwasm_abi::trap::TrapCode;
@@ -199,8 +204,29 @@ pub fn heap_addr(
         return checked(env, b, c.oob, base, addr64, offset);
     }
 
+    if env.spectre_guards
+        && offset.saturating_add(8) <= env.min_memory_bytes()
+        && let Some((p, t, c, m)) = base_plus_bounded(&b.func.dfg, addr)
+        && m + end_off <= env.min_memory_bytes()
+    {
+        return guard_the_base(env, b, Split { p, t, c, m }, base, addr64, offset, end_off);
+    }
+
+    let oob = out_of_bounds(env, b, addr64, end_off);
+    env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
+    env.checks.record(addr, Check { end: end_off, oob });
+    checked(env, b, oob, base, addr64, offset)
+}
+
+/// Whether `[addr64, addr64 + end_off)` leaves memory.
+fn out_of_bounds(
+    env: &mut FuncEnv<'_, '_>,
+    b: &mut FunctionBuilder<'_>,
+    addr64: Value,
+    end_off: u64,
+) -> Value {
     let len = env.memory_len(b);
-    let oob = if end_off <= env.min_memory_bytes() {
+    if end_off <= env.min_memory_bytes() {
         // `addr + end_off > len` as `addr > len - end_off`, which cannot
         // wrap (`len >= min >= end_off`). The adjusted bound depends on the
         // length alone, so one register holds it for every access of that
@@ -210,10 +236,109 @@ pub fn heap_addr(
     } else {
         let end = b.ins().iadd_imm_u(addr64, end_off as i64);
         b.ins().icmp(IntCC::UnsignedGreaterThan, end, len)
+    }
+}
+
+/// A wasm address `p + t + c` (an `i32` sum, wrapping) where `t` is at
+/// most `m` by [`max_u32`] and `p` is unknown: `prev[h & 0x7fff]` with
+/// `prev` a pointer.
+struct Split {
+    p: Value,
+    t: Value,
+    c: i64,
+    m: u64,
+}
+
+/// `addr` as `p + t + c` ([`Split`]), following at most two `iadd`s.
+fn base_plus_bounded(dfg: &DataFlowGraph, addr: Value) -> Option<(Value, Value, i64, u64)> {
+    let mut terms = Vec::new();
+    let mut c = 0i64;
+    let mut work = vec![(addr, 2u32)];
+    while let Some((v, depth)) = work.pop() {
+        let def = match dfg.value_def(v) {
+            ValueDef::Result(inst, 0) => Some(&dfg.insts[inst]),
+            _ => None,
+        };
+        match def {
+            Some(InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            }) => c += i64::from(imm.bits() as i32),
+            Some(InstructionData::Binary {
+                opcode: Opcode::Iadd,
+                args: [x, y],
+            }) if depth > 0 => {
+                work.push((*x, depth - 1));
+                work.push((*y, depth - 1));
+            }
+            _ => terms.push(v),
+        }
+    }
+    let [x, y] = terms[..] else {
+        return None;
     };
+    match (max_u32(dfg, x), max_u32(dfg, y)) {
+        (None, Some(m)) => Some((x, y, c, m)),
+        (Some(m), None) => Some((y, x, c, m)),
+        _ => None,
+    }
+}
+
+/// Check and guard `p + t + c` through its unknown part alone, when that
+/// is enough: with `q = zext(p) + c` (64 bits), `q <= length - (m + end)`
+/// puts every `q + t` in bounds, and then the wasm sum did not wrap. The
+/// guard clamps `q`, which is ready long before `t` in the code this is
+/// for: hash chains, where `t` comes from the previous load, so the
+/// chain's latency loses the compare and `cmov` on the full address.
+/// Misspeculated, the access is at `t + offset`, below the declared
+/// minimum. When the test fails, a cold block makes the exact check (and
+/// traps as ever) and computes the pointer the fast path would have.
+fn guard_the_base(
+    env: &mut FuncEnv<'_, '_>,
+    b: &mut FunctionBuilder<'_>,
+    split: Split,
+    base: Value,
+    addr64: Value,
+    offset: u64,
+    end_off: u64,
+) -> HeapAddr {
+    let Split { p, t, c, m } = split;
+    let len = env.memory_len(b);
+    let p64 = b.ins().uextend(types::I64, p);
+    let q = if c == 0 {
+        p64
+    } else {
+        b.ins().iadd_imm_s(p64, c)
+    };
+    let bound = b.ins().iadd_imm_s(len, -((m + end_off) as i64));
+    let beyond = b.ins().icmp(IntCC::UnsignedGreaterThan, q, bound);
+    let zero = b.ins().iconst(PTR, 0);
+    let q_guarded = b.ins().select_spectre_guard(beyond, zero, q);
+    let fast = b.ins().iadd(base, q_guarded);
+
+    let exact = b.create_block();
+    let join = b.create_block();
+    b.append_block_param(join, PTR);
+    b.ins()
+        .brif(beyond, exact, &[], join, &[BlockArg::Value(fast)]);
+    b.seal_block(exact);
+    b.set_cold_block(exact);
+    b.switch_to_block(exact);
+    let oob = out_of_bounds(env, b, addr64, end_off);
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
-    env.checks.record(addr, Check { end: end_off, oob });
-    checked(env, b, oob, base, addr64, offset)
+    let zero = b.ins().iconst(PTR, 0);
+    let index = b.ins().select_spectre_guard(oob, zero, addr64);
+    let at = b.ins().iadd(base, index);
+    let t64 = b.ins().uextend(types::I64, t);
+    let pointer = b.ins().isub(at, t64);
+    b.ins().jump(join, &[BlockArg::Value(pointer)]);
+    b.seal_block(join);
+    b.switch_to_block(join);
+
+    let pointer = b.block_params(join)[0];
+    let t64 = b.ins().uextend(types::I64, t);
+    let native = b.ins().iadd(pointer, t64);
+    with_offset(b, native, offset)
 }
 
 /// The address of an access whose check tested `oob`, guarded against

@@ -1758,6 +1758,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pointer_plus_a_masked_index_is_guarded_through_the_pointer() {
+        // `prev[h & 0x7ffe]`: the guard clamps `zext(p)`, not the sum, and
+        // the exact check sits in a cold block.
+        let f = &clif(
+            "(module (memory 1) (func (param $p i32) (param $h i32) (result i32)
+               (i32.load16_u (i32.add (local.get $p) (i32.and (local.get $h) (i32.const 0x7ffe))))))",
+        )[0];
+        let p64 = defined(
+            f.lines()
+                .find(|l| l.trim_end().ends_with("uextend.i64 v1"))
+                .expect(f),
+        );
+        let guards = lines_with(f, &["select_spectre_guard"]);
+        assert_eq!(guards.len(), 2, "{f}");
+        assert_eq!(operands(guards[0], "select_spectre_guard")[2], p64, "{f}");
+        // The second guard, on the exact address, is in a cold block.
+        let (first, second) = (f.find(guards[0]).unwrap(), f.find(guards[1]).unwrap());
+        assert!(f[first..second].contains(" cold:"), "{f}");
+        // The bound leaves room for the whole mask: `len - (0x7ffe + 2)`.
+        assert!(f.contains("= -32768"), "{f}");
+    }
+
+    #[test]
     fn loops_without_a_covered_access_run_the_checked_copy() {
         // The address does not involve the induction variable: nothing for
         // the pre-check to test, and the pre-header jumps to the slow copy.

@@ -520,3 +520,88 @@ fn top_tested_loop(rng: &mut Rng) -> String {
         },
     )
 }
+
+/// Accesses at `p + (x & mask) + c`, which kwasmc checks and guards
+/// through `p` when `p` leaves room for the whole mask and exactly
+/// otherwise (`compiler/src/bounds.rs`): pointers near the end of memory
+/// and past 2^32, masks up to the declared minimum, negative constants.
+#[test]
+fn masked_accesses_match() {
+    const CASES: u64 = 1500;
+    const PAGE: i64 = 65536;
+    std::thread::Builder::new()
+        .stack_size(THREAD_STACK)
+        .spawn(|| {
+            let engines = wasmtime_engines();
+            let mut failures = Vec::new();
+            let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+            for case in 0..CASES {
+                let rng = &mut Rng(case.wrapping_mul(0x2545_F491) ^ 0x6d61_736b);
+                let (load, size) = rng.pick(&[
+                    ("i32.load8_u", 1),
+                    ("i32.load16_u", 2),
+                    ("i32.load", 4),
+                    ("i64.load", 8),
+                ]);
+                let ty = if size == 8 { "i64" } else { "i32" };
+                let mask = rng.pick(&[0xffi64, 0x7ffe, 0xfff8, 0x3fff]);
+                let offset = rng.pick(&[0i64, 0, 2, 100]);
+                let c = rng.pick(&[0i64, 0, -1, -8, 3, 1000]);
+                let pages = rng.pick(&[1i64, 2]);
+                let len = pages * PAGE;
+                let any = rng.next() as u32 as i64;
+                // All of the mask's bits, none, or any.
+                let x = rng.pick(&[0xffff_ffff, 0, any, any]);
+                let t = x & mask;
+                // The sum's last byte one short of the end, at it, or one
+                // past; the fast path's edge; past 2^32; anywhere.
+                let edge = len - offset - size - t - c + rng.below(3) as i64 - 1;
+                let p = match rng.below(5) {
+                    0 => edge,
+                    1 => len - mask - offset - size - c + rng.below(3) as i64 - 1,
+                    2 => (1 << 32) - t - c + rng.below(64) as i64,
+                    3 => rng.below(4096) as i64,
+                    _ => rng.next() as u32 as i64,
+                };
+                let wat = format!(
+                    r#"(module (memory (export "m") {pages})
+                         (data (i32.const 0) "\01\02\03\04\05\06\07\08")
+                         (data (i32.const {tail}) "\f1\f2\f3\f4\f5\f6\f7\f8")
+                         (func (export "run") (result {ty})
+                           ({load} offset={offset}
+                             (i32.add (i32.add (global.get $p) (i32.and (global.get $x) (i32.const {mask})))
+                                      (i32.const {c}))))
+                         (global $p (mut i32) (i32.const {p}))
+                         (global $x (mut i32) (i32.const {x})))"#,
+                    tail = len - 8,
+                    p = p as u32 as i32,
+                    x = x as u32 as i32,
+                    c = c as i32,
+                );
+                let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
+                let profile = Profile {
+                    disallow_traps: false,
+                    large: false,
+                    ..Profile::of(case)
+                };
+                let r = run_module(&engines, case, &wasm, profile);
+                for o in r.outcomes {
+                    *outcomes.entry(o).or_default() += 1;
+                }
+                if !r.mismatches.is_empty() {
+                    failures.push(format!("case {case}: {:?}\n{wat}", r.mismatches));
+                }
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "masked accesses: {CASES} modules, {} mismatches, outcomes {outcomes:?}",
+                failures.len()
+            );
+            assert!(failures.is_empty(), "{}", failures.join("\n"));
+            assert!(outcomes.get("values").is_some_and(|n| *n > 300), "{outcomes:?}");
+            assert!(outcomes.keys().any(|k| k.contains("OutOfBounds")), "{outcomes:?}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -663,3 +663,83 @@ fn versioned_loops_trap_exactly() {
         }
     }
 }
+
+/// An address `p + (x & mask) + c` is checked and guarded through `p`
+/// alone when `p` leaves room for the whole mask (`compiler/src/bounds.rs`,
+/// `guard_the_base`), and exactly in a cold block otherwise. Both must
+/// trap exactly where the spec does: near the end of memory, when the sum
+/// wraps past 2^32 back into memory, and with a negative constant.
+#[test]
+fn base_guarded_accesses_trap_exactly() {
+    const WAT: &str = r#"(module (memory 1 3)
+        (func (export "chain") (param $p i32) (param $x i32) (result i32)
+            (i32.load16_u (i32.add (local.get $p) (i32.and (local.get $x) (i32.const 0x7ffe)))))
+        (func (export "before") (param $p i32) (param $x i32) (result i32)
+            (i32.load8_u (i32.add (i32.add (local.get $p) (i32.and (local.get $x) (i32.const 0xff)))
+                                  (i32.const -1))))
+        (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
+    let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
+    for opt in OPT_LEVELS {
+        for guards in [true, false] {
+            let opts = CompileOptions {
+                opt,
+                spectre_guards: guards,
+                ..CompileOptions::default()
+            };
+            let kw = kwasm_compiler::compile(WAT.as_bytes(), &opts).unwrap();
+            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
+            let mut s = Store::default();
+            let i = s.instantiate(&a).unwrap();
+            let mut call = |f: &str, args: &[i32]| {
+                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
+                s.invoke(i, f, &args)
+            };
+            let ctx = format!("{opt:?}, guards {guards}");
+            assert!(call("poke", &[65534, 0x5a]).is_ok(), "{ctx}");
+            assert!(call("poke", &[10, 0x77]).is_ok(), "{ctx}");
+            // Room for the whole mask: the fast path.
+            assert_eq!(
+                call("chain", &[100, 0]).unwrap(),
+                vec![Val::I32(0)],
+                "{ctx}"
+            );
+            // `p` too close to the end for the mask, the access still in
+            // bounds (exact check), then one past it.
+            assert_eq!(
+                call("chain", &[65534 - 0x100, 0x100]).unwrap(),
+                vec![Val::I32(0x5a)],
+                "{ctx}"
+            );
+            assert!(oob(call("chain", &[65535 - 0x100, 0x100])), "{ctx}");
+            assert!(oob(call("chain", &[65534, 2])), "{ctx}");
+            // The largest `p` the fast path takes (`65536 - 0x7ffe - 2`),
+            // with the largest `t`, and one past it.
+            assert_eq!(
+                call("chain", &[32768, 0x7ffe]).unwrap(),
+                vec![Val::I32(0x5a)],
+                "{ctx}"
+            );
+            assert!(oob(call("chain", &[32769, 0x7ffe])), "{ctx}");
+            // `p + t` wraps past 2^32 to 10: in bounds.
+            assert_eq!(
+                call("chain", &[10 - 0x10, 0x10]).unwrap(),
+                vec![Val::I32(0x77)],
+                "{ctx}"
+            );
+            // `p + t - 1`: at 0 for `p + t = 1`, at 2^32 - 1 for 0.
+            assert_eq!(call("before", &[1, 0]).unwrap(), vec![Val::I32(0)], "{ctx}");
+            assert_eq!(
+                call("before", &[0, 11]).unwrap(),
+                vec![Val::I32(0x77)],
+                "{ctx}"
+            );
+            assert!(oob(call("before", &[0, 0])), "{ctx}");
+            assert!(oob(call("before", &[65537 - 0x80, 0x80])), "{ctx}");
+            assert_eq!(
+                call("before", &[65536 - 0x80, 0x80]).unwrap(),
+                vec![Val::I32(0)],
+                "{ctx}"
+            );
+        }
+    }
+}
