@@ -38,7 +38,7 @@
 //! produce, speculated or not. An access at `p + (x & mask) + c` is tested
 //! and guarded through `p` alone when `p` leaves room for the whole mask,
 //! which keeps the guard off the path from `x` to the load (hash chains:
-//! [`guard_the_base`]), and exactly, in a cold block, when it does not.
+//! `guard_the_base`), and exactly, in a cold block, when it does not.
 //! Counted loops are checked once before they run ([`crate::loops`]).
 
 use std::collections::HashMap;
