@@ -70,6 +70,7 @@ use wasmparser::Operator;
 
 use crate::bounds::{HeapAddr, with_offset};
 use crate::environ::{FuncEnv, PTR};
+use crate::translate::is_heap_access;
 
 /// The largest loop body (operators) translated twice.
 pub const MAX_BODY_OPS: usize = 1024;
@@ -120,37 +121,6 @@ pub struct LoopPlan {
     pub stepped: Vec<(u32, i32)>,
     /// Locals the body reads and never writes: the candidate bases.
     pub invariant: Vec<u32>,
-}
-
-/// Whether `op` reads or writes linear memory.
-fn is_heap_access(op: &Operator<'_>) -> bool {
-    use Operator::*;
-    matches!(
-        op,
-        I32Load { .. }
-            | I64Load { .. }
-            | F32Load { .. }
-            | F64Load { .. }
-            | I32Load8S { .. }
-            | I32Load8U { .. }
-            | I32Load16S { .. }
-            | I32Load16U { .. }
-            | I64Load8S { .. }
-            | I64Load8U { .. }
-            | I64Load16S { .. }
-            | I64Load16U { .. }
-            | I64Load32S { .. }
-            | I64Load32U { .. }
-            | I32Store { .. }
-            | I64Store { .. }
-            | F32Store { .. }
-            | F64Store { .. }
-            | I32Store8 { .. }
-            | I32Store16 { .. }
-            | I64Store8 { .. }
-            | I64Store16 { .. }
-            | I64Store32 { .. }
-    )
 }
 
 /// Decide whether the body of a `loop` with no parameters or results can
@@ -276,60 +246,51 @@ fn bottom_test(ops: &[Operator<'_>], writes: &HashMap<u32, u32>) -> Option<(u32,
         }
         _ => None,
     };
-    Some(match ops {
+    // `x += step` teed for the test, the only write of `x`.
+    let update = |u: &[Operator<'_>]| match u {
         [
-            ..,
             Operator::LocalGet { local_index: x0 },
             Operator::I32Const { value: step },
             Operator::I32Add,
             Operator::LocalTee { local_index: x },
         ] if x0 == x
             && writes.get(x) == Some(&1)
-            && *step < 0
             && step.unsigned_abs().is_power_of_two()
             && step.unsigned_abs() <= MAX_STEP =>
         {
-            (
-                *x,
-                Exit::Count {
-                    step: step.unsigned_abs(),
-                },
-            )
+            Some((*x, *step))
         }
-        [
-            ..,
-            Operator::LocalGet { local_index: x0 },
-            Operator::I32Const { value: step },
-            Operator::I32Add,
-            Operator::LocalTee { local_index: x },
-            k,
-            Operator::I32Ne,
-        ] if x0 == x
-            && writes.get(x) == Some(&1)
-            && (*step as u32).is_power_of_two()
-            && (*step as u32) <= MAX_STEP =>
-        {
-            let limit = invariant_limit(k)?;
-            let step = *step as u32;
-            (*x, Exit::Stride { limit, step })
+        _ => None,
+    };
+    let n = ops.len();
+    let before_end = |back: usize| n.checked_sub(back);
+    // A counter: `br_if 0 (local.tee x (x - step))`.
+    if let Some((x, step)) = before_end(4).and_then(|i| update(&ops[i..]))
+        && step < 0
+    {
+        let step = step.unsigned_abs();
+        return Some((x, Exit::Count { step }));
+    }
+    // `x != k` right after `x += step`, the limit on either side.
+    if let [.., Operator::I32Ne] = ops {
+        for (u, k) in [(6, n.wrapping_sub(2)), (5, n.wrapping_sub(6))] {
+            if let Some(i) = before_end(u)
+                && let Some((x, step)) = update(&ops[i..i + 4])
+                && step > 0
+                && let Some(k) = ops.get(k)
+            {
+                let limit = invariant_limit(k)?;
+                return Some((
+                    x,
+                    Exit::Stride {
+                        limit,
+                        step: step as u32,
+                    },
+                ));
+            }
         }
-        [
-            ..,
-            k,
-            Operator::LocalGet { local_index: x0 },
-            Operator::I32Const { value: step },
-            Operator::I32Add,
-            Operator::LocalTee { local_index: x },
-            Operator::I32Ne,
-        ] if x0 == x
-            && writes.get(x) == Some(&1)
-            && (*step as u32).is_power_of_two()
-            && (*step as u32) <= MAX_STEP =>
-        {
-            let limit = invariant_limit(k)?;
-            let step = *step as u32;
-            (*x, Exit::Stride { limit, step })
-        }
+    }
+    Some(match ops {
         [.., v, k, cmp @ (Operator::I32LtU | Operator::I32LeU)] => {
             let limit = invariant_limit(k)?;
             let x = holds_x(v)?;
@@ -840,61 +801,40 @@ mod tests {
 
     #[test]
     fn loops_that_cannot_be_bounded_are_left_alone() {
-        // The limit changes in the body.
-        assert_eq!(
-            plan_of(
-                "(func (param $a i32) (param $n i32)
+        for wat in [
+            // The limit changes in the body.
+            "(func (param $a i32) (param $n i32)
                    (loop
                      (i32.store (local.get $a) (i32.const 0))
                      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
                      (br_if 0 (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 4)))
-                                        (local.get $n)))))"
-            ),
-            None
-        );
-        // A second back-edge.
-        assert_eq!(
-            plan_of(
-                "(func (param $a i32) (param $n i32)
+                                        (local.get $n)))))",
+            // A second back-edge.
+            "(func (param $a i32) (param $n i32)
                    (loop
                      (i32.store (local.get $a) (i32.const 0))
                      (br_if 0 (i32.eqz (local.get $n)))
                      (br_if 0 (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 4)))
-                                        (local.get $n)))))"
-            ),
-            None
-        );
-        // `x` written twice in a `!=` loop: its values are not a stride.
-        assert_eq!(
-            plan_of(
-                "(func (param $a i32) (local $i i32)
+                                        (local.get $n)))))",
+            // `x` written twice in a `!=` loop: its values are not a stride.
+            "(func (param $a i32) (local $i i32)
                    (loop
                      (local.set $i (i32.load (local.get $i)))
                      (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4)))
-                                      (i32.const 64)))))"
-            ),
-            None
-        );
-        // Signed compares say nothing about the unsigned address.
-        assert_eq!(
-            plan_of(
-                "(func (param $a i32) (param $n i32)
+                                      (i32.const 64)))))",
+            // Signed compares say nothing about the unsigned address.
+            "(func (param $a i32) (param $n i32)
                    (loop
                      (i32.store (local.get $a) (i32.const 0))
                      (br_if 0 (i32.lt_s (local.tee $a (i32.add (local.get $a) (i32.const 4)))
-                                        (local.get $n)))))"
-            ),
-            None
-        );
-        // No memory access: nothing to gain.
-        assert_eq!(
-            plan_of(
-                "(func (param $a i32) (param $n i32)
+                                        (local.get $n)))))",
+            // No memory access: nothing to gain.
+            "(func (param $a i32) (param $n i32)
                    (loop
                      (br_if 0 (i32.lt_u (local.tee $a (i32.add (local.get $a) (i32.const 4)))
-                                        (local.get $n)))))"
-            ),
-            None
-        );
+                                        (local.get $n)))))",
+        ] {
+            assert_eq!(plan_of(wat), None, "{wat}");
+        }
     }
 }

@@ -111,8 +111,7 @@ fn accesses_memory(mut ops: OperatorsReader<'_>) -> Result<bool, CompileError> {
             | MemoryFill { .. }
             | MemoryCopy { .. }
             | MemoryInit { .. } => true,
-            TableGet { .. } | TableSet { .. } => false,
-            _ => op_class(&op) == OpClass::MemoryAccess,
+            _ => is_heap_access(&op),
         };
         if memory {
             return Ok(true);
@@ -126,34 +125,42 @@ fn accesses_memory(mut ops: OperatorsReader<'_>) -> Result<bool, CompileError> {
 fn op_class(op: &Operator<'_>) -> OpClass {
     use Operator::*;
     match op {
-        I32Load { .. }
-        | I64Load { .. }
-        | F32Load { .. }
-        | F64Load { .. }
-        | I32Load8S { .. }
-        | I32Load8U { .. }
-        | I32Load16S { .. }
-        | I32Load16U { .. }
-        | I64Load8S { .. }
-        | I64Load8U { .. }
-        | I64Load16S { .. }
-        | I64Load16U { .. }
-        | I64Load32S { .. }
-        | I64Load32U { .. }
-        | I32Store { .. }
-        | I64Store { .. }
-        | F32Store { .. }
-        | F64Store { .. }
-        | I32Store8 { .. }
-        | I32Store16 { .. }
-        | I64Store8 { .. }
-        | I64Store16 { .. }
-        | I64Store32 { .. }
-        | TableGet { .. }
-        | TableSet { .. } => OpClass::MemoryAccess,
+        op if is_heap_access(op) => OpClass::MemoryAccess,
+        TableGet { .. } | TableSet { .. } => OpClass::MemoryAccess,
         Call { .. } | CallIndirect { .. } => OpClass::Call,
         _ => OpClass::Plain,
     }
+}
+
+/// Whether `op` loads from or stores to linear memory.
+pub(crate) fn is_heap_access(op: &Operator<'_>) -> bool {
+    use Operator::*;
+    matches!(
+        op,
+        I32Load { .. }
+            | I64Load { .. }
+            | F32Load { .. }
+            | F64Load { .. }
+            | I32Load8S { .. }
+            | I32Load8U { .. }
+            | I32Load16S { .. }
+            | I32Load16U { .. }
+            | I64Load8S { .. }
+            | I64Load8U { .. }
+            | I64Load16S { .. }
+            | I64Load16U { .. }
+            | I64Load32S { .. }
+            | I64Load32U { .. }
+            | I32Store { .. }
+            | I64Store { .. }
+            | F32Store { .. }
+            | F64Store { .. }
+            | I32Store8 { .. }
+            | I32Store16 { .. }
+            | I64Store8 { .. }
+            | I64Store16 { .. }
+            | I64Store32 { .. }
+    )
 }
 
 /// Translate defined function `defined_index` into a Cranelift function

@@ -242,72 +242,81 @@ fn stack_exhaustion_matches() {
 /// engines must agree on the result, the trap and the memory left behind.
 #[test]
 fn versioned_loops_match() {
-    const CASES: u64 = 4000;
-    std::thread::Builder::new()
-        .stack_size(THREAD_STACK)
-        .spawn(|| {
-            let engines = wasmtime_engines();
-            let mut failures = Vec::new();
-            let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
-            for case in 0..CASES {
-                let mut rng = Rng(case.wrapping_mul(0x9E37_79B9) ^ 0x6c6f_6f70);
-                let wat = match case % 4 {
-                    2 => counter_loop(&mut rng),
-                    3 => top_tested_loop(&mut rng),
-                    _ => counted_loop(&mut rng),
-                };
-                let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
-                let profile = Profile {
-                    disallow_traps: false,
-                    large: false,
-                    ..Profile::of(case)
-                };
-                let r = run_module(&engines, case, &wasm, profile);
-                for o in r.outcomes {
-                    *outcomes.entry(o).or_default() += 1;
+    generated_modules_match("versioned loops", 4000, |case| {
+        let mut rng = Rng(case.wrapping_mul(0x9E37_79B9) ^ 0x6c6f_6f70);
+        match case % 4 {
+            2 => counter_loop(&mut rng),
+            3 => top_tested_loop(&mut rng),
+            _ => counted_loop(&mut rng),
+        }
+    });
+}
+
+/// Run each of `cases` generated modules (WAT) in both engines, and
+/// require them to agree and the cases to reach both ends: some run to
+/// completion, some trap out of bounds.
+fn generated_modules_match(what: &str, cases: u64, generate: impl Fn(u64) -> String + Sync) {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(THREAD_STACK)
+            .spawn_scoped(s, || {
+                let engines = wasmtime_engines();
+                let mut failures = Vec::new();
+                let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+                for case in 0..cases {
+                    let wat = generate(case);
+                    let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
+                    let profile = Profile {
+                        disallow_traps: false,
+                        large: false,
+                        ..Profile::of(case)
+                    };
+                    let r = run_module(&engines, case, &wasm, profile);
+                    for o in r.outcomes {
+                        *outcomes.entry(o).or_default() += 1;
+                    }
+                    if !r.mismatches.is_empty() {
+                        failures.push(format!("case {case}: {:?}\n{wat}", r.mismatches));
+                    }
                 }
-                if !r.mismatches.is_empty() {
-                    failures.push(format!("case {case}: {:?}\n{wat}", r.mismatches));
-                }
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "versioned loops: {CASES} modules, {} mismatches, outcomes {outcomes:?}",
-                failures.len()
-            );
-            assert!(failures.is_empty(), "{}", failures.join("\n"));
-            // The cases must reach both ends: some run to completion, some
-            // trap out of bounds.
-            assert!(
-                outcomes.get("values").is_some_and(|n| *n > 50),
-                "{outcomes:?}"
-            );
-            assert!(
-                outcomes.keys().any(|k| k.contains("OutOfBounds")),
-                "{outcomes:?}"
-            );
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{what}: {cases} modules, {} mismatches, outcomes {outcomes:?}",
+                    failures.len()
+                );
+                assert!(failures.is_empty(), "{}", failures.join("\n"));
+                assert!(
+                    outcomes
+                        .get("values")
+                        .is_some_and(|n| *n as u64 > cases / 10),
+                    "{outcomes:?}"
+                );
+                assert!(
+                    outcomes.keys().any(|k| k.contains("OutOfBounds")),
+                    "{outcomes:?}"
+                );
+            })
+            .expect("spawn")
+            .join()
+            .expect("the comparison panicked");
+    });
 }
 
 /// One module whose exported `run` executes a counted loop (see
 /// [`versioned_loops_match`]) that stores to and sums memory.
 fn counted_loop(rng: &mut Rng) -> String {
-    const PAGE: i64 = 65536;
     let near = |rng: &mut Rng, at: i64| at + rng.below(41) as i64 - 20;
-    let (ty, store, load, size) = rng.pick(&[
-        ("i32", "i32.store8", "i32.load8_u", 1),
-        ("i32", "i32.store16", "i32.load16_s", 2),
-        ("i32", "i32.store", "i32.load", 4),
-        ("i64", "i64.store", "i64.load", 8),
-    ]);
-    let offset = rng.pick(&[0, 0, 1, 7, 100, 4093]);
-    let grow = rng.below(3) == 0;
-    // The length of memory when the loop runs, and where an access's
-    // last byte is exactly the last byte of memory (`x` for base 0).
-    let len = if grow { 2 * PAGE } else { PAGE };
+    let Access {
+        ty,
+        store,
+        load,
+        size,
+        offset,
+        grow,
+        len,
+    } = Access::draw(rng, &ACCESSES, &[0, 0, 1, 7, 100, 4093]);
+    // Where an access's last byte is exactly the last byte of memory (`x`
+    // for base 0).
     let edge = len - offset - size;
     let mut base = match rng.below(5) {
         0 => 0,
@@ -375,29 +384,22 @@ fn counted_loop(rng: &mut Rng) -> String {
     };
     // Leave by a branch instead of falling through, sometimes.
     let leave = if rng.below(3) == 0 { "(br $out)" } else { "" };
-    format!(
-        r#"(module (memory (export "m") 1 2)
-             (func (export "run") (result {ty}) (local $t i32) (local $x i32) (local $n i32) (local $s {ty}) (local $budget i32)
-               {grow}
-               (local.set $t (i32.const {base}))
-               (local.set $x (i32.const {start}))
-               (local.set $n (i32.const {limit}))
-               ;; Every legitimate case ends long before the budget; a
-               ;; miscompiled loop that no longer traps must not hang.
-               (local.set $budget (i32.const 0x100000))
-               (block $out
-                 (loop
-                   (br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))
-                   ({store} offset={offset} {addr} ({ty}.add (local.get $s) ({ty}.const 3)))
-                   (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} {addr})))
-                   (br_if 0 {exit})
-                   {leave}))
-               (local.get $s)))"#,
-        grow = if grow {
-            "(drop (memory.grow (i32.const 1)))"
-        } else {
-            ""
-        },
+    loop_module(
+        ty,
+        grow,
+        &[
+            format!("(local.set $t (i32.const {base}))"),
+            format!("(local.set $x (i32.const {start}))"),
+            format!("(local.set $n (i32.const {limit}))"),
+        ],
+        &format!(
+            r#"(loop
+                 {BUDGET}
+                 ({store} offset={offset} {addr} ({ty}.add (local.get $s) ({ty}.const 3)))
+                 (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} {addr})))
+                 (br_if 0 {exit})
+                 {leave})"#
+        ),
     )
 }
 
@@ -406,15 +408,19 @@ fn counted_loop(rng: &mut Rng) -> String {
 /// [`versioned_loops_match`]): counts the step divides or not, pointers
 /// going up and down, the last access at the edge of memory.
 fn counter_loop(rng: &mut Rng) -> String {
-    const PAGE: i64 = 65536;
-    let (ty, store, load, size) = rng.pick(&[
-        ("i32", "i32.store8", "i32.load8_u", 1),
-        ("i32", "i32.store", "i32.load", 4),
-        ("i64", "i64.store", "i64.load", 8),
-    ]);
-    let offset = rng.pick(&[0, 0, 3, 100]);
-    let grow = rng.below(3) == 0;
-    let len = if grow { 2 * PAGE } else { PAGE };
+    let Access {
+        ty,
+        store,
+        load,
+        size,
+        offset,
+        grow,
+        len,
+    } = Access::draw(
+        rng,
+        &[ACCESSES[0], ACCESSES[2], ACCESSES[3]],
+        &[0, 0, 3, 100],
+    );
     let step = 1i64 << rng.below(3);
     let trips = 1 + rng.below(200) as i64;
     let count = match rng.below(6) {
@@ -435,27 +441,22 @@ fn counter_loop(rng: &mut Rng) -> String {
         _ => far,
     };
     let (base, p0) = (base as u32 as i32, p0 as u32 as i32);
-    format!(
-        r#"(module (memory (export "m") 1 2)
-             (func (export "run") (result {ty}) (local $t i32) (local $p i32) (local $c i32) (local $s {ty}) (local $budget i32)
-               {grow}
-               (local.set $t (i32.const {base}))
-               (local.set $p (i32.const {p0}))
-               (local.set $c (i32.const {count}))
-               (local.set $budget (i32.const 0x100000))
-               (block $out
-                 (loop
-                   (br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))
-                   ({store} offset={offset} (i32.add (local.get $t) (local.get $p)) ({ty}.add (local.get $s) ({ty}.const 3)))
-                   (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $p) (local.get $t)))))
-                   (local.set $p (i32.add (local.get $p) (i32.const {pstep})))
-                   (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -{step}))))))
-               (local.get $s)))"#,
-        grow = if grow {
-            "(drop (memory.grow (i32.const 1)))"
-        } else {
-            ""
-        },
+    loop_module(
+        ty,
+        grow,
+        &[
+            format!("(local.set $t (i32.const {base}))"),
+            format!("(local.set $p (i32.const {p0}))"),
+            format!("(local.set $c (i32.const {count}))"),
+        ],
+        &format!(
+            r#"(loop
+                 {BUDGET}
+                 ({store} offset={offset} (i32.add (local.get $t) (local.get $p)) ({ty}.add (local.get $s) ({ty}.const 3)))
+                 (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $p) (local.get $t)))))
+                 (local.set $p (i32.add (local.get $p) (i32.const {pstep})))
+                 (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -{step})))))"#
+        ),
     )
 }
 
@@ -463,15 +464,15 @@ fn counter_loop(rng: &mut Rng) -> String {
 /// its limit at the top and branches back from two places (see
 /// [`versioned_loops_match`]).
 fn top_tested_loop(rng: &mut Rng) -> String {
-    const PAGE: i64 = 65536;
-    let (ty, store, load, size) = rng.pick(&[
-        ("i32", "i32.store8", "i32.load8_u", 1),
-        ("i32", "i32.store16", "i32.load16_u", 2),
-        ("i64", "i64.store", "i64.load", 8),
-    ]);
-    let offset = rng.pick(&[0, 0, 5, 100]);
-    let grow = rng.below(3) == 0;
-    let len = if grow { 2 * PAGE } else { PAGE };
+    let Access {
+        ty,
+        store,
+        load,
+        size,
+        offset,
+        grow,
+        len,
+    } = Access::draw(rng, &ACCESSES[..2], &[0, 0, 5, 100]);
     let anywhere = rng.next() as u32 as i64;
     let base = rng.pick(&[0i64, 0, 64, 4096, (1 << 32) - 64, anywhere]);
     let step = rng.pick(&[1i64, 1, 2, 3, 16, -1]);
@@ -494,30 +495,25 @@ fn top_tested_loop(rng: &mut Rng) -> String {
         (true, false) => "(i32.lt_u (local.get $n) (local.get $x))",
     };
     let (base, start, limit) = (base as u32 as i32, start as u32 as i32, limit as u32 as i32);
-    format!(
-        r#"(module (memory (export "m") 1 2)
-             (func (export "run") (result {ty}) (local $t i32) (local $x i32) (local $n i32) (local $s {ty}) (local $budget i32)
-               {grow}
-               (local.set $t (i32.const {base}))
-               (local.set $x (i32.const {start}))
-               (local.set $n (i32.const {limit}))
-               (local.set $budget (i32.const 0x100000))
-               (block $out
-                 (loop $top
-                   (br_if $out {test})
-                   (br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))
-                   ({store} offset={offset} (i32.add (local.get $t) (local.get $x)) ({ty}.add (local.get $s) ({ty}.const 3)))
-                   (local.set $x (i32.add (local.get $x) (i32.const {step})))
-                   ;; A second way back to the header, every other iteration.
-                   (br_if $top (i32.and (local.get $budget) (i32.const 1)))
-                   (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $t) (local.get $x)))))
-                   (br $top)))
-               (local.get $s)))"#,
-        grow = if grow {
-            "(drop (memory.grow (i32.const 1)))"
-        } else {
-            ""
-        },
+    loop_module(
+        ty,
+        grow,
+        &[
+            format!("(local.set $t (i32.const {base}))"),
+            format!("(local.set $x (i32.const {start}))"),
+            format!("(local.set $n (i32.const {limit}))"),
+        ],
+        &format!(
+            r#"(loop $top
+                 (br_if $out {test})
+                 {BUDGET}
+                 ({store} offset={offset} (i32.add (local.get $t) (local.get $x)) ({ty}.add (local.get $s) ({ty}.const 3)))
+                 (local.set $x (i32.add (local.get $x) (i32.const {step})))
+                 ;; A second way back to the header, every other iteration.
+                 (br_if $top (i32.and (local.get $budget) (i32.const 1)))
+                 (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $t) (local.get $x)))))
+                 (br $top))"#
+        ),
     )
 }
 
@@ -527,81 +523,124 @@ fn top_tested_loop(rng: &mut Rng) -> String {
 /// and past 2^32, masks up to the declared minimum, negative constants.
 #[test]
 fn masked_accesses_match() {
-    const CASES: u64 = 1500;
-    const PAGE: i64 = 65536;
-    std::thread::Builder::new()
-        .stack_size(THREAD_STACK)
-        .spawn(|| {
-            let engines = wasmtime_engines();
-            let mut failures = Vec::new();
-            let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
-            for case in 0..CASES {
-                let rng = &mut Rng(case.wrapping_mul(0x2545_F491) ^ 0x6d61_736b);
-                let (load, size) = rng.pick(&[
-                    ("i32.load8_u", 1),
-                    ("i32.load16_u", 2),
-                    ("i32.load", 4),
-                    ("i64.load", 8),
-                ]);
-                let ty = if size == 8 { "i64" } else { "i32" };
-                let mask = rng.pick(&[0xffi64, 0x7ffe, 0xfff8, 0x3fff]);
-                let offset = rng.pick(&[0i64, 0, 2, 100]);
-                let c = rng.pick(&[0i64, 0, -1, -8, 3, 1000]);
-                let pages = rng.pick(&[1i64, 2]);
-                let len = pages * PAGE;
-                let any = rng.next() as u32 as i64;
-                // All of the mask's bits, none, or any.
-                let x = rng.pick(&[0xffff_ffff, 0, any, any]);
-                let t = x & mask;
-                // The sum's last byte one short of the end, at it, or one
-                // past; the fast path's edge; past 2^32; anywhere.
-                let edge = len - offset - size - t - c + rng.below(3) as i64 - 1;
-                let p = match rng.below(5) {
-                    0 => edge,
-                    1 => len - mask - offset - size - c + rng.below(3) as i64 - 1,
-                    2 => (1 << 32) - t - c + rng.below(64) as i64,
-                    3 => rng.below(4096) as i64,
-                    _ => rng.next() as u32 as i64,
-                };
-                let wat = format!(
-                    r#"(module (memory (export "m") {pages})
-                         (data (i32.const 0) "\01\02\03\04\05\06\07\08")
-                         (data (i32.const {tail}) "\f1\f2\f3\f4\f5\f6\f7\f8")
-                         (func (export "run") (result {ty})
-                           ({load} offset={offset}
-                             (i32.add (i32.add (global.get $p) (i32.and (global.get $x) (i32.const {mask})))
-                                      (i32.const {c}))))
-                         (global $p (mut i32) (i32.const {p}))
-                         (global $x (mut i32) (i32.const {x})))"#,
-                    tail = len - 8,
-                    p = p as u32 as i32,
-                    x = x as u32 as i32,
-                    c = c as i32,
-                );
-                let wasm = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
-                let profile = Profile {
-                    disallow_traps: false,
-                    large: false,
-                    ..Profile::of(case)
-                };
-                let r = run_module(&engines, case, &wasm, profile);
-                for o in r.outcomes {
-                    *outcomes.entry(o).or_default() += 1;
-                }
-                if !r.mismatches.is_empty() {
-                    failures.push(format!("case {case}: {:?}\n{wat}", r.mismatches));
-                }
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "masked accesses: {CASES} modules, {} mismatches, outcomes {outcomes:?}",
-                failures.len()
-            );
-            assert!(failures.is_empty(), "{}", failures.join("\n"));
-            assert!(outcomes.get("values").is_some_and(|n| *n > 300), "{outcomes:?}");
-            assert!(outcomes.keys().any(|k| k.contains("OutOfBounds")), "{outcomes:?}");
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    generated_modules_match("masked accesses", 1500, |case| {
+        let rng = &mut Rng(case.wrapping_mul(0x2545_F491) ^ 0x6d61_736b);
+        let (load, size) = rng.pick(&[
+            ("i32.load8_u", 1),
+            ("i32.load16_u", 2),
+            ("i32.load", 4),
+            ("i64.load", 8),
+        ]);
+        let ty = if size == 8 { "i64" } else { "i32" };
+        let mask = rng.pick(&[0xffi64, 0x7ffe, 0xfff8, 0x3fff]);
+        let offset = rng.pick(&[0i64, 0, 2, 100]);
+        let c = rng.pick(&[0i64, 0, -1, -8, 3, 1000]);
+        let pages = rng.pick(&[1i64, 2]);
+        let len = pages * PAGE;
+        let any = rng.next() as u32 as i64;
+        // All of the mask's bits, none, or any.
+        let x = rng.pick(&[0xffff_ffff, 0, any, any]);
+        let t = x & mask;
+        // The sum's last byte one short of the end, at it, or one
+        // past; the fast path's edge; past 2^32; anywhere.
+        let edge = len - offset - size - t - c + rng.below(3) as i64 - 1;
+        let p = match rng.below(5) {
+            0 => edge,
+            1 => len - mask - offset - size - c + rng.below(3) as i64 - 1,
+            2 => (1 << 32) - t - c + rng.below(64) as i64,
+            3 => rng.below(4096) as i64,
+            _ => rng.next() as u32 as i64,
+        };
+        let wat = format!(
+            r#"(module (memory (export "m") {pages})
+                 (data (i32.const 0) "\01\02\03\04\05\06\07\08")
+                 (data (i32.const {tail}) "\f1\f2\f3\f4\f5\f6\f7\f8")
+                 (func (export "run") (result {ty})
+                   ({load} offset={offset}
+                     (i32.add (i32.add (global.get $p) (i32.and (global.get $x) (i32.const {mask})))
+                              (i32.const {c}))))
+                 (global $p (mut i32) (i32.const {p}))
+                 (global $x (mut i32) (i32.const {x})))"#,
+            tail = len - 8,
+            p = p as u32 as i32,
+            x = x as u32 as i32,
+            c = c as i32,
+        );
+        wat
+    });
+}
+
+/// Every generated loop spends one unit of this per iteration and leaves
+/// when it runs out: each legitimate case ends long before, and a
+/// miscompiled loop that no longer traps must not hang the test.
+const BUDGET: &str =
+    "(br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))";
+
+/// The module around a generated loop: `run` sets its locals (`init`),
+/// runs `body` inside `block $out` and returns the sum `$s`; memory is one
+/// page, grown to two first if `grow`.
+fn loop_module(ty: &str, grow: bool, init: &[String], body: &str) -> String {
+    let grow = if grow {
+        "(drop (memory.grow (i32.const 1)))"
+    } else {
+        ""
+    };
+    let init = init.join("\n");
+    format!(
+        r#"(module (memory (export "m") 1 2)
+             (func (export "run") (result {ty})
+               (local $t i32) (local $x i32) (local $n i32) (local $p i32) (local $c i32)
+               (local $s {ty}) (local $budget i32)
+               {grow}
+               {init}
+               (local.set $budget (i32.const 0x100000))
+               (block $out {body})
+               (local.get $s)))"#
+    )
+}
+
+/// A wasm page, the memory of the generated modules before they grow.
+const PAGE: i64 = 65536;
+
+/// The kinds of access the generated loops make: type, store, load, size.
+const ACCESSES: [(&str, &str, &str, i64); 4] = [
+    ("i32", "i32.store8", "i32.load8_u", 1),
+    ("i32", "i32.store16", "i32.load16_u", 2),
+    ("i32", "i32.store", "i32.load", 4),
+    ("i64", "i64.store", "i64.load", 8),
+];
+
+/// The access a generated loop makes, and the memory it runs in.
+struct Access {
+    ty: &'static str,
+    store: &'static str,
+    load: &'static str,
+    size: i64,
+    offset: i64,
+    /// Memory grows from one page to two before the loop.
+    grow: bool,
+    /// Memory's length when the loop runs.
+    len: i64,
+}
+
+impl Access {
+    fn draw(
+        rng: &mut Rng,
+        kinds: &[(&'static str, &'static str, &'static str, i64)],
+        offsets: &[i64],
+    ) -> Access {
+        let (ty, store, load, size) = rng.pick(kinds);
+        let offset = rng.pick(offsets);
+        let grow = rng.below(3) == 0;
+        let len = if grow { 2 * PAGE } else { PAGE };
+        Access {
+            ty,
+            store,
+            load,
+            size,
+            offset,
+            grow,
+            len,
+        }
+    }
 }

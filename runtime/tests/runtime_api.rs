@@ -34,6 +34,33 @@ fn trap_of<T: std::fmt::Debug>(r: Result<T, InvokeError>) -> kwasm_runtime::Trap
     }
 }
 
+/// Run `check` on `wat` compiled at both `--opt` levels, with and without
+/// Spectre guards, each in a fresh instance: `call(export, args)` invokes an
+/// export with `i32` arguments, `ctx` names the build for messages.
+fn each_build(
+    wat: &str,
+    mut check: impl FnMut(&mut dyn FnMut(&str, &[i32]) -> Result<Vec<Val>, InvokeError>, &str),
+) {
+    for opt in OPT_LEVELS {
+        for guards in [true, false] {
+            let opts = CompileOptions {
+                opt,
+                spectre_guards: guards,
+                ..CompileOptions::default()
+            };
+            let kw = kwasm_compiler::compile(wat.as_bytes(), &opts).unwrap();
+            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
+            let mut s = Store::default();
+            let i = s.instantiate(&a).unwrap();
+            let mut call = |f: &str, args: &[i32]| {
+                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
+                s.invoke(i, f, &args)
+            };
+            check(&mut call, &format!("{opt:?}, guards {guards}"));
+        }
+    }
+}
+
 const LIB: &str = r#"
 (module
   (memory (export "mem") 1 3)
@@ -477,52 +504,36 @@ fn skipped_and_shared_bounds_checks_trap_exactly() {
             (i32.store (i32.const 65536) (i32.const 7))
             (i32.load (i32.const 65536))))"#;
     let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
-    for opt in OPT_LEVELS {
-        for guards in [true, false] {
-            let opts = CompileOptions {
-                opt,
-                spectre_guards: guards,
-                ..CompileOptions::default()
-            };
-            let kw = kwasm_compiler::compile(WAT.as_bytes(), &opts).unwrap();
-            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
-            let mut s = Store::default();
-            let i = s.instantiate(&a).unwrap();
-            let mut call = |f: &str, args: &[i32]| {
-                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
-                s.invoke(i, f, &args)
-            };
-            let ctx = format!("{opt:?}, guards {guards}");
-            for x in [0, 1, 3, -1] {
-                assert_eq!(call("masked_in", &[x]).unwrap(), vec![Val::I32(0)], "{ctx}");
-            }
-            assert!(call("masked_edge", &[0]).is_ok(), "{ctx}");
-            assert!(oob(call("masked_edge", &[1])), "{ctx}");
-            assert!(call("wide_then_narrow", &[65524]).is_ok(), "{ctx}");
-            assert!(oob(call("wide_then_narrow", &[65525])), "{ctx}");
-            assert!(oob(call("narrow_then_wide", &[65528])), "{ctx}");
-            for f in ["after_if", "after_else", "after_br_if"] {
-                assert!(call(f, &[65532, 1]).is_ok(), "{f} {ctx}");
-                assert!(call(f, &[65532, 0]).is_ok(), "{f} {ctx}");
-                assert!(oob(call(f, &[65533, 1])), "{f} {ctx}");
-                // The construct's check did not run: the load after it
-                // still traps, whether or not the path checked.
-                assert!(oob(call(f, &[0x7fff_0000, 0])), "{f} {ctx}");
-                assert!(oob(call(f, &[-4, 0])), "{f} {ctx}");
-            }
-            assert_eq!(
-                call("loop_sum", &[65520, 5]).unwrap(),
-                vec![Val::I32(0)],
-                "{ctx}"
-            );
-            assert!(oob(call("loop_sum", &[65521, 5])), "{ctx}");
-            assert_eq!(
-                call("grow_then_load", &[0]).unwrap(),
-                vec![Val::I32(7)],
-                "{ctx}"
-            );
+    each_build(WAT, |call, ctx| {
+        for x in [0, 1, 3, -1] {
+            assert_eq!(call("masked_in", &[x]).unwrap(), vec![Val::I32(0)], "{ctx}");
         }
-    }
+        assert!(call("masked_edge", &[0]).is_ok(), "{ctx}");
+        assert!(oob(call("masked_edge", &[1])), "{ctx}");
+        assert!(call("wide_then_narrow", &[65524]).is_ok(), "{ctx}");
+        assert!(oob(call("wide_then_narrow", &[65525])), "{ctx}");
+        assert!(oob(call("narrow_then_wide", &[65528])), "{ctx}");
+        for f in ["after_if", "after_else", "after_br_if"] {
+            assert!(call(f, &[65532, 1]).is_ok(), "{f} {ctx}");
+            assert!(call(f, &[65532, 0]).is_ok(), "{f} {ctx}");
+            assert!(oob(call(f, &[65533, 1])), "{f} {ctx}");
+            // The construct's check did not run: the load after it
+            // still traps, whether or not the path checked.
+            assert!(oob(call(f, &[0x7fff_0000, 0])), "{f} {ctx}");
+            assert!(oob(call(f, &[-4, 0])), "{f} {ctx}");
+        }
+        assert_eq!(
+            call("loop_sum", &[65520, 5]).unwrap(),
+            vec![Val::I32(0)],
+            "{ctx}"
+        );
+        assert!(oob(call("loop_sum", &[65521, 5])), "{ctx}");
+        assert_eq!(
+            call("grow_then_load", &[0]).unwrap(),
+            vec![Val::I32(7)],
+            "{ctx}"
+        );
+    });
 }
 
 /// kwasmc versions counted innermost loops (`compiler/src/loops.rs`): one
@@ -580,88 +591,67 @@ fn versioned_loops_trap_exactly() {
         (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
         (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
     let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
-    for opt in OPT_LEVELS {
-        for guards in [true, false] {
-            let opts = CompileOptions {
-                opt,
-                spectre_guards: guards,
-                ..CompileOptions::default()
-            };
-            let kw = kwasm_compiler::compile(WAT.as_bytes(), &opts).unwrap();
-            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
-            let mut s = Store::default();
-            let i = s.instantiate(&a).unwrap();
-            let mut call = |f: &str, args: &[i32]| {
-                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
-                s.invoke(i, f, &args)
-            };
-            let ctx = format!("{opt:?}, guards {guards}");
-            let byte = |call: &mut dyn FnMut(&str, &[i32]) -> _, at: i32| match call("peek", &[at])
-            {
-                Ok(v) => v,
-                Err(e) => panic!("peek {at}: {e:?}"),
-            };
+    each_build(WAT, |call, ctx| {
+        let byte = |call: &mut dyn FnMut(&str, &[i32]) -> _, at: i32| match call("peek", &[at]) {
+            Ok(v) => v,
+            Err(e) => panic!("peek {at}: {e:?}"),
+        };
 
-            // First, while memory is all zeros: the limit is far out of
-            // memory but the loop leaves early.
-            assert!(call("poke", &[100, 9]).is_ok(), "{ctx}");
-            assert_eq!(
-                call("find", &[70, -1]).unwrap(),
-                vec![Val::I32(100)],
-                "{ctx}"
-            );
-            // Without the nonzero byte it runs off the end of memory.
-            assert!(call("poke", &[100, 0]).is_ok(), "{ctx}");
-            assert!(oob(call("find", &[65500, -1])), "{ctx}");
+        // First, while memory is all zeros: the limit is far out of
+        // memory but the loop leaves early.
+        assert!(call("poke", &[100, 9]).is_ok(), "{ctx}");
+        assert_eq!(
+            call("find", &[70, -1]).unwrap(),
+            vec![Val::I32(100)],
+            "{ctx}"
+        );
+        // Without the nonzero byte it runs off the end of memory.
+        assert!(call("poke", &[100, 0]).is_ok(), "{ctx}");
+        assert!(oob(call("find", &[65500, -1])), "{ctx}");
 
-            // In bounds up to the last byte; then one byte too far, trapping
-            // after the stores before it.
-            assert!(call("fill", &[65000, 0, 7, 535]).is_ok(), "{ctx}");
-            assert_eq!(byte(&mut call, 65000 + 532), vec![Val::I32(1)], "{ctx}");
-            assert!(oob(call("fill", &[65000, 300, 1, 536])), "{ctx}");
-            assert_eq!(byte(&mut call, 65535), vec![Val::I32(1)], "{ctx}");
-            // `t + m` wraps past 2^32 back to the start of memory: in bounds.
-            assert!(call("fill", &[-16, 16, 1, 20]).is_ok(), "{ctx}");
-            assert_eq!(byte(&mut call, 4), vec![Val::I32(1)], "{ctx}");
-            // `m` starts above `n`: one iteration, at `t + m`.
-            assert!(call("fill", &[0, 65535, 1, 0]).is_ok(), "{ctx}");
-            assert!(oob(call("fill", &[0, 65536, 1, 0])), "{ctx}");
+        // In bounds up to the last byte; then one byte too far, trapping
+        // after the stores before it.
+        assert!(call("fill", &[65000, 0, 7, 535]).is_ok(), "{ctx}");
+        assert_eq!(byte(call, 65000 + 532), vec![Val::I32(1)], "{ctx}");
+        assert!(oob(call("fill", &[65000, 300, 1, 536])), "{ctx}");
+        assert_eq!(byte(call, 65535), vec![Val::I32(1)], "{ctx}");
+        // `t + m` wraps past 2^32 back to the start of memory: in bounds.
+        assert!(call("fill", &[-16, 16, 1, 20]).is_ok(), "{ctx}");
+        assert_eq!(byte(call, 4), vec![Val::I32(1)], "{ctx}");
+        // `m` starts above `n`: one iteration, at `t + m`.
+        assert!(call("fill", &[0, 65535, 1, 0]).is_ok(), "{ctx}");
+        assert!(oob(call("fill", &[0, 65536, 1, 0])), "{ctx}");
 
-            assert!(call("fill_below", &[65000, 0, 534]).is_ok(), "{ctx}");
-            assert!(oob(call("fill_below", &[65000, 0, 535])), "{ctx}");
-            // `n = 0`: the back-edge is never taken.
-            assert!(call("fill_below", &[0, 65533, 0]).is_ok(), "{ctx}");
-            assert!(oob(call("fill_below", &[0, 65534, 0])), "{ctx}");
+        assert!(call("fill_below", &[65000, 0, 534]).is_ok(), "{ctx}");
+        assert!(oob(call("fill_below", &[65000, 0, 535])), "{ctx}");
+        // `n = 0`: the back-edge is never taken.
+        assert!(call("fill_below", &[0, 65533, 0]).is_ok(), "{ctx}");
+        assert!(oob(call("fill_below", &[0, 65534, 0])), "{ctx}");
 
-            // 1024 bytes at `a`: the last 16 end exactly at the end.
-            assert!(call("stride", &[65536 - 1024, 0]).is_ok(), "{ctx}");
-            assert!(oob(call("stride", &[65536 - 1023, 0])), "{ctx}");
-            // A start the stride never brings to 1024 (8 + 16k), or one past
-            // it: `i` runs through all of memory and traps there, neither
-            // sooner nor (clamped by a guard) never.
-            assert!(oob(call("stride", &[0, 8])), "{ctx}");
-            assert!(oob(call("stride", &[0, 2000])), "{ctx}");
+        // 1024 bytes at `a`: the last 16 end exactly at the end.
+        assert!(call("stride", &[65536 - 1024, 0]).is_ok(), "{ctx}");
+        assert!(oob(call("stride", &[65536 - 1023, 0])), "{ctx}");
+        // A start the stride never brings to 1024 (8 + 16k), or one past
+        // it: `i` runs through all of memory and traps there, neither
+        // sooner nor (clamped by a guard) never.
+        assert!(oob(call("stride", &[0, 8])), "{ctx}");
+        assert!(oob(call("stride", &[0, 2000])), "{ctx}");
 
-            // 100 stores of 4 bytes, the last one ending at the end; one
-            // byte later, the last store traps after the 99 before it.
-            assert!(call("count", &[65536 - 400, 100]).is_ok(), "{ctx}");
-            assert!(oob(call("count", &[65536 - 399, 100])), "{ctx}");
-            assert_eq!(
-                byte(&mut call, 65536 - 399 + 4 * 98),
-                vec![Val::I32(7)],
-                "{ctx}"
-            );
-            // A count of 0 wraps: it runs until the stores leave memory.
-            assert!(oob(call("count", &[0, 0])), "{ctx}");
+        // 100 stores of 4 bytes, the last one ending at the end; one
+        // byte later, the last store traps after the 99 before it.
+        assert!(call("count", &[65536 - 400, 100]).is_ok(), "{ctx}");
+        assert!(oob(call("count", &[65536 - 399, 100])), "{ctx}");
+        assert_eq!(byte(call, 65536 - 399 + 4 * 98), vec![Val::I32(7)], "{ctx}");
+        // A count of 0 wraps: it runs until the stores leave memory.
+        assert!(oob(call("count", &[0, 0])), "{ctx}");
 
-            assert!(call("top", &[65000, 0, 536]).is_ok(), "{ctx}");
-            assert!(oob(call("top", &[65000, 30, 537])), "{ctx}");
-            assert_eq!(byte(&mut call, 65535), vec![Val::I32(1)], "{ctx}");
-            // A start at or past the limit: no iteration, even far away.
-            assert!(call("top", &[0, -5, 7]).is_ok(), "{ctx}");
-            assert!(call("top", &[-1, 0, 0]).is_ok(), "{ctx}");
-        }
-    }
+        assert!(call("top", &[65000, 0, 536]).is_ok(), "{ctx}");
+        assert!(oob(call("top", &[65000, 30, 537])), "{ctx}");
+        assert_eq!(byte(call, 65535), vec![Val::I32(1)], "{ctx}");
+        // A start at or past the limit: no iteration, even far away.
+        assert!(call("top", &[0, -5, 7]).is_ok(), "{ctx}");
+        assert!(call("top", &[-1, 0, 0]).is_ok(), "{ctx}");
+    });
 }
 
 /// An address `p + (x & mask) + c` is checked and guarded through `p`
@@ -679,67 +669,51 @@ fn base_guarded_accesses_trap_exactly() {
                                   (i32.const -1))))
         (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
     let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
-    for opt in OPT_LEVELS {
-        for guards in [true, false] {
-            let opts = CompileOptions {
-                opt,
-                spectre_guards: guards,
-                ..CompileOptions::default()
-            };
-            let kw = kwasm_compiler::compile(WAT.as_bytes(), &opts).unwrap();
-            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
-            let mut s = Store::default();
-            let i = s.instantiate(&a).unwrap();
-            let mut call = |f: &str, args: &[i32]| {
-                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
-                s.invoke(i, f, &args)
-            };
-            let ctx = format!("{opt:?}, guards {guards}");
-            assert!(call("poke", &[65534, 0x5a]).is_ok(), "{ctx}");
-            assert!(call("poke", &[10, 0x77]).is_ok(), "{ctx}");
-            // Room for the whole mask: the fast path.
-            assert_eq!(
-                call("chain", &[100, 0]).unwrap(),
-                vec![Val::I32(0)],
-                "{ctx}"
-            );
-            // `p` too close to the end for the mask, the access still in
-            // bounds (exact check), then one past it.
-            assert_eq!(
-                call("chain", &[65534 - 0x100, 0x100]).unwrap(),
-                vec![Val::I32(0x5a)],
-                "{ctx}"
-            );
-            assert!(oob(call("chain", &[65535 - 0x100, 0x100])), "{ctx}");
-            assert!(oob(call("chain", &[65534, 2])), "{ctx}");
-            // The largest `p` the fast path takes (`65536 - 0x7ffe - 2`),
-            // with the largest `t`, and one past it.
-            assert_eq!(
-                call("chain", &[32768, 0x7ffe]).unwrap(),
-                vec![Val::I32(0x5a)],
-                "{ctx}"
-            );
-            assert!(oob(call("chain", &[32769, 0x7ffe])), "{ctx}");
-            // `p + t` wraps past 2^32 to 10: in bounds.
-            assert_eq!(
-                call("chain", &[10 - 0x10, 0x10]).unwrap(),
-                vec![Val::I32(0x77)],
-                "{ctx}"
-            );
-            // `p + t - 1`: at 0 for `p + t = 1`, at 2^32 - 1 for 0.
-            assert_eq!(call("before", &[1, 0]).unwrap(), vec![Val::I32(0)], "{ctx}");
-            assert_eq!(
-                call("before", &[0, 11]).unwrap(),
-                vec![Val::I32(0x77)],
-                "{ctx}"
-            );
-            assert!(oob(call("before", &[0, 0])), "{ctx}");
-            assert!(oob(call("before", &[65537 - 0x80, 0x80])), "{ctx}");
-            assert_eq!(
-                call("before", &[65536 - 0x80, 0x80]).unwrap(),
-                vec![Val::I32(0)],
-                "{ctx}"
-            );
-        }
-    }
+    each_build(WAT, |call, ctx| {
+        assert!(call("poke", &[65534, 0x5a]).is_ok(), "{ctx}");
+        assert!(call("poke", &[10, 0x77]).is_ok(), "{ctx}");
+        // Room for the whole mask: the fast path.
+        assert_eq!(
+            call("chain", &[100, 0]).unwrap(),
+            vec![Val::I32(0)],
+            "{ctx}"
+        );
+        // `p` too close to the end for the mask, the access still in
+        // bounds (exact check), then one past it.
+        assert_eq!(
+            call("chain", &[65534 - 0x100, 0x100]).unwrap(),
+            vec![Val::I32(0x5a)],
+            "{ctx}"
+        );
+        assert!(oob(call("chain", &[65535 - 0x100, 0x100])), "{ctx}");
+        assert!(oob(call("chain", &[65534, 2])), "{ctx}");
+        // The largest `p` the fast path takes (`65536 - 0x7ffe - 2`),
+        // with the largest `t`, and one past it.
+        assert_eq!(
+            call("chain", &[32768, 0x7ffe]).unwrap(),
+            vec![Val::I32(0x5a)],
+            "{ctx}"
+        );
+        assert!(oob(call("chain", &[32769, 0x7ffe])), "{ctx}");
+        // `p + t` wraps past 2^32 to 10: in bounds.
+        assert_eq!(
+            call("chain", &[10 - 0x10, 0x10]).unwrap(),
+            vec![Val::I32(0x77)],
+            "{ctx}"
+        );
+        // `p + t - 1`: at 0 for `p + t = 1`, at 2^32 - 1 for 0.
+        assert_eq!(call("before", &[1, 0]).unwrap(), vec![Val::I32(0)], "{ctx}");
+        assert_eq!(
+            call("before", &[0, 11]).unwrap(),
+            vec![Val::I32(0x77)],
+            "{ctx}"
+        );
+        assert!(oob(call("before", &[0, 0])), "{ctx}");
+        assert!(oob(call("before", &[65537 - 0x80, 0x80])), "{ctx}");
+        assert_eq!(
+            call("before", &[65536 - 0x80, 0x80]).unwrap(),
+            vec![Val::I32(0)],
+            "{ctx}"
+        );
+    });
 }
