@@ -206,10 +206,10 @@ pub fn heap_addr(
 
     if env.spectre_guards
         && offset.saturating_add(8) <= env.min_memory_bytes()
-        && let Some((p, t, c, m)) = base_plus_bounded(&b.func.dfg, addr)
-        && m + end_off <= env.min_memory_bytes()
+        && let Some(split) = base_plus_bounded(&b.func.dfg, addr)
+        && split.m + end_off <= env.min_memory_bytes()
     {
-        return guard_the_base(env, b, Split { p, t, c, m }, base, addr64, offset, end_off);
+        return guard_the_base(env, b, split, base, addr64, offset, end_off);
     }
 
     let oob = out_of_bounds(env, b, addr64, end_off);
@@ -249,12 +249,15 @@ struct Split {
     m: u64,
 }
 
-/// `addr` as `p + t + c` ([`Split`]), following at most two `iadd`s.
-fn base_plus_bounded(dfg: &DataFlowGraph, addr: Value) -> Option<(Value, Value, i64, u64)> {
-    let mut terms = Vec::new();
-    let mut c = 0i64;
-    let mut work = vec![(addr, 2u32)];
+/// `v` as a sum of at most two non-constant terms and constants, following
+/// `iadd`s `depth` deep: the terms, and the constants' bit patterns (each
+/// caller adds them as it needs, zero- or sign-extended). `None` for more
+/// than two terms.
+pub(crate) fn sum_of(dfg: &DataFlowGraph, v: Value, depth: u32) -> Option<(Vec<Value>, Vec<i32>)> {
+    let (mut terms, mut consts) = (Vec::new(), Vec::new());
+    let mut work = vec![(v, depth)];
     while let Some((v, depth)) = work.pop() {
+        let v = dfg.resolve_aliases(v);
         let def = match dfg.value_def(v) {
             ValueDef::Result(inst, 0) => Some(&dfg.insts[inst]),
             _ => None,
@@ -263,23 +266,31 @@ fn base_plus_bounded(dfg: &DataFlowGraph, addr: Value) -> Option<(Value, Value, 
             Some(InstructionData::UnaryImm {
                 opcode: Opcode::Iconst,
                 imm,
-            }) => c += i64::from(imm.bits() as i32),
+            }) => consts.push(imm.bits() as i32),
             Some(InstructionData::Binary {
                 opcode: Opcode::Iadd,
                 args: [x, y],
             }) if depth > 0 => {
-                work.push((*x, depth - 1));
                 work.push((*y, depth - 1));
+                work.push((*x, depth - 1));
             }
+            _ if terms.len() == 2 => return None,
             _ => terms.push(v),
         }
     }
+    Some((terms, consts))
+}
+
+/// `addr` as `p + t + c` ([`Split`]), following at most two `iadd`s.
+fn base_plus_bounded(dfg: &DataFlowGraph, addr: Value) -> Option<Split> {
+    let (terms, consts) = sum_of(dfg, addr, 2)?;
+    let c = consts.into_iter().map(i64::from).sum();
     let [x, y] = terms[..] else {
         return None;
     };
     match (max_u32(dfg, x), max_u32(dfg, y)) {
-        (None, Some(m)) => Some((x, y, c, m)),
-        (Some(m), None) => Some((y, x, c, m)),
+        (None, Some(m)) => Some(Split { p: x, t: y, c, m }),
+        (Some(m), None) => Some(Split { p: y, t: x, c, m }),
         _ => None,
     }
 }
@@ -315,6 +326,7 @@ fn guard_the_base(
     let zero = b.ins().iconst(PTR, 0);
     let q_guarded = b.ins().select_spectre_guard(beyond, zero, q);
     let fast = b.ins().iadd(base, q_guarded);
+    let t64 = b.ins().uextend(types::I64, t);
 
     let exact = b.create_block();
     let join = b.create_block();
@@ -326,17 +338,14 @@ fn guard_the_base(
     b.switch_to_block(exact);
     let oob = out_of_bounds(env, b, addr64, end_off);
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
-    let zero = b.ins().iconst(PTR, 0);
     let index = b.ins().select_spectre_guard(oob, zero, addr64);
     let at = b.ins().iadd(base, index);
-    let t64 = b.ins().uextend(types::I64, t);
     let pointer = b.ins().isub(at, t64);
     b.ins().jump(join, &[BlockArg::Value(pointer)]);
     b.seal_block(join);
     b.switch_to_block(join);
 
     let pointer = b.block_params(join)[0];
-    let t64 = b.ins().uextend(types::I64, t);
     let native = b.ins().iadd(pointer, t64);
     with_offset(b, native, offset)
 }

@@ -62,13 +62,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use cranelift_codegen::ir::{
-    InstBuilder, InstructionData, Opcode, Value, ValueDef, condcodes::IntCC, types,
-};
+use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types};
 use cranelift_frontend::{FunctionBuilder, Variable};
 use wasmparser::Operator;
 
-use crate::bounds::{HeapAddr, with_offset};
+use crate::bounds::{HeapAddr, sum_of, with_offset};
 use crate::environ::{FuncEnv, PTR};
 use crate::translate::is_heap_access;
 
@@ -154,18 +152,11 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     let mut accesses = false;
     let mut steps: HashMap<u32, i32> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
-        if let Operator::LocalSet { local_index: v } | Operator::LocalTee { local_index: v } = op
-            && depth == 0
-            && let [
-                Operator::LocalGet { local_index: v0 },
-                Operator::I32Const { value: step },
-                Operator::I32Add,
-            ] = &ops[i.saturating_sub(3)..i]
-            && v0 == v
-            && *step != 0
-            && step.unsigned_abs() <= MAX_STEP
+        if depth == 0
+            && let Some(from) = i.checked_sub(3)
+            && let Some((v, step, _)) = increment(&ops[from..=i])
         {
-            steps.insert(*v, *step);
+            steps.insert(v, step);
         }
         match op {
             Operator::Loop { .. } => return None,
@@ -247,18 +238,11 @@ fn bottom_test(ops: &[Operator<'_>], writes: &HashMap<u32, u32>) -> Option<(u32,
         _ => None,
     };
     // `x += step` teed for the test, the only write of `x`.
-    let update = |u: &[Operator<'_>]| match u {
-        [
-            Operator::LocalGet { local_index: x0 },
-            Operator::I32Const { value: step },
-            Operator::I32Add,
-            Operator::LocalTee { local_index: x },
-        ] if x0 == x
-            && writes.get(x) == Some(&1)
-            && step.unsigned_abs().is_power_of_two()
-            && step.unsigned_abs() <= MAX_STEP =>
+    let update = |u: &[Operator<'_>]| match increment(u) {
+        Some((x, step, true))
+            if writes.get(&x) == Some(&1) && step.unsigned_abs().is_power_of_two() =>
         {
-            Some((*x, *step))
+            Some((x, step))
         }
         _ => None,
     };
@@ -311,6 +295,27 @@ fn bottom_test(ops: &[Operator<'_>], writes: &HashMap<u32, u32>) -> Option<(u32,
     })
 }
 
+/// `v += step` in four operators, `local.get v; i32.const step; i32.add;`
+/// then `local.set v` or `local.tee v`: `v`, `step` (nonzero, at most
+/// [`MAX_STEP`] either way) and whether it is a `tee`.
+fn increment(ops: &[Operator<'_>]) -> Option<(u32, i32, bool)> {
+    let [
+        Operator::LocalGet { local_index: v0 },
+        Operator::I32Const { value: step },
+        Operator::I32Add,
+        write,
+    ] = ops
+    else {
+        return None;
+    };
+    let (v, tee) = match write {
+        Operator::LocalSet { local_index } => (*local_index, false),
+        Operator::LocalTee { local_index } => (*local_index, true),
+        _ => return None,
+    };
+    (*v0 == v && *step != 0 && step.unsigned_abs() <= MAX_STEP).then_some((v, *step, tee))
+}
+
 /// A loop whose body starts by leaving it unless `x < k` (`x <= k`):
 /// `x`, `k` and whether the bound is inclusive.
 fn top_test<'o, 'a>(body: &'o [Operator<'a>]) -> Option<(u32, &'o Operator<'a>, bool)> {
@@ -352,38 +357,8 @@ fn invariant_limit(op: &Operator<'_>, writes: &HashMap<u32, u32>) -> Option<Limi
 /// `v` as a sum of at most two non-constant terms and a constant (the
 /// constants' `u32` values added in 64 bits), following `iadd`s.
 fn affine(b: &FunctionBuilder<'_>, v: Value) -> Option<(Vec<Value>, u64)> {
-    fn walk(
-        b: &FunctionBuilder<'_>,
-        v: Value,
-        depth: u32,
-        terms: &mut Vec<Value>,
-        c: &mut u64,
-    ) -> bool {
-        let dfg = &b.func.dfg;
-        let v = dfg.resolve_aliases(v);
-        if let ValueDef::Result(inst, 0) = dfg.value_def(v) {
-            match dfg.insts[inst] {
-                InstructionData::UnaryImm {
-                    opcode: Opcode::Iconst,
-                    imm,
-                } => {
-                    *c += imm.bits() as u64 & u64::from(u32::MAX);
-                    return true;
-                }
-                InstructionData::Binary {
-                    opcode: Opcode::Iadd,
-                    args: [x, y],
-                } if depth > 0 => {
-                    return walk(b, x, depth - 1, terms, c) && walk(b, y, depth - 1, terms, c);
-                }
-                _ => {}
-            }
-        }
-        terms.push(v);
-        terms.len() <= 2
-    }
-    let (mut terms, mut c) = (Vec::new(), 0);
-    walk(b, v, AFFINE_DEPTH, &mut terms, &mut c).then_some((terms, c))
+    let (terms, consts) = sum_of(&b.func.dfg, v, AFFINE_DEPTH)?;
+    Some((terms, consts.into_iter().map(|k| u64::from(k as u32)).sum()))
 }
 
 /// An induction variable of the fast copy.
@@ -399,8 +374,7 @@ struct Iv {
 
 /// The translator's state while it translates the fast copy of a loop.
 pub struct FastLoop {
-    plan: LoopPlan,
-    /// `plan.x`, then `plan.stepped` in order.
+    /// The plan's `x`, then its `stepped` in order.
     ivs: Vec<Iv>,
     /// The SSA value of each invariant local in the body.
     invariant: HashMap<Value, u32>,
@@ -444,7 +418,6 @@ impl FastLoop {
             .map(|&l| (b.use_var(locals[l as usize]), l))
             .collect();
         FastLoop {
-            plan: plan.clone(),
             ivs,
             invariant,
             bases: BTreeMap::new(),
@@ -498,6 +471,7 @@ impl FastLoop {
     /// access qualified (then the fast copy is dead).
     pub fn precheck(
         &self,
+        plan: &LoopPlan,
         env: &mut FuncEnv<'_, '_>,
         b: &mut FunctionBuilder<'_>,
         locals: &[Variable],
@@ -511,8 +485,8 @@ impl FastLoop {
             Limit::Const(c) => b.ins().iconst(types::I64, i64::from(c)),
         };
         let mut valid: Vec<Value> = Vec::new();
-        let v0 = local64(b, self.plan.x);
-        let mut his = vec![match self.plan.exit {
+        let v0 = local64(b, plan.x);
+        let mut his = vec![match plan.exit {
             Exit::Below(k) => {
                 // `k - 1` is -1 for k = 0 (the back-edge is never taken):
                 // the signed max then gives `v0`.
@@ -553,11 +527,11 @@ impl FastLoop {
                 v0
             }
         }];
-        if let Exit::Count { step } = self.plan.exit {
+        if let Exit::Count { step } = plan.exit {
             // Iteration `i` (from 0 to `trips - 1`) starts with `v0 + i*s`.
             let trips = b.ins().ushr_imm_u(v0, i64::from(step.trailing_zeros()));
             let last = b.ins().iadd_imm_s(trips, -1);
-            for &(v, s) in &self.plan.stepped {
+            for &(v, s) in &plan.stepped {
                 let v0 = local64(b, v);
                 let span = b.ins().imul_imm_u(last, i64::from(s.unsigned_abs()));
                 his.push(if s > 0 {

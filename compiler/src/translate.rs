@@ -247,15 +247,16 @@ pub fn translate_function(
                 blockty: BlockType::Empty,
             } = op
                 && t.reachable
-                && let Some((body, offsets)) = innermost_body(ops.clone())
-                && let Some(plan) = crate::loops::plan(&body)
             {
-                t.versioned_loop(&mut b, &plan, &body, &offsets)
-                    .map_err(|e| in_func(e.at(offset)))?;
-                for _ in 0..body.len() {
-                    ops.read().map_err(|e| in_func(wp(e)))?;
+                let mut after_loop = ops.clone();
+                if let Some((body, offsets)) = innermost_body(&mut after_loop)
+                    && let Some(plan) = crate::loops::plan(&body)
+                {
+                    t.versioned_loop(&mut b, &plan, &body, &offsets)
+                        .map_err(|e| in_func(e.at(offset)))?;
+                    ops = after_loop;
+                    continue;
                 }
-                continue;
             }
             t.op(&mut b, &op).map_err(|e| in_func(e.at(offset)))?;
         }
@@ -273,12 +274,13 @@ pub fn translate_function(
 }
 
 /// The operators of an innermost loop's body and their offsets, from the
-/// one after `loop` to its matching `end`, or `None` if it contains a loop
-/// or is longer than [`MAX_BODY_OPS`] (or does not parse: the ordinary
-/// translation then reports that).
+/// one after `loop` to its matching `end`, read from `ops` (left after that
+/// `end`), or `None` if it contains a loop or is longer than
+/// [`MAX_BODY_OPS`] (or does not parse: the ordinary translation then
+/// reports that).
 type LoopBody<'a> = (Vec<Operator<'a>>, Vec<usize>);
 
-fn innermost_body(mut ops: OperatorsReader<'_>) -> Option<LoopBody<'_>> {
+fn innermost_body<'a>(ops: &mut OperatorsReader<'a>) -> Option<LoopBody<'a>> {
     let (mut body, mut offsets) = (Vec::new(), Vec::new());
     let mut depth = 0u32;
     while body.len() < MAX_BODY_OPS {
@@ -504,7 +506,7 @@ impl Translator<'_, '_> {
         let reaches_after = self.reachable;
 
         b.switch_to_block(pre);
-        match fast_loop.and_then(|f| f.precheck(&mut self.env, b, &self.locals)) {
+        match fast_loop.and_then(|f| f.precheck(plan, &mut self.env, b, &self.locals)) {
             Some(ok) => b.ins().brif(ok, fast, &[], slow, &[]),
             None => b.ins().jump(slow, &[]),
         };

@@ -387,11 +387,7 @@ fn counted_loop(rng: &mut Rng) -> String {
     loop_module(
         ty,
         grow,
-        &[
-            format!("(local.set $t (i32.const {base}))"),
-            format!("(local.set $x (i32.const {start}))"),
-            format!("(local.set $n (i32.const {limit}))"),
-        ],
+        &[("t", base), ("x", start), ("n", limit)],
         &format!(
             r#"(loop
                  {BUDGET}
@@ -444,11 +440,7 @@ fn counter_loop(rng: &mut Rng) -> String {
     loop_module(
         ty,
         grow,
-        &[
-            format!("(local.set $t (i32.const {base}))"),
-            format!("(local.set $p (i32.const {p0}))"),
-            format!("(local.set $c (i32.const {count}))"),
-        ],
+        &[("t", base), ("p", p0), ("c", count as i32)],
         &format!(
             r#"(loop
                  {BUDGET}
@@ -498,11 +490,7 @@ fn top_tested_loop(rng: &mut Rng) -> String {
     loop_module(
         ty,
         grow,
-        &[
-            format!("(local.set $t (i32.const {base}))"),
-            format!("(local.set $x (i32.const {start}))"),
-            format!("(local.set $n (i32.const {limit}))"),
-        ],
+        &[("t", base), ("x", start), ("n", limit)],
         &format!(
             r#"(loop $top
                  (br_if $out {test})
@@ -576,16 +564,19 @@ fn masked_accesses_match() {
 const BUDGET: &str =
     "(br_if $out (i32.eqz (local.tee $budget (i32.sub (local.get $budget) (i32.const 1)))))";
 
-/// The module around a generated loop: `run` sets its locals (`init`),
-/// runs `body` inside `block $out` and returns the sum `$s`; memory is one
-/// page, grown to two first if `grow`.
-fn loop_module(ty: &str, grow: bool, init: &[String], body: &str) -> String {
+/// The module around a generated loop: `run` sets its `i32` locals
+/// (`init`: name and value), runs `body` inside `block $out` and returns
+/// the sum `$s`; memory is one page, grown to two first if `grow`.
+fn loop_module(ty: &str, grow: bool, init: &[(&str, i32)], body: &str) -> String {
     let grow = if grow {
         "(drop (memory.grow (i32.const 1)))"
     } else {
         ""
     };
-    let init = init.join("\n");
+    let init: String = init
+        .iter()
+        .map(|(name, v)| format!("(local.set ${name} (i32.const {v}))\n"))
+        .collect();
     format!(
         r#"(module (memory (export "m") 1 2)
              (func (export "run") (result {ty})
