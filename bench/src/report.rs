@@ -189,7 +189,6 @@ impl Report {
         })
     }
 
-    /// The time table, then the compile table.
     /// One row of geometric means: native is 1.00x by definition, other
     /// engines show `cell(engine)`, empty when it has no figure.
     fn mean_row(&self, s: &mut String, label: &str, cell: impl Fn(Engine) -> Option<String>) {
@@ -207,6 +206,7 @@ impl Report {
         let _ = writeln!(s);
     }
 
+    /// The time table, then the compile table.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
