@@ -4,7 +4,8 @@
 #                 programs
 #   make setup    install everything a fresh Debian 12 machine needs
 #   make test     all tests: lint, unit, spec suite, differential, guests,
-#                 a bounded fuzzing smoke, VM
+#                 a bounded fuzzing smoke, the userspace tests again on
+#                 aarch64 (under qemu-aarch64), VM
 #   make demo     boot the VM, load the port filter, send traffic, show stats
 #
 # Tests and the VM run on whatever `make setup` installed; nothing is
@@ -13,7 +14,11 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build guests setup test lint unit-test guest-test fuzz-smoke vm-test demo clean
+.PHONY: all build guests setup test lint unit-test aarch64-test guest-test fuzz-smoke vm-test demo clean
+
+# The crates whose tests also run on aarch64 code (aarch64-test).
+AARCH64 := aarch64-unknown-linux-gnu
+AARCH64_CRATES := -p kwasm-abi -p kwasm-compiler -p kwasm-runtime -p kwasm -p kwasm-tools
 
 all: build guests
 
@@ -31,9 +36,17 @@ lint:
 	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p kwasm --features bpf --all-targets -- -D warnings
+	$(CARGO) clippy --target $(AARCH64) $(AARCH64_CRATES) --all-targets -- -D warnings
 
 unit-test:
 	$(CARGO) test --workspace --no-fail-fast
+
+# The same tests built for aarch64 and run under qemu-aarch64 user-mode
+# emulation (.cargo/config.toml): kwasmc's aarch64 code through the spec
+# suite at both --opt levels, the differential test against Wasmtime, the
+# trap, fuel and fault tests, and the CLI.
+aarch64-test:
+	$(CARGO) test --target $(AARCH64) --no-fail-fast $(AARCH64_CRATES)
 
 guest-test:
 	$(CARGO) build -p kwasm-compiler -p kwasm
@@ -47,7 +60,7 @@ fuzz-smoke:
 vm-test:
 	$(CARGO) xtask vm-test
 
-test: setup lint unit-test guest-test fuzz-smoke vm-test
+test: setup lint unit-test aarch64-test guest-test fuzz-smoke vm-test
 
 demo: setup
 	$(CARGO) xtask demo

@@ -7,12 +7,19 @@
 #   apt:    the Linux 6.12 source, the kernel's build tools, clang/LLVM 19
 #           (the kernel is built with LLVM=-19; bindgen needs libclang-19),
 #           QEMU, busybox-static (the VM's userspace), binutils-multiarch
-#           (objdump/readelf for aarch64 .kw files; llvm-objdump-19 works too)
+#           (objdump/readelf for aarch64 .kw files; llvm-objdump-19 works too),
+#           the aarch64 side: qemu-user (runs aarch64 test binaries),
+#           qemu-system-arm (the arm64 VM), gcc-aarch64-linux-gnu and
+#           libc6-dev-arm64-cross (the cross linker and glibc)
+#   arm64:  busybox-static:arm64, extracted (not installed: it would replace
+#           the amd64 busybox) to ~/.cache/kwasm/busybox-arm64/
 #   cargo:  bindgen-cli (Rust-for-Linux bindings; Debian's is too old),
 #           cargo-fuzz (make fuzz-smoke; runs on the pinned stable toolchain
 #           with RUSTC_BOOTSTRAP=1, see docs/fuzzing.md)
 #   rustup: rust-src (the kernel builds `core` from it), clippy, rustfmt, and
-#           the wasm32, x86_64-musl (static CLI for the VM) and aarch64 targets
+#           the wasm32, x86_64-musl (static CLI for the VM), aarch64-gnu
+#           (tests under qemu-aarch64) and aarch64-musl (the arm64 VM's CLI)
+#           targets
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -26,9 +33,10 @@ APT_PACKAGES="
 	busybox-static
 	dwarves libbpf-dev libzstd-dev
 	binutils-multiarch
+	qemu-user qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 "
 RUST_COMPONENTS="rust-src clippy rustfmt"
-RUST_TARGETS="wasm32-unknown-unknown x86_64-unknown-linux-musl aarch64-unknown-linux-gnu"
+RUST_TARGETS="wasm32-unknown-unknown x86_64-unknown-linux-musl aarch64-unknown-linux-gnu aarch64-unknown-linux-musl"
 
 say() { echo "setup: $*"; }
 
@@ -54,6 +62,25 @@ if [ -n "$missing" ]; then
 	as_root apt-get update -qq
 	as_root env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# --- busybox for the arm64 VM ---------------------------------------------
+# The arm64 package shares /bin/busybox with the amd64 one, so it is only
+# downloaded and unpacked into the cache, never installed.
+BUSYBOX_ARM64="$HOME/.cache/kwasm/busybox-arm64"
+if [ ! -x "$BUSYBOX_ARM64/bin/busybox" ]; then
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		say "dpkg --add-architecture arm64"
+		as_root dpkg --add-architecture arm64
+		as_root apt-get update -qq
+	fi
+	tmp=$(mktemp -d)
+	say "apt-get download busybox-static:arm64"
+	(cd "$tmp" && apt-get download -qq busybox-static:arm64 2>/dev/null ||
+		{ as_root apt-get update -qq && apt-get download -qq busybox-static:arm64; })
+	mkdir -p "$BUSYBOX_ARM64"
+	dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$BUSYBOX_ARM64"
+	rm -rf "$tmp"
 fi
 
 # --- Rust toolchain (the one rust-toolchain.toml pins) ---------------------

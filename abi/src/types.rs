@@ -166,6 +166,17 @@ impl Arch {
         }
     }
 
+    /// The architecture this code was built for: what a runtime executes,
+    /// and what `kwasmc` targets when none is named. `None` on any other
+    /// machine (abi itself builds anywhere; only the runtimes need this).
+    pub const HOST: Option<Arch> = if cfg!(target_arch = "x86_64") {
+        Some(Arch::X86_64)
+    } else if cfg!(target_arch = "aarch64") {
+        Some(Arch::Aarch64)
+    } else {
+        None
+    };
+
     /// Every architecture, for command-line parsers and help texts.
     pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
 

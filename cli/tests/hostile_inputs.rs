@@ -20,6 +20,8 @@
 //! performance assertion). When the test runs as root, children run as
 //! `nobody` so that stray code cannot do much.
 
+#[path = "../../abi/tests/support/exec.rs"]
+mod exec;
 use kwasm_compiler::{CompileOptions, compile};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -428,7 +430,7 @@ enum Outcome {
 }
 
 fn kwasm_cmd(file: &Path, export: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kwasm"));
+    let mut c = exec::program(env!("CARGO_BIN_EXE_kwasm"));
     c.arg("run")
         .arg(file)
         .arg("--invoke")

@@ -5,9 +5,11 @@
 
 #[path = "../../runtime/tests/common/mod.rs"]
 mod common;
+#[path = "../../abi/tests/support/exec.rs"]
+mod exec;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A fresh directory under the target dir for this test's files.
@@ -28,7 +30,7 @@ fn build(test: &str, wat: &str) -> PathBuf {
 }
 
 fn kwasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kwasm"))
+    exec::program(env!("CARGO_BIN_EXE_kwasm"))
         .args(args)
         .output()
         .expect("run kwasm")
@@ -79,7 +81,7 @@ fn wait_watched(mut child: Child, what: &str) -> Output {
 
 /// [`run`], failing instead of hanging if `kwasm` does not finish.
 fn run_watched(path: &Path, args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_kwasm"))
+    let child = exec::program(env!("CARGO_BIN_EXE_kwasm"))
         .arg("run")
         .arg(path)
         .args(args)
@@ -242,7 +244,7 @@ fn sent_sigsegv_kills_instead_of_trapping() {
     use std::os::unix::process::ExitStatusExt;
 
     let p = build("kill_segv", SPIN_PROG);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kwasm"));
+    let mut cmd = exec::program(env!("CARGO_BIN_EXE_kwasm"));
     cmd.arg("run")
         .arg(&p)
         .args(["--invoke", "spin", "--fuel", "1000000000000000"])

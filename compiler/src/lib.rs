@@ -51,10 +51,17 @@ pub struct CompileOptions {
     pub spectre_guards: bool,
 }
 
+/// The target when none is named: the machine the compiler runs on, so that
+/// a `.kw` compiled and run on one machine just works; x86-64 elsewhere.
+pub const DEFAULT_TARGET: Arch = match Arch::HOST {
+    Some(a) => a,
+    None => Arch::X86_64,
+};
+
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
-            target: Arch::X86_64,
+            target: DEFAULT_TARGET,
             opt: OptLevel::default(),
             spectre_guards: true,
         }

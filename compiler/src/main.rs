@@ -31,8 +31,8 @@ struct CompileArgs {
     /// Output path [default: the input path with a .kw extension]
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Target architecture
-    #[arg(long, default_value_t = Arch::X86_64, value_parser = arch_parser())]
+    /// Target architecture [default: this machine's]
+    #[arg(long, default_value_t = kwasm_compiler::DEFAULT_TARGET, hide_default_value = true, value_parser = arch_parser())]
     target: Arch,
     /// Optimisation level
     #[arg(long, value_enum, default_value_t = OptArg::Speed)]

@@ -1,13 +1,15 @@
 //! `kwasmc` as a user runs it: exit codes, one-line errors, default output
 //! path, and error messages for malformed, invalid and unsupported input.
 
+#[path = "../../abi/tests/support/exec.rs"]
+mod exec;
 use std::path::PathBuf;
 use std::process::Command;
 
 use kwasm_compiler::{CompileOptions, ErrorKind, compile};
 
 fn kwasmc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kwasmc"))
+    exec::program(env!("CARGO_BIN_EXE_kwasmc"))
 }
 
 fn scratch(name: &str, contents: &[u8]) -> PathBuf {

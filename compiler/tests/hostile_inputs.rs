@@ -7,8 +7,9 @@
 //! seeds, so a failure reproduces: the test names the case and keeps its
 //! input file.
 
+#[path = "../../abi/tests/support/exec.rs"]
+mod exec;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -446,7 +447,7 @@ fn error_kind(msg: &str) -> String {
 }
 
 fn kwasmc(input: &Path, output: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kwasmc"))
+    exec::program(env!("CARGO_BIN_EXE_kwasmc"))
         .arg("compile")
         .arg(input)
         .arg("-o")

@@ -20,7 +20,10 @@ use std::fmt;
 use std::path::Path;
 
 /// The architecture this runtime executes.
-pub const HOST_ARCH: Arch = Arch::X86_64;
+pub const HOST_ARCH: Arch = match Arch::HOST {
+    Some(a) => a,
+    None => panic!("the kwasm runtime runs on x86-64 and aarch64 only"),
+};
 
 /// Why a `.kw` could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,7 @@ impl CodeMemory {
             unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), map.ptr(), text.len()) };
         }
         map.protect(0, map.len(), libc::PROT_READ | libc::PROT_EXEC)?;
+        map.sync_icache(text.len());
         // The whole executable mapping: code that runs past its end into the
         // padding is still this artifact's.
         let registration = if map.len() == 0 {

@@ -26,11 +26,28 @@ use super::vm::Mapping;
 use std::cell::Cell;
 use std::sync::Once;
 
-/// Saved state of one activation. Layout shared with the assembly below.
+/// Callee-saved state the assembly below keeps per architecture, in
+/// `u64` slots, and the slot of the stack pointer among them.
+#[cfg(target_arch = "x86_64")]
+mod saved {
+    /// rbx, rbp, r12, r13, r14, r15, rsp.
+    pub const SLOTS: usize = 7;
+    pub const SP: usize = 6;
+}
+/// x19-x28, x29 (fp), x30 (lr), sp, d8-d15 (AAPCS64: only the low 64
+/// bits of v8-v15 are callee-saved).
+#[cfg(target_arch = "aarch64")]
+mod saved {
+    pub const SLOTS: usize = 21;
+    pub const SP: usize = 12;
+}
+
+/// Saved state of one activation. Layout shared with the assembly below:
+/// `code` is at byte `8 * saved::SLOTS`.
 #[repr(C)]
 pub(crate) struct JmpBuf {
-    /// rbx, rbp, r12, r13, r14, r15, rsp.
-    regs: [u64; 7],
+    /// The callee-saved registers and the stack pointer ([`saved`]).
+    regs: [u64; saved::SLOTS],
     /// Trap code (0 = none).
     pub code: u32,
     /// Index of the trapping function, `u32::MAX` if unknown.
@@ -44,10 +61,12 @@ pub(crate) struct JmpBuf {
     guard_hi: usize,
 }
 
+const _: () = assert!(std::mem::offset_of!(JmpBuf, code) == 8 * saved::SLOTS);
+
 impl JmpBuf {
     fn new(guard: (usize, usize)) -> JmpBuf {
         JmpBuf {
-            regs: [0; 7],
+            regs: [0; saved::SLOTS],
             code: 0,
             func: u32::MAX,
             vmctx: 0,
@@ -55,6 +74,12 @@ impl JmpBuf {
             guard_lo: guard.0,
             guard_hi: guard.1,
         }
+    }
+
+    /// The stack pointer saved on entry: everything below it belongs to
+    /// the activation.
+    fn entry_sp(&self) -> u64 {
+        self.regs[saved::SP]
     }
 }
 
@@ -98,6 +123,7 @@ extern "C" fn kwasm_rt_trap_record(vmctx: *mut u8, code: u32, func: u32) -> *mut
     jb
 }
 
+#[cfg(target_arch = "x86_64")]
 std::arch::global_asm!(
     ".text",
     ".p2align 4",
@@ -153,6 +179,80 @@ std::arch::global_asm!(
     "mov r14, [rax + 32]",
     "mov r15, [rax + 40]",
     "mov eax, [rax + 56]",
+    "ret",
+    ".size kwasm_rt_trap_handler, . - kwasm_rt_trap_handler",
+    record = sym kwasm_rt_trap_record,
+);
+
+// AAPCS64: x0-x5 carry the arguments and the stack pointer is always
+// 16-byte aligned. `hint #34` is `bti c`: generated code calls the trap
+// handler through a register, and so would code on BTI-guarded pages.
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(
+    // Restore sp, x19-x30 and d8-d15 from the jmpbuf in x0; keeps x0.
+    ".macro KWASM_RT_RESTORE",
+    "ldr x9, [x0, #96]",
+    "mov sp, x9",
+    "ldp x19, x20, [x0, #0]",
+    "ldp x21, x22, [x0, #16]",
+    "ldp x23, x24, [x0, #32]",
+    "ldp x25, x26, [x0, #48]",
+    "ldp x27, x28, [x0, #64]",
+    "ldp x29, x30, [x0, #80]",
+    "ldp d8, d9, [x0, #104]",
+    "ldp d10, d11, [x0, #120]",
+    "ldp d12, d13, [x0, #136]",
+    "ldp d14, d15, [x0, #152]",
+    ".endm",
+    "",
+    ".text",
+    ".p2align 4",
+    ".globl kwasm_rt_enter",
+    ".hidden kwasm_rt_enter",
+    ".type kwasm_rt_enter,%function",
+    "kwasm_rt_enter:",
+    "hint #34",
+    "stp x19, x20, [x5, #0]",
+    "stp x21, x22, [x5, #16]",
+    "stp x23, x24, [x5, #32]",
+    "stp x25, x26, [x5, #48]",
+    "stp x27, x28, [x5, #64]",
+    "stp x29, x30, [x5, #80]",
+    "mov x9, sp",
+    "str x9, [x5, #96]",
+    "stp d8, d9, [x5, #104]",
+    "stp d10, d11, [x5, #120]",
+    "stp d12, d13, [x5, #136]",
+    "stp d14, d15, [x5, #152]",
+    "mov x19, x5",
+    "mov x9, x0",
+    "mov x0, x1",
+    "mov x1, x2",
+    "mov x2, x3",
+    "cbz x4, 2f",
+    "and x4, x4, #-16",
+    "mov sp, x4",
+    "2:",
+    "mov x29, #0",
+    "blr x9",
+    "mov x0, x19",
+    "KWASM_RT_RESTORE",
+    "mov w0, #0",
+    "ret",
+    ".size kwasm_rt_enter, . - kwasm_rt_enter",
+    "",
+    ".p2align 4",
+    ".globl kwasm_rt_trap_handler",
+    ".hidden kwasm_rt_trap_handler",
+    ".type kwasm_rt_trap_handler,%function",
+    "kwasm_rt_trap_handler:",
+    "hint #34",
+    "mov x9, sp",
+    "and x9, x9, #-16",
+    "mov sp, x9",
+    "bl {record}",
+    "KWASM_RT_RESTORE",
+    "ldr w0, [x0, #168]",
     "ret",
     ".size kwasm_rt_trap_handler, . - kwasm_rt_trap_handler",
     record = sym kwasm_rt_trap_record,
@@ -401,14 +501,28 @@ unsafe fn resume_in_trap_handler(jb: &mut JmpBuf, ctx: *mut libc::c_void, sig: i
     // SAFETY: per this function's contract, `ctx` is a valid ucontext.
     let uc = unsafe { &mut *ctx.cast::<libc::ucontext_t>() };
     // Resume in the trap handler, on a stack area below the entry frame that
-    // the trap abandons anyway.
-    let g = &mut uc.uc_mcontext.gregs;
-    let sp = (jb.regs[6] as i64 - 512) & !15;
-    g[libc::REG_RSP as usize] = sp - 8;
-    g[libc::REG_RIP as usize] = trap_handler_addr() as i64;
-    g[libc::REG_RDI as usize] = 0;
-    g[libc::REG_RSI as usize] = code as i64;
-    g[libc::REG_RDX as usize] = u32::MAX as i64;
+    // the trap abandons anyway, as if called with (null vmctx, code, no
+    // function index).
+    let sp = (jb.entry_sp() - 512) & !15;
+    let handler = trap_handler_addr() as u64;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let g = &mut uc.uc_mcontext.gregs;
+        g[libc::REG_RSP as usize] = sp as i64 - 8;
+        g[libc::REG_RIP as usize] = handler as i64;
+        g[libc::REG_RDI as usize] = 0;
+        g[libc::REG_RSI as usize] = code as i64;
+        g[libc::REG_RDX as usize] = u32::MAX as i64;
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let m = &mut uc.uc_mcontext;
+        m.sp = sp;
+        m.pc = handler;
+        m.regs[0] = 0;
+        m.regs[1] = code as u64;
+        m.regs[2] = u32::MAX as u64;
+    }
 }
 
 /// Hand the signal to the handler that was installed before ours.

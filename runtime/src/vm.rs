@@ -142,6 +142,29 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// Make the first `len` bytes, just written as data, visible to
+    /// instruction fetch. x86-64 keeps its caches coherent; aarch64 does
+    /// not: the new code must be cleaned from the data cache to the point
+    /// of unification and stale lines invalidated in the instruction cache
+    /// (libgcc's `__clear_cache` does both, with the barriers), or a CPU
+    /// may execute whatever the page held before.
+    pub fn sync_icache(&self, len: usize) {
+        #[cfg(target_arch = "aarch64")]
+        if len != 0 {
+            unsafe extern "C" {
+                fn __clear_cache(start: *mut libc::c_char, end: *mut libc::c_char);
+            }
+            let len = len.min(self.len);
+            // SAFETY: the range lies inside this mapping, which is mapped
+            // and readable; cache maintenance changes no memory contents.
+            unsafe { __clear_cache(self.ptr.cast(), self.ptr.add(len).cast()) };
+        }
+        #[cfg(not(target_arch = "aarch64"))]
+        let _ = len;
+    }
+}
+
 impl Drop for Mapping {
     fn drop(&mut self) {
         if self.len != 0 {

@@ -38,7 +38,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Default seeds (a thousand modules take about ten seconds).
-const DEFAULT_SEEDS: Range<u64> = 0..1000;
+const DEFAULT_SEEDS: Range<u64> = 0..(1000 / EMULATED_SHARE);
+/// Under emulation (the aarch64 build runs under `qemu-aarch64`, about ten
+/// times slower) each test compares a third of its modules.
+const EMULATED_SHARE: u64 = if cfg!(target_arch = "aarch64") { 3 } else { 1 };
 /// Bytes of PRNG output wasm-smith consumes per module (large modules:
 /// [`LARGE_INPUT_BYTES`]).
 const INPUT_BYTES: usize = 4096;
@@ -256,6 +259,7 @@ fn versioned_loops_match() {
 /// require them to agree and the cases to reach both ends: some run to
 /// completion, some trap out of bounds.
 fn generated_modules_match(what: &str, cases: u64, generate: impl Fn(u64) -> String + Sync) {
+    let cases = cases / EMULATED_SHARE;
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(THREAD_STACK)

@@ -1,12 +1,12 @@
 //! Runtime tests that need no compiler: they assemble tiny `.kw` files by
-//! hand (x86-64 machine code + metadata written with `kwasm_abi::meta`) and
-//! check loading, invocation, the trap path, the fault safety net and the
-//! rejection of broken artifacts.
-
-#![cfg(target_arch = "x86_64")]
+//! hand (machine code for the host, x86-64 or aarch64, + metadata written
+//! with `kwasm_abi::meta`) and check loading, invocation, the trap path, the
+//! fault safety net and the rejection of broken artifacts.
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "../../abi/tests/support/exec.rs"]
+mod exec;
 use kwasm_abi::meta::{self, ExportRec, FuncRec, MetaParts, PoolRef, TypeRec};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::{Arch, meta::kind};
@@ -15,55 +15,156 @@ use object::write::Object;
 use object::{Architecture, BinaryFormat, Endianness, SectionKind};
 use std::rc::Rc;
 
-/// Functions: (name, type index, code).
-const FUNCS: &[(&str, u32, &[u8])] = &[
-    // answer: mov eax, 42; ret
-    ("answer", 0, &[0xb8, 0x2a, 0, 0, 0, 0xc3]),
-    // boom: mov rax,[rdi+16]; mov esi,7; mov edx,1; call rax; ud2
-    (
-        "boom",
-        0,
-        &[
-            0x48, 0x8b, 0x47, 0x10, 0xbe, 7, 0, 0, 0, 0xba, 1, 0, 0, 0, 0xff, 0xd0, 0x0f, 0x0b,
-        ],
-    ),
-    // fault: xor eax,eax; mov eax,[rax]; ret
-    ("fault", 0, &[0x31, 0xc0, 0x8b, 0x00, 0xc3]),
-    // recurse: call recurse (no stack check: hits the guard page)
-    ("recurse", 0, &[0xe8, 0xfb, 0xff, 0xff, 0xff, 0xc3]),
-    // add: lea eax,[rsi+rdx]; ret
-    ("add", 1, &[0x8d, 0x04, 0x16, 0xc3]),
-    // hostfault: calls the memory.grow libcall (entry 0 of the table at
-    // VmCtx+24) with a bogus VmCtx, so Rust host code faults reading it:
-    // sub rsp,8; mov rax,[rdi+24]; mov rax,[rax]; mov edi,64; xor esi,esi;
-    // call rax; add rsp,8; ret
-    (
-        "hostfault",
-        0,
-        &[
-            0x48, 0x83, 0xec, 0x08, 0x48, 0x8b, 0x47, 0x18, 0x48, 0x8b, 0x00, 0xbf, 0x40, 0, 0, 0,
-            0x31, 0xf6, 0xff, 0xd0, 0x48, 0x83, 0xc4, 0x08, 0xc3,
-        ],
-    ),
-];
+/// The host's hand-assembled code (the encodings were checked with the
+/// binutils disassembler).
+#[cfg(target_arch = "x86_64")]
+mod host {
+    use super::{Arch, Architecture};
 
-/// Trampolines by type: () -> i32 and (i32, i32) -> i32.
-const TRAMPOLINES: &[&[u8]] = &[
-    // push rbx; mov rbx,rdx; call rsi; mov eax,eax; mov [rbx],rax; pop rbx; ret
-    &[
-        0x53, 0x48, 0x89, 0xd3, 0xff, 0xd6, 0x89, 0xc0, 0x48, 0x89, 0x03, 0x5b, 0xc3,
-    ],
-    // push rbx; mov rbx,rdx; mov rax,rsi; mov esi,[rbx]; mov edx,[rbx+8];
-    // call rax; mov eax,eax; mov [rbx],rax; pop rbx; ret
-    &[
-        0x53, 0x48, 0x89, 0xd3, 0x48, 0x89, 0xf0, 0x8b, 0x33, 0x8b, 0x53, 0x08, 0xff, 0xd0, 0x89,
-        0xc0, 0x48, 0x89, 0x03, 0x5b, 0xc3,
-    ],
-];
+    pub const ARCH: Arch = Arch::X86_64;
+    pub const OBJECT_ARCH: Architecture = Architecture::X86_64;
+    /// The other architecture, whose `.kw` this host must refuse.
+    pub const FOREIGN: Architecture = Architecture::Aarch64;
+    /// `int3` (between functions).
+    pub const FILL: u8 = 0xcc;
+
+    /// Functions: (name, type index, code).
+    pub const FUNCS: &[(&str, u32, &[u8])] = &[
+        // answer: mov eax, 42; ret
+        ("answer", 0, &[0xb8, 0x2a, 0, 0, 0, 0xc3]),
+        // boom: mov rax,[rdi+16]; mov esi,7; mov edx,1; call rax; ud2
+        (
+            "boom",
+            0,
+            &[
+                0x48, 0x8b, 0x47, 0x10, 0xbe, 7, 0, 0, 0, 0xba, 1, 0, 0, 0, 0xff, 0xd0, 0x0f, 0x0b,
+            ],
+        ),
+        // fault: xor eax,eax; mov eax,[rax]; ret
+        ("fault", 0, &[0x31, 0xc0, 0x8b, 0x00, 0xc3]),
+        // recurse: call recurse (no stack check: hits the guard page)
+        ("recurse", 0, &[0xe8, 0xfb, 0xff, 0xff, 0xff, 0xc3]),
+        // add: lea eax,[rsi+rdx]; ret
+        ("add", 1, &[0x8d, 0x04, 0x16, 0xc3]),
+        // hostfault: calls the memory.grow libcall (entry 0 of the table at
+        // VmCtx+24) with a bogus VmCtx, so Rust host code faults reading it:
+        // sub rsp,8; mov rax,[rdi+24]; mov rax,[rax]; mov edi,64; xor esi,esi;
+        // call rax; add rsp,8; ret
+        (
+            "hostfault",
+            0,
+            &[
+                0x48, 0x83, 0xec, 0x08, 0x48, 0x8b, 0x47, 0x18, 0x48, 0x8b, 0x00, 0xbf, 0x40, 0, 0,
+                0, 0x31, 0xf6, 0xff, 0xd0, 0x48, 0x83, 0xc4, 0x08, 0xc3,
+            ],
+        ),
+    ];
+
+    /// Trampolines by type: () -> i32 and (i32, i32) -> i32.
+    pub const TRAMPOLINES: &[&[u8]] = &[
+        // push rbx; mov rbx,rdx; call rsi; mov eax,eax; mov [rbx],rax; pop rbx; ret
+        &[
+            0x53, 0x48, 0x89, 0xd3, 0xff, 0xd6, 0x89, 0xc0, 0x48, 0x89, 0x03, 0x5b, 0xc3,
+        ],
+        // push rbx; mov rbx,rdx; mov rax,rsi; mov esi,[rbx]; mov edx,[rbx+8];
+        // call rax; mov eax,eax; mov [rbx],rax; pop rbx; ret
+        &[
+            0x53, 0x48, 0x89, 0xd3, 0x48, 0x89, 0xf0, 0x8b, 0x33, 0x8b, 0x53, 0x08, 0xff, 0xd0,
+            0x89, 0xc0, 0x48, 0x89, 0x03, 0x5b, 0xc3,
+        ],
+    ];
+}
+
+/// The host's hand-assembled code (the encodings were checked with the
+/// binutils disassembler).
+#[cfg(target_arch = "aarch64")]
+mod host {
+    use super::{Arch, Architecture};
+
+    pub const ARCH: Arch = Arch::Aarch64;
+    pub const OBJECT_ARCH: Architecture = Architecture::Aarch64;
+    /// The other architecture, whose `.kw` this host must refuse.
+    pub const FOREIGN: Architecture = Architecture::X86_64;
+    /// `udf #0` (between functions).
+    pub const FILL: u8 = 0;
+
+    /// Instruction words as little-endian bytes.
+    const fn le<const N: usize, const B: usize>(words: [u32; N]) -> [u8; B] {
+        let mut out = [0u8; B];
+        let mut i = 0;
+        while i < N {
+            let w = words[i].to_le_bytes();
+            out[4 * i] = w[0];
+            out[4 * i + 1] = w[1];
+            out[4 * i + 2] = w[2];
+            out[4 * i + 3] = w[3];
+            i += 1;
+        }
+        out
+    }
+
+    /// Functions: (name, type index, code). Generated code's convention:
+    /// x0 = VmCtx, then the parameters.
+    pub const FUNCS: &[(&str, u32, &[u8])] = &[
+        // answer: mov w0, #42; ret
+        ("answer", 0, &le::<2, 8>([0x52800540, 0xd65f03c0])),
+        // boom: ldr x9, [x0, #16]; mov w1, #7; mov w2, #1; blr x9; udf #0
+        (
+            "boom",
+            0,
+            &le::<5, 20>([0xf9400809, 0x528000e1, 0x52800022, 0xd63f0120, 0]),
+        ),
+        // fault: mov x0, #0; ldr w0, [x0]; ret
+        (
+            "fault",
+            0,
+            &le::<3, 12>([0xd2800000, 0xb9400000, 0xd65f03c0]),
+        ),
+        // recurse: stp x29, x30, [sp, #-16]!; bl recurse;
+        // ldp x29, x30, [sp], #16; ret (no stack check: hits the guard page)
+        (
+            "recurse",
+            0,
+            &le::<4, 16>([0xa9bf7bfd, 0x97ffffff, 0xa8c17bfd, 0xd65f03c0]),
+        ),
+        // add: add w0, w1, w2; ret
+        ("add", 1, &le::<2, 8>([0x0b020020, 0xd65f03c0])),
+        // hostfault: calls the memory.grow libcall (entry 0 of the table at
+        // VmCtx+24) with a bogus VmCtx, so Rust host code faults reading it:
+        // stp x29, x30, [sp, #-16]!; ldr x9, [x0, #24]; ldr x9, [x9];
+        // mov x0, #64; mov w1, #0; blr x9; ldp x29, x30, [sp], #16; ret
+        (
+            "hostfault",
+            0,
+            &le::<8, 32>([
+                0xa9bf7bfd, 0xf9400c09, 0xf9400129, 0xd2800800, 0x52800001, 0xd63f0120, 0xa8c17bfd,
+                0xd65f03c0,
+            ]),
+        ),
+    ];
+
+    /// Trampolines by type: () -> i32 and (i32, i32) -> i32; called with
+    /// x0 = VmCtx, x1 = code, x2 = values.
+    pub const TRAMPOLINES: &[&[u8]] = &[
+        // stp x19, x30, [sp, #-16]!; mov x19, x2; blr x1; mov w0, w0;
+        // str x0, [x19]; ldp x19, x30, [sp], #16; ret
+        &le::<7, 28>([
+            0xa9bf7bf3, 0xaa0203f3, 0xd63f0020, 0x2a0003e0, 0xf9000260, 0xa8c17bf3, 0xd65f03c0,
+        ]),
+        // stp x19, x30, [sp, #-16]!; mov x19, x2; mov x9, x1;
+        // ldr w1, [x19]; ldr w2, [x19, #8]; blr x9; mov w0, w0;
+        // str x0, [x19]; ldp x19, x30, [sp], #16; ret
+        &le::<10, 40>([
+            0xa9bf7bf3, 0xaa0203f3, 0xaa0103e9, 0xb9400261, 0xb9400a62, 0xd63f0120, 0x2a0003e0,
+            0xf9000260, 0xa8c17bf3, 0xd65f03c0,
+        ]),
+    ];
+}
+use host::{FUNCS, TRAMPOLINES};
 
 fn align16(v: &mut Vec<u8>) {
     while !v.len().is_multiple_of(16) {
-        v.push(0xcc);
+        v.push(host::FILL);
     }
 }
 
@@ -126,7 +227,7 @@ fn build_parts() -> (Vec<u8>, Vec<u8>) {
         });
     }
     let parts = MetaParts {
-        arch: Arch::X86_64,
+        arch: host::ARCH,
         flags: 0,
         text_len: text.len() as u32,
         start_func: meta::NONE,
@@ -160,7 +261,7 @@ fn elf(text: &[u8], meta: &[u8], arch: Architecture) -> Vec<u8> {
 
 fn artifact() -> Rc<Artifact> {
     let (text, meta) = build_parts();
-    Rc::new(Artifact::from_bytes("test.kw", &elf(&text, &meta, Architecture::X86_64)).unwrap())
+    Rc::new(Artifact::from_bytes("test.kw", &elf(&text, &meta, host::OBJECT_ARCH)).unwrap())
 }
 
 fn trap_of(r: Result<Vec<Val>, InvokeError>) -> kwasm_runtime::Trap {
@@ -261,7 +362,8 @@ fn host_faults_are_not_traps() {
         println!("hostfault returned {r:?}");
         std::process::exit(0);
     }
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    let me = std::env::current_exe().unwrap();
+    let mut cmd = exec::program(me.to_str().unwrap());
     cmd.args([
         "host_faults_are_not_traps",
         "--exact",
@@ -294,7 +396,7 @@ fn load_err(bytes: &[u8]) -> String {
 #[test]
 fn rejects_broken_artifacts() {
     let (text, meta) = build_parts();
-    let good = elf(&text, &meta, Architecture::X86_64);
+    let good = elf(&text, &meta, host::OBJECT_ARCH);
     assert!(load_err(b"").contains("not an ELF"));
     assert!(load_err(b"\0asm\x01\0\0\0").contains("kwasmc compile"));
     assert!(load_err(b"(module)").contains("kwasmc compile"));
@@ -313,9 +415,15 @@ fn rejects_broken_artifacts() {
     let mut m = meta.clone();
     let last = m.len() - 1;
     m[last] ^= 1;
-    assert!(load_err(&elf(&text, &m, Architecture::X86_64)).contains("checksum"));
+    assert!(load_err(&elf(&text, &m, host::OBJECT_ARCH)).contains("checksum"));
     let mut t = text.clone();
     t.push(0x90);
-    assert!(load_err(&elf(&t, &meta, Architecture::X86_64)).contains(".text"));
-    assert!(load_err(&elf(&text, &meta, Architecture::Aarch64)).contains("aarch64"));
+    assert!(load_err(&elf(&t, &meta, host::OBJECT_ARCH)).contains(".text"));
+    // An ELF of the other machine (the metadata disagrees with it).
+    let other = if host::ARCH == Arch::X86_64 {
+        Arch::Aarch64
+    } else {
+        Arch::X86_64
+    };
+    assert!(load_err(&elf(&text, &meta, host::FOREIGN)).contains(other.name()));
 }
