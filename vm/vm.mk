@@ -8,7 +8,8 @@
 
 CARGO ?= cargo
 
-.PHONY: kernel kernel-debug kernel-hardened module vm-test-debug vm-test-hardened vm-shell
+.PHONY: kernel kernel-debug kernel-hardened kernel-arm64 module vm-test-debug vm-test-hardened \
+	vm-test-arm64 vm-shell
 
 # Build (or reuse from ~/.cache/kwasm) the VM kernel.
 kernel:
@@ -19,6 +20,10 @@ kernel-debug:
 
 kernel-hardened:
 	$(CARGO) xtask kernel --hardened
+
+# The arm64 kernel (cross-compiled by the same clang).
+kernel-arm64:
+	$(CARGO) xtask kernel --arch aarch64
 
 # kwasm.ko and the VM's test module against that kernel.
 module:
@@ -32,6 +37,10 @@ vm-test-debug:
 # stack protector).
 vm-test-hardened:
 	$(CARGO) xtask vm-test --hardened
+
+# vm-test on the arm64 VM (qemu-system-aarch64 -M virt, TCG).
+vm-test-arm64:
+	$(CARGO) xtask vm-test --arch aarch64
 
 # The VM with a shell after the checks (Ctrl-A X quits).
 vm-shell:

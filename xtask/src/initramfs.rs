@@ -12,6 +12,10 @@
 //! | `/opt/kwasm/checks/*.sh`| `vm/checks/*.sh`, sourced by `/init` in order |
 //! | `/opt/kwasm/bin/`       | on `PATH` (e.g. the static musl `kwasm` CLI)  |
 //! | `/opt/kwasm/...`        | anything given with `--add HOST[:GUEST]`      |
+//!
+//! Every binary is for the VM's architecture (`--arch`). When the modules
+//! or the payload (CLI, tools, programs) could not be built for it, the
+//! checks that need them are left out (see [`check_needs`]).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -19,28 +23,74 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::Arch;
 use crate::cpio::Archive;
 use crate::module::Modules;
 use crate::util;
 
-fn busybox() -> Result<PathBuf> {
-    let candidates = match std::env::var_os("KWASM_BUSYBOX") {
+/// The static busybox for `arch`: `$KWASM_BUSYBOX` or Debian's
+/// busybox-static for x86-64; `$KWASM_BUSYBOX_ARM64` or the arm64 package
+/// that `make setup` unpacks into `~/.cache/kwasm/busybox-arm64/` (it cannot
+/// be installed beside the amd64 one).
+fn busybox(arch: Arch) -> Result<PathBuf> {
+    let (var, candidates): (_, Vec<PathBuf>) = match arch {
+        Arch::X86_64 => (
+            "KWASM_BUSYBOX",
+            vec!["/bin/busybox".into(), "/usr/bin/busybox".into()],
+        ),
+        Arch::Aarch64 => {
+            let mut v = vec![util::cache_dir()?.join("busybox-arm64/bin/busybox")];
+            if let Some(home) = std::env::var_os("HOME") {
+                v.push(PathBuf::from(home).join(".cache/kwasm/busybox-arm64/bin/busybox"));
+            }
+            ("KWASM_BUSYBOX_ARM64", v)
+        }
+    };
+    let candidates = match std::env::var_os(var) {
         Some(p) => vec![PathBuf::from(p)],
-        None => vec!["/bin/busybox".into(), "/usr/bin/busybox".into()],
+        None => candidates,
     };
     for p in candidates {
         if p.is_file() {
             if !util::is_static_elf(&p)? {
                 bail!(
                     "{} is dynamically linked: install busybox-static (`make setup`) \
-                     or set KWASM_BUSYBOX",
+                     or set {var}",
                     p.display()
+                );
+            }
+            if util::elf_machine(&p)? != arch.elf_machine() {
+                bail!(
+                    "{} is not a {} executable: set {var}",
+                    p.display(),
+                    arch.name()
                 );
             }
             return Ok(p);
         }
     }
-    bail!("busybox not found: install busybox-static (`make setup`) or set KWASM_BUSYBOX")
+    match arch {
+        Arch::X86_64 => {
+            bail!("busybox not found: install busybox-static (`make setup`) or set {var}")
+        }
+        _ => bail!(
+            "busybox for {} not found: `make setup` unpacks busybox-static:arm64 into \
+             ~/.cache/kwasm/busybox-arm64/, or set {var}",
+            arch.name()
+        ),
+    }
+}
+
+/// What a check script in `vm/checks/` needs besides busybox: `(modules,
+/// payload)`, i.e. kwasm.ko with its probe module, and the CLI, tools and
+/// compiled programs. `00-system.sh` needs neither, `10-kwasm-module.sh`
+/// only the modules; the others use the CLI on kwasm.ko.
+pub fn check_needs(name: &str) -> (bool, bool) {
+    match name {
+        "00-system.sh" => (false, false),
+        "10-kwasm-module.sh" => (true, false),
+        _ => (true, true),
+    }
 }
 
 /// Adds a host file or directory tree at `guest`, keeping the executable bit.
@@ -84,8 +134,16 @@ fn parse_add(spec: &str) -> Result<(PathBuf, String)> {
     Ok((host, guest))
 }
 
-/// Writes the initramfs to `out`.
-pub fn build(m: &Modules, extra: &[String], out: &Path) -> Result<()> {
+/// Writes the initramfs for `arch` to `out`. Without the modules (`m` is
+/// `None`) or without the payload (`payload` is false), the checks that
+/// need them are left out; returns their names.
+pub fn build(
+    arch: Arch,
+    m: Option<&Modules>,
+    payload: bool,
+    extra: &[String],
+    out: &Path,
+) -> Result<Vec<String>> {
     let root = util::root();
     let mut a = Archive::default();
     for d in [
@@ -109,16 +167,34 @@ pub fn build(m: &Modules, extra: &[String], out: &Path) -> Result<()> {
         b"root:x:0:\nnogroup:x:65534:\n".to_vec(),
     )?;
 
-    a.file("bin/busybox", 0o755, fs::read(busybox()?)?)?;
+    a.file("bin/busybox", 0o755, fs::read(busybox(arch)?)?)?;
     a.symlink("bin/sh", "busybox")?;
     a.file("init", 0o755, fs::read(root.join("vm/init"))?)?;
     let checks = root.join("vm/checks");
+    let mut skipped = Vec::new();
     if checks.is_dir() {
-        add_host(&mut a, &checks, "opt/kwasm/checks")?;
+        if m.is_some() && payload {
+            add_host(&mut a, &checks, "opt/kwasm/checks")?;
+        } else {
+            let mut entries: Vec<_> = fs::read_dir(&checks)?.collect::<Result<_, _>>()?;
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let name = e.file_name();
+                let name = name.to_str().context("non-UTF-8 file name")?;
+                let (needs_m, needs_p) = check_needs(name);
+                if (needs_m && m.is_none()) || (needs_p && !payload) {
+                    skipped.push(name.to_string());
+                } else {
+                    add_host(&mut a, &e.path(), &format!("opt/kwasm/checks/{name}"))?;
+                }
+            }
+        }
     }
-    a.file("lib/kwasm.ko", 0o644, fs::read(&m.kwasm_ko)?)?;
-    a.file("lib/kwasm_probe.ko", 0o644, fs::read(&m.probe_ko)?)?;
-    a.file("lib/native_bench.ko", 0o644, fs::read(&m.native_ko)?)?;
+    if let Some(m) = m {
+        a.file("lib/kwasm.ko", 0o644, fs::read(&m.kwasm_ko)?)?;
+        a.file("lib/kwasm_probe.ko", 0o644, fs::read(&m.probe_ko)?)?;
+        a.file("lib/native_bench.ko", 0o644, fs::read(&m.native_ko)?)?;
+    }
     for spec in extra {
         let (host, guest) = parse_add(spec)?;
         add_host(&mut a, &host, &guest)?;
@@ -130,12 +206,19 @@ pub fn build(m: &Modules, extra: &[String], out: &Path) -> Result<()> {
     let mut buf = Vec::new();
     a.write(&mut buf)?;
     fs::write(out, buf).with_context(|| format!("writing {}", out.display()))?;
-    Ok(())
+    Ok(skipped)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needs() {
+        assert_eq!(check_needs("00-system.sh"), (false, false));
+        assert_eq!(check_needs("10-kwasm-module.sh"), (true, false));
+        assert_eq!(check_needs("20-lifecycle.sh"), (true, true));
+    }
 
     #[test]
     fn add_spec() {

@@ -1,12 +1,17 @@
 //! `cargo xtask kernel`: the Linux 6.12 test kernel with Rust support.
 //!
 //! The source comes from Debian's `linux-source-6.12` package. It is extracted
-//! into `~/.cache/kwasm/linux-<flavor>-<hash>/`, where the hash covers the
-//! config fragments, the patches in `vm/patches/`, the source tarball and the
-//! toolchain versions, so any change gives a fresh tree. The tree is built in
-//! place (`tinyconfig` + fragments, then `make all`), which also produces
-//! `Module.symvers` for out-of-tree modules. A stamp file marks a finished
-//! build, so later runs return at once. `KDIR=/path` uses a prebuilt tree.
+//! into `~/.cache/kwasm/linux-<flavor>-<hash>/` (x86-64) or
+//! `linux-<arch>-<flavor>-<hash>/` (`--arch aarch64`: `linux-arm64-base-..`),
+//! where the hash covers the architecture, the config fragments, the patches
+//! in `vm/patches/`, the source tarball and the toolchain versions, so any
+//! change gives a fresh tree. The tree is built in place (`tinyconfig` +
+//! fragments, then `make all`), which also produces `Module.symvers` for
+//! out-of-tree modules. A stamp file marks a finished build, so later runs
+//! return at once. `KDIR=/path` uses a prebuilt tree.
+//!
+//! Other architectures than x86-64 are cross-compiled by the same clang
+//! (`ARCH=arm64 LLVM=-19`; no cross gcc or binutils needed).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -15,8 +20,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::KernelArgs;
 use crate::util::{self, Fnv, Log};
+use crate::{Arch, KernelArgs};
 
 /// Bump when the build recipe below changes in a way that needs a rebuild.
 const RECIPE: &str = "kwasm-kernel-recipe-1";
@@ -27,8 +32,11 @@ const STAMP: &str = ".kwasm-built";
 pub struct KernelTree {
     /// The tree (`KDIR`) to build external modules against.
     pub dir: PathBuf,
-    /// The boot image.
-    pub bzimage: PathBuf,
+    /// The boot image (`bzImage` on x86-64, the uncompressed `Image` on
+    /// arm64).
+    pub image: PathBuf,
+    /// The architecture it is built for.
+    pub arch: Arch,
     /// The `LLVM=` make variable (`-19` for Debian's clang-19, or `1`).
     pub llvm: String,
     /// Environment for every `make` in the tree (toolchain selection).
@@ -36,8 +44,9 @@ pub struct KernelTree {
 }
 
 impl KernelTree {
-    /// `make -C <tree> LLVM=<..>` with the toolchain environment, and with any
-    /// jobserver of an outer `make` removed (we pass our own `-j`).
+    /// `make -C <tree> LLVM=<..>` (and `ARCH=<..>` when cross-compiling) with
+    /// the toolchain environment, and with any jobserver of an outer `make`
+    /// removed (we pass our own `-j`).
     pub fn make(&self) -> Command {
         self.make_cmd(false)
     }
@@ -55,6 +64,9 @@ impl KernelTree {
         c.arg("-C")
             .arg(&self.dir)
             .arg(format!("LLVM={}", self.llvm));
+        if self.arch != Arch::X86_64 {
+            c.arg(format!("ARCH={}", self.arch.kernel_arch()));
+        }
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -118,16 +130,45 @@ fn tool_version(env: &[(String, String)], tool: &str, args: &[&str]) -> String {
     util::capture(&mut c).unwrap_or_else(|_| format!("{tool}: missing"))
 }
 
-fn fragments(args: &KernelArgs) -> Vec<PathBuf> {
-    let vm = util::root().join("vm");
-    let mut f = vec![vm.join("kernel.config")];
+fn fragments(args: &KernelArgs) -> Result<Vec<PathBuf>> {
+    let root = util::root();
+    let vm = root.join("vm");
+    let mut f = vec![root.join(args.arch.base_fragment())];
+    if args.arch != Arch::X86_64 && (args.debug_kernel || args.hardened) {
+        // vm/kernel-debug.config and vm/kernel-hardened.config name x86-only
+        // options (ORC unwinder, IBT, retpolines).
+        bail!(
+            "--debug-kernel and --hardened are x86-64 only for now (the {} base \
+             kernel already has PAC and BTI)",
+            args.arch.name()
+        );
+    }
     if args.debug_kernel {
         f.push(vm.join("kernel-debug.config"));
     }
     if args.hardened {
         f.push(vm.join("kernel-hardened.config"));
     }
-    f
+    Ok(f)
+}
+
+/// Environment for the tree's scripts besides `make` (`merge_config.sh`):
+/// the toolchain's, plus `ARCH` when cross-compiling.
+fn tree_env(arch: Arch, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+    if arch != Arch::X86_64 {
+        env.push(("ARCH".into(), arch.kernel_arch().into()));
+    }
+    env
+}
+
+/// The prefix of the cache directories of one architecture and flavor:
+/// `linux-<flavor>-` for x86-64 (the names from before `--arch`, so the
+/// cached x86 trees stay valid), `linux-<arch>-<flavor>-` otherwise.
+fn tree_prefix(arch: Arch, flavor: &str) -> String {
+    match arch {
+        Arch::X86_64 => format!("linux-{flavor}-"),
+        _ => format!("linux-{}-{flavor}-", arch.kernel_arch()),
+    }
 }
 
 fn patches() -> Result<Vec<PathBuf>> {
@@ -148,7 +189,7 @@ fn patches() -> Result<Vec<PathBuf>> {
 /// Returns a built kernel tree, building it first if needed.
 pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
     let llvm = llvm_setting();
-    let env = toolchain_env(&llvm);
+    let env = tree_env(args.arch, toolchain_env(&llvm));
     if let Some(kdir) = std::env::var_os("KDIR") {
         return prebuilt(PathBuf::from(kdir), args, llvm, env);
     }
@@ -163,7 +204,7 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
             tarball.display()
         )
     })?;
-    let frags = fragments(args);
+    let frags = fragments(args)?;
     let patches = patches()?;
     let clang = if llvm == "1" {
         "clang".to_string()
@@ -173,6 +214,10 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
 
     let mut h = Fnv::new();
     h.update(RECIPE.as_bytes());
+    // (Not for x86-64, whose keys predate `--arch`.)
+    if args.arch != Arch::X86_64 {
+        h.update(format!("ARCH={}", args.arch.kernel_arch()).as_bytes());
+    }
     h.update(llvm.as_bytes());
     h.update(tarball.as_os_str().as_encoded_bytes());
     h.update(&meta.len().to_le_bytes());
@@ -193,18 +238,20 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
     let flavor = args.flavor();
     let cache = util::cache_dir()?;
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-    let dir = cache.join(format!("linux-{flavor}-{}", h.hex()));
+    let prefix = tree_prefix(args.arch, flavor);
+    let dir = cache.join(format!("{prefix}{}", h.hex()));
     let tree = KernelTree {
-        bzimage: dir.join("arch/x86/boot/bzImage"),
+        image: dir.join(args.arch.image()),
+        arch: args.arch,
         dir: dir.clone(),
         llvm,
         env,
     };
 
     // One builder per tree at a time; a second `cargo xtask` waits here.
-    let lock = File::create(cache.join(format!("linux-{flavor}-{}.lock", h.hex())))?;
+    let lock = File::create(dir.with_extension("lock"))?;
     lock.lock()?;
-    if dir.join(STAMP).is_file() && tree.bzimage.is_file() {
+    if dir.join(STAMP).is_file() && tree.image.is_file() {
         return Ok(tree);
     }
 
@@ -213,7 +260,7 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
     let res = build(&tree, &tarball, &frags, &patches, &pb);
     pb.finish_and_clear();
     res?;
-    prune(&cache, flavor, &tree.dir);
+    prune(&cache, &prefix, &tree.dir);
     let t = start.elapsed().as_secs();
     eprintln!(
         "kernel: built {} in {}m{:02}s",
@@ -224,17 +271,22 @@ pub fn ensure(args: &KernelArgs) -> Result<KernelTree> {
     Ok(tree)
 }
 
-/// Removes older trees of the same flavor (a few GB each), unless another
-/// xtask holds their lock.
-fn prune(cache: &Path, flavor: &str, keep: &Path) {
+/// Removes older trees of the same architecture and flavor (their names
+/// start with `prefix` and go on with the hash; a few GB each), unless
+/// another xtask holds their lock.
+fn prune(cache: &Path, prefix: &str, keep: &Path) {
     let Ok(entries) = fs::read_dir(cache) else {
         return;
     };
-    let prefix = format!("linux-{flavor}-");
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if path == keep || !name.starts_with(&prefix) || name.contains('.') || !path.is_dir() {
+        // The rest of the name is the hash: `linux-base-` must not take
+        // `linux-base-arm64-..`, should a flavor ever be named so.
+        let is_tree = name
+            .strip_prefix(prefix)
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if path == keep || !is_tree || !path.is_dir() {
             continue;
         }
         let Ok(lock) = File::create(path.with_extension("lock")) else {
@@ -337,11 +389,7 @@ fn build(
         &mut log,
     )?;
 
-    for f in [
-        "arch/x86/boot/bzImage",
-        "Module.symvers",
-        "rust/libkernel.rmeta",
-    ] {
+    for f in [tree.arch.image(), "Module.symvers", "rust/libkernel.rmeta"] {
         if !dir.join(f).is_file() {
             bail!(
                 "kernel build finished but {f} is missing (log: {})",
@@ -441,7 +489,11 @@ fn prebuilt(
     }
     let config = fs::read_to_string(dir.join(".config"))
         .with_context(|| format!("KDIR={}: no .config (not a built tree?)", dir.display()))?;
-    for opt in ["CONFIG_RUST=y", "CONFIG_MODULES=y"] {
+    let arch_opt = match args.arch {
+        Arch::X86_64 => "CONFIG_X86_64=y",
+        Arch::Aarch64 => "CONFIG_ARM64=y",
+    };
+    for opt in [arch_opt, "CONFIG_RUST=y", "CONFIG_MODULES=y"] {
         if !config.lines().any(|l| l == opt) {
             bail!("KDIR={}: {opt} is not set in .config", dir.display());
         }
@@ -453,7 +505,8 @@ fn prebuilt(
         );
     }
     Ok(KernelTree {
-        bzimage: dir.join("arch/x86/boot/bzImage"),
+        image: dir.join(args.arch.image()),
+        arch: args.arch,
         dir,
         llvm,
         env,
@@ -468,15 +521,34 @@ mod tests {
     fn prune_keeps_current_and_other_flavors() {
         let tmp = std::env::temp_dir().join(format!("kwasm-prune-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
-        for d in ["linux-base-a", "linux-base-b", "linux-debug-c"] {
+        for d in [
+            "linux-base-a",
+            "linux-base-b",
+            "linux-debug-c",
+            "linux-arm64-base-d",
+            "linux-arm64-base-e",
+        ] {
             fs::create_dir_all(tmp.join(d)).unwrap();
         }
         fs::write(tmp.join("linux-base-a.log"), "x").unwrap();
-        prune(&tmp, "base", &tmp.join("linux-base-b"));
+        prune(
+            &tmp,
+            &tree_prefix(Arch::X86_64, "base"),
+            &tmp.join("linux-base-b"),
+        );
         assert!(!tmp.join("linux-base-a").exists());
         assert!(!tmp.join("linux-base-a.log").exists());
         assert!(tmp.join("linux-base-b").is_dir());
         assert!(tmp.join("linux-debug-c").is_dir());
+        assert!(tmp.join("linux-arm64-base-d").is_dir());
+        prune(
+            &tmp,
+            &tree_prefix(Arch::Aarch64, "base"),
+            &tmp.join("linux-arm64-base-e"),
+        );
+        assert!(!tmp.join("linux-arm64-base-d").exists());
+        assert!(tmp.join("linux-arm64-base-e").is_dir());
+        assert!(tmp.join("linux-base-b").is_dir());
         fs::remove_dir_all(&tmp).unwrap();
     }
 }

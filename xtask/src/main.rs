@@ -8,7 +8,12 @@
 //! - `demo`: the same VM running the port-filter demo (`vm/demo.sh`).
 //! - `bench`: the same VM running the kwasm/eBPF/native comparison
 //!   (`vm/bench.sh`); results in `target/bench/`.
+//!
+//! Each takes `--arch x86_64|aarch64` (default x86_64): the arm64 kernel is
+//! built with the same LLVM (`ARCH=arm64`) and boots on
+//! `qemu-system-aarch64 -M virt` under TCG.
 
+mod arch;
 mod bench;
 mod cpio;
 mod initramfs;
@@ -23,6 +28,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+
+pub use crate::arch::Arch;
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +64,9 @@ enum Cmd {
 
 #[derive(Args, Clone, Debug, Default)]
 pub struct KernelArgs {
+    /// Architecture of the kernel and the VM (`arm64` is an alias of aarch64)
+    #[arg(long, value_enum, default_value_t = Arch::X86_64)]
+    pub arch: Arch,
     /// Use the debug kernel (adds vm/kernel-debug.config: KASAN, lockdep, ...)
     #[arg(long, conflicts_with = "hardened")]
     pub debug_kernel: bool,
@@ -127,7 +137,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Cmd::Kernel(a) => kernel::ensure(&a).map(|k| {
-            println!("kernel: {}", k.bzimage.display());
+            println!("kernel: {}", k.image.display());
             println!("KDIR={}", k.dir.display());
             ExitCode::SUCCESS
         }),
@@ -156,12 +166,15 @@ fn run_module(a: &ModuleArgs) -> Result<ExitCode> {
 
 fn run_initramfs(a: &InitramfsArgs) -> Result<ExitCode> {
     let k = kernel::ensure(&a.kernel)?;
-    let m = module::build(&k, false)?;
+    let m = module::build_for_vm(&k)?;
     let out = a
         .output
         .clone()
-        .unwrap_or_else(|| util::out_dir().join("initramfs.cpio"));
-    initramfs::build(&m, &a.add, &out)?;
+        .unwrap_or_else(|| a.kernel.arch.out_dir().join("initramfs.cpio"));
+    let skipped = initramfs::build(a.kernel.arch, m.as_ref(), true, &a.add, &out)?;
+    if !skipped.is_empty() {
+        eprintln!("initramfs: left out (no modules): {}", skipped.join(" "));
+    }
     println!("initramfs: {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

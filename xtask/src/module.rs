@@ -2,14 +2,29 @@
 //! (`vm/testmod/`) and the native C baseline of `kwasm bench`
 //! (`guests/bench/native/`), built out of tree against the kernel from
 //! `kernel.rs`.
+//!
+//! For x86-64 Kbuild builds in the source directories, as always. For
+//! another architecture it builds in a mirror of them under
+//! `target/kwasm-vm/<arch>/modules/` (symbolic links to the sources), so that
+//! the two builds never clean or overwrite each other's objects.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
+use crate::Arch;
 use crate::kernel::KernelTree;
 use crate::util::{self, Log};
+
+/// The module directories, relative to the workspace root.
+const KLOADER: &str = "kloader";
+const TESTMOD: &str = "vm/testmod";
+const NATIVE: &str = "guests/bench/native";
+/// What the module sources reach by relative path (kloader's
+/// `#[path = "../abi/src/.."]`, native's `-I$(src)/../c`): linked whole into
+/// a mirror.
+const SHARED: [&str; 2] = ["abi", "guests/bench/c"];
 
 /// Built modules, ready for the initramfs.
 pub struct Modules {
@@ -24,11 +39,14 @@ pub struct Modules {
 /// Builds the modules. Any compiler warning fails the build: the modules
 /// must stay warning-free.
 pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
-    let root = util::root();
-    let kloader = root.join("kloader");
-    let testmod = root.join("vm/testmod");
-    let native = root.join("guests/bench/native");
-    let log_path = util::out_dir().join("module.log");
+    let root = match k.arch {
+        Arch::X86_64 => util::root(),
+        arch => mirror(&arch.out_dir().join("modules"))?,
+    };
+    let kloader = root.join(KLOADER);
+    let testmod = root.join(TESTMOD);
+    let native = root.join(NATIVE);
+    let log_path = k.arch.out_dir().join("module.log");
     let _ = fs::remove_file(&log_path);
     let mut log = Log::open(&log_path)?;
     let pb = util::spinner("module");
@@ -114,4 +132,95 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
         }
     }
     Ok(m)
+}
+
+/// For the VM: [`build`], except that on another architecture than x86-64
+/// a failure is only reported (kwasm.ko is not ported to every
+/// architecture yet) and gives `None`: the VM then runs without the modules
+/// and the checks that need them.
+pub fn build_for_vm(k: &KernelTree) -> Result<Option<Modules>> {
+    match build(k, false) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if k.arch != Arch::X86_64 => {
+            let log = k.arch.out_dir().join("module.log");
+            // The compiler's first error says more than make's exit status.
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            let first = text
+                .lines()
+                .find(|l| l.contains("error:") || l.contains("error["))
+                .map(str::trim)
+                .map_or_else(
+                    || {
+                        format!("{e:#}")
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    },
+                    str::to_string,
+                );
+            eprintln!(
+                "module: the modules do not build for {} yet; first error: {first}\n\
+                 module: going on without them (log: {})",
+                k.arch.name(),
+                log.display()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes `dir` a mirror of the module sources (see the module's docs):
+/// real directories holding a symbolic link per source file (so Kbuild's
+/// objects land in the mirror), and [`SHARED`] linked whole. Links of
+/// deleted sources go away; build products stay. Returns `dir`.
+fn mirror(dir: &Path) -> Result<PathBuf> {
+    let root = util::root();
+    // (`*.mod.c` is Kbuild's: a link to the x86 one would be written
+    // through.)
+    let is_source = |name: &str| {
+        matches!(name, "Kbuild" | "Makefile")
+            || ([".rs", ".c", ".h", ".S"].iter().any(|x| name.ends_with(x))
+                && !name.ends_with(".mod.c"))
+    };
+    for sub in [KLOADER, TESTMOD, NATIVE] {
+        let (src, dst) = (root.join(sub), dir.join(sub));
+        fs::create_dir_all(&dst).with_context(|| format!("creating {}", dst.display()))?;
+        for e in fs::read_dir(&dst)? {
+            let e = e?;
+            let p = e.path();
+            if p.is_symlink() && (!p.exists() || !e.file_name().to_str().is_some_and(is_source)) {
+                fs::remove_file(&p)?;
+            }
+        }
+        for e in fs::read_dir(&src).with_context(|| format!("reading {}", src.display()))? {
+            let e = e?;
+            let name = e.file_name();
+            if !e.file_type()?.is_file() || !name.to_str().is_some_and(is_source) {
+                continue;
+            }
+            link(&e.path(), &dst.join(&name))?;
+        }
+    }
+    for sub in SHARED {
+        let dst = dir.join(sub);
+        if let Some(p) = dst.parent() {
+            fs::create_dir_all(p)?;
+        }
+        link(&root.join(sub), &dst)?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// Makes `dst` a symbolic link to `src` unless it already is one.
+fn link(src: &Path, dst: &Path) -> Result<()> {
+    if fs::read_link(dst).is_ok_and(|t| t == src) {
+        return Ok(());
+    }
+    if dst.is_symlink() || dst.is_file() {
+        fs::remove_file(dst)?;
+    }
+    std::os::unix::fs::symlink(src, dst)
+        .with_context(|| format!("linking {} to {}", dst.display(), src.display()))
 }

@@ -14,6 +14,13 @@
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
 //! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
 //! | `/opt/kwasm/bench/bpf/*.bpf.o`| `guests/bench/bpf/*.bpf.c` through `clang -target bpf` ([`bpf_objects`]) |
+//!
+//! That is the x86-64 VM. For `--arch aarch64` both binaries are static musl
+//! (`aarch64-unknown-linux-musl`, linked by `aarch64-linux-gnu-gcc`, see
+//! `.cargo/config.toml`), the CLI without the `bpf` feature (no arm64
+//! libelf here) and so without the eBPF objects, and the guests are compiled
+//! with `kwasmc compile --target aarch64`. Everything lands in
+//! `target/kwasm-vm/aarch64/payload/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,6 +28,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::Arch;
 use crate::util::{self, Log};
 
 /// Spec files whose commands `kwasm-tools spec-kernel` runs in the kernel.
@@ -40,7 +48,42 @@ const GNU: &str = "x86_64-unknown-linux-gnu";
 
 /// The static binaries installed under `/opt/kwasm/bin`, with their
 /// targets: the operator's CLI and the test tools.
-const BINS: [(&str, &str); 2] = [("kwasm", GNU), ("kwasm-tools", MUSL)];
+fn bins(arch: Arch) -> [(&'static str, &'static str); 2] {
+    match arch {
+        Arch::X86_64 => [("kwasm", GNU), ("kwasm-tools", MUSL)],
+        _ => [
+            ("kwasm", arch.musl_target()),
+            ("kwasm-tools", arch.musl_target()),
+        ],
+    }
+}
+
+/// `cargo build --release --target <musl> -p <bin> --bin <bin>`. The cc
+/// crate looks for `<arch>-linux-musl-gcc`; the target's gcc works for the
+/// little C that dependencies build.
+fn cargo_musl(arch: Arch, bin: &str) -> Command {
+    let target = arch.musl_target();
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--release",
+        "--target",
+        target,
+        "-p",
+        bin,
+        "--bin",
+        bin,
+    ]);
+    let var = format!("CC_{}", target.replace('-', "_"));
+    let (musl_gcc, gcc) = match arch {
+        Arch::X86_64 => ("musl-gcc", "gcc"),
+        Arch::Aarch64 => ("aarch64-linux-musl-gcc", "aarch64-linux-gnu-gcc"),
+    };
+    if std::env::var_os(&var).is_none() && !util::have(musl_gcc) {
+        c.env(var, gcc);
+    }
+    c
+}
 
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -79,12 +122,13 @@ fn stale(out: &Path, srcs: &[PathBuf]) -> bool {
     srcs.iter().any(|s| newer(s, t))
 }
 
-/// Builds everything and returns `--add` specs for the initramfs.
-pub fn build() -> Result<Vec<String>> {
+/// Builds everything for a VM of `arch` and returns `--add` specs for the
+/// initramfs.
+pub fn build(arch: Arch) -> Result<Vec<String>> {
     let root = util::root();
-    let out = util::out_dir().join("payload");
-    let log_path = util::out_dir().join("payload.log");
-    fs::create_dir_all(util::out_dir())?;
+    let out = arch.out_dir().join("payload");
+    let log_path = arch.out_dir().join("payload.log");
+    fs::create_dir_all(arch.out_dir())?;
     let _ = fs::remove_file(&log_path);
     let mut log = Log::open(&log_path)?;
 
@@ -121,55 +165,52 @@ pub fn build() -> Result<Vec<String>> {
         "kwasmc (host)",
         &mut log,
     )?;
-    let mut musl = cargo();
-    musl.args([
-        "build",
-        "--release",
-        "--target",
-        MUSL,
-        "-p",
-        "kwasm-tools",
-        "--bin",
-        "kwasm-tools",
-    ]);
-    // The cc crate looks for musl-gcc; plain gcc works for the little C
-    // that dependencies build.
-    if std::env::var_os("CC_x86_64_unknown_linux_musl").is_none() && !util::have("musl-gcc") {
-        musl.env("CC_x86_64_unknown_linux_musl", "gcc");
-    }
+    let mut musl = cargo_musl(arch, "kwasm-tools");
     run(&mut musl, "kwasm-tools (static musl)", &mut log)?;
-    // Static glibc rather than musl for the CLI: Debian's static libelf is
-    // built against glibc. RUSTFLAGS for the target only (build scripts and
-    // proc macros stay dynamic).
-    run(
-        cargo()
-            .args([
-                "build",
-                "--release",
-                "--target",
-                GNU,
-                "-p",
-                "kwasm",
-                "--bin",
-                "kwasm",
-                "--features",
-                "bpf",
-            ])
-            .env(
-                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-                "-C target-feature=+crt-static",
-            ),
-        "kwasm (static glibc, with eBPF)",
-        &mut log,
-    )?;
+    if arch == Arch::X86_64 {
+        // Static glibc rather than musl for the CLI: Debian's static libelf
+        // is built against glibc. RUSTFLAGS for the target only (build
+        // scripts and proc macros stay dynamic).
+        run(
+            cargo()
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    GNU,
+                    "-p",
+                    "kwasm",
+                    "--bin",
+                    "kwasm",
+                    "--features",
+                    "bpf",
+                ])
+                .env(
+                    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+                    "-C target-feature=+crt-static",
+                ),
+            "kwasm (static glibc, with eBPF)",
+            &mut log,
+        )?;
+    } else {
+        run(
+            &mut cargo_musl(arch, "kwasm"),
+            "kwasm (static musl, without eBPF)",
+            &mut log,
+        )?;
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let kwasmc = target.join("release/kwasmc");
-    let bins = BINS.map(|(b, t)| target.join(t).join("release").join(b));
+    let bin_list = bins(arch);
+    let bins = bin_list.map(|(b, t)| target.join(t).join("release").join(b));
     for b in &bins {
         if !util::is_static_elf(b)? {
             bail!("{} is not a static executable", b.display());
+        }
+        if util::elf_machine(b)? != arch.elf_machine() {
+            bail!("{} is not a {} executable", b.display(), arch.name());
         }
     }
 
@@ -178,7 +219,7 @@ pub fn build() -> Result<Vec<String>> {
     fs::create_dir_all(out.join("kw/traps"))?;
     fs::create_dir_all(out.join("spec"))?;
     fs::create_dir_all(out.join("bench/bpf"))?;
-    for (b, (name, _)) in bins.iter().zip(BINS) {
+    for (b, (name, _)) in bins.iter().zip(bin_list) {
         fs::copy(b, out.join("bin").join(name))?;
     }
 
@@ -206,6 +247,7 @@ pub fn build() -> Result<Vec<String>> {
                 Command::new(&kwasmc)
                     .arg("compile")
                     .arg(&w)
+                    .args(["--target", arch.kwasmc_target()])
                     .arg("-o")
                     .arg(&kw),
             )
@@ -214,7 +256,12 @@ pub fn build() -> Result<Vec<String>> {
         }
     }
 
-    let nbpf = bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?;
+    // Only the x86-64 CLI has the `bpf` feature to load them.
+    let nbpf = if arch == Arch::X86_64 {
+        bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?
+    } else {
+        0
+    };
 
     // Spec files (read from the shared suite, never copied into the repo).
     let spec_dir = root.join("../shared/spec-testsuite");
@@ -224,12 +271,13 @@ pub fn build() -> Result<Vec<String>> {
             .with_context(|| format!("copying {}", src.display()))?;
     }
     eprintln!(
-        "payload: kwasm and kwasm-tools (static), {n} .kw programs, {nbpf} eBPF objects, {} spec files",
+        "payload: kwasm and kwasm-tools (static, {}), {n} .kw programs, {nbpf} eBPF objects, {} spec files",
+        arch.name(),
         SPEC_FILES.len()
     );
 
     let spec = |p: &str, g: &str| format!("{}:{g}", out.join(p).display());
-    let mut adds: Vec<String> = BINS
+    let mut adds: Vec<String> = bin_list
         .iter()
         .map(|(b, _)| spec(&format!("bin/{b}"), &format!("/opt/kwasm/bin/{b}")))
         .collect();

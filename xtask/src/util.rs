@@ -198,6 +198,17 @@ impl Fnv {
     }
 }
 
+/// The `e_machine` of the ELF file at `path` (62 x86-64, 183 aarch64).
+pub fn elf_machine(path: &Path) -> Result<u16> {
+    let mut head = [0u8; 20];
+    std::io::Read::read_exact(&mut File::open(path)?, &mut head)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if &head[..4] != b"\x7fELF" || head[5] != 1 {
+        bail!("{} is not a little-endian ELF file", path.display());
+    }
+    Ok(u16::from_le_bytes([head[18], head[19]]))
+}
+
 /// Whether the ELF file at `path` is statically linked (has no PT_INTERP).
 pub fn is_static_elf(path: &Path) -> Result<bool> {
     let data = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
