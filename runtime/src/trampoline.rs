@@ -42,8 +42,8 @@ mod saved {
     pub const SP: usize = 12;
 }
 
-/// Saved state of one activation. Layout shared with the assembly below:
-/// `code` is at byte `8 * saved::SLOTS`.
+/// Saved state of one activation. Layout shared with the assembly below,
+/// which gets the offsets of the stack pointer and of `code` as operands.
 #[repr(C)]
 pub(crate) struct JmpBuf {
     /// The callee-saved registers and the stack pointer ([`saved`]).
@@ -60,8 +60,6 @@ pub(crate) struct JmpBuf {
     guard_lo: usize,
     guard_hi: usize,
 }
-
-const _: () = assert!(std::mem::offset_of!(JmpBuf, code) == 8 * saved::SLOTS);
 
 impl JmpBuf {
     fn new(guard: (usize, usize)) -> JmpBuf {
@@ -138,7 +136,7 @@ std::arch::global_asm!(
     "mov [r9 + 24], r13",
     "mov [r9 + 32], r14",
     "mov [r9 + 40], r15",
-    "mov [r9 + 48], rsp",
+    "mov [r9 + {sp}], rsp",
     "mov rbx, r9",
     "mov rax, rdi",
     "mov rdi, rsi",
@@ -152,7 +150,7 @@ std::arch::global_asm!(
     "xor ebp, ebp",
     "call rax",
     "mov rax, rbx",
-    "mov rsp, [rax + 48]",
+    "mov rsp, [rax + {sp}]",
     "mov rbx, [rax]",
     "mov rbp, [rax + 8]",
     "mov r12, [rax + 16]",
@@ -171,17 +169,19 @@ std::arch::global_asm!(
     "endbr64",
     "and rsp, -16",
     "call {record}",
-    "mov rsp, [rax + 48]",
+    "mov rsp, [rax + {sp}]",
     "mov rbx, [rax]",
     "mov rbp, [rax + 8]",
     "mov r12, [rax + 16]",
     "mov r13, [rax + 24]",
     "mov r14, [rax + 32]",
     "mov r15, [rax + 40]",
-    "mov eax, [rax + 56]",
+    "mov eax, [rax + {code}]",
     "ret",
     ".size kwasm_rt_trap_handler, . - kwasm_rt_trap_handler",
     record = sym kwasm_rt_trap_record,
+    sp = const 8 * saved::SP,
+    code = const std::mem::offset_of!(JmpBuf, code),
 );
 
 // AAPCS64: x0-x5 carry the arguments and the stack pointer is always
@@ -191,7 +191,7 @@ std::arch::global_asm!(
 std::arch::global_asm!(
     // Restore sp, x19-x30 and d8-d15 from the jmpbuf in x0; keeps x0.
     ".macro KWASM_RT_RESTORE",
-    "ldr x9, [x0, #96]",
+    "ldr x9, [x0, #{sp}]",
     "mov sp, x9",
     "ldp x19, x20, [x0, #0]",
     "ldp x21, x22, [x0, #16]",
@@ -219,7 +219,7 @@ std::arch::global_asm!(
     "stp x27, x28, [x5, #64]",
     "stp x29, x30, [x5, #80]",
     "mov x9, sp",
-    "str x9, [x5, #96]",
+    "str x9, [x5, #{sp}]",
     "stp d8, d9, [x5, #104]",
     "stp d10, d11, [x5, #120]",
     "stp d12, d13, [x5, #136]",
@@ -252,10 +252,12 @@ std::arch::global_asm!(
     "mov sp, x9",
     "bl {record}",
     "KWASM_RT_RESTORE",
-    "ldr w0, [x0, #168]",
+    "ldr w0, [x0, #{code}]",
     "ret",
     ".size kwasm_rt_trap_handler, . - kwasm_rt_trap_handler",
     record = sym kwasm_rt_trap_record,
+    sp = const 8 * saved::SP,
+    code = const std::mem::offset_of!(JmpBuf, code),
 );
 
 /// Address of the trap handler, for `VmCtx`.

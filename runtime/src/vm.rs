@@ -140,9 +140,7 @@ impl Mapping {
         }
         Ok(())
     }
-}
 
-impl Mapping {
     /// Make the first `len` bytes, just written as data, visible to
     /// instruction fetch. x86-64 keeps its caches coherent; aarch64 does
     /// not: the new code must be cleaned from the data cache to the point
