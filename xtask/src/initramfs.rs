@@ -173,20 +173,16 @@ pub fn build(
     let checks = root.join("vm/checks");
     let mut skipped = Vec::new();
     if checks.is_dir() {
-        if m.is_some() && payload {
-            add_host(&mut a, &checks, "opt/kwasm/checks")?;
-        } else {
-            let mut entries: Vec<_> = fs::read_dir(&checks)?.collect::<Result<_, _>>()?;
-            entries.sort_by_key(|e| e.file_name());
-            for e in entries {
-                let name = e.file_name();
-                let name = name.to_str().context("non-UTF-8 file name")?;
-                let (needs_m, needs_p) = check_needs(name);
-                if (needs_m && m.is_none()) || (needs_p && !payload) {
-                    skipped.push(name.to_string());
-                } else {
-                    add_host(&mut a, &e.path(), &format!("opt/kwasm/checks/{name}"))?;
-                }
+        let mut entries: Vec<_> = fs::read_dir(&checks)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name();
+            let name = name.to_str().context("non-UTF-8 file name")?;
+            let (needs_m, needs_p) = check_needs(name);
+            if (needs_m && m.is_none()) || (needs_p && !payload) {
+                skipped.push(name.to_string());
+            } else {
+                add_host(&mut a, &e.path(), &format!("opt/kwasm/checks/{name}"))?;
             }
         }
     }

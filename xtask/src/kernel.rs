@@ -44,9 +44,9 @@ pub struct KernelTree {
 }
 
 impl KernelTree {
-    /// `make -C <tree> LLVM=<..>` (and `ARCH=<..>` when cross-compiling) with
-    /// the toolchain environment, and with any jobserver of an outer `make`
-    /// removed (we pass our own `-j`).
+    /// `make -C <tree> LLVM=<..>` with the tree's environment (the
+    /// toolchain's, and `ARCH` when cross-compiling: [`tree_env`]), and with
+    /// any jobserver of an outer `make` removed (we pass our own `-j`).
     pub fn make(&self) -> Command {
         self.make_cmd(false)
     }
@@ -64,9 +64,6 @@ impl KernelTree {
         c.arg("-C")
             .arg(&self.dir)
             .arg(format!("LLVM={}", self.llvm));
-        if self.arch != Arch::X86_64 {
-            c.arg(format!("ARCH={}", self.arch.kernel_arch()));
-        }
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -152,8 +149,9 @@ fn fragments(args: &KernelArgs) -> Result<Vec<PathBuf>> {
     Ok(f)
 }
 
-/// Environment for the tree's scripts besides `make` (`merge_config.sh`):
-/// the toolchain's, plus `ARCH` when cross-compiling.
+/// Environment for everything run in the tree, `make` and the scripts
+/// besides it (`merge_config.sh`): the toolchain's, plus `ARCH` when
+/// cross-compiling.
 fn tree_env(arch: Arch, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
     if arch != Arch::X86_64 {
         env.push(("ARCH".into(), arch.kernel_arch().into()));
