@@ -20,7 +20,8 @@ pub enum Arch {
 }
 
 impl Arch {
-    /// The name Rust and QEMU use: `x86_64` or `aarch64`.
+    /// The name Rust, QEMU and `kwasmc --target` use: `x86_64` or
+    /// `aarch64`.
     pub fn name(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64",
@@ -97,14 +98,6 @@ impl Arch {
         match self {
             Arch::X86_64 => "x86_64-unknown-linux-musl",
             Arch::Aarch64 => "aarch64-unknown-linux-musl",
-        }
-    }
-
-    /// `kwasmc compile --target` for the VM's programs.
-    pub fn kwasmc_target(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
         }
     }
 }

@@ -43,19 +43,17 @@ pub const SPEC_FILES: &[&str] = &[
     "memory_fill.wast",
 ];
 
-const MUSL: &str = "x86_64-unknown-linux-musl";
+/// The x86-64 CLI's target: static glibc (see [`build`]).
 const GNU: &str = "x86_64-unknown-linux-gnu";
 
 /// The static binaries installed under `/opt/kwasm/bin`, with their
 /// targets: the operator's CLI and the test tools.
 fn bins(arch: Arch) -> [(&'static str, &'static str); 2] {
-    match arch {
-        Arch::X86_64 => [("kwasm", GNU), ("kwasm-tools", MUSL)],
-        _ => [
-            ("kwasm", arch.musl_target()),
-            ("kwasm-tools", arch.musl_target()),
-        ],
-    }
+    let cli = match arch {
+        Arch::X86_64 => GNU,
+        _ => arch.musl_target(),
+    };
+    [("kwasm", cli), ("kwasm-tools", arch.musl_target())]
 }
 
 /// `cargo build --release --target <musl> -p <bin> --bin <bin>`. The cc
@@ -247,7 +245,7 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
                 Command::new(&kwasmc)
                     .arg("compile")
                     .arg(&w)
-                    .args(["--target", arch.kwasmc_target()])
+                    .args(["--target", arch.name()])
                     .arg("-o")
                     .arg(&kw),
             )

@@ -107,24 +107,32 @@ fn prepare(args: &VmArgs) -> Result<Prepared> {
 }
 
 /// QEMU for the VM; `mode` goes to `/init` as `$kwasm_vm`.
+///
+/// x86-64: the `pc` machine, console on the first 8250 UART. arm64: QEMU's
+/// `virt` board with GIC, arch timer, PSCI and the PL011 UART (`ttyAMA0`),
+/// which `-nodefaults` keeps (it is part of the board); the guest resets
+/// through PSCI, which `-no-reboot` turns into QEMU's exit, so `reboot -f`
+/// and `panic=-1` end the VM as on x86, and the arch timer needs no
+/// calibration (its frequency is in a register).
 fn qemu(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
-    if k.arch == Arch::Aarch64 {
-        return qemu_aarch64(k, initrd, args, mode);
+    let n = args.cpus;
+    let mut append = format!("console={} panic=-1", k.arch.console());
+    if k.arch == Arch::X86_64 {
+        // The clock. Under TCG the guest's TSC is the host's (QEMU's
+        // `cpu_get_ticks`), but the kernel often fails to calibrate it
+        // against the emulated PIT ("Unable to calibrate against PIT"), or
+        // its warp check between the vCPUs (host threads run in turn) fails;
+        // either way it marks the TSC unstable and both timekeeping and
+        // `sched_clock` fall back to jiffies (4 ms at HZ=250), which makes
+        // `kwasm bench` and `run_ns` meaningless. So tell it the frequency
+        // (`tsc_early_khz`, measured on the host) and that the TSC is in
+        // sync (`tsc=reliable`): the clocksource is then `tsc` and both
+        // resolve nanoseconds.
+        append.push_str(" reboot=t tsc=reliable");
     }
-    // The clock. Under TCG the guest's TSC is the host's (QEMU's
-    // `cpu_get_ticks`), but the kernel often fails to calibrate it against
-    // the emulated PIT ("Unable to calibrate against PIT"), or its warp
-    // check between the vCPUs (host threads run in turn) fails; either way
-    // it marks the TSC unstable and both timekeeping and `sched_clock`
-    // fall back to jiffies (4 ms at HZ=250), which makes `kwasm bench` and
-    // `run_ns` meaningless. So tell it the frequency (`tsc_early_khz`,
-    // measured on the host) and that the TSC is in sync (`tsc=reliable`):
-    // the clocksource is then `tsc` and both resolve nanoseconds.
-    let mut append = format!(
-        "console=ttyS0 panic=-1 reboot=t tsc=reliable kwasm_vm={mode} kwasm_cpus={}",
-        args.cpus
-    );
-    if !kvm()
+    append.push_str(&format!(" kwasm_vm={mode} kwasm_cpus={n}"));
+    if k.arch == Arch::X86_64
+        && !kvm()
         && let Some(khz) = host_tsc_khz()
     {
         append.push_str(&format!(" tsc_early_khz={khz}"));
@@ -133,65 +141,41 @@ fn qemu(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
         append.push(' ');
         append.push_str(extra);
     }
-    let mut c = Command::new("qemu-system-x86_64");
-    // One socket per CPU: without ACPI the kernel finds CPUs in SeaBIOS's MP
-    // table, which lists one entry per package, so `-smp 2` (two cores in
-    // one socket since QEMU 6.2) would boot with one CPU.
-    let n = args.cpus;
-    c.args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"])
-        .arg("-smp")
-        .arg(format!("{n},sockets={n},cores=1,threads=1"))
-        .args(["-m", "512M"])
-        .arg("-kernel")
+    let mut c = Command::new(k.arch.qemu());
+    c.args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]);
+    match k.arch {
+        // One socket per CPU: without ACPI the kernel finds CPUs in
+        // SeaBIOS's MP table, which lists one entry per package, so `-smp 2`
+        // (two cores in one socket since QEMU 6.2) would boot with one CPU.
+        Arch::X86_64 => c
+            .arg("-smp")
+            .arg(format!("{n},sockets={n},cores=1,threads=1"))
+            .args(["-m", "512M"]),
+        Arch::Aarch64 => c
+            .args(["-machine", "virt"])
+            .arg("-smp")
+            .arg(n.to_string())
+            .args(["-m", "1G"]),
+    };
+    c.arg("-kernel")
         .arg(&k.image)
         .arg("-initrd")
         .arg(initrd)
         .arg("-append")
         .arg(append);
     // Nested KVM is unreliable on the project's machines: TCG unless asked.
-    if kvm() {
-        c.args(["-accel", "kvm", "-cpu", "host"]);
-    } else {
-        c.args(["-accel", "tcg", "-cpu", "max"]);
-    }
-    c
-}
-
-/// QEMU's `virt` board with an arm64 kernel: GIC, arch timer, PSCI and the
-/// PL011 UART (`ttyAMA0`), which `-nodefaults` keeps (it is part of the
-/// board). The guest resets through PSCI, which `-no-reboot` turns into
-/// QEMU's exit, so `reboot -f` and `panic=-1` end the VM as on x86. The
-/// arch timer needs no calibration (its frequency is in a register).
-fn qemu_aarch64(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
-    let mut append = format!(
-        "console={} panic=-1 kwasm_vm={mode} kwasm_cpus={}",
-        k.arch.console(),
-        args.cpus
-    );
-    if let Some(extra) = &args.cmdline {
-        append.push(' ');
-        append.push_str(extra);
-    }
-    let mut c = Command::new(k.arch.qemu());
-    c.args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"])
-        .args(["-machine", "virt"])
-        .arg("-smp")
-        .arg(args.cpus.to_string())
-        .args(["-m", "1G"])
-        .arg("-kernel")
-        .arg(&k.image)
-        .arg("-initrd")
-        .arg(initrd)
-        .arg("-append")
-        .arg(append);
     if kvm() && k.arch.is_host() {
         c.args(["-accel", "kvm", "-cpu", "host"]);
     } else {
-        // Every feature QEMU emulates (PAC and BTI included, which the
-        // kernel uses); `pauth-impdef` signs pointers with QEMU's own cheap
-        // function instead of emulating QARMA, much faster under TCG and
-        // the same to the guest.
-        c.args(["-accel", "tcg", "-cpu", "max,pauth-impdef=on"]);
+        // Every feature QEMU emulates. On arm64 that includes PAC and BTI,
+        // which the kernel uses; `pauth-impdef` signs pointers with QEMU's
+        // own cheap function instead of emulating QARMA, much faster under
+        // TCG and the same to the guest.
+        let cpu = match k.arch {
+            Arch::X86_64 => "max",
+            Arch::Aarch64 => "max,pauth-impdef=on",
+        };
+        c.args(["-accel", "tcg", "-cpu", cpu]);
     }
     c
 }
