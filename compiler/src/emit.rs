@@ -170,6 +170,7 @@ fn compile_functions(
     let cfg = TranslateConfig {
         call_conv: call_conv(),
         native_round: opts.target == Arch::Aarch64,
+        gpr_popcnt: opts.target == Arch::Aarch64,
         stack_pad,
         frontend: isa.frontend_config(),
         spectre_guards: opts.spectre_guards,
@@ -487,9 +488,9 @@ mod tests {
         assert!(e.to_string().contains("hardware trap site"), "{e}");
     }
 
-    fn vcode_of(wat: &str) -> String {
-        let (_, linked) = compile_with(wat.as_bytes(), &opts(Arch::X86_64), true)
-            .unwrap_or_else(|e| panic!("{e}"));
+    fn vcode_of(wat: &str, target: Arch) -> String {
+        let (_, linked) =
+            compile_with(wat.as_bytes(), &opts(target), true).unwrap_or_else(|e| panic!("{e}"));
         linked
             .vcode
             .into_iter()
@@ -498,12 +499,28 @@ mod tests {
             .join("\n")
     }
 
-    /// DESIGN 7: integer-only programs run without `kernel_fpu_begin`, so
-    /// their x86-64 code must not touch XMM registers. We inspect
-    /// Cranelift's final (register-allocated) VCode, which names every
-    /// register each instruction uses.
+    /// Whether a VCode listing names a floating-point or vector register:
+    /// x86-64 `%xmm0`, aarch64 `v0`, `q0`, `d0`, `s0`, `h0` or `b0`.
+    fn names_fp_register(vcode: &str, target: Arch) -> bool {
+        match target {
+            Arch::X86_64 => vcode.contains("xmm"),
+            Arch::Aarch64 => vcode.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+                let mut cs = w.chars();
+                matches!(cs.next(), Some('v' | 'q' | 'd' | 's' | 'h' | 'b'))
+                    && !cs.as_str().is_empty()
+                    && cs.all(|c| c.is_ascii_digit())
+            }),
+        }
+    }
+
+    /// DESIGN 7: integer-only programs run without `kernel_fpu_begin`
+    /// (`kernel_neon_begin` on arm64), so their code must not touch the
+    /// FP/SIMD registers: on x86-64 the XMM registers, on aarch64 the V
+    /// registers, which Cranelift's own `popcnt` lowering uses (`cnt` on a
+    /// vector). We inspect Cranelift's final (register-allocated) VCode,
+    /// which names every register each instruction uses.
     #[test]
-    fn integer_code_uses_no_xmm_registers() {
+    fn integer_code_uses_no_fp_registers() {
         let int_only = r#"(module
             (memory 1)
             (table 1 funcref)
@@ -532,12 +549,23 @@ mod tests {
                 (call_indirect (type $many) (local.get 1) (local.get 0))
                 (drop) (drop) (drop) (drop) (drop))
             (elem declare func $many))"#;
-        let vcode = vcode_of(int_only);
-        assert!(vcode.contains("%r"), "no listing: {vcode}");
-        assert!(!vcode.contains("xmm"), "integer code uses XMM:\n{vcode}");
-        // The check is meaningful: float code does show XMM registers.
-        let float = vcode_of("(module (func (param f64) (result f64) (f64.sqrt (local.get 0))))");
-        assert!(float.contains("xmm"), "{float}");
+        for target in [Arch::X86_64, Arch::Aarch64] {
+            let vcode = vcode_of(int_only, target);
+            assert!(
+                vcode.contains("%r") || vcode.contains("x0"),
+                "no listing: {vcode}"
+            );
+            assert!(
+                !names_fp_register(&vcode, target),
+                "{target:?} integer code uses FP registers:\n{vcode}"
+            );
+            // The check is meaningful: float code does show them.
+            let float = vcode_of(
+                "(module (func (param f64) (result f64) (f64.sqrt (local.get 0))))",
+                target,
+            );
+            assert!(names_fp_register(&float, target), "{float}");
+        }
     }
 
     /// DESIGN 12: the guarded heap address and table index are a compare and

@@ -9,6 +9,7 @@
 //! `docs/codegen-contract.md` is the contract the generated code follows.
 
 pub mod artifact;
+pub mod bits;
 pub mod bounds;
 pub mod emit;
 pub mod environ;

@@ -25,6 +25,7 @@ use kwasm_abi::trap::TrapCode;
 use kwasm_abi::vmctx::{VmCtxLayout, libcall};
 use wasmparser::{BlockType, BrTable, MemArg, Operator, OperatorsReader};
 
+use crate::bits::popcnt_in_gprs;
 use crate::bounds::heap_addr;
 use crate::environ::{FuncEnv, PTR, clif_type, wasm_signature};
 use crate::error::CompileError;
@@ -40,6 +41,9 @@ pub struct TranslateConfig {
     /// Use Cranelift's `ceil`/`floor`/`trunc`/`nearest` (no libcall on
     /// this target).
     pub native_round: bool,
+    /// Count bits in general registers ([`crate::bits`]): Cranelift's own
+    /// `popcnt` uses the SIMD unit on this target.
+    pub gpr_popcnt: bool,
     /// Bytes the stack check demands above `stack_limit`.
     pub stack_pad: u32,
     pub frontend: TargetFrontendConfig,
@@ -198,6 +202,7 @@ pub fn translate_function(
             locals: Vec::new(),
             reachable: true,
             native_round: cfg.native_round,
+            gpr_popcnt: cfg.gpr_popcnt,
             loop_fuel: regions.loops.into_iter(),
             fast: None,
         };
@@ -341,6 +346,7 @@ struct Translator<'m, 'a> {
     locals: Vec<Variable>,
     reachable: bool,
     native_round: bool,
+    gpr_popcnt: bool,
     /// Operator counts of the loops not yet reached ([`fuel_regions`]).
     loop_fuel: std::vec::IntoIter<u64>,
     /// While the fast copy of a versioned loop is translated
@@ -1130,6 +1136,11 @@ impl Translator<'_, '_> {
             O::I32GeU | O::I64GeU => self.push_icmp(b, IntCC::UnsignedGreaterThanOrEqual),
             O::I32Clz | O::I64Clz => un!(clz),
             O::I32Ctz | O::I64Ctz => un!(ctz),
+            O::I32Popcnt | O::I64Popcnt if self.gpr_popcnt => {
+                let x = self.stack.pop();
+                let r = popcnt_in_gprs(b, x);
+                self.stack.push(r);
+            }
             O::I32Popcnt | O::I64Popcnt => un!(popcnt),
             O::I32Add | O::I64Add => bin!(iadd),
             O::I32Sub | O::I64Sub => bin!(isub),
@@ -1225,6 +1236,7 @@ mod tests {
         let cfg = TranslateConfig {
             call_conv: CallConv::SystemV,
             native_round: false,
+            gpr_popcnt: false,
             stack_pad: 4096,
             frontend: isa.frontend_config(),
             spectre_guards,

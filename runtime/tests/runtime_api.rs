@@ -416,6 +416,52 @@ fn many_results_through_trampolines() {
     }
 }
 
+/// `popcnt` at both widths on edge values and a spread of patterns. On
+/// aarch64 the compiler counts bits in general registers rather than with
+/// Cranelift's NEON sequence (`compiler/src/bits.rs`), so this runs that
+/// lowering; on x86-64 it runs Cranelift's own.
+#[test]
+fn popcnt_counts_bits() {
+    let wat = r#"(module
+        (func (export "p32") (param i32) (result i32) (i32.popcnt (local.get 0)))
+        (func (export "p64") (param i64) (result i64) (i64.popcnt (local.get 0))))"#;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut cases = vec![
+        0,
+        1,
+        u64::MAX,
+        1 << 63,
+        0x8000_0000,
+        0xffff_ffff,
+        0x1_0000_0000,
+    ];
+    for _ in 0..500 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        cases.push(x);
+    }
+    for opt in OPT_LEVELS {
+        let a = load_opt(wat, opt);
+        let mut s = Store::default();
+        let i = s.instantiate(&a).unwrap();
+        for &c in &cases {
+            let got32 = s.invoke(i, "p32", &[Val::I32(c as i32)]).unwrap();
+            assert_eq!(
+                got32,
+                vec![Val::I32((c as u32).count_ones() as i32)],
+                "{c:#x} {opt:?}"
+            );
+            let got64 = s.invoke(i, "p64", &[Val::I64(c as i64)]).unwrap();
+            assert_eq!(
+                got64,
+                vec![Val::I64(i64::from(c.count_ones()))],
+                "{c:#x} {opt:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn memory_grow_and_accesses_after_growth() {
     for opt in OPT_LEVELS {
