@@ -34,3 +34,10 @@ pub(crate) mod types;
 pub(crate) mod vmctx;
 
 pub(crate) use types::Arch;
+
+/// The architecture of this kernel, and so of the code kwasm.ko runs:
+/// programs compiled for any other are refused.
+pub(crate) const KERNEL_ARCH: Arch = match Arch::HOST {
+    Some(a) => a,
+    None => panic!("kwasm.ko supports x86-64 and arm64 kernels only"),
+};

@@ -13,7 +13,7 @@ use kernel::uaccess::UserSlice;
 
 use crate::abi::ioctl::{self, AttachReq, BenchReq, InvokeReq, ListReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
 use crate::abi::meta::kind;
-use crate::abi::{self, Arch};
+use crate::abi::{self, KERNEL_ARCH};
 use crate::ffi::{self, BhDisabled, ModuleRef, MsgBuf, OwnedSkb};
 use crate::program::CallError;
 use crate::registry::{self, find, find_mut, registry, Attach};
@@ -64,7 +64,7 @@ fn write_req<R: Record, const N: usize>(arg: c_ulong, r: &R) -> Result {
 }
 
 fn module_layout(arg: c_ulong) -> Result {
-    let mut l = ModuleLayout { version: ioctl::IOCTL_VERSION, arch: Arch::X86_64 as u32, ..Default::default() };
+    let mut l = ModuleLayout { version: ioctl::IOCTL_VERSION, arch: KERNEL_ARCH as u32, ..Default::default() };
     [l.module_size, l.name_offset, l.init_offset, l.exit_offset, l.name_len] =
         ffi::module_layout(&mut l.vermagic, &mut l.init_preamble, &mut l.exit_preamble);
     write_req::<_, { ModuleLayout::SIZE }>(arg, &l)

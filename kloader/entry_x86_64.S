@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Entering generated code and leaving it on a trap (see glue.h).
+ * Entering generated code and leaving it on a trap, on x86-64 (see glue.h;
+ * entry_arm64.S is the same on arm64).
  *
  * kwasm_enter(trampoline, vmctx, code, values, stack_top, jmpbuf):
  *   jmpbuf[0..7] = rbx, rbp, r12, r13, r14, r15, rsp; switch to stack_top;

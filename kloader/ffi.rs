@@ -16,10 +16,11 @@ use core::ptr::NonNull;
 use kernel::error::{code::ENOMEM, Result};
 use kernel::ffi::{c_char, c_int, c_uint, c_void};
 
-// SAFETY: the declarations match `glue.h` and `entry.S`. The functions
+// SAFETY: the declarations match `glue.h`, `entry_x86_64.S` and `entry_arm64.S`. The functions
 // declared `safe` have no preconditions in any context kwasm.ko calls them
 // from (process context or softirq, bottom halves disabled or not): each
-// only reads a kernel fact (`capable`, `nr_cpu_ids`, `irq_fpu_usable`,
+// only reads a kernel fact (`capable`, `nr_cpu_ids`, `irq_fpu_usable` or
+// `may_use_simd`,
 // `sched_clock`, `IRQ_STACK_SIZE`, `smp_processor_id`, whose result is used
 // only while bottom halves are disabled), draws a random number, or
 // allocates and initialises a `ratelimit_state` that the caller then owns.
@@ -192,18 +193,20 @@ impl Drop for BhDisabled {
 }
 
 /// The FPU available to kernel code while it lives (`kernel_fpu_begin` and
-/// `kernel_fpu_end`). Only under [`BhDisabled`], whose lifetime it borrows,
+/// `kernel_fpu_end`; on arm64 `kernel_neon_begin` and `kernel_neon_end`,
+/// for the FP/SIMD registers). Only under [`BhDisabled`], whose lifetime it borrows,
 /// so the FPU section nests inside the bottom-half one.
 pub(crate) struct KernelFpu<'a>(PhantomData<&'a BhDisabled>);
 
 impl<'a> KernelFpu<'a> {
-    /// `None` where the kernel does not allow it (`irq_fpu_usable()`).
+    /// `None` where the kernel does not allow it (`irq_fpu_usable()`, on
+    /// arm64 `may_use_simd()`).
     pub(crate) fn begin(_bh: &'a BhDisabled) -> Option<KernelFpu<'a>> {
         if !kwasm_fpu_usable() {
             return None;
         }
-        // SAFETY: `irq_fpu_usable()` holds, so `kernel_fpu_begin` is
-        // allowed here; bottom halves stay disabled until after `drop`
+        // SAFETY: `irq_fpu_usable()` (`may_use_simd()`) holds, so
+        // `kernel_fpu_begin` (`kernel_neon_begin`) is allowed here; bottom halves stay disabled until after `drop`
         // ends the section (the borrow of `_bh`).
         unsafe { kwasm_fpu_begin() };
         Some(KernelFpu(PhantomData))
@@ -212,7 +215,8 @@ impl<'a> KernelFpu<'a> {
 
 impl Drop for KernelFpu<'_> {
     fn drop(&mut self) {
-        // SAFETY: pairs with the `kernel_fpu_begin` in `begin`.
+        // SAFETY: pairs with the `kernel_fpu_begin` (`kernel_neon_begin`)
+        // in `begin`.
         unsafe { kwasm_fpu_end() };
     }
 }

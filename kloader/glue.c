@@ -28,8 +28,13 @@
 #include <linux/stddef.h>
 #include <linux/vermagic.h>
 #include <net/net_namespace.h>
-#include <asm/fpu/api.h>
 #include <asm/page.h>
+#ifdef CONFIG_ARM64
+#include <asm/neon.h>
+#include <asm/simd.h>
+#else
+#include <asm/fpu/api.h>
+#endif
 
 #include "glue.h"
 
@@ -132,19 +137,32 @@ unsigned int kwasm_nr_cpus(void)
 	return nr_cpu_ids;
 }
 
+/* The FP/SIMD unit for programs that use floats: x86 FPU, arm64 NEON. */
 bool kwasm_fpu_usable(void)
 {
+#ifdef CONFIG_ARM64
+	return may_use_simd();
+#else
 	return irq_fpu_usable();
+#endif
 }
 
 void kwasm_fpu_begin(void)
 {
+#ifdef CONFIG_ARM64
+	kernel_neon_begin();
+#else
 	kernel_fpu_begin();
+#endif
 }
 
 void kwasm_fpu_end(void)
 {
+#ifdef CONFIG_ARM64
+	kernel_neon_end();
+#else
 	kernel_fpu_end();
+#endif
 }
 
 u64 kwasm_clock_ns(void)

@@ -41,7 +41,8 @@ void kwasm_bh_enable(void);
 unsigned int kwasm_cpu(void);
 unsigned int kwasm_nr_cpus(void);
 
-/* irq_fpu_usable(), kernel_fpu_begin(), kernel_fpu_end(). */
+/* irq_fpu_usable(), kernel_fpu_begin(), kernel_fpu_end(); on arm64
+ * may_use_simd(), kernel_neon_begin(), kernel_neon_end(). */
 bool kwasm_fpu_usable(void);
 void kwasm_fpu_begin(void);
 void kwasm_fpu_end(void);
@@ -82,10 +83,11 @@ void *kwasm_nf_attach(void *priv, u32 family, u32 hook, int priority);
 /* Unregisters (waiting for running hooks) and frees a hook. */
 void kwasm_nf_detach(void *ops);
 
-/* ---- Implemented in entry.S. ---- */
+/* ---- Implemented in entry_x86_64.S or entry_arm64.S. ---- */
 
 /*
- * Saves the callee-saved registers and the stack pointer in jmpbuf (8 u64),
+ * Saves the callee-saved registers and the stack pointer in jmpbuf (8 u64
+ * on x86-64, 13 on arm64: JMPBUF_SLOTS in instance.rs),
  * switches to stack_top, calls trampoline(vmctx, code, values), switches
  * back and returns 0. A trap returns through kwasm_trap_handler instead.
  */

@@ -55,13 +55,21 @@ impl Shared {
     }
 }
 
+/// `u64` slots of the jmpbuf that `kwasm_enter` fills: rbx, rbp, r12-r15
+/// and rsp on x86-64 (`entry_x86_64.S`); x19-x30 and sp on arm64
+/// (`entry_arm64.S`).
+#[cfg(target_arch = "x86_64")]
+const JMPBUF_SLOTS: usize = 8;
+#[cfg(target_arch = "aarch64")]
+const JMPBUF_SLOTS: usize = 13;
+
 /// 16 bytes of `VmCtx`, whose alignment `VmCtxView` requires.
 #[derive(Clone, Copy)]
 #[repr(C, align(16))]
 struct VmCtxChunk([u64; 2]);
 
 /// 16 bytes of wasm stack: the top of a stack of these is aligned as the
-/// x86-64 ABI wants.
+/// x86-64 and AAPCS64 ABIs want.
 #[derive(Clone, Copy)]
 #[repr(C, align(16))]
 struct StackChunk([u8; 16]);
@@ -125,8 +133,8 @@ pub(crate) struct Instance {
     pub(crate) elem_dropped: KVec<bool>,
     pub(crate) data_dropped: KVec<bool>,
     stack: VVec<StackChunk>,
-    /// Saved registers of the running `kwasm_enter` (layout: `entry.S`).
-    pub(crate) jmpbuf: [u64; 8],
+    /// Saved registers of the running `kwasm_enter` (layout: `entry_*.S`).
+    pub(crate) jmpbuf: [u64; JMPBUF_SLOTS],
     /// Written by the trap recorder during a call.
     pub(crate) trapped: bool,
     pub(crate) trap: Trap,
@@ -248,7 +256,7 @@ impl Instance {
             elem_dropped: KVec::new(),
             data_dropped: KVec::new(),
             stack: vzeroed(StackChunk([0; 16]), stack_len)?,
-            jmpbuf: [0; 8],
+            jmpbuf: [0; JMPBUF_SLOTS],
             trapped: false,
             trap: Trap { code: 0, func: u32::MAX },
             packet: None,
@@ -407,12 +415,15 @@ impl InitTarget for Instance {
 ///
 /// Generated code stops at `STACK_LIMIT`; below it run the trap handler,
 /// libcalls and the shallow host functions ([`vmctx::STACK_RESERVE`]), and
-/// any hard interrupt that arrives while wasm code runs in softirq: x86-64
+/// any hard interrupt that arrives while wasm code runs in softirq. x86-64
 /// runs softirqs on the per-CPU IRQ stack and a hard interrupt that finds
 /// `hardirq_stack_inuse` set stays on the current stack
 /// (`call_on_irqstack_cond` in `arch/x86/include/asm/irq_stack.h`), which is
-/// then the wasm stack. So the reserve holds a whole IRQ stack
-/// (`IRQ_STACK_SIZE`: 16 KiB, 32 KiB with KASAN) as well. Host functions
+/// then the wasm stack. arm64 switches to the IRQ stack only from a task's
+/// own stack (`do_interrupt_handler` in `arch/arm64/kernel/entry-common.c`
+/// tests `on_thread_stack()`), so an interrupt taken on the wasm stack runs
+/// its handler there too. So the reserve holds a whole IRQ stack
+/// (`IRQ_STACK_SIZE`: 16 KiB, 32 KiB with KASAN, on both) as well. Host functions
 /// that descend into printk and console drivers switch back to the kernel
 /// stack instead (`kwasm_on_kstack`).
 fn stack_reserve() -> u64 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What generated code calls besides its own functions: the trap recorder
-//! behind `kwasm_trap_handler` (entry.S), the libcalls (`VmCtx + LIBCALLS`)
+//! behind `kwasm_trap_handler` (entry_*.S), the libcalls (`VmCtx + LIBCALLS`)
 //! and the host functions (import slots).
 //!
 //! The libcalls and host functions are abi's (`abi::calls`, shared with the
@@ -40,7 +40,7 @@ pub(crate) fn table() -> *const Libcalls {
     &LIBCALLS
 }
 
-/// Called by `kwasm_trap_handler` (entry.S): records the trap and returns
+/// Called by `kwasm_trap_handler` (entry_*.S): records the trap and returns
 /// the jmpbuf to restore.
 #[no_mangle]
 pub(crate) extern "C" fn kwasm_rs_trap(vmctx: *mut u8, code: u32, func: u32) -> *mut u64 {
@@ -71,7 +71,7 @@ impl calls::Packet for Option<Packet> {
 // an instance only inside `CpuSlot::call`, on its own CPU with bottom halves
 // disabled, which holds no reference to the instance while it runs, so the
 // call may borrow it mutably. The header's `trap_handler` is
-// `kwasm_trap_handler` (entry.S), which restores the `kwasm_enter` frame
+// `kwasm_trap_handler` (entry_*.S), which restores the `kwasm_enter` frame
 // and never returns into its caller's; `raise` calls it directly.
 unsafe impl Runtime for Instance {
     type Packet = Option<Packet>;
@@ -154,7 +154,7 @@ unsafe impl Runtime for Instance {
     }
 
     /// Directly, not through the header: kCFI would reject an indirect
-    /// call to `kwasm_trap_handler` (entry.S gives it no type hash), and
+    /// call to `kwasm_trap_handler` (entry_*.S gives it no type hash), and
     /// objtool would take that call as returning.
     unsafe fn raise(vmctx: *mut u8, code: TrapCode) -> ! {
         // SAFETY: per this method's contract, `vmctx` is the running call's

@@ -18,7 +18,7 @@ use kernel::sync::{Arc, Mutex};
 
 use crate::abi::ioctl::{self, LoadConfig, ProgInfo, Record, NAME_LEN};
 use crate::abi::meta::{self, Meta};
-use crate::abi::{self, Arch};
+use crate::abi::{self, KERNEL_ARCH};
 use crate::ffi::{ModulePtr, NfHook, Packet};
 use crate::program::Program;
 
@@ -181,8 +181,13 @@ fn register(owner: ModulePtr, meta_b: &'static [u8], text: &'static [u8], cfg_b:
             return Err(EINVAL);
         }
     };
-    if m.arch != Arch::X86_64 {
-        pr_err!("{name}: code is for {}, this kernel is x86_64\n", m.arch.name());
+    if m.arch != KERNEL_ARCH {
+        pr_err!(
+            "{name}: code is for {}, this kernel is {}: compile it with `kwasmc --target {}`\n",
+            m.arch.name(),
+            KERNEL_ARCH.name(),
+            KERNEL_ARCH.name()
+        );
         return Err(EINVAL);
     }
     if m.text_len as usize != text.len() {
