@@ -46,9 +46,80 @@ pub fn module_name(prog: &str) -> String {
     format!("{PROG_MODULE_PREFIX}{prog}")
 }
 
-/// Offsets of the relocated fields inside the x86-64 init stub.
+/// What a relocated field of a stub refers to.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    ThisModule,
+    Meta,
+    Text,
+    Cfg,
+    Register,
+    Unregister,
+}
+
+/// One relocated field of a stub: at byte `at`, `target + addend`.
+struct Fixup {
+    at: u64,
+    target: Target,
+    r_type: u32,
+    addend: i64,
+}
+
+/// The init and exit stubs of one architecture and how to relocate them.
+/// `init` passes `(this_module, meta, meta_len, text, text_len, cfg)` to
+/// `kwasm_register`; `exit` passes `this_module` to `kwasm_unregister`.
+/// Both are reached through pointers (`mod->init`, `mod->exit`), so each
+/// begins with the indirect-branch landing pad: `endbr64` under IBT,
+/// `bti c` under BTI.
+struct Stubs {
+    init: Vec<u8>,
+    init_fixups: Vec<Fixup>,
+    exit: Vec<u8>,
+    exit_fixups: Vec<Fixup>,
+}
+
+/// What differs between the architectures' module objects.
+struct Machine {
+    object: Architecture,
+    /// The relocation of an absolute 64-bit address (`struct module`'s
+    /// `init` and `exit` fields).
+    abs64: u32,
+    /// Empty sections the module loader requires: arm64 sizes its PLT and
+    /// ftrace trampoline sections itself but refuses a module without them
+    /// (`module_frob_arch_sections`; Kbuild's `asm/module.lds.h` adds them
+    /// to every module).
+    loader_sections: &'static [&'static str],
+    stubs: fn(meta_len: u32, text_len: u32) -> Stubs,
+}
+
+fn machine(arch: Arch) -> Machine {
+    match arch {
+        Arch::X86_64 => Machine {
+            object: Architecture::X86_64,
+            abs64: elf::R_X86_64_64,
+            loader_sections: &[],
+            stubs: x86_stub::build,
+        },
+        Arch::Aarch64 => Machine {
+            object: Architecture::Aarch64,
+            abs64: elf::R_AARCH64_ABS64,
+            loader_sections: &[
+                ".plt",
+                ".init.plt",
+                ".text.ftrace_trampoline",
+                ".init.text.ftrace_trampoline",
+            ],
+            stubs: arm64_stub::build,
+        },
+    }
+}
+
+/// The x86-64 stubs: `lea`s of RIP-relative addresses, immediates for the
+/// lengths, and a `jmp` to the exported function.
 mod x86_stub {
+    use super::{Fixup, Stubs, Target};
     use kwasm_abi::vmctx::X86_ENDBR64;
+    use object::elf::{R_X86_64_PC32, R_X86_64_PLT32};
 
     /// `X86_ENDBR64` followed by `rest`: every stub is an indirect-branch
     /// target (the kernel calls `init`/`exit` through pointers under IBT).
@@ -70,7 +141,7 @@ mod x86_stub {
     /// `endbr64; lea rdi,[rip+this_module]; lea rsi,[rip+meta];
     /// mov edx,meta_len; lea rcx,[rip+text]; mov r8d,text_len;
     /// lea r9,[rip+cfg]; jmp kwasm_register`
-    pub const INIT: [u8; 48] = endbr64(&[
+    const INIT: [u8; 48] = endbr64(&[
         0x48, 0x8d, 0x3d, 0, 0, 0, 0, // lea rdi, [rip + this_module]
         0x48, 0x8d, 0x35, 0, 0, 0, 0, // lea rsi, [rip + meta]
         0xba, 0, 0, 0, 0, // mov edx, meta_len
@@ -79,27 +150,146 @@ mod x86_stub {
         0x4c, 0x8d, 0x0d, 0, 0, 0, 0, // lea r9, [rip + cfg]
         0xe9, 0, 0, 0, 0, // jmp kwasm_register
     ]);
-    pub const INIT_THIS: u64 = 7;
-    pub const INIT_META: u64 = 14;
-    pub const INIT_META_LEN: usize = 19;
-    pub const INIT_TEXT: u64 = 26;
-    pub const INIT_TEXT_LEN: usize = 32;
-    pub const INIT_CFG: u64 = 39;
-    pub const INIT_CALL: u64 = 44;
+    const INIT_META_LEN: usize = 19;
+    const INIT_TEXT_LEN: usize = 32;
     /// `endbr64; lea rdi,[rip+this_module]; jmp kwasm_unregister`
-    pub const EXIT: [u8; 16] = endbr64(&[
+    const EXIT: [u8; 16] = endbr64(&[
         0x48, 0x8d, 0x3d, 0, 0, 0, 0, // lea rdi, [rip + this_module]
         0xe9, 0, 0, 0, 0, // jmp kwasm_unregister
     ]);
-    pub const EXIT_THIS: u64 = 7;
-    pub const EXIT_CALL: u64 = 12;
+
+    /// A 32-bit PC-relative field: relative to its own end, hence -4.
+    fn rel(at: u64, target: Target) -> Fixup {
+        let r_type = match target {
+            Target::Register | Target::Unregister => R_X86_64_PLT32,
+            _ => R_X86_64_PC32,
+        };
+        Fixup {
+            at,
+            target,
+            r_type,
+            addend: -4,
+        }
+    }
+
+    pub(super) fn build(meta_len: u32, text_len: u32) -> Stubs {
+        let mut init = INIT.to_vec();
+        init[INIT_META_LEN..INIT_META_LEN + 4].copy_from_slice(&meta_len.to_le_bytes());
+        init[INIT_TEXT_LEN..INIT_TEXT_LEN + 4].copy_from_slice(&text_len.to_le_bytes());
+        Stubs {
+            init,
+            init_fixups: vec![
+                rel(7, Target::ThisModule),
+                rel(14, Target::Meta),
+                rel(26, Target::Text),
+                rel(39, Target::Cfg),
+                rel(44, Target::Register),
+            ],
+            exit: EXIT.to_vec(),
+            exit_fixups: vec![rel(7, Target::ThisModule), rel(12, Target::Unregister)],
+        }
+    }
+}
+
+/// The arm64 stubs: each argument is loaded from a literal pool after the
+/// code, whose addresses are absolute (`R_AARCH64_ABS64`), and the exported
+/// function is reached with `br x16`. Absolute literals keep the stub free
+/// of range limits (a module's text and data are separate allocations) and
+/// of branch relocations, which would need entries in the module's PLT.
+mod arm64_stub {
+    use super::{Fixup, Stubs, Target};
+    use object::elf::R_AARCH64_ABS64;
+
+    /// `bti c`: the landing pad of an indirect call.
+    const BTI_C: u32 = 0xd503_245f;
+    /// `br x16`: `bti c` accepts a `br` through x16 or x17 only, and
+    /// `kwasm_register`/`kwasm_unregister` begin with one.
+    const BR_X16: u32 = 0xd61f_0200;
+    const NOP: u32 = 0xd503_201f;
+
+    /// `ldr x<rt>, <pc + 4 * words>`: a 64-bit literal load.
+    const fn ldr_literal(rt: u32, words: u32) -> u32 {
+        0x5800_0000 | (words << 5) | rt
+    }
+
+    /// What the stub's pool slots hold: a relocated address or a value.
+    enum Slot {
+        Addr(Target),
+        Value(u64),
+    }
+
+    /// `bti c`, then `ldr x<i>, slot<i>` for each argument, `ldr x16` of
+    /// the callee, `br x16`, and the 8-byte aligned pool.
+    fn stub(args: &[Slot], callee: Target) -> (Vec<u8>, Vec<Fixup>) {
+        let ninsns = 1 + args.len() + 2;
+        let pool = (ninsns * 4).next_multiple_of(8);
+        let mut code = vec![BTI_C];
+        let slot_at = |i: usize| pool + 8 * i;
+        for i in 0..=args.len() {
+            let at = 4 * code.len();
+            let rt = if i < args.len() { i as u32 } else { 16 };
+            code.push(ldr_literal(rt, ((slot_at(i) - at) / 4) as u32));
+        }
+        code.push(BR_X16);
+        if code.len() * 4 < pool {
+            code.push(NOP);
+        }
+        let mut bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut fixups = Vec::new();
+        let callee = Slot::Addr(callee);
+        let slots = args.iter().chain([&callee]);
+        for (i, s) in slots.enumerate() {
+            let value = match *s {
+                Slot::Addr(target) => {
+                    fixups.push(Fixup {
+                        at: slot_at(i) as u64,
+                        target,
+                        r_type: R_AARCH64_ABS64,
+                        addend: 0,
+                    });
+                    0
+                }
+                Slot::Value(v) => v,
+            };
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+        (bytes, fixups)
+    }
+
+    pub(super) fn build(meta_len: u32, text_len: u32) -> Stubs {
+        let (init, init_fixups) = stub(
+            &[
+                Slot::Addr(Target::ThisModule),
+                Slot::Addr(Target::Meta),
+                Slot::Value(meta_len.into()),
+                Slot::Addr(Target::Text),
+                Slot::Value(text_len.into()),
+                Slot::Addr(Target::Cfg),
+            ],
+            Target::Register,
+        );
+        let (exit, exit_fixups) = stub(&[Slot::Addr(Target::ThisModule)], Target::Unregister);
+        Stubs {
+            init,
+            init_fixups,
+            exit,
+            exit_fixups,
+        }
+    }
 }
 
 /// Build the module image for `init_module(2)`.
 pub fn wrap(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<Vec<u8>> {
     let meta = Meta::parse(parts.meta).map_err(|e| anyhow::anyhow!("invalid metadata: {e}"))?;
-    if meta.arch != Arch::X86_64 {
-        bail!("program modules can only be built for x86-64 kernels so far");
+    let kernel = kernel_arch(layout)?;
+    if meta.arch != kernel {
+        bail!(
+            "the program is compiled for {}, but the running kernel is {}: compile it with \
+             `kwasmc compile --target {}`",
+            meta.arch.name(),
+            kernel.name(),
+            kernel.name()
+        );
     }
     if meta.text_len as usize != parts.text.len() {
         bail!(
@@ -122,14 +312,23 @@ pub fn wrap_unchecked(parts: &ModuleParts<'_>, layout: &ModuleLayout) -> Result<
     wrap_inner(parts, Meta::parse(parts.meta).ok(), layout)
 }
 
+/// The architecture of the running kernel, as `kwasm.ko` reports it.
+fn kernel_arch(layout: &ModuleLayout) -> Result<Arch> {
+    Arch::from_u32(layout.arch).ok_or_else(|| {
+        anyhow::anyhow!(
+            "kwasm.ko reports architecture {}, which this kwasm does not know: \
+             are kwasm and kwasm.ko from the same build?",
+            layout.arch
+        )
+    })
+}
+
 fn wrap_inner(
     parts: &ModuleParts<'_>,
     meta: Option<Meta<'_>>,
     layout: &ModuleLayout,
 ) -> Result<Vec<u8>> {
-    if layout.arch != Arch::X86_64 as u32 {
-        bail!("program modules can only be built for x86-64 kernels so far");
-    }
+    let machine = machine(kernel_arch(layout)?);
     let modname = module_name(parts.name);
     if modname.len() >= layout.name_len as usize {
         bail!(
@@ -148,7 +347,7 @@ fn wrap_inner(
     let vermagic = kwasm_abi::ioctl::decode_cstr(&layout.vermagic)
         .ok_or_else(|| anyhow::anyhow!("kwasm.ko reported an unreadable vermagic"))?;
 
-    let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+    let mut obj = Object::new(BinaryFormat::Elf, machine.object, Endianness::Little);
 
     // The program's code, with a local symbol per function.
     let text = obj.section_id(StandardSection::Text);
@@ -251,19 +450,15 @@ fn wrap_inner(
     };
     let register = undef(&mut obj, REGISTER_SYMBOL);
     let unregister = undef(&mut obj, UNREGISTER_SYMBOL);
-    let mut init = x86_stub::INIT;
-    init[x86_stub::INIT_META_LEN..x86_stub::INIT_META_LEN + 4]
-        .copy_from_slice(&(parts.meta.len() as u32).to_le_bytes());
-    init[x86_stub::INIT_TEXT_LEN..x86_stub::INIT_TEXT_LEN + 4]
-        .copy_from_slice(&(parts.text.len() as u32).to_le_bytes());
+    let stubs_code = (machine.stubs)(parts.meta.len() as u32, parts.text.len() as u32);
     let stubs = obj.add_section(Vec::new(), b".text.kwasm_stubs".to_vec(), SectionKind::Text);
     // Each stub follows a copy of the kCFI preamble of its type from
     // kwasm.ko (zeros without CFI), which the module loader's indirect
     // calls to `init` and `exit` check on CFI kernels.
     obj.append_section_data(stubs, &layout.init_preamble, 16);
-    let init_off = obj.append_section_data(stubs, &init, 1);
+    let init_off = obj.append_section_data(stubs, &stubs_code.init, 1);
     obj.append_section_data(stubs, &layout.exit_preamble, 16);
-    let exit_off = obj.append_section_data(stubs, &x86_stub::EXIT, 1);
+    let exit_off = obj.append_section_data(stubs, &stubs_code.exit, 1);
     let func_sym = |obj: &mut Object<'_>, name: &str, value: u64, size: u64| {
         obj.add_symbol(Symbol {
             name: name.as_bytes().to_vec(),
@@ -276,67 +471,40 @@ fn wrap_inner(
             flags: SymbolFlags::None,
         })
     };
-    let init_sym = func_sym(&mut obj, "init_module", init_off, init.len() as u64);
+    let init_sym = func_sym(
+        &mut obj,
+        "init_module",
+        init_off,
+        stubs_code.init.len() as u64,
+    );
     let exit_sym = func_sym(
         &mut obj,
         "cleanup_module",
         exit_off,
-        x86_stub::EXIT.len() as u64,
+        stubs_code.exit.len() as u64,
     );
 
-    let pc32 = |obj: &mut Object<'_>, at: u64, symbol, r_type| {
+    let fixups = (stubs_code.init_fixups.iter().map(|f| (init_off, f)))
+        .chain(stubs_code.exit_fixups.iter().map(|f| (exit_off, f)));
+    for (base, f) in fixups {
+        let symbol = match f.target {
+            Target::ThisModule => this_sym,
+            Target::Meta => meta_sym,
+            Target::Text => text_sym,
+            Target::Cfg => cfg_sym,
+            Target::Register => register,
+            Target::Unregister => unregister,
+        };
         obj.add_relocation(
             stubs,
             Relocation {
-                offset: at,
+                offset: base + f.at,
                 symbol,
-                addend: -4,
-                flags: RelocationFlags::Elf { r_type },
+                addend: f.addend,
+                flags: RelocationFlags::Elf { r_type: f.r_type },
             },
-        )
-    };
-    pc32(
-        &mut obj,
-        init_off + x86_stub::INIT_THIS,
-        this_sym,
-        elf::R_X86_64_PC32,
-    )?;
-    pc32(
-        &mut obj,
-        init_off + x86_stub::INIT_META,
-        meta_sym,
-        elf::R_X86_64_PC32,
-    )?;
-    pc32(
-        &mut obj,
-        init_off + x86_stub::INIT_TEXT,
-        text_sym,
-        elf::R_X86_64_PC32,
-    )?;
-    pc32(
-        &mut obj,
-        init_off + x86_stub::INIT_CFG,
-        cfg_sym,
-        elf::R_X86_64_PC32,
-    )?;
-    pc32(
-        &mut obj,
-        init_off + x86_stub::INIT_CALL,
-        register,
-        elf::R_X86_64_PLT32,
-    )?;
-    pc32(
-        &mut obj,
-        exit_off + x86_stub::EXIT_THIS,
-        this_sym,
-        elf::R_X86_64_PC32,
-    )?;
-    pc32(
-        &mut obj,
-        exit_off + x86_stub::EXIT_CALL,
-        unregister,
-        elf::R_X86_64_PLT32,
-    )?;
+        )?;
+    }
 
     let abs64 = |obj: &mut Object<'_>, at: u32, symbol| {
         obj.add_relocation(
@@ -346,13 +514,22 @@ fn wrap_inner(
                 symbol,
                 addend: 0,
                 flags: RelocationFlags::Elf {
-                    r_type: elf::R_X86_64_64,
+                    r_type: machine.abs64,
                 },
             },
         )
     };
     abs64(&mut obj, layout.init_offset, init_sym)?;
     abs64(&mut obj, layout.exit_offset, exit_sym)?;
+
+    for name in machine.loader_sections {
+        let s = obj.add_section(
+            Vec::new(),
+            name.as_bytes().to_vec(),
+            SectionKind::UninitializedData,
+        );
+        obj.append_section_bss(s, 1, 8);
+    }
 
     Ok(obj.write()?)
 }
@@ -365,6 +542,10 @@ mod tests {
     use kwasm_abi::meta::{FuncRec, MetaParts, NONE, PoolRef, TypeRec};
 
     fn tiny_meta(text_len: u32) -> Vec<u8> {
+        tiny_meta_for(text_len, Arch::X86_64)
+    }
+
+    fn tiny_meta_for(text_len: u32, arch: Arch) -> Vec<u8> {
         let pool = b"\x7fmain".to_vec();
         let types = [TypeRec {
             sig: 0,
@@ -379,7 +560,7 @@ mod tests {
             name: PoolRef { off: 1, len: 4 },
         }];
         let parts = MetaParts {
-            arch: Arch::X86_64,
+            arch,
             flags: 0,
             text_len,
             start_func: NONE,
@@ -403,6 +584,10 @@ mod tests {
     }
 
     fn layout() -> ModuleLayout {
+        layout_for(Arch::X86_64)
+    }
+
+    fn layout_for(arch: Arch) -> ModuleLayout {
         let mut vermagic = [0u8; VERMAGIC_LEN];
         vermagic[..20].copy_from_slice(b"6.12.117 SMP mod_unl");
         ModuleLayout {
@@ -412,7 +597,7 @@ mod tests {
             init_offset: 320,
             exit_offset: 800,
             name_len: 56,
-            arch: Arch::X86_64 as u32,
+            arch: arch as u32,
             pad: 0,
             vermagic,
             init_preamble: [0; kwasm_abi::ioctl::CFI_PREAMBLE_LEN],
@@ -581,5 +766,121 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// The arm64 module: an aarch64 object with the sections the arm64
+    /// module loader insists on, and stubs whose literal loads reach the
+    /// pool slots that hold the arguments and the callee.
+    #[test]
+    fn wraps_an_arm64_module() {
+        let text = [0xc3u8; 32];
+        let meta = tiny_meta_for(32, Arch::Aarch64);
+        let parts = ModuleParts {
+            name: "demo",
+            text: &text,
+            meta: &meta,
+            config: LoadConfig::default(),
+        };
+        let image = wrap(&parts, &layout_for(Arch::Aarch64)).unwrap();
+        let elf = Elf::parse(&image).unwrap();
+        assert_eq!(elf.header.e_machine, goblin::elf::header::EM_AARCH64);
+        let section = |name: &str| {
+            elf.section_headers
+                .iter()
+                .position(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(name))
+                .unwrap_or_else(|| panic!("missing {name}"))
+        };
+        for name in [".plt", ".init.plt", ".text.ftrace_trampoline"] {
+            section(name);
+        }
+        let stubs_idx = section(".text.kwasm_stubs");
+        let stubs = &elf.section_headers[stubs_idx];
+        let code = &image[stubs.sh_offset as usize..(stubs.sh_offset + stubs.sh_size) as usize];
+        let relocs: Vec<_> = elf
+            .shdr_relocs
+            .iter()
+            .filter(|(i, _)| elf.section_headers[*i].sh_info as usize == stubs_idx)
+            .flat_map(|(_, r)| r.iter())
+            .collect();
+        assert!(
+            relocs
+                .iter()
+                .all(|r| r.r_type == goblin::elf::reloc::R_AARCH64_ABS64)
+        );
+        let reloc_at = |at: u64| relocs.iter().any(|r| r.r_offset == at);
+        let sym_at = |name: &str| {
+            elf.syms
+                .iter()
+                .find(|s| elf.strtab.get_at(s.st_name) == Some(name))
+                .unwrap()
+                .st_value
+        };
+        let word =
+            |at: u64| u32::from_le_bytes(code[at as usize..at as usize + 4].try_into().unwrap());
+        let quad =
+            |at: u64| u64::from_le_bytes(code[at as usize..at as usize + 8].try_into().unwrap());
+        // init: bti c, x0..x5 from the pool, x16 = kwasm_register, br x16.
+        let init = sym_at("init_module");
+        assert_eq!(word(init), 0xd503_245f, "bti c");
+        let literal = |at: u64| {
+            let w = word(at);
+            assert_eq!(w & 0xff00_0000, 0x5800_0000, "ldr literal at {at}: {w:#x}");
+            (w & 31, at + 4 * u64::from((w >> 5) & 0x7ffff))
+        };
+        let mut slots = Vec::new();
+        for (i, rt) in [0, 1, 2, 3, 4, 5, 16].into_iter().enumerate() {
+            let (reg, slot) = literal(init + 4 + 4 * i as u64);
+            assert_eq!(reg, rt);
+            assert_eq!(slot % 8, 0, "pool slot {slot} aligned");
+            slots.push(slot);
+        }
+        assert_eq!(word(init + 32), 0xd61f_0200, "br x16");
+        for (i, &slot) in slots.iter().enumerate() {
+            match i {
+                2 => assert_eq!(quad(slot), meta.len() as u64, "meta_len"),
+                4 => assert_eq!(quad(slot), 32, "text_len"),
+                _ => assert!(reloc_at(slot), "argument {i}'s slot is relocated"),
+            }
+        }
+        let exit = sym_at("cleanup_module");
+        assert_eq!(word(exit), 0xd503_245f, "bti c");
+        let (r0, s0) = literal(exit + 4);
+        let (r16, s16) = literal(exit + 8);
+        assert_eq!((r0, r16), (0, 16));
+        assert!(reloc_at(s0) && reloc_at(s16));
+        assert_eq!(word(exit + 12), 0xd61f_0200, "br x16");
+    }
+
+    /// A program for one architecture is refused for a kernel of the
+    /// other, with both named; `wrap_unchecked` leaves that to the kernel.
+    #[test]
+    fn refuses_the_other_architecture() {
+        let text = [0xc3u8; 32];
+        for (prog, kernel) in [(Arch::X86_64, Arch::Aarch64), (Arch::Aarch64, Arch::X86_64)] {
+            let meta = tiny_meta_for(32, prog);
+            let parts = ModuleParts {
+                name: "demo",
+                text: &text,
+                meta: &meta,
+                config: LoadConfig::default(),
+            };
+            let err = wrap(&parts, &layout_for(kernel)).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("compiled for {}", prog.name()))
+                    && err.contains(&format!("kernel is {}", kernel.name())),
+                "{err}"
+            );
+            assert!(wrap_unchecked(&parts, &layout_for(kernel)).is_ok());
+        }
+        let mut unknown = layout();
+        unknown.arch = 7;
+        let meta = tiny_meta(32);
+        let parts = ModuleParts {
+            name: "demo",
+            text: &text,
+            meta: &meta,
+            config: LoadConfig::default(),
+        };
+        assert!(wrap_unchecked(&parts, &unknown).is_err());
     }
 }

@@ -70,7 +70,10 @@ pub enum LoadErrorKind {
         meta: &'static str,
         elf: &'static str,
     },
-    #[error("built for {0}, but this host runs {host}", host = HOST_ARCH.name())]
+    #[error(
+        "built for {0}, but this host runs {host}: compile it with `kwasmc compile --target {host}`",
+        host = HOST_ARCH.name()
+    )]
     WrongHost(&'static str),
     #[error("metadata says .text is {meta} bytes, but .text is {actual} bytes")]
     TextLength { meta: u32, actual: u64 },
