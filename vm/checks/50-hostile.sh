@@ -29,6 +29,18 @@ expect_fail "hostile: wrong import signature refused in userspace, naming it" \
 	"import \`kwasm\`.\`pkt_load\` has type" kwasm load $T/bad_import.kw
 expect_fail "hostile: wrong import signature refused by the kernel" "pkt_load" \
 	kwasm load $T/bad_import.kw --unchecked --name badimp
+
+# Code for the other architecture (x86-64 code on an arm64 kernel and the
+# reverse): refused by kwasm before init_module, and by the kernel's own
+# check with --unchecked; both messages name both architectures.
+HERE=$(uname -m)
+case $HERE in x86_64) OTHER=aarch64 ;; *) OTHER=x86_64 ;; esac
+expect_fail "hostile: $OTHER code refused in userspace, naming both architectures" \
+	"built for $OTHER, but this host runs $HERE" kwasm load $KW/foreign/port_filter.kw
+expect_fail "hostile: $OTHER code refused by the kernel" "the kernel rejected the program" \
+	kwasm load $KW/foreign/port_filter.kw --unchecked --name foreign
+check "hostile: kernel log names both architectures" \
+	sh -c "dmesg | grep -q 'foreign: code is for $OTHER, this kernel is $HERE'"
 expect_out "hostile: nothing was loaded" 0 prog_modules
 
 # Unprivileged callers. /dev/kwasm may be opened by anyone, but every

@@ -29,6 +29,15 @@ impl Arch {
         }
     }
 
+    /// The other architecture: the hostile-input check loads a program
+    /// compiled for it, which both `kwasm` and the kernel must refuse.
+    pub fn other(self) -> Arch {
+        match self {
+            Arch::X86_64 => Arch::Aarch64,
+            Arch::Aarch64 => Arch::X86_64,
+        }
+    }
+
     /// The kernel's `ARCH=`/`SRCARCH` (`arch/<..>/` in the tree).
     pub fn kernel_arch(self) -> &'static str {
         match self {

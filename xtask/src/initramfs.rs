@@ -26,7 +26,7 @@ use anyhow::{Context, Result, bail};
 use crate::Arch;
 use crate::cpio::Archive;
 use crate::module::Modules;
-use crate::util;
+use crate::{payload, util};
 
 /// The static busybox for `arch`: `$KWASM_BUSYBOX` or Debian's
 /// busybox-static for x86-64; `$KWASM_BUSYBOX_ARM64` or the arm64 package
@@ -81,15 +81,30 @@ fn busybox(arch: Arch) -> Result<PathBuf> {
     }
 }
 
-/// What a check script in `vm/checks/` needs besides busybox: `(modules,
-/// payload)`, i.e. kwasm.ko with its probe module, and the CLI, tools and
-/// compiled programs. `00-system.sh` needs neither, `10-kwasm-module.sh`
-/// only the modules; the others use the CLI on kwasm.ko.
-pub fn check_needs(name: &str) -> (bool, bool) {
-    match name {
-        "00-system.sh" => (false, false),
-        "10-kwasm-module.sh" => (true, false),
-        _ => (true, true),
+/// What a check script in `vm/checks/` needs besides busybox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Needs {
+    /// kwasm.ko and its probe module.
+    pub modules: bool,
+    /// The CLI, the tools and the compiled programs.
+    pub payload: bool,
+    /// The CLI's eBPF support and the eBPF objects ([`payload::has_bpf`]).
+    pub bpf: bool,
+}
+
+/// `00-system.sh` needs nothing, `10-kwasm-module.sh` only the modules,
+/// `86-bpf.sh` the eBPF side as well; the others use the CLI on kwasm.ko.
+pub fn check_needs(name: &str) -> Needs {
+    let (modules, payload, bpf) = match name {
+        "00-system.sh" => (false, false, false),
+        "10-kwasm-module.sh" => (true, false, false),
+        "86-bpf.sh" => (true, true, true),
+        _ => (true, true, false),
+    };
+    Needs {
+        modules,
+        payload,
+        bpf,
     }
 }
 
@@ -135,8 +150,9 @@ fn parse_add(spec: &str) -> Result<(PathBuf, String)> {
 }
 
 /// Writes the initramfs for `arch` to `out`. Without the modules (`m` is
-/// `None`) or without the payload (`payload` is false), the checks that
-/// need them are left out; returns their names.
+/// `None`), without the payload (`payload` is false) or without the CLI's
+/// eBPF support (arm64), the checks that need them are left out; returns
+/// their names.
 pub fn build(
     arch: Arch,
     m: Option<&Modules>,
@@ -178,8 +194,11 @@ pub fn build(
         for e in entries {
             let name = e.file_name();
             let name = name.to_str().context("non-UTF-8 file name")?;
-            let (needs_m, needs_p) = check_needs(name);
-            if (needs_m && m.is_none()) || (needs_p && !payload) {
+            let needs = check_needs(name);
+            if (needs.modules && m.is_none())
+                || (needs.payload && !payload)
+                || (needs.bpf && !(payload && payload::has_bpf(arch)))
+            {
                 skipped.push(name.to_string());
             } else {
                 add_host(&mut a, &e.path(), &format!("opt/kwasm/checks/{name}"))?;
@@ -211,9 +230,18 @@ mod tests {
 
     #[test]
     fn needs() {
-        assert_eq!(check_needs("00-system.sh"), (false, false));
-        assert_eq!(check_needs("10-kwasm-module.sh"), (true, false));
-        assert_eq!(check_needs("20-lifecycle.sh"), (true, true));
+        let n = |name| {
+            let Needs {
+                modules,
+                payload,
+                bpf,
+            } = check_needs(name);
+            (modules, payload, bpf)
+        };
+        assert_eq!(n("00-system.sh"), (false, false, false));
+        assert_eq!(n("10-kwasm-module.sh"), (true, false, false));
+        assert_eq!(n("20-lifecycle.sh"), (true, true, false));
+        assert_eq!(n("86-bpf.sh"), (true, true, true));
     }
 
     #[test]

@@ -166,14 +166,14 @@ fn run_module(a: &ModuleArgs) -> Result<ExitCode> {
 
 fn run_initramfs(a: &InitramfsArgs) -> Result<ExitCode> {
     let k = kernel::ensure(&a.kernel)?;
-    let m = module::build_for_vm(&k)?;
+    let m = module::build(&k, false)?;
     let out = a
         .output
         .clone()
         .unwrap_or_else(|| a.kernel.arch.out_dir().join("initramfs.cpio"));
-    let skipped = initramfs::build(a.kernel.arch, m.as_ref(), true, &a.add, &out)?;
+    let skipped = initramfs::build(a.kernel.arch, Some(&m), true, &a.add, &out)?;
     if !skipped.is_empty() {
-        eprintln!("initramfs: left out (no modules): {}", skipped.join(" "));
+        eprintln!("initramfs: left out: {}", skipped.join(" "));
     }
     println!("initramfs: {}", out.display());
     Ok(ExitCode::SUCCESS)

@@ -134,43 +134,6 @@ pub fn build(k: &KernelTree, clippy: bool) -> Result<Modules> {
     Ok(m)
 }
 
-/// For the VM: [`build`], except that on another architecture than x86-64
-/// a failure is only reported (kwasm.ko is not ported to every
-/// architecture yet) and gives `None`: the VM then runs without the modules
-/// and the checks that need them.
-pub fn build_for_vm(k: &KernelTree) -> Result<Option<Modules>> {
-    match build(k, false) {
-        Ok(m) => Ok(Some(m)),
-        Err(e) if k.arch != Arch::X86_64 => {
-            let log = k.arch.out_dir().join("module.log");
-            // The compiler's first error says more than make's exit status.
-            let text = fs::read_to_string(&log).unwrap_or_default();
-            let first = text
-                .lines()
-                .find(|l| l.contains("error:") || l.contains("error["))
-                .map(str::trim)
-                .map_or_else(
-                    || {
-                        format!("{e:#}")
-                            .lines()
-                            .next()
-                            .unwrap_or_default()
-                            .to_string()
-                    },
-                    str::to_string,
-                );
-            eprintln!(
-                "module: the modules do not build for {} yet; first error: {first}\n\
-                 module: going on without them (log: {})",
-                k.arch.name(),
-                log.display()
-            );
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// Makes `dir` a mirror of the module sources (see the module's docs):
 /// real directories holding a symbolic link per source file (so Kbuild's
 /// objects land in the mirror), and [`SHARED`] linked whole. Links of

@@ -12,6 +12,7 @@
 //! | `/opt/kwasm/bin/kwasm-tools` | the same with `-p kwasm-tools` (the test tools) |
 //! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
+//! | `/opt/kwasm/kw/foreign/port_filter.kw` | the port filter for the other architecture |
 //! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
 //! | `/opt/kwasm/bench/bpf/*.bpf.o`| `guests/bench/bpf/*.bpf.c` through `clang -target bpf` ([`bpf_objects`]) |
 //!
@@ -46,12 +47,19 @@ pub const SPEC_FILES: &[&str] = &[
 /// The x86-64 CLI's target: static glibc (see [`build`]).
 const GNU: &str = "x86_64-unknown-linux-gnu";
 
+/// Whether the VM's CLI for `arch` has the `bpf` feature, and the payload
+/// the eBPF objects: on x86-64 only, since Debian has no static arm64
+/// libelf here.
+pub fn has_bpf(arch: Arch) -> bool {
+    arch == Arch::X86_64
+}
+
 /// The static binaries installed under `/opt/kwasm/bin`, with their
 /// targets: the operator's CLI and the test tools.
 fn bins(arch: Arch) -> [(&'static str, &'static str); 2] {
-    let cli = match arch {
-        Arch::X86_64 => GNU,
-        _ => arch.musl_target(),
+    let cli = match has_bpf(arch) {
+        true => GNU,
+        false => arch.musl_target(),
     };
     [("kwasm", cli), ("kwasm-tools", arch.musl_target())]
 }
@@ -165,7 +173,7 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
     )?;
     let mut musl = cargo_musl(arch, "kwasm-tools");
     run(&mut musl, "kwasm-tools (static musl)", &mut log)?;
-    if arch == Arch::X86_64 {
+    if has_bpf(arch) {
         // Static glibc rather than musl for the CLI: Debian's static libelf
         // is built against glibc. RUSTFLAGS for the target only (build
         // scripts and proc macros stay dynamic).
@@ -215,6 +223,7 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
     let _ = fs::remove_dir_all(&out);
     fs::create_dir_all(out.join("bin"))?;
     fs::create_dir_all(out.join("kw/traps"))?;
+    fs::create_dir_all(out.join("kw/foreign"))?;
     fs::create_dir_all(out.join("spec"))?;
     fs::create_dir_all(out.join("bench/bpf"))?;
     for (b, (name, _)) in bins.iter().zip(bin_list) {
@@ -254,8 +263,20 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
         }
     }
 
+    // One program for the other architecture, which must be refused.
+    let foreign = out.join("kw/foreign/port_filter.kw");
+    util::capture(
+        Command::new(&kwasmc)
+            .arg("compile")
+            .arg(guests.join("out/port_filter.wasm"))
+            .args(["--target", arch.other().name()])
+            .arg("-o")
+            .arg(&foreign),
+    )
+    .context("kwasmc compile port_filter.wasm for the other architecture")?;
+
     // Only the x86-64 CLI has the `bpf` feature to load them.
-    let nbpf = if arch == Arch::X86_64 {
+    let nbpf = if has_bpf(arch) {
         bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?
     } else {
         0
