@@ -12,7 +12,10 @@
 #           qemu-system-arm (the arm64 VM), gcc-aarch64-linux-gnu and
 #           libc6-dev-arm64-cross (the cross linker and glibc)
 #   arm64:  busybox-static:arm64, extracted (not installed: it would replace
-#           the amd64 busybox) to ~/.cache/kwasm/busybox-arm64/
+#           the amd64 busybox) to ~/.cache/kwasm/busybox-arm64/, and
+#           libelf-dev, zlib1g-dev and libzstd-dev for arm64 (static
+#           libraries for the arm64 VM's CLI with eBPF) to
+#           ~/.cache/kwasm/arm64-sysroot/
 #   cargo:  bindgen-cli (Rust-for-Linux bindings; Debian's is too old),
 #           cargo-fuzz (make fuzz-smoke; runs on the pinned stable toolchain
 #           with RUSTC_BOOTSTRAP=1, see docs/fuzzing.md)
@@ -64,24 +67,37 @@ if [ -n "$missing" ]; then
 		apt-get install -y -qq --no-install-recommends $missing
 fi
 
-# --- busybox for the arm64 VM ---------------------------------------------
-# The arm64 package shares /bin/busybox with the amd64 one, so it is only
-# downloaded and unpacked into the cache, never installed.
-BUSYBOX_ARM64="$HOME/.cache/kwasm/busybox-arm64"
-if [ ! -x "$BUSYBOX_ARM64/bin/busybox" ]; then
+# --- arm64 packages, unpacked into the cache -------------------------------
+# busybox-static:arm64 (the arm64 VM's userspace) shares /bin/busybox with
+# the amd64 one, and the static libelf, zlib and zstd of the arm64 VM's CLI
+# (its eBPF side) are only needed at link time: all are downloaded and
+# unpacked into the cache (where xtask looks: $KWASM_CACHE, else
+# ~/.cache/kwasm), never installed.
+CACHE="${KWASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kwasm}"
+# unpack_arm64 DIR MARKER PACKAGE...: unless DIR/MARKER exists.
+unpack_arm64() {
+	dir=$1 marker=$2
+	shift 2
+	[ -e "$dir/$marker" ] && return 0
 	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 		say "dpkg --add-architecture arm64"
 		as_root dpkg --add-architecture arm64
 		as_root apt-get update -qq
 	fi
 	tmp=$(mktemp -d)
-	say "apt-get download busybox-static:arm64"
-	(cd "$tmp" && apt-get download -qq busybox-static:arm64 2>/dev/null ||
-		{ as_root apt-get update -qq && apt-get download -qq busybox-static:arm64; })
-	mkdir -p "$BUSYBOX_ARM64"
-	dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$BUSYBOX_ARM64"
+	pkgs=""
+	for p in "$@"; do pkgs="$pkgs $p:arm64"; done
+	say "apt-get download$pkgs"
+	# shellcheck disable=SC2086
+	(cd "$tmp" && apt-get download -qq $pkgs 2>/dev/null ||
+		{ as_root apt-get update -qq && apt-get download -qq $pkgs; })
+	mkdir -p "$dir"
+	for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$dir"; done
 	rm -rf "$tmp"
-fi
+}
+unpack_arm64 "$CACHE/busybox-arm64" bin/busybox busybox-static
+unpack_arm64 "$CACHE/arm64-sysroot" usr/lib/aarch64-linux-gnu/libzstd.a \
+	libelf-dev zlib1g-dev libzstd-dev
 
 # --- Rust toolchain (the one rust-toolchain.toml pins) ---------------------
 if ! command -v rustup >/dev/null 2>&1; then

@@ -102,6 +102,15 @@ impl Arch {
         }
     }
 
+    /// The glibc Rust target: the VM's CLI, linked static against glibc
+    /// (Debian's static libelf is built against glibc).
+    pub fn gnu_target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Aarch64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
     /// The static musl Rust target for VM binaries.
     pub fn musl_target(self) -> &'static str {
         match self {

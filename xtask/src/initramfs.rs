@@ -13,9 +13,7 @@
 //! | `/opt/kwasm/bin/`       | on `PATH` (e.g. the static musl `kwasm` CLI)  |
 //! | `/opt/kwasm/...`        | anything given with `--add HOST[:GUEST]`      |
 //!
-//! Every binary is for the VM's architecture (`--arch`). When the modules
-//! or the payload (CLI, tools, programs) could not be built for it, the
-//! checks that need them are left out (see [`check_needs`]).
+//! Every binary is for the VM's architecture (`--arch`).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -26,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use crate::Arch;
 use crate::cpio::Archive;
 use crate::module::Modules;
-use crate::{payload, util};
+use crate::util;
 
 /// The static busybox for `arch`: `$KWASM_BUSYBOX` or Debian's
 /// busybox-static for x86-64; `$KWASM_BUSYBOX_ARM64` or the arm64 package
@@ -81,33 +79,6 @@ fn busybox(arch: Arch) -> Result<PathBuf> {
     }
 }
 
-/// What a check script in `vm/checks/` needs besides busybox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Needs {
-    /// kwasm.ko and its probe module.
-    pub modules: bool,
-    /// The CLI, the tools and the compiled programs.
-    pub payload: bool,
-    /// The CLI's eBPF support and the eBPF objects ([`payload::has_bpf`]).
-    pub bpf: bool,
-}
-
-/// `00-system.sh` needs nothing, `10-kwasm-module.sh` only the modules,
-/// `86-bpf.sh` the eBPF side as well; the others use the CLI on kwasm.ko.
-pub fn check_needs(name: &str) -> Needs {
-    let (modules, payload, bpf) = match name {
-        "00-system.sh" => (false, false, false),
-        "10-kwasm-module.sh" => (true, false, false),
-        "86-bpf.sh" => (true, true, true),
-        _ => (true, true, false),
-    };
-    Needs {
-        modules,
-        payload,
-        bpf,
-    }
-}
-
 /// Adds a host file or directory tree at `guest`, keeping the executable bit.
 fn add_host(a: &mut Archive, host: &Path, guest: &str) -> Result<()> {
     let meta = fs::metadata(host).with_context(|| format!("--add {}", host.display()))?;
@@ -149,17 +120,9 @@ fn parse_add(spec: &str) -> Result<(PathBuf, String)> {
     Ok((host, guest))
 }
 
-/// Writes the initramfs for `arch` to `out`. Without the modules (`m` is
-/// `None`), without the payload (`payload` is false) or without the CLI's
-/// eBPF support (arm64), the checks that need them are left out; returns
-/// their names.
-pub fn build(
-    arch: Arch,
-    m: Option<&Modules>,
-    payload: bool,
-    extra: &[String],
-    out: &Path,
-) -> Result<Vec<String>> {
+/// Writes the initramfs for `arch` to `out`: busybox, `/init`, every check
+/// script, the modules `m`, and `extra` (the payload, then `--add`).
+pub fn build(arch: Arch, m: &Modules, extra: &[String], out: &Path) -> Result<()> {
     let root = util::root();
     let mut a = Archive::default();
     for d in [
@@ -169,7 +132,6 @@ pub fn build(
     }
     a.dir("tmp", 0o1777)?;
     a.dir("opt/kwasm/bin", 0o755)?;
-    a.dir("opt/kwasm/checks", 0o755)?;
     // The kernel opens /dev/console for PID 1 before /init can mount devtmpfs.
     a.char_dev("dev/console", 0o600, 5, 1)?;
     a.file(
@@ -186,30 +148,10 @@ pub fn build(
     a.file("bin/busybox", 0o755, fs::read(busybox(arch)?)?)?;
     a.symlink("bin/sh", "busybox")?;
     a.file("init", 0o755, fs::read(root.join("vm/init"))?)?;
-    let checks = root.join("vm/checks");
-    let mut skipped = Vec::new();
-    if checks.is_dir() {
-        let mut entries: Vec<_> = fs::read_dir(&checks)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let name = e.file_name();
-            let name = name.to_str().context("non-UTF-8 file name")?;
-            let needs = check_needs(name);
-            if (needs.modules && m.is_none())
-                || (needs.payload && !payload)
-                || (needs.bpf && !(payload && payload::has_bpf(arch)))
-            {
-                skipped.push(name.to_string());
-            } else {
-                add_host(&mut a, &e.path(), &format!("opt/kwasm/checks/{name}"))?;
-            }
-        }
-    }
-    if let Some(m) = m {
-        a.file("lib/kwasm.ko", 0o644, fs::read(&m.kwasm_ko)?)?;
-        a.file("lib/kwasm_probe.ko", 0o644, fs::read(&m.probe_ko)?)?;
-        a.file("lib/native_bench.ko", 0o644, fs::read(&m.native_ko)?)?;
-    }
+    add_host(&mut a, &root.join("vm/checks"), "opt/kwasm/checks")?;
+    a.file("lib/kwasm.ko", 0o644, fs::read(&m.kwasm_ko)?)?;
+    a.file("lib/kwasm_probe.ko", 0o644, fs::read(&m.probe_ko)?)?;
+    a.file("lib/native_bench.ko", 0o644, fs::read(&m.native_ko)?)?;
     for spec in extra {
         let (host, guest) = parse_add(spec)?;
         add_host(&mut a, &host, &guest)?;
@@ -220,29 +162,12 @@ pub fn build(
     }
     let mut buf = Vec::new();
     a.write(&mut buf)?;
-    fs::write(out, buf).with_context(|| format!("writing {}", out.display()))?;
-    Ok(skipped)
+    fs::write(out, buf).with_context(|| format!("writing {}", out.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn needs() {
-        let n = |name| {
-            let Needs {
-                modules,
-                payload,
-                bpf,
-            } = check_needs(name);
-            (modules, payload, bpf)
-        };
-        assert_eq!(n("00-system.sh"), (false, false, false));
-        assert_eq!(n("10-kwasm-module.sh"), (true, false, false));
-        assert_eq!(n("20-lifecycle.sh"), (true, true, false));
-        assert_eq!(n("86-bpf.sh"), (true, true, true));
-    }
 
     #[test]
     fn add_spec() {

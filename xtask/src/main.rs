@@ -171,10 +171,7 @@ fn run_initramfs(a: &InitramfsArgs) -> Result<ExitCode> {
         .output
         .clone()
         .unwrap_or_else(|| a.kernel.arch.out_dir().join("initramfs.cpio"));
-    let skipped = initramfs::build(a.kernel.arch, Some(&m), true, &a.add, &out)?;
-    if !skipped.is_empty() {
-        eprintln!("initramfs: left out: {}", skipped.join(" "));
-    }
+    initramfs::build(a.kernel.arch, &m, &a.add, &out)?;
     println!("initramfs: {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -16,12 +16,13 @@
 //! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
 //! | `/opt/kwasm/bench/bpf/*.bpf.o`| `guests/bench/bpf/*.bpf.c` through `clang -target bpf` ([`bpf_objects`]) |
 //!
-//! That is the x86-64 VM. For `--arch aarch64` both binaries are static musl
-//! (`aarch64-unknown-linux-musl`, linked by `aarch64-linux-gnu-gcc`, see
-//! `.cargo/config.toml`), the CLI without the `bpf` feature (no arm64
-//! libelf here) and so without the eBPF objects, and the guests are compiled
-//! with `kwasmc compile --target aarch64`. Everything lands in
-//! `target/kwasm-vm/aarch64/payload/`.
+//! That is the x86-64 VM. For `--arch aarch64` the CLI is the same for
+//! `aarch64-unknown-linux-gnu` (cross-linked by `aarch64-linux-gnu-gcc`
+//! against the arm64 libelf, zlib and zstd that `make setup` unpacks into
+//! the cache), `kwasm-tools` is static musl (`aarch64-unknown-linux-musl`,
+//! see `.cargo/config.toml`), and the guests are compiled with `kwasmc
+//! compile --target aarch64`; the eBPF objects are the same. Everything
+//! lands in `target/kwasm-vm/aarch64/payload/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,24 +45,61 @@ pub const SPEC_FILES: &[&str] = &[
     "memory_fill.wast",
 ];
 
-/// The x86-64 CLI's target: static glibc (see [`build`]).
-const GNU: &str = "x86_64-unknown-linux-gnu";
-
-/// Whether the VM's CLI for `arch` has the `bpf` feature, and the payload
-/// the eBPF objects: on x86-64 only, since Debian has no static arm64
-/// libelf here.
-pub fn has_bpf(arch: Arch) -> bool {
-    arch == Arch::X86_64
+/// The static binaries installed under `/opt/kwasm/bin`, with their
+/// targets: the operator's CLI (static glibc, see [`build`]) and the test
+/// tools.
+fn bins(arch: Arch) -> [(&'static str, &'static str); 2] {
+    [
+        ("kwasm", arch.gnu_target()),
+        ("kwasm-tools", arch.musl_target()),
+    ]
 }
 
-/// The static binaries installed under `/opt/kwasm/bin`, with their
-/// targets: the operator's CLI and the test tools.
-fn bins(arch: Arch) -> [(&'static str, &'static str); 2] {
-    let cli = match has_bpf(arch) {
-        true => GNU,
-        false => arch.musl_target(),
-    };
-    [("kwasm", cli), ("kwasm-tools", arch.musl_target())]
+/// `cargo build` of the VM's CLI with the `bpf` feature, static glibc. On
+/// arm64, libbpf-sys compiles libbpf with the cross gcc against the libelf
+/// and zlib headers, and links the static libelf, zlib and zstd, of the
+/// arm64 packages that `make setup` unpacks into the cache
+/// (`arm64-sysroot`); `cli/build.rs` reads the same directory.
+fn cargo_cli(arch: Arch) -> Result<Command> {
+    let target = arch.gnu_target();
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--release",
+        "--target",
+        target,
+        "-p",
+        "kwasm",
+        "--bin",
+        "kwasm",
+        "--features",
+        "bpf",
+    ]);
+    // RUSTFLAGS for the target only: build scripts and proc macros stay
+    // dynamic.
+    let t = target.replace('-', "_");
+    c.env(
+        format!("CARGO_TARGET_{}_RUSTFLAGS", t.to_uppercase()),
+        "-C target-feature=+crt-static",
+    );
+    if arch == Arch::Aarch64 && !arch.is_host() {
+        let sysroot = util::cache_dir()?.join("arm64-sysroot");
+        let lib = sysroot.join(format!("usr/lib/{}-linux-gnu", arch.name()));
+        if !lib.join("libelf.a").is_file() {
+            bail!(
+                "{} has no static libelf for {}: run `make setup` (it unpacks libelf-dev, \
+                 zlib1g-dev and libzstd-dev for arm64 there)",
+                lib.display(),
+                arch.name()
+            );
+        }
+        c.env(format!("LIBBPF_SYS_LIBRARY_PATH_{t}"), &lib);
+        c.env(
+            format!("CFLAGS_{t}"),
+            format!("-I{}", sysroot.join("usr/include").display()),
+        );
+    }
+    Ok(c)
 }
 
 /// `cargo build --release --target <musl> -p <bin> --bin <bin>`. The cc
@@ -173,38 +211,11 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
     )?;
     let mut musl = cargo_musl(arch, "kwasm-tools");
     run(&mut musl, "kwasm-tools (static musl)", &mut log)?;
-    if has_bpf(arch) {
-        // Static glibc rather than musl for the CLI: Debian's static libelf
-        // is built against glibc. RUSTFLAGS for the target only (build
-        // scripts and proc macros stay dynamic).
-        run(
-            cargo()
-                .args([
-                    "build",
-                    "--release",
-                    "--target",
-                    GNU,
-                    "-p",
-                    "kwasm",
-                    "--bin",
-                    "kwasm",
-                    "--features",
-                    "bpf",
-                ])
-                .env(
-                    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-                    "-C target-feature=+crt-static",
-                ),
-            "kwasm (static glibc, with eBPF)",
-            &mut log,
-        )?;
-    } else {
-        run(
-            &mut cargo_musl(arch, "kwasm"),
-            "kwasm (static musl, without eBPF)",
-            &mut log,
-        )?;
-    }
+    run(
+        &mut cargo_cli(arch)?,
+        "kwasm (static glibc, with eBPF)",
+        &mut log,
+    )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
@@ -275,12 +286,8 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
     )
     .context("kwasmc compile port_filter.wasm for the other architecture")?;
 
-    // Only the x86-64 CLI has the `bpf` feature to load them.
-    let nbpf = if has_bpf(arch) {
-        bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?
-    } else {
-        0
-    };
+    // eBPF bytecode is the same for every architecture.
+    let nbpf = bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?;
 
     // Spec files (read from the shared suite, never copied into the repo).
     let spec_dir = root.join("../shared/spec-testsuite");

@@ -9,9 +9,8 @@
 //! BUG, WARNING, call trace, KASAN report or panic).
 //!
 //! `--arch aarch64` boots the arm64 kernel on `qemu-system-aarch64 -M virt
-//! -cpu max` under TCG, console on the PL011 (`ttyAMA0`). Its CLI has no
-//! eBPF support ([`payload::has_bpf`]), so the eBPF check is skipped there
-//! (reported as `SKIP:`).
+//! -cpu max` under TCG, console on the PL011 (`ttyAMA0`), with the same
+//! checks.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -49,9 +48,6 @@ const INIT_BANNER: &str = "kwasm-vm: init started";
 struct Prepared {
     k: KernelTree,
     initrd: PathBuf,
-    /// The check scripts left out for want of the modules or the payload
-    /// (on an architecture they do not build for yet), and why.
-    skipped: Vec<String>,
 }
 
 fn prepare(args: &VmArgs) -> Result<Prepared> {
@@ -66,7 +62,7 @@ fn prepare(args: &VmArgs) -> Result<Prepared> {
     let mut adds = payload::build(arch)?;
     adds.extend(args.add.iter().cloned());
     let initrd = arch.out_dir().join("initramfs.cpio");
-    let skipped = initramfs::build(arch, Some(&m), true, &adds, &initrd)?;
+    initramfs::build(arch, &m, &adds, &initrd)?;
     let qemu = arch.qemu();
     if !util::have(qemu) {
         let pkg = match arch {
@@ -75,15 +71,7 @@ fn prepare(args: &VmArgs) -> Result<Prepared> {
         };
         bail!("{qemu} not found: run `make setup` (apt-get install {pkg})");
     }
-    Ok(Prepared { k, initrd, skipped })
-}
-
-/// Why a check is left out of the VM for `arch` (only the eBPF one is).
-fn why_skipped(arch: Arch) -> String {
-    format!(
-        "the kwasm CLI for {} is built without eBPF support",
-        arch.name()
-    )
+    Ok(Prepared { k, initrd })
 }
 
 /// QEMU for the VM; `mode` goes to `/init` as `$kwasm_vm`.
@@ -292,19 +280,7 @@ pub fn vm_test(args: &VmArgs) -> ExitCode {
             println!("vm-test: {p}");
         }
     }
-    // The checks left out are listed, not counted: the run says what it
-    // covered.
-    for s in &p.skipped {
-        println!("SKIP: vm/checks/{s} ({})", why_skipped(args.kernel.arch));
-    }
-    if p.skipped.is_empty() {
-        println!("{passed} passed, {failed} failed");
-    } else {
-        println!(
-            "{passed} passed, {failed} failed, {} check file(s) skipped",
-            p.skipped.len()
-        );
-    }
+    println!("{passed} passed, {failed} failed");
     if failed > 0 || !problems.is_empty() {
         ExitCode::FAILURE
     } else {
@@ -459,12 +435,6 @@ pub fn demo(args: &VmArgs) -> ExitCode {
 /// after the checks. Ctrl-A X quits QEMU.
 pub fn vm_shell(args: &VmArgs) -> Result<()> {
     let p = prepare(args)?;
-    for s in &p.skipped {
-        eprintln!(
-            "vm: skipping vm/checks/{s} ({})",
-            why_skipped(args.kernel.arch)
-        );
-    }
     eprintln!("vm: starting QEMU; Ctrl-A X quits, `reboot -f` in the shell ends the VM");
     let status = qemu(&p.k, &p.initrd, args, "shell")
         .args(["-serial", "mon:stdio"])
