@@ -24,6 +24,8 @@ pub(crate) mod instantiate;
 pub(crate) mod ioctl;
 #[path = "../abi/src/link.rs"]
 pub(crate) mod link;
+#[path = "../abi/src/maps.rs"]
+pub(crate) mod maps;
 #[path = "../abi/src/meta.rs"]
 pub(crate) mod meta;
 #[path = "../abi/src/trap.rs"]

@@ -5,13 +5,13 @@
 //! invoke, map reads and writes, and bench (test runs of `filter`).
 
 use core::fmt::Write;
-use core::sync::atomic::Ordering;
 
 use kernel::ffi::{c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
 use crate::abi::ioctl::{self, AttachReq, BenchReq, InvokeReq, ListReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
+use crate::abi::maps;
 use crate::abi::meta::kind;
 use crate::abi::{self, KERNEL_ARCH};
 use crate::ffi::{self, BhDisabled, ModuleRef, MsgBuf, OwnedSkb};
@@ -208,22 +208,26 @@ fn map_get(arg: c_ulong) -> Result {
     let mut req: MapReq = read_req::<_, { MapReq::SIZE }>(arg)?;
     let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
     let map = prog.shared.map(req.map).ok_or(EINVAL)?;
-    let end = req.index as usize + req.count as usize;
-    if end > map.len() {
+    let end = req.index.checked_add(req.count).ok_or(EINVAL)?;
+    if end > map.entries || (req.cpu != maps::ALL_CPUS && req.cpu >= map.copies()) {
         return Err(EINVAL);
     }
     let mut w = UserSlice::new(req.buf as usize, req.count as usize * 8).writer();
     let mut chunk = [0u8; 512];
-    let mut i = req.index as usize;
+    let mut i = req.index;
     while i < end {
-        let n = (end - i).min(chunk.len() / 8);
+        let n = (end - i).min(chunk.len() as u32 / 8);
         for k in 0..n {
-            chunk[8 * k..8 * k + 8].copy_from_slice(&map[i + k].load(Ordering::Relaxed).to_le_bytes());
+            let v = map.read(i + k, req.cpu).ok_or(EINVAL)?;
+            let at = 8 * k as usize;
+            chunk[at..at + 8].copy_from_slice(&v.to_le_bytes());
         }
-        w.write_slice(&chunk[..n * 8])?;
+        w.write_slice(&chunk[..n as usize * 8])?;
         i += n;
     }
-    req.len = map.len() as u32;
+    req.len = map.entries;
+    req.kind = map.kind as u32;
+    req.copies = map.copies();
     write_req::<_, { MapReq::SIZE }>(arg, &req)
 }
 
@@ -231,8 +235,7 @@ fn map_set(arg: c_ulong) -> Result {
     let req: MapReq = read_req::<_, { MapReq::SIZE }>(arg)?;
     let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
     let map = prog.shared.map(req.map).ok_or(EINVAL)?;
-    map.get(req.index as usize).ok_or(EINVAL)?.store(req.value, Ordering::Relaxed);
-    Ok(())
+    map.write(req.index, req.cpu, req.value).ok_or(EINVAL)
 }
 
 fn bench(arg: c_ulong) -> Result {

@@ -20,7 +20,8 @@ use kernel::sync::Arc;
 use crate::abi::host;
 use crate::abi::instantiate::{self, InitTarget};
 use crate::abi::ioctl::{self, NAME_LEN};
-use crate::abi::meta::{kind, Meta, PoolRef, TypeRec, NONE};
+use crate::abi::maps::{self, MapKind, MapSlots};
+use crate::abi::meta::{kind, MapRec, Meta, PoolRef, TypeRec, NONE};
 use crate::abi::trap::TrapCode;
 use crate::abi::vmctx::{self, VmCtxHeader, VmCtxLayout, VmCtxView, WASM_PAGE_SIZE};
 use crate::ffi::{self, BhDisabled, Packet, RateLimit};
@@ -35,12 +36,39 @@ pub(crate) const TABLE_CAP: u32 = 1 << 16;
 /// Elements preallocated beyond the minimum when a table declares no maximum.
 pub(crate) const TABLE_HEADROOM: u32 = 64;
 
+/// One map's slots ([`crate::abi::maps`]), zeroed when the program loads:
+/// `entries` u64, or as many per CPU for a per-CPU map. Only accessed
+/// through atomics (relaxed loads and stores, and atomic adds on shared
+/// arrays), so userspace and every CPU may touch it at once.
+pub(crate) struct MapStore {
+    kind: MapKind,
+    entries: u32,
+    slots: VVec<AtomicU64>,
+}
+
+impl MapStore {
+    /// Allocates a map of a record that `Meta::parse` accepted, with a copy
+    /// per possible CPU for a per-CPU kind.
+    pub(crate) fn new(rec: &MapRec, ncpus: u32) -> Result<MapStore> {
+        let decl = rec.decl().ok_or(EINVAL)?;
+        let len = maps::storage_len(&decl, ncpus).ok_or(E2BIG)?;
+        let mut slots = VVec::with_capacity(len, GFP_KERNEL)?;
+        for _ in 0..len {
+            slots.push(AtomicU64::new(0), GFP_KERNEL)?;
+        }
+        Ok(MapStore { kind: decl.kind, entries: decl.entries, slots })
+    }
+
+    pub(crate) fn slots(&self) -> MapSlots<'_> {
+        MapSlots { kind: self.kind, entries: self.entries, slots: &self.slots }
+    }
+}
+
 /// What every instance of a program shares with the program: its name, its
 /// maps and the rate limit of its `log` output (for host functions).
 pub(crate) struct Shared {
     pub(crate) name: [u8; NAME_LEN],
-    /// u64 arrays shared by all CPUs, only accessed atomically.
-    pub(crate) maps: KVec<VVec<AtomicU64>>,
+    pub(crate) maps: KVec<MapStore>,
     pub(crate) log_limit: RateLimit,
 }
 
@@ -50,8 +78,8 @@ impl Shared {
     }
 
     /// Map `i`.
-    pub(crate) fn map(&self, i: u32) -> Option<&[AtomicU64]> {
-        self.maps.get(i as usize).map(|m| &m[..])
+    pub(crate) fn map(&self, i: u32) -> Option<MapSlots<'_>> {
+        self.maps.get(i as usize).map(MapStore::slots)
     }
 }
 
@@ -120,6 +148,8 @@ pub(crate) struct Instance {
     pub(crate) meta: Meta<'static>,
     text: &'static [u8],
     pub(crate) shared: Arc<Shared>,
+    /// The CPU this instance serves: its copy of per-CPU maps.
+    pub(crate) cpu: u32,
     /// Typed access to `_vmctx`'s memory.
     vm: VmCtxView,
     _vmctx: VVec<VmCtxChunk>,
@@ -228,6 +258,7 @@ impl Instance {
         meta: Meta<'static>,
         text: &'static [u8],
         shared: Arc<Shared>,
+        cpu: u32,
         type_ids: &[u32],
         stack_kib: u32,
     ) -> Result<Instance> {
@@ -248,6 +279,7 @@ impl Instance {
             meta,
             text,
             shared: shared.clone(),
+            cpu,
             vm,
             _vmctx: vmctx,
             memory: None,

@@ -16,13 +16,13 @@
 //! sleep or panic. Memory and tables grow only within what was
 //! preallocated at load.
 
-use core::sync::atomic::AtomicU64;
 
 use kernel::time::Ktime;
 
 use crate::abi::bulk;
 use crate::abi::calls::{self, Runtime, TablePair};
 use crate::abi::host::HostFuncs;
+use crate::abi::maps::MapSlots;
 use crate::abi::trap::TrapCode;
 use crate::abi::vmctx::{Libcalls, VmCtxHeader, WASM_PAGE_SIZE};
 use crate::ffi::{self, Packet};
@@ -145,8 +145,8 @@ unsafe impl Runtime for Instance {
         Ktime::ktime_get().to_ns()
     }
 
-    fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64> {
-        self.shared.map(map)?.get(idx as usize)
+    fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)> {
+        Some((self.shared.map(map)?, self.cpu))
     }
 
     fn random_u32(&mut self) -> u32 {

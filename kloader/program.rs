@@ -18,7 +18,8 @@ use crate::abi::link::{self, Linking};
 use crate::abi::meta::{Meta, NONE};
 use crate::abi::trap::{TrapCode, TRAP_KINDS};
 use crate::ffi::{self, BhDisabled, KernelFpu, ModulePtr, MsgBuf, Packet, RateLimit};
-use crate::instance::{Callee, CpuSlot, Instance, Shared, Trap};
+use crate::abi::maps;
+use crate::instance::{Callee, CpuSlot, Instance, MapStore, Shared, Trap};
 
 /// Per-CPU counters, written only by their CPU, read by anyone.
 #[derive(Default)]
@@ -151,12 +152,17 @@ impl Program {
             })?),
         };
 
+        let ncpus = ffi::kwasm_nr_cpus();
         let mut maps = KVec::with_capacity(meta.maps().len() as usize, GFP_KERNEL)?;
-        for r in meta.maps().iter() {
-            let mut m = VVec::with_capacity(r.entries as usize, GFP_KERNEL)?;
-            for _ in 0..r.entries {
-                m.push(AtomicU64::new(0), GFP_KERNEL)?;
-            }
+        for (i, r) in meta.maps().iter().enumerate() {
+            let m = MapStore::new(&r, ncpus).inspect_err(|e| {
+                if *e == E2BIG {
+                    pr_err!(
+                        "{name}: map {i} needs more than {} slots for {ncpus} CPUs\n",
+                        maps::MAX_MAP_SLOTS
+                    );
+                }
+            })?;
             maps.push(m, GFP_KERNEL)?;
         }
         let shared = Arc::new(Shared { name: cfg.name, maps, log_limit: RateLimit::new()? }, GFP_KERNEL)?;
@@ -171,11 +177,10 @@ impl Program {
         drop(scratch);
 
         let stack_kib = if cfg.stack_kib == 0 { ioctl::DEFAULT_STACK_KIB } else { cfg.stack_kib };
-        let ncpus = ffi::kwasm_nr_cpus() as usize;
-        let mut cpus = KVec::with_capacity(ncpus, GFP_KERNEL)?;
-        let mut stats = KVec::with_capacity(ncpus, GFP_KERNEL)?;
-        for _ in 0..ncpus {
-            let inst = Instance::new(meta, text, shared.clone(), &type_ids, stack_kib)?;
+        let mut cpus = KVec::with_capacity(ncpus as usize, GFP_KERNEL)?;
+        let mut stats = KVec::with_capacity(ncpus as usize, GFP_KERNEL)?;
+        for cpu in 0..ncpus {
+            let inst = Instance::new(meta, text, shared.clone(), cpu, &type_ids, stack_kib)?;
             cpus.push(CpuSlot::new(inst)?, GFP_KERNEL)?;
             stats.push(CpuStats::default(), GFP_KERNEL)?;
         }

@@ -19,9 +19,10 @@
 use super::bulk;
 use super::host::HostFuncs;
 use super::instantiate::InitTarget;
+use super::maps::MapSlots;
 use super::trap::TrapCode;
 use super::vmctx::{Libcalls, VmCtxHeader};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 /// Two tables of one instance for `table.copy`: one table when both
 /// indices name it (the same index, or one table imported twice).
@@ -99,8 +100,9 @@ pub unsafe trait Runtime: InitTarget + Sized {
     /// memory, borrowed at once.
     fn packet_and_memory(&mut self) -> (&Self::Packet, Option<&mut [u8]>);
     fn time_ns(&mut self) -> i64;
-    /// Slot `idx` of map `map`.
-    fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64>;
+    /// Map `map`'s slots and the CPU this call runs on (its copy of a
+    /// per-CPU map).
+    fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)>;
     fn random_u32(&mut self) -> u32;
 
     /// Raise trap `code` from a host function, as generated code does; it
@@ -315,15 +317,17 @@ extern "C" fn time_ns<R: Runtime>(vmctx: *mut u8) -> i64 {
     unsafe { instance::<R>(vmctx) }.time_ns()
 }
 
-/// Run `op` on a map slot; an index out of range traps with `HostError`.
-fn with_slot<R: Runtime>(
+/// Run `op` on a map's slots and this CPU; a map or an index out of range
+/// traps with `HostError`.
+fn with_map<R: Runtime>(
     vmctx: *mut u8,
     map: u32,
-    idx: u32,
-    op: impl Fn(&AtomicU64) -> i64,
+    op: impl Fn(MapSlots<'_>, u32) -> Option<i64>,
 ) -> i64 {
     // SAFETY: called by generated code with the importer's VmCtx.
-    let r = unsafe { instance::<R>(vmctx) }.map_slot(map, idx).map(op);
+    let r = unsafe { instance::<R>(vmctx) }
+        .map(map)
+        .and_then(|(m, cpu)| op(m, cpu));
     match r {
         Some(v) => v,
         // SAFETY: nothing in this frame needs dropping.
@@ -332,20 +336,21 @@ fn with_slot<R: Runtime>(
 }
 
 extern "C" fn map_get<R: Runtime>(vmctx: *mut u8, map: u32, idx: u32) -> i64 {
-    with_slot::<R>(vmctx, map, idx, |s| s.load(Ordering::Relaxed) as i64)
+    with_map::<R>(vmctx, map, |m, cpu| {
+        Some(m.slot(cpu, idx)?.load(Ordering::Relaxed) as i64)
+    })
 }
 
 extern "C" fn map_set<R: Runtime>(vmctx: *mut u8, map: u32, idx: u32, v: i64) {
-    with_slot::<R>(vmctx, map, idx, |s| {
-        s.store(v as u64, Ordering::Relaxed);
-        0
+    with_map::<R>(vmctx, map, |m, cpu| {
+        m.slot(cpu, idx)?.store(v as u64, Ordering::Relaxed);
+        Some(0)
     });
 }
 
 extern "C" fn map_add<R: Runtime>(vmctx: *mut u8, map: u32, idx: u32, delta: i64) -> i64 {
-    with_slot::<R>(vmctx, map, idx, |s| {
-        s.fetch_add(delta as u64, Ordering::Relaxed)
-            .wrapping_add(delta as u64) as i64
+    with_map::<R>(vmctx, map, |m, cpu| {
+        Some(m.add(cpu, idx, delta as u64)? as i64)
     })
 }
 
@@ -356,8 +361,10 @@ extern "C" fn random_u32<R: Runtime>(vmctx: *mut u8) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::maps::MapKind;
     use super::*;
     use core::ptr;
+    use core::sync::atomic::AtomicU64;
 
     /// An instance with a little of everything, in arrays.
     struct Fake {
@@ -426,8 +433,17 @@ mod tests {
         fn time_ns(&mut self) -> i64 {
             42
         }
-        fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64> {
-            (idx == 0).then_some(self.maps.get(map as usize)?)
+        fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)> {
+            let slots = core::slice::from_ref(self.maps.get(map as usize)?);
+            let kind = MapKind::Array;
+            Some((
+                MapSlots {
+                    kind,
+                    entries: 1,
+                    slots,
+                },
+                0,
+            ))
         }
         fn random_u32(&mut self) -> u32 {
             4

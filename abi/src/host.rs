@@ -15,9 +15,12 @@
 //!   (0 when `off` is past the end), traps if `[dst, dst+len)` is outside memory.
 //! - `time_ns() -> i64`: monotonic time in nanoseconds.
 //! - `map_get(map, idx) -> i64`, `map_set(map, idx, v)`,
-//!   `map_add(map, idx, delta) -> i64` (atomic, returns the new value): u64
-//!   arrays shared with userspace, declared by the program's `kwasm.maps`
-//!   custom section; an index out of range traps with `HostError`.
+//!   `map_add(map, idx, delta) -> i64` (returns the new value): u64 arrays
+//!   shared with userspace, declared by the program's `kwasm.maps` custom
+//!   section ([`super::maps`]); an index out of range traps with
+//!   `HostError`. On an `array` `map_add` is atomic; on a `per_cpu_array`
+//!   all three act on the calling CPU's own slots, with plain loads and
+//!   stores.
 //! - `random_u32() -> i32`: a pseudo-random number.
 
 use super::fuel::HostCost;
@@ -186,12 +189,8 @@ impl HostFuncs {
     }
 }
 
-/// Name of the custom section that declares a program's maps: a sequence of
-/// little-endian u32 entry counts, one per map.
-pub const MAPS_SECTION: &str = "kwasm.maps";
-/// Upper bounds on maps, so that the kernel can bound its allocation.
-pub const MAX_MAPS: u32 = 16;
-pub const MAX_MAP_ENTRIES: u32 = 1 << 20;
+/// Map declarations and limits live in [`super::maps`].
+pub use super::maps::{MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS};
 
 /// Export name of a netfilter program's entry point: `filter(pkt_len: i32) -> i32`.
 pub const FILTER_EXPORT: &str = "filter";

@@ -11,7 +11,7 @@ pub use super::wire::{Field, Record};
 /// Path of the control device.
 pub const DEVICE_PATH: &str = "/dev/kwasm";
 /// Version of this interface; `MODULE_LAYOUT` reports the kernel's.
-pub const IOCTL_VERSION: u32 = 3;
+pub const IOCTL_VERSION: u32 = 4;
 /// ioctl type byte ("k" for kwasm).
 pub const IOCTL_TYPE: u32 = b'k' as u32;
 
@@ -236,9 +236,25 @@ kwasm_record!(
 
 kwasm_record!(
     /// `MAP_GET` (write+read) copies `count` entries from `index` on into the
-    /// user buffer `buf`; `MAP_SET` (write) stores `value` at `index`.
-    /// `len` is set to the map's number of entries.
-    MapReq { name: [u8; NAME_LEN], map: u32, index: u32, count: u32, len: u32, value: u64, buf: u64 }
+    /// user buffer `buf`; `MAP_SET` (write) stores `value` at `index`. For a
+    /// per-CPU map, `cpu` picks CPU `cpu`'s copy, or with
+    /// `maps::ALL_CPUS` the sum (get) or every copy (set); other maps
+    /// ignore it. `MAP_GET` sets `len` to the map's number of entries,
+    /// `kind` to its `maps::MapKind` and `copies` to its copies of each
+    /// entry (the CPUs for a per-CPU map, else 1).
+    MapReq {
+        name: [u8; NAME_LEN],
+        map: u32,
+        index: u32,
+        count: u32,
+        len: u32,
+        value: u64,
+        buf: u64,
+        cpu: u32,
+        kind: u32,
+        copies: u32,
+        pad: u32,
+    }
 );
 
 /// Largest `BENCH` packet: 65535 bytes, the largest IPv4 datagram (its

@@ -34,7 +34,7 @@ use core::marker::PhantomData;
 /// `b"KWASMETA"` as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"KWASMETA");
 /// Version of this format. Bump on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Name of the ELF section holding the blob.
 pub const SECTION_NAME: &str = ".kwasm.meta";
 /// "No such thing" for optional indices and maxima.
@@ -219,9 +219,33 @@ kwasm_record!(
 );
 
 kwasm_record!(
-    /// A map: an array of u64 shared with userspace.
-    MapRec { entries: u32 }
+    /// A map ([`super::maps`]): its kind (`MapKind`), key and value sizes in
+    /// bytes, and entry count.
+    MapRec { kind: u32, key_size: u32, value_size: u32, entries: u32 }
 );
+
+impl MapRec {
+    /// The record of a declaration.
+    pub fn from_decl(d: &super::maps::MapDecl) -> MapRec {
+        MapRec {
+            kind: d.kind as u32,
+            key_size: d.key_size,
+            value_size: d.value_size,
+            entries: d.entries,
+        }
+    }
+
+    /// The declaration this record holds; valid once `Meta::parse` has
+    /// accepted the blob.
+    pub fn decl(&self) -> Option<super::maps::MapDecl> {
+        Some(super::maps::MapDecl {
+            kind: super::maps::MapKind::from_u32(self.kind)?,
+            key_size: self.key_size,
+            value_size: self.value_size,
+            entries: self.entries,
+        })
+    }
+}
 
 /// Sections, in the order they must appear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1449,7 +1473,8 @@ impl<'a> Meta<'a> {
             return Err(TooManyRecords(S::Maps));
         }
         for (i, m) in self.maps().iter().enumerate() {
-            if m.entries > super::host::MAX_MAP_ENTRIES {
+            let ok = m.decl().is_some_and(|d| d.check(i as u32, true).is_ok());
+            if !ok {
                 return Err(InvalidLimits {
                     section: S::Maps,
                     index: i as u32,

@@ -6,6 +6,7 @@
 //! defect is reported with the exact `MetaError` variant.
 
 use kwasm_abi::Arch;
+use kwasm_abi::maps::MapDecl;
 use kwasm_abi::meta::*;
 use kwasm_abi::types::ValType;
 use kwasm_abi::vmctx::{MAX_WASM_PAGES, MemoryKind, VmCtxCounts, VmCtxLayout};
@@ -399,9 +400,10 @@ fn rich() -> Parts {
         ..Default::default()
     });
 
-    p.maps.push(MapRec { entries: 16 });
-    p.maps.push(MapRec { entries: 1024 });
-    p.maps.push(MapRec { entries: 0 });
+    p.maps.push(MapRec::from_decl(&MapDecl::array(16)));
+    p.maps
+        .push(MapRec::from_decl(&MapDecl::per_cpu_array(1024)));
+    p.maps.push(MapRec::from_decl(&MapDecl::array(0)));
     p
 }
 
@@ -1194,8 +1196,12 @@ use SectionId as S;
 fn header_errors() {
     assert_eq!(blob_err(|b| b[0] ^= 1), BadMagic);
     assert_eq!(blob_err(|b| b[..8].copy_from_slice(b"KWASMETB")), BadMagic);
-    assert_eq!(blob_err(|b| put32(b, 8, 2)), UnsupportedVersion(2));
+    assert_eq!(
+        blob_err(|b| put32(b, 8, FORMAT_VERSION + 1)),
+        UnsupportedVersion(FORMAT_VERSION + 1)
+    );
     assert_eq!(blob_err(|b| put32(b, 8, 0)), UnsupportedVersion(0));
+    assert_eq!(blob_err(|b| put32(b, 8, 1)), UnsupportedVersion(1));
     assert_eq!(blob_err(|b| put32(b, 12, 0)), UnknownArch(0));
     assert_eq!(blob_err(|b| put32(b, 12, 3)), UnknownArch(3));
     assert_eq!(blob_err(|b| put32(b, 16, 2)), UnknownFlags(2));
@@ -1329,7 +1335,8 @@ fn section_table_errors() {
 #[test]
 fn too_many_records() {
     assert_eq!(
-        parts_err(|p| p.maps = vec![MapRec { entries: 1 }; kwasm_abi::host::MAX_MAPS as usize + 1]),
+        parts_err(|p| p.maps =
+            vec![MapRec::from_decl(&MapDecl::array(1)); kwasm_abi::host::MAX_MAPS as usize + 1]),
         TooManyRecords(S::Maps)
     );
     // Imported plus defined functions above the limit: each section alone is
@@ -1854,6 +1861,20 @@ fn bad_limits() {
             index: 1
         }
     );
+    // A map of an unknown kind, or with sizes its kind does not have.
+    for bad in [
+        (|m: &mut MapRec| m.kind = 9) as fn(&mut MapRec),
+        |m| m.key_size = 8,
+        |m| m.value_size = 4,
+    ] {
+        assert_eq!(
+            parts_err(|p| bad(&mut p.maps[1])),
+            InvalidLimits {
+                section: S::Maps,
+                index: 1
+            }
+        );
+    }
     // An imported memory with bad limits.
     let mut p = imported_memory();
     p.imports[0].min = 2;

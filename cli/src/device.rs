@@ -6,6 +6,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use kwasm_abi::ioctl::{self, DEVICE_PATH, ModuleLayout, ProgInfo, Record};
+use kwasm_abi::maps::MapKind;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -166,15 +167,24 @@ impl Device {
         Ok(req)
     }
 
-    /// Read `count` entries of a map from `index` on; returns them and the map's length.
-    pub fn map_get(&self, name: &str, map: u32, index: u32, count: u32) -> Result<(Vec<u64>, u32)> {
-        let mut out = vec![0u64; count as usize];
+    /// Read `count` entries of a map from `index` on: for a per-CPU map,
+    /// CPU `cpu`'s copies or with `maps::ALL_CPUS` their sums.
+    pub fn map_get(
+        &self,
+        name: &str,
+        map: u32,
+        index: u32,
+        count: u32,
+        cpu: u32,
+    ) -> Result<MapRead> {
+        let mut values = vec![0u64; count as usize];
         let mut req = ioctl::MapReq {
             name: prog_name(name)?,
             map,
             index,
             count,
-            buf: out.as_mut_ptr() as u64,
+            cpu,
+            buf: values.as_mut_ptr() as u64,
             ..Default::default()
         };
         self.call(
@@ -182,15 +192,29 @@ impl Device {
             ioctl::MAP_GET,
             &mut req,
         )?;
-        Ok((out, req.len))
+        let kind = MapKind::from_u32(req.kind).ok_or_else(|| {
+            anyhow!(
+                "kwasm.ko reported an unknown kind {} for map {map}",
+                req.kind
+            )
+        })?;
+        Ok(MapRead {
+            values,
+            len: req.len,
+            kind,
+            copies: req.copies,
+        })
     }
 
-    pub fn map_set(&self, name: &str, map: u32, index: u32, value: u64) -> Result<()> {
+    /// Store `value` at entry `index` of a map: for a per-CPU map in CPU
+    /// `cpu`'s copy, or with `maps::ALL_CPUS` in every copy.
+    pub fn map_set(&self, name: &str, map: u32, index: u32, value: u64, cpu: u32) -> Result<()> {
         let mut req = ioctl::MapReq {
             name: prog_name(name)?,
             map,
             index,
             value,
+            cpu,
             count: 1,
             ..Default::default()
         };
@@ -200,6 +224,15 @@ impl Device {
             &mut req,
         )
     }
+}
+
+/// What `MAP_GET` returns: the values read, and the map's entry count, kind
+/// and copies of each entry (its CPUs when per-CPU, else 1).
+pub struct MapRead {
+    pub values: Vec<u64>,
+    pub len: u32,
+    pub kind: MapKind,
+    pub copies: u32,
 }
 
 /// `(family, hook)` of an attach point such as `ipv4:input`, or an error

@@ -71,7 +71,7 @@ const MODULES: &[(&str, &str)] = &[
   (import "kwasm" "map_add" (func $map_add (param i32 i32 i64) (result i64)))
   (import "kwasm" "log" (func $log (param i32 i32)))
   (memory 1)
-  (@custom "kwasm.maps" "\04\00\00\00\10\00\00\00")
+  (@custom "kwasm.maps" "\04\00\00\00\10\00\00\00\01\00\4d\4b\04\00\00\00\08\00\00\00\02\00\00\00")
   (data (i32.const 16) "hello")
   (func $f (export "filter") (param i32) (result i32)
     (local f32)

@@ -221,11 +221,7 @@ pub fn build_meta(
         });
     }
 
-    let maps: Vec<MapRec> = module
-        .maps
-        .iter()
-        .map(|&entries| MapRec { entries })
-        .collect();
+    let maps: Vec<MapRec> = module.maps.iter().map(MapRec::from_decl).collect();
 
     let parts = MetaParts {
         arch,

@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 
-use kwasm_abi::host::{FILTER_EXPORT, HostFunc, MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS};
+use kwasm_abi::host::{FILTER_EXPORT, HostFunc};
 use kwasm_abi::link::{self, FuncSig, Linking};
+use kwasm_abi::maps::{MAPS_SECTION, MapDecl, parse_decls};
 use kwasm_abi::meta::{ITEM_GLOBAL, ITEM_NULL, kind, mode};
 use kwasm_abi::types::{ValType, fmt_sig};
 use kwasm_abi::vmctx::{EntityCounts, MAX_ENTITIES, VmCtxCounts, VmCtxLayout};
@@ -157,8 +158,8 @@ pub struct ModuleInfo<'a> {
     pub bodies: Vec<FunctionBody<'a>>,
     /// Names from the name section, by function index.
     pub func_names: HashMap<u32, &'a str>,
-    /// Entry counts of the maps declared in `kwasm.maps`.
-    pub maps: Vec<u32>,
+    /// The maps declared in `kwasm.maps` ([`kwasm_abi::maps`]).
+    pub maps: Vec<MapDecl>,
     /// Index into `exports` of the `filter` function export.
     pub entry_export: Option<u32>,
     /// Whether any f32/f64 appears anywhere in the module.
@@ -545,34 +546,11 @@ pub fn parse(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
 }
 
 fn parse_maps(m: &mut ModuleInfo<'_>, data: &[u8], offset: usize) -> Result<(), CompileError> {
-    let bad = |msg: String| {
-        Err(CompileError::invalid(
-            format!("{MAPS_SECTION} section: {msg}"),
-            offset,
-        ))
-    };
+    let bad = |msg: String| CompileError::invalid(format!("{MAPS_SECTION} section: {msg}"), offset);
     if !m.maps.is_empty() {
-        return bad("appears more than once".into());
+        return Err(bad("appears more than once".into()));
     }
-    if !data.len().is_multiple_of(4) {
-        return bad(format!("length {} is not a multiple of 4", data.len()));
-    }
-    if data.len() / 4 > MAX_MAPS as usize {
-        return bad(format!(
-            "declares {} maps, at most {MAX_MAPS} allowed",
-            data.len() / 4
-        ));
-    }
-    for (i, c) in data.chunks_exact(4).enumerate() {
-        let n = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        if n > MAX_MAP_ENTRIES {
-            return bad(format!(
-                "map {i} has {n} entries, at most {MAX_MAP_ENTRIES} allowed"
-            ));
-        }
-        m.maps.push(n);
-    }
-    Ok(())
+    parse_decls(data, |d| m.maps.push(d)).map_err(|e| bad(e.to_string()))
 }
 
 /// Imports must follow abi's linking rules (`kwasm_abi::link`), the ones
@@ -771,7 +749,7 @@ mod tests {
                 (elem funcref (ref.null func) (global.get 1))
                 (data (global.get 0) "hi")
                 (data "passive")
-                (@custom "kwasm.maps" "\04\00\00\00\10\00\00\00"))"#,
+                (@custom "kwasm.maps" "\04\00\00\00\10\00\00\00\01\00\4d\4b\04\00\00\00\08\00\00\00\03\00\00\00"))"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.num_imported_funcs, 1);
@@ -786,7 +764,16 @@ mod tests {
         assert_eq!(m.elems[1].items, vec![ITEM_NULL, ITEM_GLOBAL | 1]);
         assert_eq!(m.datas[0].offset, SegOffset::Global(0));
         assert_eq!(m.datas[1].mode, mode::PASSIVE);
-        assert_eq!(m.maps, vec![4, 16]);
+        // Two v1 records and a v2 one (a per-CPU array), as a linker
+        // concatenates them.
+        assert_eq!(
+            m.maps,
+            vec![
+                MapDecl::array(4),
+                MapDecl::array(16),
+                MapDecl::per_cpu_array(3)
+            ]
+        );
         assert_eq!(m.entry_export, Some(0));
         assert!(!m.uses_float);
     }
@@ -809,6 +796,11 @@ mod tests {
         assert!(e.to_string().contains("must be a function"), "{e}");
         let e = info(r#"(module (@custom "kwasm.maps" "\01"))"#).unwrap_err();
         assert!(e.to_string().contains("kwasm.maps"), "{e}");
+        let e = info(
+            r#"(module (@custom "kwasm.maps" "\09\00\4d\4b\04\00\00\00\08\00\00\00\03\00\00\00"))"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("map 0: unknown kind 9"), "{e}");
         let m = info(
             r#"(module (import "spectest" "print" (func)) (import "env" "_debug" (func (param i32 i32))))"#,
         )

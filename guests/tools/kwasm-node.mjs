@@ -2,7 +2,7 @@
 // (V8's WebAssembly), for testing guests without kwasmc or the kernel. It
 // implements the host API of kwasm_abi::host (module `kwasm`, plus the
 // `env._debug` alias) with a settable "current packet" and the maps declared
-// by the program's `kwasm.maps` custom section. It has no fuel and V8's own
+// by the program's `kwasm.maps` custom section (both record forms). It has no fuel and V8's own
 // stack limit, so it is not a model of kwasm's resource limits.
 //
 // CLI:  node kwasm-node.mjs prog.wasm [--packet HEX] [--maps] [--invoke NAME] [ARGS...]
@@ -22,10 +22,21 @@ export class Guest {
     this.echo = false;
     const sections = WebAssembly.Module.customSections(this.module, "kwasm.maps");
     this.maps = [];
+    // Records of kwasm_abi::maps: v1, a u32 entry count; v2, four u32
+    // (DECL_TAG | kind, key size, value size, entries). This host is one
+    // CPU, so a per_cpu_array has one copy, like an array.
+    const DECL_TAG = 0x4b4d0000;
     for (const s of sections) {
       const v = new DataView(s);
-      for (let i = 0; i + 4 <= s.byteLength; i += 4) {
-        this.maps.push(new BigUint64Array(v.getUint32(i, true)));
+      for (let i = 0; i + 4 <= s.byteLength; ) {
+        const first = v.getUint32(i, true);
+        if ((first & 0xffff0000) >>> 0 === DECL_TAG) {
+          this.maps.push(new BigUint64Array(v.getUint32(i + 12, true)));
+          i += 16;
+        } else {
+          this.maps.push(new BigUint64Array(first));
+          i += 4;
+        }
       }
     }
     const mem = () => {

@@ -8,7 +8,8 @@ use super::values::{FuncType, Val};
 use super::vm::{Owned, VmCtxMem};
 use kwasm_abi::instantiate::{self, InitTarget};
 use kwasm_abi::link::{self, Linking};
-use kwasm_abi::meta::{ImportRec, Meta, MetaSig, NONE, PoolRef, kind};
+use kwasm_abi::maps::{self, MapKind, MapSlots};
+use kwasm_abi::meta::{ImportRec, MapRec, Meta, MetaSig, NONE, PoolRef, kind};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::types::ValType;
 use kwasm_abi::vmctx::{VmCtxHeader, VmCtxLayout, VmFuncRef, VmImportFunc};
@@ -157,6 +158,35 @@ impl DataSeg {
 
 /// A module instance. It lives at a fixed address (owned by the store
 /// through a raw pointer) because its `VmCtx` points back to it.
+/// A map's slots ([`kwasm_abi::maps`]). The runner is one CPU: a per-CPU
+/// map has one copy of each entry.
+pub(crate) struct MapStore {
+    kind: MapKind,
+    entries: u32,
+    slots: Box<[AtomicU64]>,
+}
+
+impl MapStore {
+    /// Zeroed slots for a map record that `Meta::parse` accepted.
+    fn new(rec: &MapRec) -> MapStore {
+        let decl = rec.decl().expect("validated map record");
+        let len = maps::storage_len(&decl, 1).expect("validated entry count");
+        MapStore {
+            kind: decl.kind,
+            entries: decl.entries,
+            slots: (0..len).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub(crate) fn slots(&self) -> MapSlots<'_> {
+        MapSlots {
+            kind: self.kind,
+            entries: self.entries,
+            slots: &self.slots,
+        }
+    }
+}
+
 pub struct Instance {
     pub(crate) artifact: Rc<Artifact>,
     pub(crate) vmctx: VmCtxMem,
@@ -165,7 +195,7 @@ pub struct Instance {
     pub(crate) globals: Vec<GlobalHandle>,
     pub(crate) elems: Vec<ElemSeg>,
     pub(crate) datas: Vec<DataSeg>,
-    pub(crate) maps: Vec<Box<[AtomicU64]>>,
+    pub(crate) maps: Vec<MapStore>,
     pub(crate) host: Rc<HostState>,
     pub(crate) exports: HashMap<String, Extern>,
 }
@@ -589,11 +619,7 @@ impl Store {
             };
             inst.exports.insert(meta.str(e.name).to_string(), ext);
         }
-        inst.maps = meta
-            .maps()
-            .iter()
-            .map(|m| (0..m.entries).map(|_| AtomicU64::new(0)).collect())
-            .collect();
+        inst.maps = meta.maps().iter().map(|m| MapStore::new(&m)).collect();
         let elems: Vec<ElemSeg> = meta
             .elems()
             .iter()

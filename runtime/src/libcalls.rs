@@ -12,9 +12,9 @@ use super::instance::Instance;
 use super::store::{Memory, Table};
 use kwasm_abi::calls::{self, Runtime, TablePair};
 use kwasm_abi::host::HostFuncs;
+use kwasm_abi::maps::MapSlots;
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::vmctx::Libcalls;
-use std::sync::atomic::AtomicU64;
 
 /// The libcall table of every instance.
 static LIBCALLS: Libcalls = calls::libcalls::<Instance>();
@@ -125,8 +125,8 @@ unsafe impl Runtime for Instance {
         host::time_ns()
     }
 
-    fn map_slot(&mut self, map: u32, idx: u32) -> Option<&AtomicU64> {
-        self.maps.get(map as usize)?.get(idx as usize)
+    fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)> {
+        Some((self.maps.get(map as usize)?.slots(), 0))
     }
 
     fn random_u32(&mut self) -> u32 {

@@ -416,6 +416,38 @@ fn many_results_through_trampolines() {
     }
 }
 
+/// A per_cpu_array (one copy in the runner, which is one CPU) beside a
+/// shared array: `map_add`, `map_get` and `map_set` reach both, and an index
+/// past the end traps with `HostError` (guests/wat/per_cpu.wat; the kernel
+/// runs the same program in vm/checks/35-per-cpu.sh).
+#[test]
+fn per_cpu_arrays_count_and_trap_out_of_range() {
+    let wat = include_str!("../../guests/wat/per_cpu.wat");
+    each_build(wat, |call, ctx| {
+        for _ in 0..3 {
+            assert_eq!(call("filter", &[20]).unwrap(), [Val::I32(1)], "{ctx}");
+        }
+        for (m, i, want) in [(0, 0, 3), (1, 0, 3), (0, 1, 0)] {
+            assert_eq!(call("get", &[m, i]).unwrap(), [Val::I64(want)], "{ctx}");
+        }
+        assert_eq!(
+            trap_of(call("get", &[0, 2])).code,
+            TrapCode::HostError,
+            "{ctx}"
+        );
+        assert_eq!(
+            trap_of(call("get", &[1, 1])).code,
+            TrapCode::HostError,
+            "{ctx}"
+        );
+        assert_eq!(
+            trap_of(call("get", &[2, 0])).code,
+            TrapCode::HostError,
+            "{ctx}"
+        );
+    });
+}
+
 /// `popcnt` at both widths on edge values and a spread of patterns. On
 /// aarch64 the compiler counts bits in general registers rather than with
 /// Cranelift's NEON sequence (`compiler/src/bits.rs`), so this runs that

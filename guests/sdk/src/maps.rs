@@ -22,6 +22,11 @@
 //!
 //! The linker concatenates custom sections of the same name from every object
 //! it links, so declare maps once, in the program crate, never in a library.
+//!
+//! This macro writes the section's original (v1) records, one `u32` per
+//! map, each an `array`. The section also takes v2 records, which declare
+//! other kinds such as a `per_cpu_array` (`kwasm_abi::maps`,
+//! `docs/maps.md`); the SDK has no typed maps for them yet.
 
 /// Name of the custom section declaring the maps.
 pub use crate::abi::MAPS_SECTION;

@@ -145,7 +145,8 @@ fn summary(m: &ModuleInfo<'_>) -> String {
     let maps = if m.maps.is_empty() {
         "none".into()
     } else {
-        format!("{:?}", m.maps)
+        let decls: Vec<String> = m.maps.iter().map(ToString::to_string).collect();
+        format!("[{}]", decls.join(", "))
     };
     let exports: Vec<&str> = m.exports.iter().map(|e| e.name).collect();
     format!(

@@ -1,0 +1,442 @@
+//! Maps: their kinds and how a program declares them.
+//!
+//! A program declares its maps in the `kwasm.maps` custom section
+//! ([`MAPS_SECTION`]): a sequence of records, map `i` being the `i`-th. Two
+//! record forms may be mixed, since the linker concatenates the section
+//! from every object it links:
+//!
+//! - **v1**: one little-endian `u32` entry count: an [`MapKind::Array`] of
+//!   that many `u64`. The original format, still accepted unchanged.
+//! - **v2**: [`DECL_LEN`] bytes, four little-endian `u32`: `DECL_TAG | kind`,
+//!   key size, value size and entry count. The tag's value is above
+//!   [`MAX_MAP_ENTRIES`], so a reader tells the two forms apart by their
+//!   first word.
+//!
+//! The compiler turns the declarations into the metadata's map records
+//! (`meta::MapRec`), which both runtimes validate again ([`MapDecl::check`])
+//! and allocate when the program loads, never on the packet path.
+//!
+//! Kinds and their semantics (the same in `kwasm run` and `kwasm.ko`):
+//! - [`MapKind::Array`]: `entries` `u64` slots shared by every CPU;
+//!   `map_add` is an atomic add.
+//! - [`MapKind::PerCpuArray`]: `entries` `u64` slots per CPU. Wasm reads and
+//!   writes its own CPU's slots with plain loads and stores (no atomic
+//!   read-modify-write on the packet path); userspace reads one CPU's slots
+//!   or their sum. The userspace runner has one CPU.
+//!
+//! Both array kinds have 4-byte keys (the index) and 8-byte values.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Name of the custom section that declares a program's maps.
+pub const MAPS_SECTION: &str = "kwasm.maps";
+/// Upper bounds on maps, so that the kernel can bound its allocation.
+pub const MAX_MAPS: u32 = 16;
+pub const MAX_MAP_ENTRIES: u32 = 1 << 20;
+/// Most u64 slots one map may take with its per-CPU copies (64 MiB): a
+/// per-CPU map of [`MAX_MAP_ENTRIES`] fits on 8 CPUs, smaller ones on more.
+pub const MAX_MAP_SLOTS: usize = 1 << 23;
+
+/// First word of a v2 declaration record, or'ed with the kind.
+pub const DECL_TAG: u32 = 0x4b4d_0000;
+// No v1 record (an entry count) can be mistaken for a v2 one.
+const _: () = assert!(DECL_TAG > MAX_MAP_ENTRIES);
+/// Bytes of a v2 declaration record.
+pub const DECL_LEN: usize = 16;
+/// Bytes of a v1 declaration record.
+pub const DECL_V1_LEN: usize = 4;
+
+/// The kind of a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum MapKind {
+    Array = 0,
+    PerCpuArray = 1,
+}
+
+impl MapKind {
+    pub fn from_u32(v: u32) -> Option<MapKind> {
+        match v {
+            0 => Some(MapKind::Array),
+            1 => Some(MapKind::PerCpuArray),
+            _ => None,
+        }
+    }
+
+    /// The name used in declarations, listings and errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            MapKind::Array => "array",
+            MapKind::PerCpuArray => "per_cpu_array",
+        }
+    }
+
+    /// Whether each CPU has its own copy of the values.
+    pub fn per_cpu(self) -> bool {
+        matches!(self, MapKind::PerCpuArray)
+    }
+}
+
+/// One declared map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapDecl {
+    pub kind: MapKind,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub entries: u32,
+}
+
+impl core::fmt::Display for MapDecl {
+    /// `per_cpu_array(2)`: the kind and entry count (the sizes follow from
+    /// the kind).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}({})", self.kind.name(), self.entries)
+    }
+}
+
+/// Why a map declaration or record is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// More than [`MAX_MAPS`] maps.
+    TooMany,
+    /// The section ends inside a record.
+    Truncated { map: u32 },
+    /// A kind this format does not know.
+    UnknownKind { map: u32, kind: u32 },
+    /// Key or value size not what the kind requires.
+    BadSizes {
+        map: u32,
+        kind: MapKind,
+        key_size: u32,
+        value_size: u32,
+    },
+    /// More than [`MAX_MAP_ENTRIES`] entries (or none, in a v2 record).
+    BadEntries { map: u32, entries: u32 },
+}
+
+impl core::fmt::Display for MapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            MapError::TooMany => write!(f, "more than {MAX_MAPS} maps"),
+            MapError::Truncated { map } => write!(f, "map {map}: the record is truncated"),
+            MapError::UnknownKind { map, kind } => write!(f, "map {map}: unknown kind {kind}"),
+            MapError::BadSizes {
+                map,
+                kind,
+                key_size,
+                value_size,
+            } => write!(
+                f,
+                "map {map}: a {} has 4-byte keys and 8-byte values, not {key_size} and {value_size}",
+                kind.name()
+            ),
+            MapError::BadEntries { map, entries } => write!(
+                f,
+                "map {map}: {entries} entries, it must have 1 to {MAX_MAP_ENTRIES}"
+            ),
+        }
+    }
+}
+
+impl MapDecl {
+    /// An array of `entries` u64 shared by every CPU.
+    pub const fn array(entries: u32) -> MapDecl {
+        MapDecl {
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size: 8,
+            entries,
+        }
+    }
+
+    /// An array of `entries` u64 per CPU.
+    pub const fn per_cpu_array(entries: u32) -> MapDecl {
+        MapDecl {
+            kind: MapKind::PerCpuArray,
+            key_size: 4,
+            value_size: 8,
+            entries,
+        }
+    }
+
+    /// Checks the sizes and entry count against the kind (map number `map`,
+    /// for the error). A v1 array of 0 entries stays allowed, as it always
+    /// was; `allow_empty` says whether this record may be one.
+    pub fn check(&self, map: u32, allow_empty: bool) -> Result<(), MapError> {
+        if (self.key_size, self.value_size) != (4, 8) {
+            return Err(MapError::BadSizes {
+                map,
+                kind: self.kind,
+                key_size: self.key_size,
+                value_size: self.value_size,
+            });
+        }
+        if self.entries > MAX_MAP_ENTRIES || (self.entries == 0 && !allow_empty) {
+            return Err(MapError::BadEntries {
+                map,
+                entries: self.entries,
+            });
+        }
+        Ok(())
+    }
+
+    /// The v2 record of this declaration.
+    pub const fn encode(&self) -> [u8; DECL_LEN] {
+        let words = [
+            DECL_TAG | self.kind as u32,
+            self.key_size,
+            self.value_size,
+            self.entries,
+        ];
+        let mut out = [0u8; DECL_LEN];
+        let mut i = 0;
+        while i < DECL_LEN {
+            out[i] = words[i / 4].to_le_bytes()[i % 4];
+            i += 1;
+        }
+        out
+    }
+}
+
+/// "Every CPU": the sum of a per-CPU map's values when reading, every copy
+/// when writing (`ioctl::MapReq::cpu`).
+pub const ALL_CPUS: u32 = u32::MAX;
+
+/// Slots a map of `decl` needs on a machine of `ncpus` CPUs: `entries`, per
+/// CPU for a per-CPU kind. `None` beyond [`MAX_MAP_SLOTS`].
+pub fn storage_len(decl: &MapDecl, ncpus: u32) -> Option<usize> {
+    let copies = if decl.kind.per_cpu() { ncpus.max(1) } else { 1 };
+    (decl.entries as usize)
+        .checked_mul(copies as usize)
+        .filter(|&n| n <= MAX_MAP_SLOTS)
+}
+
+/// A map's slots: `entries` of them, or for a per-CPU kind one run of
+/// `entries` per CPU, CPU `c`'s at `[c * entries, (c + 1) * entries)`.
+#[derive(Clone, Copy)]
+pub struct MapSlots<'a> {
+    pub kind: MapKind,
+    pub entries: u32,
+    pub slots: &'a [AtomicU64],
+}
+
+impl<'a> MapSlots<'a> {
+    /// The slot that wasm running on CPU `cpu` uses for entry `idx`.
+    pub fn slot(&self, cpu: u32, idx: u32) -> Option<&'a AtomicU64> {
+        if idx >= self.entries {
+            return None;
+        }
+        let base = if self.kind.per_cpu() {
+            cpu as usize * self.entries as usize
+        } else {
+            0
+        };
+        self.slots.get(base + idx as usize)
+    }
+
+    /// Number of copies of each entry: the CPUs for a per-CPU kind, else 1.
+    pub fn copies(&self) -> u32 {
+        match self.entries {
+            0 => 1,
+            n => (self.slots.len() / n as usize) as u32,
+        }
+    }
+
+    /// Entry `idx` as userspace reads it: CPU `cpu`'s copy, or with
+    /// [`ALL_CPUS`] the (wrapping) sum of every copy. `None` for an index
+    /// or CPU out of range.
+    pub fn read(&self, idx: u32, cpu: u32) -> Option<u64> {
+        if cpu == ALL_CPUS {
+            let mut sum = 0u64;
+            for c in 0..self.copies() {
+                sum = sum.wrapping_add(self.slot(c, idx)?.load(Ordering::Relaxed));
+            }
+            return Some(sum);
+        }
+        if cpu >= self.copies() {
+            return None;
+        }
+        Some(self.slot(cpu, idx)?.load(Ordering::Relaxed))
+    }
+
+    /// Stores `v` at entry `idx` for userspace: in CPU `cpu`'s copy, or with
+    /// [`ALL_CPUS`] in every copy. `None` for an index or CPU out of range.
+    pub fn write(&self, idx: u32, cpu: u32, v: u64) -> Option<()> {
+        let cpus = match cpu {
+            ALL_CPUS => 0..self.copies(),
+            c if c < self.copies() => c..c + 1,
+            _ => return None,
+        };
+        for c in cpus {
+            self.slot(c, idx)?.store(v, Ordering::Relaxed);
+        }
+        Some(())
+    }
+
+    /// What `map_add(idx, delta)` does for wasm on CPU `cpu`: an atomic add
+    /// on a shared array; on a per-CPU one a plain load and store, since
+    /// only this CPU's wasm writes its copy (userspace writes race with it
+    /// as they would with any store). Returns the new value.
+    pub fn add(&self, cpu: u32, idx: u32, delta: u64) -> Option<u64> {
+        let s = self.slot(cpu, idx)?;
+        Some(if self.kind.per_cpu() {
+            let v = s.load(Ordering::Relaxed).wrapping_add(delta);
+            s.store(v, Ordering::Relaxed);
+            v
+        } else {
+            s.fetch_add(delta, Ordering::Relaxed).wrapping_add(delta)
+        })
+    }
+}
+
+fn word(data: &[u8], at: usize) -> Option<u32> {
+    let b = data.get(at..at + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Parses the contents of a `kwasm.maps` section, calling `each` with every
+/// declaration in map order, checked. Never allocates.
+pub fn parse_decls(data: &[u8], mut each: impl FnMut(MapDecl)) -> Result<(), MapError> {
+    let mut at = 0;
+    let mut map = 0u32;
+    while at < data.len() {
+        if map >= MAX_MAPS {
+            return Err(MapError::TooMany);
+        }
+        let first = word(data, at).ok_or(MapError::Truncated { map })?;
+        let (decl, v1) = if first & 0xffff_0000 == DECL_TAG {
+            let start = at;
+            let w = |i: usize| word(data, start + 4 * i).ok_or(MapError::Truncated { map });
+            let kind = first & 0xffff;
+            let kind = MapKind::from_u32(kind).ok_or(MapError::UnknownKind { map, kind })?;
+            let d = MapDecl {
+                kind,
+                key_size: w(1)?,
+                value_size: w(2)?,
+                entries: w(3)?,
+            };
+            at += DECL_LEN;
+            (d, false)
+        } else {
+            at += DECL_V1_LEN;
+            (MapDecl::array(first), true)
+        };
+        decl.check(map, v1)?;
+        each(decl);
+        map += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn parse(data: &[u8]) -> Result<Vec<MapDecl>, MapError> {
+        let mut v = Vec::new();
+        parse_decls(data, |d| v.push(d))?;
+        Ok(v)
+    }
+
+    #[test]
+    fn v1_and_v2_records_mix() {
+        let mut data = Vec::new();
+        data.extend_from_slice(&2u32.to_le_bytes());
+        data.extend_from_slice(&MapDecl::per_cpu_array(16).encode());
+        data.extend_from_slice(&0u32.to_le_bytes());
+        data.extend_from_slice(&MapDecl::array(3).encode());
+        assert_eq!(
+            parse(&data).unwrap(),
+            [
+                MapDecl::array(2),
+                MapDecl::per_cpu_array(16),
+                MapDecl::array(0),
+                MapDecl::array(3)
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_bad_records() {
+        let rec =
+            |words: [u32; 4]| -> Vec<u8> { words.iter().flat_map(|w| w.to_le_bytes()).collect() };
+        assert_eq!(
+            parse(&rec([DECL_TAG | 7, 4, 8, 1])),
+            Err(MapError::UnknownKind { map: 0, kind: 7 })
+        );
+        assert!(matches!(
+            parse(&rec([DECL_TAG | 1, 8, 8, 1])),
+            Err(MapError::BadSizes { .. })
+        ));
+        assert_eq!(
+            parse(&rec([DECL_TAG | 1, 4, 8, 0])),
+            Err(MapError::BadEntries { map: 0, entries: 0 })
+        );
+        assert_eq!(
+            parse(&rec([DECL_TAG, 4, 8, MAX_MAP_ENTRIES + 1])),
+            Err(MapError::BadEntries {
+                map: 0,
+                entries: MAX_MAP_ENTRIES + 1
+            })
+        );
+        assert_eq!(
+            parse(&(MAX_MAP_ENTRIES + 1).to_le_bytes()),
+            Err(MapError::BadEntries {
+                map: 0,
+                entries: MAX_MAP_ENTRIES + 1
+            })
+        );
+        assert_eq!(
+            parse(&MapDecl::array(1).encode()[..12]),
+            Err(MapError::Truncated { map: 0 })
+        );
+        assert_eq!(parse(&[1, 0]), Err(MapError::Truncated { map: 0 }));
+        let many: Vec<u8> = (0..=MAX_MAPS).flat_map(|_| 1u32.to_le_bytes()).collect();
+        assert_eq!(parse(&many), Err(MapError::TooMany));
+    }
+
+    #[test]
+    fn per_cpu_slots_are_separate_and_sum() {
+        let slots: Vec<AtomicU64> = (0..6).map(|_| AtomicU64::new(0)).collect();
+        let d = MapDecl::per_cpu_array(3);
+        assert_eq!(storage_len(&d, 2), Some(6));
+        let big = MapDecl::per_cpu_array(MAX_MAP_ENTRIES);
+        assert_eq!(storage_len(&big, 8), Some(MAX_MAP_SLOTS));
+        assert_eq!(storage_len(&big, 9), None);
+        let m = MapSlots {
+            kind: d.kind,
+            entries: 3,
+            slots: &slots,
+        };
+        assert_eq!(m.copies(), 2);
+        assert_eq!(m.add(0, 1, 5), Some(5));
+        assert_eq!(m.add(1, 1, 7), Some(7));
+        assert_eq!(m.add(1, 1, 1), Some(8));
+        assert_eq!(m.read(1, 0), Some(5));
+        assert_eq!(m.read(1, 1), Some(8));
+        assert_eq!(m.read(1, ALL_CPUS), Some(13));
+        assert_eq!(m.read(1, 2), None);
+        assert_eq!(m.read(3, ALL_CPUS), None);
+        assert!(m.add(0, 3, 1).is_none());
+        m.write(1, ALL_CPUS, 2).unwrap();
+        assert_eq!(m.read(1, ALL_CPUS), Some(4));
+        m.write(2, 1, 9).unwrap();
+        assert_eq!((m.read(2, 0), m.read(2, 1)), (Some(0), Some(9)));
+        assert!(m.write(0, 2, 1).is_none());
+        // A shared array has one copy, whatever the CPU.
+        let a = MapSlots {
+            kind: MapKind::Array,
+            entries: 6,
+            slots: &slots,
+        };
+        assert_eq!(storage_len(&MapDecl::array(6), 2), Some(6));
+        assert_eq!(a.copies(), 1);
+        assert_eq!(
+            a.slot(1, 0).map(|s| s as *const _),
+            a.slot(0, 0).map(|s| s as *const _)
+        );
+        assert_eq!(a.read(1, ALL_CPUS), a.read(1, 0));
+    }
+}
