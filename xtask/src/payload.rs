@@ -62,19 +62,8 @@ fn bins(arch: Arch) -> [(&'static str, &'static str); 2] {
 /// (`arm64-sysroot`); `cli/build.rs` reads the same directory.
 fn cargo_cli(arch: Arch) -> Result<Command> {
     let target = arch.gnu_target();
-    let mut c = cargo();
-    c.args([
-        "build",
-        "--release",
-        "--target",
-        target,
-        "-p",
-        "kwasm",
-        "--bin",
-        "kwasm",
-        "--features",
-        "bpf",
-    ]);
+    let mut c = cargo_build(target, "kwasm");
+    c.args(["--features", "bpf"]);
     // RUSTFLAGS for the target only: build scripts and proc macros stay
     // dynamic.
     let t = target.replace('-', "_");
@@ -102,11 +91,24 @@ fn cargo_cli(arch: Arch) -> Result<Command> {
     Ok(c)
 }
 
-/// `cargo build --release --target <musl> -p <bin> --bin <bin>`. The cc
-/// crate looks for `<arch>-linux-musl-gcc`; the target's gcc works for the
+/// [`cargo_build`] for the static musl target. The cc crate looks for `<arch>-linux-musl-gcc`; the target's gcc works for the
 /// little C that dependencies build.
 fn cargo_musl(arch: Arch, bin: &str) -> Command {
     let target = arch.musl_target();
+    let mut c = cargo_build(target, bin);
+    let var = format!("CC_{}", target.replace('-', "_"));
+    let (musl_gcc, gcc) = match arch {
+        Arch::X86_64 => ("musl-gcc", "gcc"),
+        Arch::Aarch64 => ("aarch64-linux-musl-gcc", "aarch64-linux-gnu-gcc"),
+    };
+    if std::env::var_os(&var).is_none() && !util::have(musl_gcc) {
+        c.env(var, gcc);
+    }
+    c
+}
+
+/// `cargo build --release --target <target> -p <bin> --bin <bin>`.
+fn cargo_build(target: &str, bin: &str) -> Command {
     let mut c = cargo();
     c.args([
         "build",
@@ -118,14 +120,6 @@ fn cargo_musl(arch: Arch, bin: &str) -> Command {
         "--bin",
         bin,
     ]);
-    let var = format!("CC_{}", target.replace('-', "_"));
-    let (musl_gcc, gcc) = match arch {
-        Arch::X86_64 => ("musl-gcc", "gcc"),
-        Arch::Aarch64 => ("aarch64-linux-musl-gcc", "aarch64-linux-gnu-gcc"),
-    };
-    if std::env::var_os(&var).is_none() && !util::have(musl_gcc) {
-        c.env(var, gcc);
-    }
     c
 }
 
