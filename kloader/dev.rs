@@ -11,7 +11,6 @@ use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
 use crate::abi::ioctl::{self, AttachReq, BenchReq, InvokeReq, ListReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
-use crate::abi::maps;
 use crate::abi::meta::kind;
 use crate::abi::{self, KERNEL_ARCH};
 use crate::ffi::{self, BhDisabled, ModuleRef, MsgBuf, OwnedSkb};
@@ -209,7 +208,7 @@ fn map_get(arg: c_ulong) -> Result {
     let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
     let map = prog.shared.map(req.map).ok_or(EINVAL)?;
     let end = req.index.checked_add(req.count).ok_or(EINVAL)?;
-    if end > map.entries || (req.cpu != maps::ALL_CPUS && req.cpu >= map.copies()) {
+    if end > map.entries || map.cpus(req.cpu).is_none() {
         return Err(EINVAL);
     }
     let mut w = UserSlice::new(req.buf as usize, req.count as usize * 8).writer();

@@ -20,7 +20,7 @@ use kernel::sync::Arc;
 use crate::abi::host;
 use crate::abi::instantiate::{self, InitTarget};
 use crate::abi::ioctl::{self, NAME_LEN};
-use crate::abi::maps::{self, MapKind, MapSlots};
+use crate::abi::maps::{self, MapSlots};
 use crate::abi::meta::{kind, MapRec, Meta, PoolRef, TypeRec, NONE};
 use crate::abi::trap::TrapCode;
 use crate::abi::vmctx::{self, VmCtxHeader, VmCtxLayout, VmCtxView, WASM_PAGE_SIZE};
@@ -40,28 +40,18 @@ pub(crate) const TABLE_HEADROOM: u32 = 64;
 /// `entries` u64, or as many per CPU for a per-CPU map. Only accessed
 /// through atomics (relaxed loads and stores, and atomic adds on shared
 /// arrays), so userspace and every CPU may touch it at once.
-pub(crate) struct MapStore {
-    kind: MapKind,
-    entries: u32,
-    slots: VVec<AtomicU64>,
-}
+pub(crate) type MapStore = maps::MapStore<VVec<AtomicU64>>;
 
-impl MapStore {
-    /// Allocates a map of a record that `Meta::parse` accepted, with a copy
-    /// per possible CPU for a per-CPU kind.
-    pub(crate) fn new(rec: &MapRec, ncpus: u32) -> Result<MapStore> {
-        let decl = rec.decl().ok_or(EINVAL)?;
-        let len = maps::storage_len(&decl, ncpus).ok_or(E2BIG)?;
-        let mut slots = VVec::with_capacity(len, GFP_KERNEL)?;
-        for _ in 0..len {
-            slots.push(AtomicU64::new(0), GFP_KERNEL)?;
-        }
-        Ok(MapStore { kind: decl.kind, entries: decl.entries, slots })
+/// Allocates a map of a record that `Meta::parse` accepted, with a copy per
+/// possible CPU for a per-CPU kind.
+pub(crate) fn new_map(rec: &MapRec, ncpus: u32) -> Result<MapStore> {
+    let decl = rec.decl().ok_or(EINVAL)?;
+    let len = maps::storage_len(&decl, ncpus).ok_or(E2BIG)?;
+    let mut slots = VVec::with_capacity(len, GFP_KERNEL)?;
+    for _ in 0..len {
+        slots.push(AtomicU64::new(0), GFP_KERNEL)?;
     }
-
-    pub(crate) fn slots(&self) -> MapSlots<'_> {
-        MapSlots { kind: self.kind, entries: self.entries, slots: &self.slots }
-    }
+    Ok(MapStore::new(&decl, slots))
 }
 
 /// What every instance of a program shares with the program: its name, its

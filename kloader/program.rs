@@ -19,7 +19,7 @@ use crate::abi::meta::{Meta, NONE};
 use crate::abi::trap::{TrapCode, TRAP_KINDS};
 use crate::ffi::{self, BhDisabled, KernelFpu, ModulePtr, MsgBuf, Packet, RateLimit};
 use crate::abi::maps;
-use crate::instance::{Callee, CpuSlot, Instance, MapStore, Shared, Trap};
+use crate::instance::{new_map, Callee, CpuSlot, Instance, Shared, Trap};
 
 /// Per-CPU counters, written only by their CPU, read by anyone.
 #[derive(Default)]
@@ -155,7 +155,7 @@ impl Program {
         let ncpus = ffi::kwasm_nr_cpus();
         let mut maps = KVec::with_capacity(meta.maps().len() as usize, GFP_KERNEL)?;
         for (i, r) in meta.maps().iter().enumerate() {
-            let m = MapStore::new(&r, ncpus).inspect_err(|e| {
+            let m = new_map(&r, ncpus).inspect_err(|e| {
                 if *e == E2BIG {
                     pr_err!(
                         "{name}: map {i} needs more than {} slots for {ncpus} CPUs\n",

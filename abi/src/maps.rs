@@ -26,6 +26,7 @@
 //!
 //! Both array kinds have 4-byte keys (the index) and 8-byte values.
 
+use core::ops::{Deref, Range};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Name of the custom section that declares a program's maps.
@@ -211,6 +212,35 @@ pub fn storage_len(decl: &MapDecl, ncpus: u32) -> Option<usize> {
         .filter(|&n| n <= MAX_MAP_SLOTS)
 }
 
+/// A map as a runtime owns it: its kind, entry count and an allocation `S`
+/// of [`storage_len`] zeroed slots (a `Box<[AtomicU64]>` in the runner, a
+/// `VVec<AtomicU64>` in the kernel).
+pub struct MapStore<S> {
+    kind: MapKind,
+    entries: u32,
+    slots: S,
+}
+
+impl<S: Deref<Target = [AtomicU64]>> MapStore<S> {
+    /// `slots` holds `storage_len(decl, ncpus)` slots for the runtime's
+    /// `ncpus`.
+    pub fn new(decl: &MapDecl, slots: S) -> MapStore<S> {
+        MapStore {
+            kind: decl.kind,
+            entries: decl.entries,
+            slots,
+        }
+    }
+
+    pub fn slots(&self) -> MapSlots<'_> {
+        MapSlots {
+            kind: self.kind,
+            entries: self.entries,
+            slots: &self.slots,
+        }
+    }
+}
+
 /// A map's slots: `entries` of them, or for a per-CPU kind one run of
 /// `entries` per CPU, CPU `c`'s at `[c * entries, (c + 1) * entries)`.
 #[derive(Clone, Copy)]
@@ -242,32 +272,30 @@ impl<'a> MapSlots<'a> {
         }
     }
 
+    /// The copies a userspace request for `cpu` covers: CPU `cpu`'s, or
+    /// with [`ALL_CPUS`] every one. `None` for a CPU out of range.
+    pub fn cpus(&self, cpu: u32) -> Option<Range<u32>> {
+        match cpu {
+            ALL_CPUS => Some(0..self.copies()),
+            c if c < self.copies() => Some(c..c + 1),
+            _ => None,
+        }
+    }
+
     /// Entry `idx` as userspace reads it: CPU `cpu`'s copy, or with
     /// [`ALL_CPUS`] the (wrapping) sum of every copy. `None` for an index
     /// or CPU out of range.
     pub fn read(&self, idx: u32, cpu: u32) -> Option<u64> {
-        if cpu == ALL_CPUS {
-            let mut sum = 0u64;
-            for c in 0..self.copies() {
-                sum = sum.wrapping_add(self.slot(c, idx)?.load(Ordering::Relaxed));
-            }
-            return Some(sum);
-        }
-        if cpu >= self.copies() {
-            return None;
-        }
-        Some(self.slot(cpu, idx)?.load(Ordering::Relaxed))
+        self.cpus(cpu)?.try_fold(0u64, |sum, c| {
+            Some(sum.wrapping_add(self.slot(c, idx)?.load(Ordering::Relaxed)))
+        })
     }
 
     /// Stores `v` at entry `idx` for userspace: in CPU `cpu`'s copy, or with
-    /// [`ALL_CPUS`] in every copy. `None` for an index or CPU out of range.
+    /// [`ALL_CPUS`] in every copy. `None` for an index or CPU out of range
+    /// (before any store: the index is the same for every copy).
     pub fn write(&self, idx: u32, cpu: u32, v: u64) -> Option<()> {
-        let cpus = match cpu {
-            ALL_CPUS => 0..self.copies(),
-            c if c < self.copies() => c..c + 1,
-            _ => return None,
-        };
-        for c in cpus {
+        for c in self.cpus(cpu)? {
             self.slot(c, idx)?.store(v, Ordering::Relaxed);
         }
         Some(())

@@ -8,7 +8,7 @@ use super::values::{FuncType, Val};
 use super::vm::{Owned, VmCtxMem};
 use kwasm_abi::instantiate::{self, InitTarget};
 use kwasm_abi::link::{self, Linking};
-use kwasm_abi::maps::{self, MapKind, MapSlots};
+use kwasm_abi::maps;
 use kwasm_abi::meta::{ImportRec, MapRec, Meta, MetaSig, NONE, PoolRef, kind};
 use kwasm_abi::trap::TrapCode;
 use kwasm_abi::types::ValType;
@@ -160,31 +160,13 @@ impl DataSeg {
 /// through a raw pointer) because its `VmCtx` points back to it.
 /// A map's slots ([`kwasm_abi::maps`]). The runner is one CPU: a per-CPU
 /// map has one copy of each entry.
-pub(crate) struct MapStore {
-    kind: MapKind,
-    entries: u32,
-    slots: Box<[AtomicU64]>,
-}
+pub(crate) type MapStore = maps::MapStore<Box<[AtomicU64]>>;
 
-impl MapStore {
-    /// Zeroed slots for a map record that `Meta::parse` accepted.
-    fn new(rec: &MapRec) -> MapStore {
-        let decl = rec.decl().expect("validated map record");
-        let len = maps::storage_len(&decl, 1).expect("validated entry count");
-        MapStore {
-            kind: decl.kind,
-            entries: decl.entries,
-            slots: (0..len).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    pub(crate) fn slots(&self) -> MapSlots<'_> {
-        MapSlots {
-            kind: self.kind,
-            entries: self.entries,
-            slots: &self.slots,
-        }
-    }
+/// Zeroed slots for a map record that `Meta::parse` accepted.
+fn new_map(rec: &MapRec) -> MapStore {
+    let decl = rec.decl().expect("validated map record");
+    let len = maps::storage_len(&decl, 1).expect("validated entry count");
+    MapStore::new(&decl, (0..len).map(|_| AtomicU64::new(0)).collect())
 }
 
 pub struct Instance {
@@ -619,7 +601,7 @@ impl Store {
             };
             inst.exports.insert(meta.str(e.name).to_string(), ext);
         }
-        inst.maps = meta.maps().iter().map(|m| MapStore::new(&m)).collect();
+        inst.maps = meta.maps().iter().map(|m| new_map(&m)).collect();
         let elems: Vec<ElemSeg> = meta
             .elems()
             .iter()

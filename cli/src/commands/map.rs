@@ -4,10 +4,10 @@
 
 use super::{parse_u32, parse_u64};
 use crate::output::{self, Align, Table};
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use kwasm::Ctx;
 use kwasm::device::{Device, MapRead};
-use kwasm_abi::maps::{ALL_CPUS, MapKind};
+use kwasm_abi::maps::ALL_CPUS;
 use serde::Serialize;
 
 /// Which entry of which map: the arguments every map command starts with.
@@ -92,14 +92,19 @@ struct MapInfo {
     copies: u32,
 }
 
+/// Why `flag`, which picks per-CPU copies, does not apply to map `map`.
+fn shared_map(r: &MapRead, map: u32, flag: &str) -> anyhow::Error {
+    anyhow!(
+        "map {map} is an {}, which has one copy shared by every CPU: drop {flag}",
+        r.kind.name()
+    )
+}
+
 /// The `cpu` field of a request: `--cpu N` is for per-CPU maps only.
 fn cpu_of(sel: &CpuSel, r: &MapRead, map: u32) -> Result<u32> {
     match sel.cpu {
         None => Ok(ALL_CPUS),
-        Some(_) if !r.kind.per_cpu() => bail!(
-            "map {map} is an {}, which has one copy shared by every CPU: drop --cpu",
-            r.kind.name()
-        ),
+        Some(_) if !r.kind.per_cpu() => Err(shared_map(r, map, "--cpu")),
         Some(c) if c >= r.copies => bail!(
             "--cpu {c}: map {map} has copies for CPUs 0 to {}",
             r.copies.saturating_sub(1)
@@ -122,11 +127,8 @@ fn per_cpu(
     index: u32,
     count: u32,
 ) -> Result<Vec<Vec<u64>>> {
-    if r.kind != MapKind::PerCpuArray {
-        bail!(
-            "map {map} is an {}, which has one copy shared by every CPU: drop --per-cpu",
-            r.kind.name()
-        );
+    if !r.kind.per_cpu() {
+        return Err(shared_map(r, map, "--per-cpu"));
     }
     (0..r.copies)
         .map(|c| Ok(dev.map_get(name, map, index, count, c)?.values))
