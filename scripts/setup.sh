@@ -54,6 +54,16 @@ as_root() {
 	fi
 }
 
+# --- Disk space ------------------------------------------------------------
+# A cold `make test` writes about 9 GiB of build output under target/ and
+# 10 GiB of kernel trees under the cache; warn early rather than fail with
+# ENOSPC half an hour in.
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "${free_kib:-0}" -lt $((20 * 1024 * 1024)) ]; then
+	say "warning: only $((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 { print $6 }');" \
+		"a cold make test needs about 20 GiB (target/ and the kernel cache)" >&2
+fi
+
 # --- Debian packages -------------------------------------------------------
 missing=""
 for p in $APT_PACKAGES; do
