@@ -16,6 +16,8 @@ pub(crate) mod bulk;
 pub(crate) mod calls;
 #[path = "../abi/src/fuel.rs"]
 pub(crate) mod fuel;
+#[path = "../abi/src/hash.rs"]
+pub(crate) mod hash;
 #[path = "../abi/src/host.rs"]
 pub(crate) mod host;
 #[path = "../abi/src/instantiate.rs"]

@@ -10,7 +10,11 @@ use kernel::ffi::{c_long, c_uint, c_ulong};
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
-use crate::abi::ioctl::{self, AttachReq, BenchReq, InvokeReq, ListReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq};
+use crate::abi::hash::Scan;
+use crate::abi::ioctl::{
+    self, AttachReq, BenchReq, InvokeReq, ListReq, MapElemReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq,
+};
+use crate::abi::maps::{MapKind, MapStatus, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::abi::meta::kind;
 use crate::abi::{self, KERNEL_ARCH};
 use crate::ffi::{self, BhDisabled, ModuleRef, MsgBuf, OwnedSkb};
@@ -27,7 +31,15 @@ pub(crate) extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
     // capability as changing them.
     let r = match cmd {
         ioctl::MODULE_LAYOUT => module_layout(arg),
-        ioctl::LIST | ioctl::STATS | ioctl::MAP_GET | ioctl::ATTACH | ioctl::DETACH | ioctl::INVOKE | ioctl::MAP_SET | ioctl::BENCH
+        ioctl::LIST
+        | ioctl::STATS
+        | ioctl::MAP_GET
+        | ioctl::ATTACH
+        | ioctl::DETACH
+        | ioctl::INVOKE
+        | ioctl::MAP_SET
+        | ioctl::BENCH
+        | ioctl::MAP_ELEM
             if !ffi::kwasm_capable() =>
         {
             Err(EPERM)
@@ -40,6 +52,7 @@ pub(crate) extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
         ioctl::INVOKE => invoke(arg),
         ioctl::MAP_SET => map_set(arg),
         ioctl::BENCH => bench(arg),
+        ioctl::MAP_ELEM => map_elem(arg),
         _ => Err(ENOTTY),
     };
     match r {
@@ -208,7 +221,7 @@ fn map_get(arg: c_ulong) -> Result {
     let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
     let map = prog.shared.map(req.map).ok_or(EINVAL)?;
     let end = req.index.checked_add(req.count).ok_or(EINVAL)?;
-    if end > map.entries || map.cpus(req.cpu).is_none() {
+    if end > map.entries || map.cpus(req.cpu).is_none() || (!map.kind.is_array() && req.count > 0) {
         return Err(EINVAL);
     }
     let mut w = UserSlice::new(req.buf as usize, req.count as usize * 8).writer();
@@ -227,7 +240,63 @@ fn map_get(arg: c_ulong) -> Result {
     req.len = map.entries;
     req.kind = map.kind as u32;
     req.copies = map.copies();
+    req.key_size = map.key_size;
+    req.value_size = map.value_size;
+    req.used = map.used();
     write_req::<_, { MapReq::SIZE }>(arg, &req)
+}
+
+/// Buckets `ELEM_NEXT` scans per hold of a map's lock (bottom halves are
+/// off meanwhile): a few microseconds.
+const SCAN_CHUNK: u32 = 1024;
+
+/// A map operation's status as the ioctl's error.
+fn status(r: core::result::Result<(), MapStatus>) -> Result {
+    r.map_err(|s| Error::from_errno(s as i32))
+}
+
+fn map_elem(arg: c_ulong) -> Result {
+    let mut req: MapElemReq = read_req::<_, { MapElemReq::SIZE }>(arg)?;
+    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    let map = prog.shared.map(req.map).ok_or(EINVAL)?;
+    if map.kind != MapKind::Hash || (req.key_size, req.value_size) != (map.key_size, map.value_size) {
+        return Err(EINVAL);
+    }
+    let mut kbuf = [0u8; MAX_KEY_SIZE as usize];
+    let mut vbuf = [0u8; MAX_VALUE_SIZE as usize];
+    let key = kbuf.get_mut(..map.key_size as usize).ok_or(EINVAL)?;
+    let value = vbuf.get_mut(..map.value_size as usize).ok_or(EINVAL)?;
+    let (kp, vp) = (req.key as usize, req.value as usize);
+    if req.op != ioctl::ELEM_NEXT {
+        UserSlice::new(kp, key.len()).reader().read_slice(key)?;
+    }
+    match req.op {
+        ioctl::ELEM_LOOKUP => {
+            status(map.lookup(0, key, value))?;
+            UserSlice::new(vp, value.len()).writer().write_slice(value)
+        }
+        ioctl::ELEM_UPDATE => {
+            UserSlice::new(vp, value.len()).reader().read_slice(value)?;
+            status(map.update(0, key, value, req.flags))
+        }
+        ioctl::ELEM_DELETE => status(map.delete(key)),
+        ioctl::ELEM_NEXT => {
+            let mut at = req.cursor;
+            loop {
+                match map.next(at, SCAN_CHUNK, key, value).map_err(|s| Error::from_errno(s as i32))? {
+                    Scan::Entry(b) => {
+                        UserSlice::new(kp, key.len()).writer().write_slice(key)?;
+                        UserSlice::new(vp, value.len()).writer().write_slice(value)?;
+                        req.cursor = b;
+                        return write_req::<_, { MapElemReq::SIZE }>(arg, &req);
+                    }
+                    Scan::More(b) => at = b,
+                    Scan::End => return Err(ENOENT),
+                }
+            }
+        }
+        _ => Err(EINVAL),
+    }
 }
 
 fn map_set(arg: c_ulong) -> Result {

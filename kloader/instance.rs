@@ -12,10 +12,12 @@
 //! zeroed at allocation.
 
 use core::cell::UnsafeCell;
+use core::pin::Pin;
 use core::sync::atomic::AtomicU64;
 
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::new_spinlock;
+use kernel::sync::{Arc, SpinLock};
 
 use crate::abi::host;
 use crate::abi::instantiate::{self, InitTarget};
@@ -37,13 +39,30 @@ pub(crate) const TABLE_CAP: u32 = 1 << 16;
 pub(crate) const TABLE_HEADROOM: u32 = 64;
 
 /// One map's slots ([`crate::abi::maps`]), zeroed when the program loads:
-/// `entries` u64, or as many per CPU for a per-CPU map. Only accessed
-/// through atomics (relaxed loads and stores, and atomic adds on shared
-/// arrays), so userspace and every CPU may touch it at once.
-pub(crate) type MapStore = maps::MapStore<VVec<AtomicU64>>;
+/// `entries` u64, or as many per CPU for a per-CPU map, or a hash map's
+/// table. Array slots are only accessed through atomics (relaxed loads and
+/// stores, and atomic adds on shared arrays), so userspace and every CPU
+/// may touch them at once; a hash map's table only under its lock.
+pub(crate) type MapStore = maps::MapStore<VVec<AtomicU64>, BhSpinLock>;
+
+/// A map's lock: a spinlock taken with bottom halves off. Wasm runs in
+/// softirq (or under `BhDisabled` for INVOKE and BENCH) on every CPU, and
+/// userspace's ioctls take the same lock from process context, so with
+/// bottom halves on a packet arriving on the CPU of an ioctl holding the
+/// lock would spin on it forever. Critical sections are short and bounded
+/// (`abi::hash`): one probe and a copy of at most a key and a value.
+pub(crate) struct BhSpinLock(Pin<KBox<SpinLock<()>>>);
+
+impl maps::MapLock for BhSpinLock {
+    fn locked(&self, f: &mut dyn FnMut()) {
+        let _bh = BhDisabled::new();
+        let _guard = self.0.lock();
+        f()
+    }
+}
 
 /// Allocates a map of a record that `Meta::parse` accepted, with a copy per
-/// possible CPU for a per-CPU kind.
+/// possible CPU for a per-CPU kind, and a random hash key.
 pub(crate) fn new_map(rec: &MapRec, ncpus: u32) -> Result<MapStore> {
     let decl = rec.decl().ok_or(EINVAL)?;
     let len = maps::storage_len(&decl, ncpus).ok_or(E2BIG)?;
@@ -51,7 +70,14 @@ pub(crate) fn new_map(rec: &MapRec, ncpus: u32) -> Result<MapStore> {
     for _ in 0..len {
         slots.push(AtomicU64::new(0), GFP_KERNEL)?;
     }
-    Ok(MapStore::new(&decl, slots))
+    let lock = BhSpinLock(KBox::pin_init(new_spinlock!((), "kwasm_map"), GFP_KERNEL)?);
+    let random = || u64::from(ffi::kwasm_random_u32()) << 32 | u64::from(ffi::kwasm_random_u32());
+    Ok(MapStore::new(&decl, slots, lock, [random(), random()]))
+}
+
+/// The first `len` bytes of a preallocated memory: the accessible part.
+fn accessible(memory: &mut Option<VVec<u8>>, len: u64) -> &mut [u8] {
+    memory.as_mut().and_then(|m| m.get_mut(..len as usize)).unwrap_or(&mut [])
 }
 
 /// What every instance of a program shares with the program: its name, its
@@ -237,9 +263,15 @@ impl Instance {
     /// The packet of the running call and the accessible bytes of linear
     /// memory (empty without a memory), borrowed at once.
     pub(crate) fn packet_and_mem(&mut self) -> (&Option<Packet>, &mut [u8]) {
-        let len = self.mem_len() as usize;
-        let mem = self.memory.as_mut().and_then(|m| m.get_mut(..len)).unwrap_or(&mut []);
-        (&self.packet, mem)
+        let len = self.mem_len();
+        (&self.packet, accessible(&mut self.memory, len))
+    }
+
+    /// What the program shares (its maps) and the accessible memory, at
+    /// once.
+    pub(crate) fn shared_and_mem(&mut self) -> (&Shared, &mut [u8]) {
+        let len = self.mem_len();
+        (&self.shared, accessible(&mut self.memory, len))
     }
 
     /// Allocates and instantiates an instance of `meta` (already linked by

@@ -145,8 +145,10 @@ unsafe impl Runtime for Instance {
         Ktime::ktime_get().to_ns()
     }
 
-    fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)> {
-        Some((self.shared.map(map)?, self.cpu))
+    fn map_and_memory(&mut self, map: u32) -> (Option<(MapSlots<'_>, u32)>, Option<&mut [u8]>) {
+        let cpu = self.cpu;
+        let (shared, mem) = self.shared_and_mem();
+        (shared.map(map).map(|m| (m, cpu)), Some(mem))
     }
 
     fn random_u32(&mut self) -> u32 {

@@ -19,7 +19,7 @@
 use super::bulk;
 use super::host::HostFuncs;
 use super::instantiate::InitTarget;
-use super::maps::MapSlots;
+use super::maps::{MAX_KEY_SIZE, MapSlots, MapStatus};
 use super::trap::TrapCode;
 use super::vmctx::{Libcalls, VmCtxHeader};
 use core::sync::atomic::Ordering;
@@ -101,8 +101,8 @@ pub unsafe trait Runtime: InitTarget + Sized {
     fn packet_and_memory(&mut self) -> (&Self::Packet, Option<&mut [u8]>);
     fn time_ns(&mut self) -> i64;
     /// Map `map`'s slots and the CPU this call runs on (its copy of a
-    /// per-CPU map).
-    fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)>;
+    /// per-CPU map), and the current memory, borrowed at once.
+    fn map_and_memory(&mut self, map: u32) -> (Option<(MapSlots<'_>, u32)>, Option<&mut [u8]>);
     fn random_u32(&mut self) -> u32;
 
     /// Raise trap `code` from a host function, as generated code does; it
@@ -162,6 +162,9 @@ pub const fn host_funcs<R: Runtime>() -> HostFuncs {
         map_set: map_set::<R>,
         map_add: map_add::<R>,
         random_u32: random_u32::<R>,
+        map_lookup: map_lookup::<R>,
+        map_update: map_update::<R>,
+        map_delete: map_delete::<R>,
     }
 }
 
@@ -326,7 +329,8 @@ fn with_map<R: Runtime>(
 ) -> i64 {
     // SAFETY: called by generated code with the importer's VmCtx.
     let r = unsafe { instance::<R>(vmctx) }
-        .map(map)
+        .map_and_memory(map)
+        .0
         .and_then(|(m, cpu)| op(m, cpu));
     match r {
         Some(v) => v,
@@ -354,6 +358,73 @@ extern "C" fn map_add<R: Runtime>(vmctx: *mut u8, map: u32, idx: u32, delta: i64
     })
 }
 
+/// What a map element call does once its ranges are checked.
+#[derive(Clone, Copy)]
+enum Elem {
+    Lookup(u32),
+    Update(u32, u32),
+    Delete,
+}
+
+/// `map_lookup`, `map_update` and `map_delete`: the status, or the trap
+/// for a key or value range outside memory. The ranges are checked, and
+/// the key copied out (it may overlap the value), before the map is
+/// touched, so nothing traps while a map's lock is held.
+fn map_elem_in<R: Runtime>(i: &mut R, map: u32, key: u32, op: Elem) -> Result<i32, TrapCode> {
+    const OOB: TrapCode = TrapCode::MemoryOutOfBounds;
+    let (m, mem) = i.map_and_memory(map);
+    let Some((m, cpu)) = m else {
+        return Ok(MapStatus::Invalid as i32);
+    };
+    let mem = mem.ok_or(OOB)?;
+    let mut kbuf = [0u8; MAX_KEY_SIZE as usize];
+    let k = kbuf.get_mut(..m.key_size as usize).ok_or(OOB)?;
+    let src = bulk::range(key, m.key_size, mem.len())
+        .and_then(|r| mem.get(r))
+        .ok_or(OOB)?;
+    for (d, s) in k.iter_mut().zip(src) {
+        *d = *s;
+    }
+    fn value(mem: &mut [u8], at: u32, len: u32) -> Result<&mut [u8], TrapCode> {
+        let r = bulk::range(at, len, mem.len()).ok_or(OOB)?;
+        mem.get_mut(r).ok_or(OOB)
+    }
+    let r = match op {
+        Elem::Lookup(v) => m.lookup(cpu, k, value(mem, v, m.value_size)?),
+        Elem::Update(v, flags) => m.update(cpu, k, value(mem, v, m.value_size)?, flags),
+        Elem::Delete => m.delete(k),
+    };
+    Ok(r.map_or_else(|s| s as i32, |()| 0))
+}
+
+fn map_elem<R: Runtime>(vmctx: *mut u8, map: u32, key: u32, op: Elem) -> i32 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    match map_elem_in(unsafe { instance::<R>(vmctx) }, map, key, op) {
+        Ok(s) => s,
+        // SAFETY: nothing in this frame needs dropping (and no lock is
+        // held: `map_elem_in` has returned).
+        Err(c) => unsafe { R::raise(vmctx, c) },
+    }
+}
+
+extern "C" fn map_lookup<R: Runtime>(vmctx: *mut u8, map: u32, key: u32, val: u32) -> i32 {
+    map_elem::<R>(vmctx, map, key, Elem::Lookup(val))
+}
+
+extern "C" fn map_update<R: Runtime>(
+    vmctx: *mut u8,
+    map: u32,
+    key: u32,
+    val: u32,
+    flags: u32,
+) -> i32 {
+    map_elem::<R>(vmctx, map, key, Elem::Update(val, flags))
+}
+
+extern "C" fn map_delete<R: Runtime>(vmctx: *mut u8, map: u32, key: u32) -> i32 {
+    map_elem::<R>(vmctx, map, key, Elem::Delete)
+}
+
 extern "C" fn random_u32<R: Runtime>(vmctx: *mut u8) -> i32 {
     // SAFETY: called by generated code with the importer's VmCtx.
     unsafe { instance::<R>(vmctx) }.random_u32() as i32
@@ -361,7 +432,8 @@ extern "C" fn random_u32<R: Runtime>(vmctx: *mut u8) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::maps::MapKind;
+    use super::super::hash;
+    use super::super::maps::{MapDecl, MapLock};
     use super::*;
     use core::ptr;
     use core::sync::atomic::AtomicU64;
@@ -375,7 +447,15 @@ mod tests {
         seg_dropped: bool,
         data: [u8; 3],
         maps: [AtomicU64; 2],
+        hash: [AtomicU64; hash::storage_words(1, 2, 2)],
         pkt: [u8; 5],
+    }
+
+    struct NoLock;
+    impl MapLock for NoLock {
+        fn locked(&self, f: &mut dyn FnMut()) {
+            f()
+        }
     }
 
     impl InitTarget for Fake {
@@ -433,17 +513,26 @@ mod tests {
         fn time_ns(&mut self) -> i64 {
             42
         }
-        fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)> {
-            let slots = core::slice::from_ref(self.maps.get(map as usize)?);
-            let kind = MapKind::Array;
-            Some((
-                MapSlots {
-                    kind,
-                    entries: 1,
-                    slots,
-                },
-                0,
-            ))
+        fn map_and_memory(&mut self, map: u32) -> (Option<(MapSlots<'_>, u32)>, Option<&mut [u8]>) {
+            // Maps 0 and 1: arrays of one entry; map 2: a hash map of 2
+            // one-byte keys with 2-byte values.
+            let (decl, slots) = match map {
+                0 | 1 => (
+                    MapDecl::array(1),
+                    core::slice::from_ref(&self.maps[map as usize]),
+                ),
+                2 => (MapDecl::hash(1, 2, 2), &self.hash[..]),
+                _ => return (None, Some(&mut self.mem)),
+            };
+            let m = MapSlots {
+                kind: decl.kind,
+                entries: decl.entries,
+                key_size: decl.key_size,
+                value_size: decl.value_size,
+                slots,
+                lock: &NoLock,
+            };
+            (Some((m, 0)), Some(&mut self.mem))
         }
         fn random_u32(&mut self) -> u32 {
             4
@@ -459,6 +548,7 @@ mod tests {
             seg_dropped: false,
             data: [5, 6, 7],
             maps: [AtomicU64::new(0), AtomicU64::new(0)],
+            hash: core::array::from_fn(|_| AtomicU64::new(0)),
             pkt: [10, 11, 12, 13, 14],
         }
     }
@@ -522,5 +612,36 @@ mod tests {
             assert_eq!((h.random_u32)(vm), 4);
         });
         assert_eq!(i.mem[..4], [0, 13, 14, 0]);
+    }
+
+    #[test]
+    fn map_element_calls_return_statuses_and_trap_only_on_ranges() {
+        let h = host_funcs::<Fake>();
+        let mut i = fake();
+        i.mem = [1, 0xaa, 0xbb, 2, 0, 0, 0, 0];
+        let st = |s: MapStatus| s as i32;
+        call(&mut i, |vm| {
+            // Hash map 2: key at 0 (1), value at 1 (aa bb).
+            assert_eq!((h.map_update)(vm, 2, 0, 1, hash::UPDATE_NOEXIST), 0);
+            assert_eq!(
+                (h.map_update)(vm, 2, 0, 1, hash::UPDATE_NOEXIST),
+                st(MapStatus::Exists)
+            );
+            assert_eq!((h.map_update)(vm, 2, 3, 1, 0), 0, "key 2");
+            assert_eq!((h.map_update)(vm, 2, 4, 1, 0), st(MapStatus::Full), "key 0");
+            assert_eq!((h.map_lookup)(vm, 2, 0, 5), 0);
+            assert_eq!((h.map_delete)(vm, 2, 3), 0);
+            assert_eq!((h.map_lookup)(vm, 2, 3, 5), st(MapStatus::NotFound));
+            assert_eq!((h.map_update)(vm, 2, 0, 1, 99), st(MapStatus::Invalid));
+            assert_eq!(
+                (h.map_lookup)(vm, 7, 0, 0),
+                st(MapStatus::Invalid),
+                "no map 7"
+            );
+            // Array map 1: key 0 is a u32 at 4 (zeros), value 8 bytes.
+            assert_eq!((h.map_add)(vm, 1, 0, 9), 9);
+            assert_eq!((h.map_delete)(vm, 1, 4), st(MapStatus::Invalid));
+        });
+        assert_eq!(i.mem[5..7], [0xaa, 0xbb]);
     }
 }

@@ -21,6 +21,21 @@
 //!   `HostError`. On an `array` `map_add` is atomic; on a `per_cpu_array`
 //!   all three act on the calling CPU's own slots, with plain loads and
 //!   stores.
+//! - `map_lookup(map, key_ptr, val_ptr) -> i32`: copy the value of the key
+//!   at `key_ptr` (the map's key size) to `val_ptr` (the map's value size).
+//! - `map_update(map, key_ptr, val_ptr, flags) -> i32`: insert or replace
+//!   the key's value; `flags` is one of `hash::UPDATE_ANY`, `_NOEXIST`,
+//!   `_EXIST` and `_ADD` (add the value's `u64`s to the present value, or
+//!   insert it: a counter that no other CPU can interleave).
+//! - `map_delete(map, key_ptr) -> i32`: remove the key from a hash map.
+//!
+//!   These three work on every map kind, on the calling CPU's copy of a
+//!   per-CPU array, whose key is a little-endian `u32` index and whose
+//!   value a `u64`. They return 0 or a negative `maps::MapStatus`: a map
+//!   that does not exist, a missing key, a full hash map or unknown flags
+//!   are statuses the program sees, never traps. A key or value range
+//!   outside linear memory traps with `MemoryOutOfBounds`, as for `log`,
+//!   and is checked before the map is touched.
 //! - `random_u32() -> i32`: a pseudo-random number.
 
 use super::fuel::HostCost;
@@ -38,6 +53,9 @@ pub enum HostFuncId {
     MapSet = 6,
     MapAdd = 7,
     RandomU32 = 8,
+    MapLookup = 9,
+    MapUpdate = 10,
+    MapDelete = 11,
 }
 
 /// One importable host function.
@@ -56,6 +74,12 @@ pub struct HostFunc {
 /// map slot).
 const CALL_COST: HostCost = HostCost {
     base: 8,
+    len_param: None,
+};
+/// A map element operation: hashing up to `maps::MAX_KEY_SIZE` bytes, a
+/// probe and a copy of up to `maps::MAX_VALUE_SIZE` bytes under a lock.
+const MAP_ELEM_COST: HostCost = HostCost {
+    base: 64,
     len_param: None,
 };
 /// `log`: formatting and the rate-limited printk (the console is the
@@ -148,6 +172,30 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         results: &[I32],
         cost: CALL_COST,
     },
+    HostFunc {
+        id: HostFuncId::MapLookup,
+        module: HOST_MODULE,
+        name: "map_lookup",
+        params: &[I32, I32, I32],
+        results: &[I32],
+        cost: MAP_ELEM_COST,
+    },
+    HostFunc {
+        id: HostFuncId::MapUpdate,
+        module: HOST_MODULE,
+        name: "map_update",
+        params: &[I32, I32, I32, I32],
+        results: &[I32],
+        cost: MAP_ELEM_COST,
+    },
+    HostFunc {
+        id: HostFuncId::MapDelete,
+        module: HOST_MODULE,
+        name: "map_delete",
+        params: &[I32, I32],
+        results: &[I32],
+        cost: MAP_ELEM_COST,
+    },
 ];
 
 /// Find a host function by import module and name.
@@ -171,6 +219,9 @@ pub struct HostFuncs {
     pub map_set: extern "C" fn(vmctx: *mut u8, map: u32, idx: u32, v: i64),
     pub map_add: extern "C" fn(vmctx: *mut u8, map: u32, idx: u32, delta: i64) -> i64,
     pub random_u32: extern "C" fn(vmctx: *mut u8) -> i32,
+    pub map_lookup: extern "C" fn(vmctx: *mut u8, map: u32, key: u32, val: u32) -> i32,
+    pub map_update: extern "C" fn(vmctx: *mut u8, map: u32, key: u32, val: u32, flags: u32) -> i32,
+    pub map_delete: extern "C" fn(vmctx: *mut u8, map: u32, key: u32) -> i32,
 }
 
 impl HostFuncs {
@@ -185,6 +236,9 @@ impl HostFuncs {
             HostFuncId::MapSet => self.map_set as *const u8,
             HostFuncId::MapAdd => self.map_add as *const u8,
             HostFuncId::RandomU32 => self.random_u32 as *const u8,
+            HostFuncId::MapLookup => self.map_lookup as *const u8,
+            HostFuncId::MapUpdate => self.map_update as *const u8,
+            HostFuncId::MapDelete => self.map_delete as *const u8,
         }
     }
 }

@@ -11,7 +11,7 @@ pub use super::wire::{Field, Record};
 /// Path of the control device.
 pub const DEVICE_PATH: &str = "/dev/kwasm";
 /// Version of this interface; `MODULE_LAYOUT` reports the kernel's.
-pub const IOCTL_VERSION: u32 = 4;
+pub const IOCTL_VERSION: u32 = 5;
 /// ioctl type byte ("k" for kwasm).
 pub const IOCTL_TYPE: u32 = b'k' as u32;
 
@@ -240,8 +240,11 @@ kwasm_record!(
     /// per-CPU map, `cpu` picks CPU `cpu`'s copy, or with
     /// `maps::ALL_CPUS` the sum (get) or every copy (set); other maps
     /// ignore it. `MAP_GET` sets `len` to the map's number of entries,
-    /// `kind` to its `maps::MapKind` and `copies` to its copies of each
-    /// entry (the CPUs for a per-CPU map, else 1).
+    /// `kind` to its `maps::MapKind`, `copies` to its copies of each
+    /// entry (the CPUs for a per-CPU map, else 1), the key and value sizes,
+    /// and `used` to the keys a hash map holds (an array: `len`). A hash
+    /// map has no indices: `MAP_GET` with `count` 0 describes it, and
+    /// [`MapElemReq`] reaches its entries.
     MapReq {
         name: [u8; NAME_LEN],
         map: u32,
@@ -253,7 +256,40 @@ kwasm_record!(
         cpu: u32,
         kind: u32,
         copies: u32,
-        pad: u32,
+        key_size: u32,
+        value_size: u32,
+        used: u32,
+    }
+);
+
+/// [`MapElemReq::op`]: copy the value of `key` into `value`.
+pub const ELEM_LOOKUP: u32 = 0;
+/// Insert or replace `key`'s value from `value`, as `flags`
+/// (`hash::UPDATE_*`) says.
+pub const ELEM_UPDATE: u32 = 1;
+/// Remove `key`.
+pub const ELEM_DELETE: u32 = 2;
+/// Copy out the first entry at or after bucket `cursor` into `key` and
+/// `value`, and set `cursor` to its bucket; the next call passes `cursor +
+/// 1`. Fails with `ENOENT` past the last entry.
+pub const ELEM_NEXT: u32 = 3;
+
+kwasm_record!(
+    /// `MAP_ELEM` (write+read): one operation on an entry of a hash map,
+    /// like `bpf(BPF_MAP_*_ELEM)`. `key` and `value` are user addresses of
+    /// exactly the map's key and value sizes (`key_size`, `value_size`),
+    /// which the kernel checks. A failed operation fails the ioctl with the
+    /// errno of its `maps::MapStatus`.
+    MapElemReq {
+        name: [u8; NAME_LEN],
+        map: u32,
+        op: u32,
+        flags: u32,
+        cursor: u32,
+        key: u64,
+        value: u64,
+        key_size: u32,
+        value_size: u32,
     }
 );
 
@@ -466,6 +502,7 @@ pub const INVOKE: u32 = ioc(IOC_READ | IOC_WRITE, 6, InvokeReq::SIZE);
 pub const MAP_GET: u32 = ioc(IOC_READ | IOC_WRITE, 7, MapReq::SIZE);
 pub const MAP_SET: u32 = ioc(IOC_WRITE, 8, MapReq::SIZE);
 pub const BENCH: u32 = ioc(IOC_READ | IOC_WRITE, 9, BenchReq::SIZE);
+pub const MAP_ELEM: u32 = ioc(IOC_READ | IOC_WRITE, 10, MapElemReq::SIZE);
 
 #[cfg(test)]
 mod tests {
@@ -480,6 +517,7 @@ mod tests {
             AttachReq::SIZE,
             InvokeReq::SIZE,
             MapReq::SIZE,
+            MapElemReq::SIZE,
             BenchReq::SIZE,
         ] {
             assert!(size < 1 << 14);

@@ -3,7 +3,7 @@
 //! Everything the compiler and a runtime must agree on lives here and only
 //! here: the `.kw` metadata format ([`meta`]), the `VmCtx` layout ([`vmctx`]),
 //! trap codes ([`trap`]), fuel rates ([`fuel`]), value types ([`types`]), the
-//! host-import table ([`host`]), map kinds and declarations ([`maps`]), the linking and instantiation rules
+//! host-import table ([`host`]), map kinds and declarations ([`maps`], [`hash`]), the linking and instantiation rules
 //! ([`link`], [`instantiate`]), the libcalls and host functions as generated
 //! code calls them ([`calls`]) and the `/dev/kwasm` ioctl interface
 //! ([`ioctl`]).
@@ -23,6 +23,7 @@ pub mod wire;
 pub mod bulk;
 pub mod calls;
 pub mod fuel;
+pub mod hash;
 pub mod host;
 pub mod instantiate;
 pub mod ioctl;

@@ -24,10 +24,26 @@
 //!   read-modify-write on the packet path); userspace reads one CPU's slots
 //!   or their sum. The userspace runner has one CPU.
 //!
+//! - [`MapKind::Hash`]: up to `entries` keys of `key_size` bytes
+//!   (1 to [`MAX_KEY_SIZE`]), each with a value of `value_size` bytes (1
+//!   to [`MAX_VALUE_SIZE`]), in a fixed table ([`super::hash`]) allocated
+//!   when the program loads. Wasm and userspace look up, insert, update
+//!   and delete under the map's lock; an insert into a full map fails with
+//!   [`MapStatus::Full`].
+//!
 //! Both array kinds have 4-byte keys (the index) and 8-byte values.
+//!
+//! Every kind has a lock ([`MapLock`]) that the runtime provides: in the
+//! kernel a spinlock taken with bottom halves off, so that wasm in softirq
+//! on every CPU and userspace's ioctls exclude each other. Arrays do not
+//! use it (their slots are single atomics); hash maps take it around every
+//! operation, and nothing that can trap runs while it is held.
 
 use core::ops::{Deref, Range};
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::hash::{self, HashTable, Scan, Update};
+pub use super::hash::{MAX_KEY_SIZE, MAX_VALUE_SIZE, MapStatus};
 
 /// Name of the custom section that declares a program's maps.
 pub const MAPS_SECTION: &str = "kwasm.maps";
@@ -53,6 +69,7 @@ pub const DECL_V1_LEN: usize = 4;
 pub enum MapKind {
     Array = 0,
     PerCpuArray = 1,
+    Hash = 2,
 }
 
 impl MapKind {
@@ -60,6 +77,7 @@ impl MapKind {
         match v {
             0 => Some(MapKind::Array),
             1 => Some(MapKind::PerCpuArray),
+            2 => Some(MapKind::Hash),
             _ => None,
         }
     }
@@ -69,12 +87,18 @@ impl MapKind {
         match self {
             MapKind::Array => "array",
             MapKind::PerCpuArray => "per_cpu_array",
+            MapKind::Hash => "hash",
         }
     }
 
     /// Whether each CPU has its own copy of the values.
     pub fn per_cpu(self) -> bool {
         matches!(self, MapKind::PerCpuArray)
+    }
+
+    /// Whether keys are `u32` indices of `u64` slots.
+    pub fn is_array(self) -> bool {
+        matches!(self, MapKind::Array | MapKind::PerCpuArray)
     }
 }
 
@@ -88,10 +112,17 @@ pub struct MapDecl {
 }
 
 impl core::fmt::Display for MapDecl {
-    /// `per_cpu_array(2)`: the kind and entry count (the sizes follow from
-    /// the kind).
+    /// `per_cpu_array(2)`: the kind and entry count (an array's sizes
+    /// follow from its kind); `hash(16, 4 -> 8)` with key and value sizes.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}({})", self.kind.name(), self.entries)
+        match self.kind {
+            MapKind::Hash => write!(
+                f,
+                "hash({}, {} -> {})",
+                self.entries, self.key_size, self.value_size
+            ),
+            k => write!(f, "{}({})", k.name(), self.entries),
+        }
     }
 }
 
@@ -121,6 +152,16 @@ impl core::fmt::Display for MapError {
             MapError::TooMany => write!(f, "more than {MAX_MAPS} maps"),
             MapError::Truncated { map } => write!(f, "map {map}: the record is truncated"),
             MapError::UnknownKind { map, kind } => write!(f, "map {map}: unknown kind {kind}"),
+            MapError::BadSizes {
+                map,
+                kind: MapKind::Hash,
+                key_size,
+                value_size,
+            } => write!(
+                f,
+                "map {map}: a hash has keys of 1 to {MAX_KEY_SIZE} bytes and values of 1 to \
+                 {MAX_VALUE_SIZE}, not {key_size} and {value_size}"
+            ),
             MapError::BadSizes {
                 map,
                 kind,
@@ -160,11 +201,28 @@ impl MapDecl {
         }
     }
 
+    /// A hash map of up to `entries` keys.
+    pub const fn hash(key_size: u32, value_size: u32, entries: u32) -> MapDecl {
+        MapDecl {
+            kind: MapKind::Hash,
+            key_size,
+            value_size,
+            entries,
+        }
+    }
+
     /// Checks the sizes and entry count against the kind (map number `map`,
     /// for the error). A v1 array of 0 entries stays allowed, as it always
     /// was; `allow_empty` says whether this record may be one.
     pub fn check(&self, map: u32, allow_empty: bool) -> Result<(), MapError> {
-        if (self.key_size, self.value_size) != (4, 8) {
+        let sizes_ok = match self.kind {
+            MapKind::Hash => {
+                (1..=MAX_KEY_SIZE).contains(&self.key_size)
+                    && (1..=MAX_VALUE_SIZE).contains(&self.value_size)
+            }
+            _ => (self.key_size, self.value_size) == (4, 8),
+        };
+        if !sizes_ok {
             return Err(MapError::BadSizes {
                 map,
                 kind: self.kind,
@@ -204,56 +262,86 @@ impl MapDecl {
 pub const ALL_CPUS: u32 = u32::MAX;
 
 /// Slots a map of `decl` needs on a machine of `ncpus` CPUs: `entries`, per
-/// CPU for a per-CPU kind. `None` beyond [`MAX_MAP_SLOTS`].
+/// CPU for a per-CPU kind; a hash map's table ([`hash::storage_words`]).
+/// `None` beyond [`MAX_MAP_SLOTS`].
 pub fn storage_len(decl: &MapDecl, ncpus: u32) -> Option<usize> {
+    if decl.kind == MapKind::Hash {
+        return Some(hash::storage_words(
+            decl.key_size,
+            decl.value_size,
+            decl.entries,
+        ))
+        .filter(|&n| n <= MAX_MAP_SLOTS);
+    }
     let copies = if decl.kind.per_cpu() { ncpus.max(1) } else { 1 };
     (decl.entries as usize)
         .checked_mul(copies as usize)
         .filter(|&n| n <= MAX_MAP_SLOTS)
 }
 
-/// A map as a runtime owns it: its kind, entry count and an allocation `S`
-/// of [`storage_len`] zeroed slots (a `Box<[AtomicU64]>` in the runner, a
-/// `VVec<AtomicU64>` in the kernel).
-pub struct MapStore<S> {
-    kind: MapKind,
-    entries: u32,
-    slots: S,
+/// A map's lock, as the runtime provides it. `locked` runs `f` with the
+/// lock held: in the kernel, a spinlock taken with bottom halves off, so
+/// that it excludes wasm on every CPU (softirq) and userspace (ioctls).
+/// `f` never traps and never sleeps.
+pub trait MapLock: Sync {
+    fn locked(&self, f: &mut dyn FnMut());
 }
 
-impl<S: Deref<Target = [AtomicU64]>> MapStore<S> {
-    /// `slots` holds `storage_len(decl, ncpus)` slots for the runtime's
-    /// `ncpus`.
-    pub fn new(decl: &MapDecl, slots: S) -> MapStore<S> {
-        MapStore {
-            kind: decl.kind,
-            entries: decl.entries,
+/// A map as a runtime owns it: its declaration, an allocation `S` of
+/// [`storage_len`] zeroed slots (a `Box<[AtomicU64]>` in the runner, a
+/// `VVec<AtomicU64>` in the kernel) and its lock `L`.
+pub struct MapStore<S, L> {
+    decl: MapDecl,
+    slots: S,
+    lock: L,
+}
+
+impl<S: Deref<Target = [AtomicU64]>, L: MapLock> MapStore<S, L> {
+    /// `slots` holds `storage_len(decl, ncpus)` zeroed slots for the
+    /// runtime's `ncpus`; `seed` keys a hash map's hash (random, so that
+    /// no sender can predict which keys collide).
+    pub fn new(decl: &MapDecl, slots: S, lock: L, seed: [u64; 2]) -> MapStore<S, L> {
+        let m = MapStore {
+            decl: *decl,
             slots,
+            lock,
+        };
+        if let Some(t) = m.slots().table() {
+            t.seed(seed[0], seed[1]);
         }
+        m
     }
 
     pub fn slots(&self) -> MapSlots<'_> {
         MapSlots {
-            kind: self.kind,
-            entries: self.entries,
+            kind: self.decl.kind,
+            entries: self.decl.entries,
+            key_size: self.decl.key_size,
+            value_size: self.decl.value_size,
             slots: &self.slots,
+            lock: &self.lock,
         }
     }
 }
 
 /// A map's slots: `entries` of them, or for a per-CPU kind one run of
-/// `entries` per CPU, CPU `c`'s at `[c * entries, (c + 1) * entries)`.
+/// `entries` per CPU, CPU `c`'s at `[c * entries, (c + 1) * entries)`; or
+/// a hash map's table. With the map's lock.
 #[derive(Clone, Copy)]
 pub struct MapSlots<'a> {
     pub kind: MapKind,
     pub entries: u32,
+    pub key_size: u32,
+    pub value_size: u32,
     pub slots: &'a [AtomicU64],
+    pub lock: &'a dyn MapLock,
 }
 
 impl<'a> MapSlots<'a> {
-    /// The slot that wasm running on CPU `cpu` uses for entry `idx`.
+    /// The slot that wasm running on CPU `cpu` uses for entry `idx` of an
+    /// array.
     pub fn slot(&self, cpu: u32, idx: u32) -> Option<&'a AtomicU64> {
-        if idx >= self.entries {
+        if idx >= self.entries || !self.kind.is_array() {
             return None;
         }
         let base = if self.kind.per_cpu() {
@@ -267,9 +355,87 @@ impl<'a> MapSlots<'a> {
     /// Number of copies of each entry: the CPUs for a per-CPU kind, else 1.
     pub fn copies(&self) -> u32 {
         match self.entries {
-            0 => 1,
-            n => (self.slots.len() / n as usize) as u32,
+            n if n > 0 && self.kind.per_cpu() => (self.slots.len() / n as usize) as u32,
+            _ => 1,
         }
+    }
+
+    /// A hash map's table (its methods need the lock: see [`Self::with`]).
+    fn table(&self) -> Option<HashTable<'a>> {
+        (self.kind == MapKind::Hash)
+            .then(|| HashTable::new(self.key_size, self.value_size, self.entries, self.slots))
+    }
+
+    /// Runs `f` on a hash map's table under the map's lock; `Invalid` for
+    /// other kinds.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(HashTable<'a>) -> Result<T, MapStatus>,
+    ) -> Result<T, MapStatus> {
+        let t = self.table().ok_or(MapStatus::Invalid)?;
+        let mut f = Some(f);
+        let mut out = Err(MapStatus::Invalid);
+        self.lock.locked(&mut || {
+            if let Some(f) = f.take() {
+                out = f(t);
+            }
+        });
+        out
+    }
+
+    /// Live keys of a hash map (entries of an array).
+    pub fn used(&self) -> u32 {
+        self.with(|t| Ok(t.len())).unwrap_or(self.entries)
+    }
+
+    /// `map_lookup` as wasm on CPU `cpu` runs it: copies the value of
+    /// `key` (the map's key size; an array's little-endian `u32` index)
+    /// into `value` (the map's value size).
+    pub fn lookup(&self, cpu: u32, key: &[u8], value: &mut [u8]) -> Result<(), MapStatus> {
+        if self.kind.is_array() {
+            let v = self.slot(cpu, index(key)?).ok_or(MapStatus::NotFound)?;
+            let out: &mut [u8; 8] = value.try_into().map_err(|_| MapStatus::Invalid)?;
+            *out = v.load(Ordering::Relaxed).to_le_bytes();
+            return Ok(());
+        }
+        self.with(|t| t.lookup(key, value))
+    }
+
+    /// `map_update` with `flags` (`hash::UPDATE_*`) as wasm on CPU `cpu`
+    /// runs it. Array entries always exist: `UPDATE_NOEXIST` fails with
+    /// `Exists`, and `UPDATE_ADD` is [`Self::add`].
+    pub fn update(&self, cpu: u32, key: &[u8], value: &[u8], flags: u32) -> Result<(), MapStatus> {
+        let how = Update::from_flags(flags).ok_or(MapStatus::Invalid)?;
+        if self.kind.is_array() {
+            let idx = index(key)?;
+            let v = u64::from_le_bytes(value.try_into().map_err(|_| MapStatus::Invalid)?);
+            self.slot(cpu, idx).ok_or(MapStatus::NotFound)?;
+            return match how {
+                Update::NoExist => Err(MapStatus::Exists),
+                Update::Add => self.add(cpu, idx, v).map(drop).ok_or(MapStatus::NotFound),
+                _ => self.write(idx, cpu, v).ok_or(MapStatus::NotFound),
+            };
+        }
+        self.with(|t| t.update(key, value, how))
+    }
+
+    /// `map_delete`: removes `key` from a hash map. Array entries cannot be
+    /// deleted (`Invalid`).
+    pub fn delete(&self, key: &[u8]) -> Result<(), MapStatus> {
+        self.with(|t| t.delete(key))
+    }
+
+    /// For userspace's dump: the first entry of a hash map at or after
+    /// bucket `from`, copied into `key` and `value`, scanning at most
+    /// `limit` buckets under the lock.
+    pub fn next(
+        &self,
+        from: u32,
+        limit: u32,
+        key: &mut [u8],
+        value: &mut [u8],
+    ) -> Result<Scan, MapStatus> {
+        self.with(|t| Ok(t.next(from, limit, key, value)))
     }
 
     /// The copies a userspace request for `cpu` covers: CPU `cpu`'s, or
@@ -317,6 +483,13 @@ impl<'a> MapSlots<'a> {
     }
 }
 
+/// An array key: a little-endian `u32` index.
+fn index(key: &[u8]) -> Result<u32, MapStatus> {
+    Ok(u32::from_le_bytes(
+        key.try_into().map_err(|_| MapStatus::Invalid)?,
+    ))
+}
+
 fn word(data: &[u8], at: usize) -> Option<u32> {
     let b = data.get(at..at + 4)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -361,6 +534,14 @@ mod tests {
     extern crate std;
     use super::*;
     use std::vec::Vec;
+
+    /// The lock of a test that runs on one thread.
+    struct NoLock;
+    impl MapLock for NoLock {
+        fn locked(&self, f: &mut dyn FnMut()) {
+            f()
+        }
+    }
 
     fn parse(data: &[u8]) -> Result<Vec<MapDecl>, MapError> {
         let mut v = Vec::new();
@@ -433,11 +614,8 @@ mod tests {
         let big = MapDecl::per_cpu_array(MAX_MAP_ENTRIES);
         assert_eq!(storage_len(&big, 8), Some(MAX_MAP_SLOTS));
         assert_eq!(storage_len(&big, 9), None);
-        let m = MapSlots {
-            kind: d.kind,
-            entries: 3,
-            slots: &slots,
-        };
+        let m = MapStore::new(&d, &slots[..], NoLock, [0; 2]);
+        let m = m.slots();
         assert_eq!(m.copies(), 2);
         assert_eq!(m.add(0, 1, 5), Some(5));
         assert_eq!(m.add(1, 1, 7), Some(7));
@@ -454,11 +632,8 @@ mod tests {
         assert_eq!((m.read(2, 0), m.read(2, 1)), (Some(0), Some(9)));
         assert!(m.write(0, 2, 1).is_none());
         // A shared array has one copy, whatever the CPU.
-        let a = MapSlots {
-            kind: MapKind::Array,
-            entries: 6,
-            slots: &slots,
-        };
+        let a = MapStore::new(&MapDecl::array(6), &slots[..], NoLock, [0; 2]);
+        let a = a.slots();
         assert_eq!(storage_len(&MapDecl::array(6), 2), Some(6));
         assert_eq!(a.copies(), 1);
         assert_eq!(
@@ -466,5 +641,85 @@ mod tests {
             a.slot(0, 0).map(|s| s as *const _)
         );
         assert_eq!(a.read(1, ALL_CPUS), a.read(1, 0));
+    }
+
+    #[test]
+    fn element_operations_on_every_kind() {
+        let slots: Vec<AtomicU64> = (0..64).map(|_| AtomicU64::new(0)).collect();
+        let a = MapStore::new(&MapDecl::per_cpu_array(2), &slots[..4], NoLock, [0; 2]);
+        let a = a.slots();
+        let mut v = [0u8; 8];
+        a.update(
+            1,
+            &1u32.to_le_bytes(),
+            &5u64.to_le_bytes(),
+            hash::UPDATE_ADD,
+        )
+        .unwrap();
+        a.update(
+            1,
+            &1u32.to_le_bytes(),
+            &5u64.to_le_bytes(),
+            hash::UPDATE_ADD,
+        )
+        .unwrap();
+        a.lookup(1, &1u32.to_le_bytes(), &mut v).unwrap();
+        assert_eq!(u64::from_le_bytes(v), 10);
+        assert_eq!(a.read(1, 0), Some(0), "CPU 0's copy is untouched");
+        assert_eq!(
+            a.lookup(0, &2u32.to_le_bytes(), &mut v),
+            Err(MapStatus::NotFound)
+        );
+        assert_eq!(
+            a.update(0, &0u32.to_le_bytes(), &v, hash::UPDATE_NOEXIST),
+            Err(MapStatus::Exists)
+        );
+        assert_eq!(
+            a.update(0, &0u32.to_le_bytes(), &v, 9),
+            Err(MapStatus::Invalid)
+        );
+        assert_eq!(a.delete(&0u32.to_le_bytes()), Err(MapStatus::Invalid));
+
+        let d = MapDecl::hash(2, 8, 3);
+        let n = storage_len(&d, 4).unwrap();
+        assert_eq!(
+            n,
+            hash::HEADER_WORDS + 8 * 3,
+            "8 buckets of tag, key and value"
+        );
+        let h = MapStore::new(&d, &slots[..n], NoLock, [3, 4]);
+        let h = h.slots();
+        assert_eq!((h.copies(), h.used()), (1, 0));
+        for k in [1u16, 2, 3] {
+            h.update(0, &k.to_le_bytes(), &7u64.to_le_bytes(), hash::UPDATE_ANY)
+                .unwrap();
+        }
+        assert_eq!(
+            h.update(0, &4u16.to_le_bytes(), &v, hash::UPDATE_ANY),
+            Err(MapStatus::Full)
+        );
+        assert_eq!(h.used(), 3);
+        h.delete(&2u16.to_le_bytes()).unwrap();
+        assert_eq!(
+            h.lookup(0, &2u16.to_le_bytes(), &mut v),
+            Err(MapStatus::NotFound)
+        );
+        assert!(h.slot(0, 0).is_none(), "no array view of a hash map");
+        assert_eq!(h.read(0, ALL_CPUS), None);
+    }
+
+    #[test]
+    fn hash_declarations() {
+        let d = MapDecl::hash(16, 24, 1000);
+        assert_eq!(parse(&d.encode()).unwrap(), [d]);
+        assert_eq!(std::format!("{d}"), "hash(1000, 16 -> 24)");
+        for (k, v) in [(0, 8), (65, 8), (4, 0), (4, 257)] {
+            assert!(matches!(
+                parse(&MapDecl::hash(k, v, 4).encode()),
+                Err(MapError::BadSizes { .. })
+            ));
+        }
+        let big = MapDecl::hash(MAX_KEY_SIZE, MAX_VALUE_SIZE, MAX_MAP_ENTRIES);
+        assert_eq!(storage_len(&big, 1), None, "beyond MAX_MAP_SLOTS");
     }
 }

@@ -45,17 +45,24 @@ impl Device {
         req: &mut R,
         einval: Option<&str>,
     ) -> Result<()> {
+        match self.ioctl(cmd, req) {
+            Ok(()) => Ok(()),
+            Err(e) => match (e.raw_os_error(), einval) {
+                (Some(libc::EINVAL), Some(hint)) => Err(anyhow!("{what}: {hint} ({e})")),
+                _ => Err(explain(what, e)),
+            },
+        }
+    }
+
+    /// One ioctl with `req` as its in/out record, and the OS error as is.
+    fn ioctl<R: Record>(&self, cmd: u32, req: &mut R) -> io::Result<()> {
         let mut buf = vec![0u8; R::SIZE];
         req.write(&mut buf);
         // SAFETY: `buf` is a live, exclusively borrowed buffer of exactly the
         // size encoded in `cmd`, which is all the kernel reads or writes.
         let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as _, buf.as_mut_ptr()) };
         if rc < 0 {
-            let e = io::Error::last_os_error();
-            if let (Some(libc::EINVAL), Some(hint)) = (e.raw_os_error(), einval) {
-                return Err(anyhow!("{what}: {hint} ({e})"));
-            }
-            return Err(explain(what, e));
+            return Err(io::Error::last_os_error());
         }
         *req = R::read(&buf);
         Ok(())
@@ -203,7 +210,37 @@ impl Device {
             len: req.len,
             kind,
             copies: req.copies,
+            key_size: req.key_size,
+            value_size: req.value_size,
+            used: req.used,
         })
+    }
+
+    /// One `MAP_ELEM` operation (`ioctl::ELEM_*`) on hash map `map`, whose
+    /// key and value sizes are `key.len()` and `value.len()`: the bucket
+    /// of the entry found by `ELEM_NEXT`, else `cursor`. A failed
+    /// operation is the OS error, whose errno is a `maps::MapStatus`'s
+    /// (`ENOENT`: no such key, or no entry after `cursor`).
+    pub fn map_elem(
+        &self,
+        name: &str,
+        map: u32,
+        op: ElemOp,
+        key: &mut [u8],
+        value: &mut [u8],
+    ) -> Result<io::Result<u32>> {
+        let mut req = ioctl::MapElemReq {
+            name: prog_name(name)?,
+            map,
+            op: op.op,
+            flags: op.flags,
+            cursor: op.cursor,
+            key: key.as_mut_ptr() as u64,
+            value: value.as_mut_ptr() as u64,
+            key_size: key.len() as u32,
+            value_size: value.len() as u32,
+        };
+        Ok(self.ioctl(ioctl::MAP_ELEM, &mut req).map(|()| req.cursor))
     }
 
     /// Store `value` at entry `index` of a map: for a per-CPU map in CPU
@@ -226,6 +263,48 @@ impl Device {
     }
 }
 
+/// A `MAP_ELEM` operation: `ioctl::ELEM_*`, with its update flags or its
+/// scan's start.
+#[derive(Clone, Copy, Debug)]
+pub struct ElemOp {
+    pub op: u32,
+    pub flags: u32,
+    pub cursor: u32,
+}
+
+impl ElemOp {
+    pub fn lookup() -> ElemOp {
+        ElemOp {
+            op: ioctl::ELEM_LOOKUP,
+            flags: 0,
+            cursor: 0,
+        }
+    }
+    /// With `hash::UPDATE_*` flags.
+    pub fn update(flags: u32) -> ElemOp {
+        ElemOp {
+            op: ioctl::ELEM_UPDATE,
+            flags,
+            cursor: 0,
+        }
+    }
+    pub fn delete() -> ElemOp {
+        ElemOp {
+            op: ioctl::ELEM_DELETE,
+            flags: 0,
+            cursor: 0,
+        }
+    }
+    /// The first entry at or after bucket `cursor`.
+    pub fn next(cursor: u32) -> ElemOp {
+        ElemOp {
+            op: ioctl::ELEM_NEXT,
+            flags: 0,
+            cursor,
+        }
+    }
+}
+
 /// What `MAP_GET` returns: the values read, and the map's entry count, kind
 /// and copies of each entry (its CPUs when per-CPU, else 1).
 pub struct MapRead {
@@ -233,6 +312,10 @@ pub struct MapRead {
     pub len: u32,
     pub kind: MapKind,
     pub copies: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    /// Keys a hash map holds (an array: `len`).
+    pub used: u32,
 }
 
 /// `(family, hook)` of an attach point such as `ipv4:input`, or an error

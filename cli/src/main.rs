@@ -8,6 +8,7 @@
 //! (`kwasm: <file>: <reason>`), 2 when the program trapped.
 
 mod commands;
+mod mapbytes;
 mod output;
 
 use clap::{Parser, Subcommand};

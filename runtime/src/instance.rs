@@ -16,7 +16,9 @@ use kwasm_abi::vmctx::{VmCtxHeader, VmCtxLayout, VmFuncRef, VmImportFunc};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::rc::Rc;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 /// Handle of an instance in its [`Store`].
@@ -160,13 +162,31 @@ impl DataSeg {
 /// through a raw pointer) because its `VmCtx` points back to it.
 /// A map's slots ([`kwasm_abi::maps`]). The runner is one CPU: a per-CPU
 /// map has one copy of each entry.
-pub(crate) type MapStore = maps::MapStore<Box<[AtomicU64]>>;
+pub(crate) type MapStore = maps::MapStore<Box<[AtomicU64]>, MapMutex>;
 
-/// Zeroed slots for a map record that `Meta::parse` accepted.
+/// A map's lock in the runner: a mutex, so that a store shared between
+/// threads would still be safe (the runner itself is single-threaded).
+pub(crate) struct MapMutex(Mutex<()>);
+
+impl maps::MapLock for MapMutex {
+    fn locked(&self, f: &mut dyn FnMut()) {
+        let _g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+}
+
+/// Zeroed slots for a map record that `Meta::parse` accepted, and a hash
+/// key from std's per-process random keys.
 fn new_map(rec: &MapRec) -> MapStore {
     let decl = rec.decl().expect("validated map record");
     let len = maps::storage_len(&decl, 1).expect("validated entry count");
-    MapStore::new(&decl, (0..len).map(|_| AtomicU64::new(0)).collect())
+    let seed = [0u64, 1].map(|i| RandomState::new().hash_one(i));
+    MapStore::new(
+        &decl,
+        (0..len).map(|_| AtomicU64::new(0)).collect(),
+        MapMutex(Mutex::new(())),
+        seed,
+    )
 }
 
 pub struct Instance {

@@ -125,8 +125,11 @@ unsafe impl Runtime for Instance {
         host::time_ns()
     }
 
-    fn map(&mut self, map: u32) -> Option<(MapSlots<'_>, u32)> {
-        Some((self.maps.get(map as usize)?.slots(), 0))
+    fn map_and_memory(&mut self, map: u32) -> (Option<(MapSlots<'_>, u32)>, Option<&mut [u8]>) {
+        // SAFETY: as in `memory_mut`; the maps are the instance's own
+        // fields, not the memory's.
+        let mem = self.memory.map(|m| unsafe { (*m).bytes_mut() });
+        (self.maps.get(map as usize).map(|m| (m.slots(), 0)), mem)
     }
 
     fn random_u32(&mut self) -> u32 {

@@ -448,6 +448,102 @@ fn per_cpu_arrays_count_and_trap_out_of_range() {
     });
 }
 
+/// A hash map from wasm: `map_update` with every flag, `map_lookup`,
+/// `map_delete`, a full map refusing inserts with a status, a missing map
+/// as a status, and a value range outside memory as a trap; and `filter`
+/// counting a UDP packet per destination port with `UPDATE_ADD`
+/// (guests/wat/hash.wat; the kernel runs the same program in
+/// vm/checks/36-hash.sh).
+#[test]
+fn hash_maps_from_wasm() {
+    // IPv4 (IHL 5), protocol UDP, destination port 53, 40 bytes.
+    let mut pkt = vec![0u8; 40];
+    pkt[0] = 0x45;
+    pkt[9] = 17;
+    pkt[22..24].copy_from_slice(&53u16.to_be_bytes());
+    let wat = include_str!("../../guests/wat/hash.wat");
+    for opt in OPT_LEVELS {
+        let a = load_opt(wat, opt);
+        let mut s = Store::new(StoreConfig {
+            packet: pkt.clone(),
+            ..StoreConfig::default()
+        });
+        let i = s.instantiate(&a).unwrap();
+        let mut call = |f: &str, args: &[i32]| {
+            let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
+            s.invoke(i, f, &args)
+        };
+        let i32s = |v: i32| vec![Val::I32(v)];
+        let i64s = |v: i64| vec![Val::I64(v)];
+        for _ in 0..3 {
+            assert_eq!(call("filter", &[40]).unwrap(), i32s(1), "{opt:?}");
+        }
+        assert_eq!(
+            call("get", &[53]).unwrap(),
+            i64s(3),
+            "{opt:?}: packets to port 53"
+        );
+        assert_eq!(
+            call("bytes", &[53]).unwrap(),
+            i64s(120),
+            "{opt:?}: bytes to port 53"
+        );
+        // UPDATE_NOEXIST (1), UPDATE_EXIST (2), UPDATE_ANY (0).
+        assert_eq!(call("put", &[7, 70, 1]).unwrap(), i32s(0));
+        assert_eq!(
+            call("put", &[7, 71, 1]).unwrap(),
+            i32s(-17),
+            "{opt:?}: exists"
+        );
+        assert_eq!(
+            call("put", &[8, 80, 2]).unwrap(),
+            i32s(-2),
+            "{opt:?}: absent"
+        );
+        assert_eq!(call("put", &[7, 72, 2]).unwrap(), i32s(0));
+        assert_eq!(call("get", &[7]).unwrap(), i64s(72));
+        assert_eq!(call("put", &[8, 80, 0]).unwrap(), i32s(0));
+        assert_eq!(call("put", &[9, 90, 0]).unwrap(), i32s(0));
+        assert_eq!(
+            call("put", &[10, 100, 0]).unwrap(),
+            i32s(-7),
+            "{opt:?}: full at 4"
+        );
+        assert_eq!(
+            call("put", &[8, 5, 9]).unwrap(),
+            i32s(-22),
+            "{opt:?}: bad flags"
+        );
+        assert_eq!(call("del", &[8]).unwrap(), i32s(0));
+        assert_eq!(call("del", &[8]).unwrap(), i32s(-2));
+        assert_eq!(call("get", &[8]).unwrap(), i64s(-2));
+        assert_eq!(
+            call("put", &[10, 100, 0]).unwrap(),
+            i32s(0),
+            "{opt:?}: room again"
+        );
+        assert_eq!(call("get", &[10]).unwrap(), i64s(100));
+        assert_eq!(call("nomap", &[]).unwrap(), i32s(-22));
+        assert_eq!(
+            trap_of(call("oob", &[])).code,
+            TrapCode::MemoryOutOfBounds,
+            "{opt:?}"
+        );
+        // A full map: the packet to port 53 still counts (the key is
+        // present); delete it and the next insert is refused and counted.
+        assert_eq!(call("filter", &[40]).unwrap(), i32s(1));
+        assert_eq!(call("get", &[53]).unwrap(), i64s(4));
+        assert_eq!(call("del", &[53]).unwrap(), i32s(0));
+        assert_eq!(call("put", &[11, 1, 0]).unwrap(), i32s(0));
+        assert_eq!(
+            call("filter", &[40]).unwrap(),
+            i32s(1),
+            "{opt:?}: never traps"
+        );
+        assert_eq!(call("get", &[53]).unwrap(), i64s(-2));
+    }
+}
+
 /// `popcnt` at both widths on edge values and a spread of patterns. On
 /// aarch64 the compiler counts bits in general registers rather than with
 /// Cranelift's NEON sequence (`compiler/src/bits.rs`), so this runs that

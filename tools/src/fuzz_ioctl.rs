@@ -89,6 +89,7 @@ pub fn fuzz_ioctl(ctx: &Ctx, a: &FuzzArgs) -> Result<()> {
         ioctl::INVOKE,
         ioctl::MAP_GET,
         ioctl::MAP_SET,
+        ioctl::MAP_ELEM,
     ];
     let name = a
         .name
@@ -121,7 +122,8 @@ pub fn fuzz_ioctl(ctx: &Ctx, a: &FuzzArgs) -> Result<()> {
                 | ioctl::DETACH
                 | ioctl::INVOKE
                 | ioctl::MAP_GET
-                | ioctl::MAP_SET => buf[..ioctl::NAME_LEN].copy_from_slice(&n),
+                | ioctl::MAP_SET
+                | ioctl::MAP_ELEM => buf[..ioctl::NAME_LEN].copy_from_slice(&n),
                 _ => {}
             }
             if cmd == ioctl::INVOKE {
@@ -146,6 +148,26 @@ pub fn fuzz_ioctl(ctx: &Ctx, a: &FuzzArgs) -> Result<()> {
                 buf[at + 8..at + 12].copy_from_slice(&(rng.below(4) as u32).to_le_bytes());
                 let p = bad_pointer(&mut rng, valid + 1024, unmapped, unmapped - 8);
                 buf[at + 24..at + 32].copy_from_slice(&p.to_le_bytes());
+            }
+            if cmd == ioctl::MAP_ELEM {
+                // MapElemReq: map, op, flags and cursor small; key and
+                // value pointers anywhere; sizes mostly those of
+                // guests/wat/hash.wat's hash map (4 and 16).
+                let at = ioctl::NAME_LEN;
+                for (i, n) in [3, 5, 6, 40].into_iter().enumerate() {
+                    let v = rng.below(n) as u32;
+                    buf[at + 4 * i..at + 4 * i + 4].copy_from_slice(&v.to_le_bytes());
+                }
+                for i in 0..2 {
+                    let p = bad_pointer(&mut rng, valid + 1024, unmapped, unmapped - 8);
+                    buf[at + 16 + 8 * i..at + 24 + 8 * i].copy_from_slice(&p.to_le_bytes());
+                }
+                let (k, v) = match rng.below(3) {
+                    0 => (rng.below(300) as u32, rng.below(300) as u32),
+                    _ => (4, 16),
+                };
+                buf[at + 32..at + 36].copy_from_slice(&k.to_le_bytes());
+                buf[at + 36..at + 40].copy_from_slice(&v.to_le_bytes());
             }
             if cmd == ioctl::ATTACH || cmd == ioctl::DETACH {
                 // Valid family/hook sometimes; leave the program attached

@@ -7,7 +7,7 @@
 check "percpu: load per_cpu attached to ipv4:input" \
 	kwasm load $KW/per_cpu.kw --name pc --attach ipv4:input
 expect_out "percpu: map list" \
-	'[{"map":0,"kind":"per_cpu_array","entries":2,"copies":2},{"map":1,"kind":"array","entries":1,"copies":1}]' \
+	'[{"map":0,"kind":"per_cpu_array","entries":2,"used":2,"key_size":4,"value_size":8,"copies":2},{"map":1,"kind":"array","entries":1,"used":1,"key_size":4,"value_size":8,"copies":1}]' \
 	kwasm map list pc --json
 expect_out "percpu: 30 datagrams from CPU 0" "sent 30, failed 0, received 30" \
 	taskset -c 0 kwasm-tools udp-check --port 9998 --count 30

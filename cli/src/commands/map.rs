@@ -1,14 +1,18 @@
-//! `kwasm map list|get|set|dump`: a loaded program's maps (arrays of u64
-//! shared with userspace, or one such array per CPU; see
-//! `kwasm_abi::maps`).
+//! `kwasm map list|get|set|dump|lookup|update|delete`: a loaded program's
+//! maps (arrays of u64 shared with userspace, one such array per CPU, or
+//! hash maps of byte strings; see `kwasm_abi::maps`), in the style of
+//! `bpftool map`.
 
 use super::{parse_u32, parse_u64};
+use crate::mapbytes;
 use crate::output::{self, Align, Table};
 use anyhow::{Result, anyhow, bail};
 use kwasm::Ctx;
-use kwasm::device::{Device, MapRead};
-use kwasm_abi::maps::ALL_CPUS;
+use kwasm::device::{Device, ElemOp, MapRead};
+use kwasm_abi::hash::{UPDATE_ADD, UPDATE_ANY, UPDATE_EXIST, UPDATE_NOEXIST};
+use kwasm_abi::maps::{ALL_CPUS, MapKind};
 use serde::Serialize;
+use std::io;
 
 /// Which entry of which map: the arguments every map command starts with.
 #[derive(clap::Args)]
@@ -31,7 +35,8 @@ pub struct CpuSel {
 
 #[derive(clap::Subcommand)]
 pub enum MapCmd {
-    /// List the program's maps: number, kind, entries and copies per entry.
+    /// List the program's maps: number, kind, entries (a hash map's
+    /// capacity), keys in use, key and value sizes, and copies per entry.
     List {
         /// Program name (see `kwasm list`).
         name: String,
@@ -81,6 +86,48 @@ pub enum MapCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the value of KEY in map MAP: of a hash map, or an array
+    /// (KEY is the index). Keys and values are text: an integer, an IPv4 or
+    /// IPv6 address, `hex:...`, `str:...`, or typed parts joined by commas
+    /// (`10.0.0.1,be16:53,u8:17`); see `kwasm map update --help`.
+    Lookup {
+        #[command(flatten)]
+        map: MapRef,
+        /// The key.
+        key: String,
+        /// `{"key": ..., "value": ...}` instead of the value alone.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Insert or replace KEY's value in hash map MAP (or set an array
+    /// entry). KEY and VALUE: a bare integer (little-endian, as wide as
+    /// the map's size), an IPv4/IPv6 address (network order), `hex:0a0b`,
+    /// `str:text` (zero-padded), or parts joined by commas, each typed:
+    /// `u8:` `u16:` `u32:` `u64:` (little-endian), `be16:` `be32:` `be64:`.
+    Update {
+        #[command(flatten)]
+        map: MapRef,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// Only insert: fail if KEY is present.
+        #[arg(long, conflicts_with_all = ["exist", "add"])]
+        noexist: bool,
+        /// Only replace: fail if KEY is absent.
+        #[arg(long, conflicts_with = "add")]
+        exist: bool,
+        /// Add VALUE's u64 words to the present value (or insert it).
+        #[arg(long)]
+        add: bool,
+    },
+    /// Remove KEY from hash map MAP.
+    Delete {
+        #[command(flatten)]
+        map: MapRef,
+        /// The key.
+        key: String,
+    },
 }
 
 /// One row of `kwasm map list --json`.
@@ -89,7 +136,81 @@ struct MapInfo {
     map: u32,
     kind: &'static str,
     entries: u32,
+    used: u32,
+    key_size: u32,
+    value_size: u32,
     copies: u32,
+}
+
+/// One entry of a hash map, as `lookup --json` and `dump --json` print it
+/// (`mapbytes::render`), with the raw bytes in hex.
+#[derive(Serialize)]
+struct Entry {
+    key: serde_json::Value,
+    value: serde_json::Value,
+    key_hex: String,
+    value_hex: String,
+}
+
+impl Entry {
+    fn new(key: &[u8], value: &[u8]) -> Entry {
+        Entry {
+            key: mapbytes::render(key, false),
+            value: mapbytes::render(value, true),
+            key_hex: mapbytes::hex(key),
+            value_hex: mapbytes::hex(value),
+        }
+    }
+}
+
+/// Why an index-based command does not apply to hash map `map`.
+fn not_indexed(map: u32, cmd: &str) -> anyhow::Error {
+    anyhow!(
+        "map {map} is a hash map, which has keys, not indices: use `kwasm map {cmd}` \
+         (see `kwasm map {cmd} --help` for how to write keys)"
+    )
+}
+
+/// A failed `MAP_ELEM` as a message that names the map and key.
+fn elem_error(e: io::Error, name: &str, map: u32, key: &str, r: &MapRead) -> anyhow::Error {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => anyhow!("{name} map {map}: no key {key}"),
+        Some(libc::EEXIST) => anyhow!("{name} map {map}: key {key} exists (--noexist)"),
+        Some(libc::E2BIG) => anyhow!(
+            "{name} map {map} is full ({} of {} keys): delete keys first",
+            r.used,
+            r.len
+        ),
+        Some(libc::EINVAL) => anyhow!(
+            "{name} map {map}: the kernel refused the operation (--add needs a value of whole \
+             u64 words; this map's values are {} bytes)",
+            r.value_size
+        ),
+        _ => anyhow!("{name} map {map}: {e}"),
+    }
+}
+
+/// Every entry of hash map `map`, in bucket order.
+fn hash_entries(
+    dev: &Device,
+    name: &str,
+    map: u32,
+    r: &MapRead,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let mut key = vec![0u8; r.key_size as usize];
+        let mut value = vec![0u8; r.value_size as usize];
+        match dev.map_elem(name, map, ElemOp::next(cursor), &mut key, &mut value)? {
+            Ok(b) => {
+                out.push((key, value));
+                cursor = b + 1;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+            Err(e) => return Err(anyhow!("{name} map {map}: reading entries: {e}")),
+        }
+    }
 }
 
 /// Why `flag`, which picks per-CPU copies, does not apply to map `map`.
@@ -147,6 +268,9 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
                         map: m,
                         kind: r.kind.name(),
                         entries: r.len,
+                        used: r.used,
+                        key_size: r.key_size,
+                        value_size: r.value_size,
                         copies: r.copies,
                     })
                 })
@@ -158,6 +282,9 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
                     ("MAP", Align::Right),
                     ("KIND", Align::Left),
                     ("ENTRIES", Align::Right),
+                    ("USED", Align::Right),
+                    ("KEY", Align::Right),
+                    ("VALUE", Align::Right),
                     ("COPIES", Align::Right),
                 ]);
                 for r in rows {
@@ -165,6 +292,9 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
                         r.map.to_string(),
                         r.kind.into(),
                         r.entries.to_string(),
+                        r.used.to_string(),
+                        r.key_size.to_string(),
+                        r.value_size.to_string(),
                         r.copies.to_string(),
                     ]);
                 }
@@ -180,6 +310,9 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
             let m = parse_u32(&map.map)?;
             let idx = parse_u32(index)?;
             let r = describe(&dev, &map.name, m)?;
+            if r.kind == MapKind::Hash {
+                return Err(not_indexed(m, "lookup"));
+            }
             if *each {
                 for (c, v) in per_cpu(&dev, &map.name, m, &r, idx, 1)?.iter().enumerate() {
                     println!("cpu{c}: {}", v[0]);
@@ -197,6 +330,9 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
         } => {
             let m = parse_u32(&map.map)?;
             let r = describe(&dev, &map.name, m)?;
+            if r.kind == MapKind::Hash {
+                return Err(not_indexed(m, "update"));
+            }
             let c = cpu_of(cpu, &r, m)?;
             dev.map_set(&map.name, m, parse_u32(index)?, parse_u64(value)?, c)?;
         }
@@ -208,6 +344,27 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
         } => {
             let m = parse_u32(&map.map)?;
             let r = describe(&dev, &map.name, m)?;
+            if r.kind == MapKind::Hash {
+                if each.then_some(()).or(cpu.cpu.map(drop)).is_some() {
+                    bail!(
+                        "map {m} is a hash map, which has one copy shared by every CPU: drop --cpu/--per-cpu"
+                    );
+                }
+                let entries = hash_entries(&dev, &map.name, m, &r)?;
+                if *json {
+                    let rows: Vec<Entry> = entries.iter().map(|(k, v)| Entry::new(k, v)).collect();
+                    output::json(&rows);
+                } else {
+                    for (k, v) in &entries {
+                        println!(
+                            "{}: {}",
+                            mapbytes::render_text(k, false),
+                            mapbytes::render_text(v, true)
+                        );
+                    }
+                }
+                return Ok(());
+            }
             if *each {
                 let cpus = per_cpu(&dev, &map.name, m, &r, 0, r.len)?;
                 let rows: Vec<Vec<u64>> = (0..r.len as usize)
@@ -230,6 +387,76 @@ pub fn map(ctx: &Ctx, cmd: &MapCmd) -> Result<()> {
                     output::indexed(&vals);
                 }
             }
+        }
+        MapCmd::Lookup { map, key, json } => {
+            let m = parse_u32(&map.map)?;
+            let r = describe(&dev, &map.name, m)?;
+            let (k, v) = if r.kind == MapKind::Hash {
+                let mut k = mapbytes::parse(key, r.key_size as usize, "key")?;
+                let mut v = vec![0u8; r.value_size as usize];
+                dev.map_elem(&map.name, m, ElemOp::lookup(), &mut k, &mut v)?
+                    .map_err(|e| elem_error(e, &map.name, m, key, &r))?;
+                (k, v)
+            } else {
+                let idx = parse_u32(key)?;
+                let val = dev.map_get(&map.name, m, idx, 1, ALL_CPUS)?.values[0];
+                (idx.to_le_bytes().to_vec(), val.to_le_bytes().to_vec())
+            };
+            if *json {
+                output::json(&Entry::new(&k, &v));
+            } else {
+                println!("{}", mapbytes::render_text(&v, true));
+            }
+        }
+        MapCmd::Update {
+            map,
+            key,
+            value,
+            noexist,
+            exist,
+            add,
+        } => {
+            let m = parse_u32(&map.map)?;
+            let r = describe(&dev, &map.name, m)?;
+            if r.kind != MapKind::Hash {
+                if *noexist || *exist || *add {
+                    bail!(
+                        "map {m} is an {}: its entries always exist; use `kwasm map set`",
+                        r.kind.name()
+                    );
+                }
+                let c = cpu_of(&CpuSel { cpu: None }, &r, m)?;
+                return dev.map_set(&map.name, m, parse_u32(key)?, parse_u64(value)?, c);
+            }
+            let flags = match (noexist, exist, add) {
+                (true, _, _) => UPDATE_NOEXIST,
+                (_, true, _) => UPDATE_EXIST,
+                (_, _, true) => UPDATE_ADD,
+                _ => UPDATE_ANY,
+            };
+            let mut k = mapbytes::parse(key, r.key_size as usize, "key")?;
+            let mut v = mapbytes::parse(value, r.value_size as usize, "value")?;
+            dev.map_elem(&map.name, m, ElemOp::update(flags), &mut k, &mut v)?
+                .map_err(|e| elem_error(e, &map.name, m, key, &r))?;
+        }
+        MapCmd::Delete { map, key } => {
+            let m = parse_u32(&map.map)?;
+            let r = describe(&dev, &map.name, m)?;
+            if r.kind != MapKind::Hash {
+                bail!(
+                    "map {m} is an {}: its entries cannot be deleted; set them to 0 with `kwasm map set`",
+                    r.kind.name()
+                );
+            }
+            let mut k = mapbytes::parse(key, r.key_size as usize, "key")?;
+            dev.map_elem(
+                &map.name,
+                m,
+                ElemOp::delete(),
+                &mut k,
+                &mut vec![0u8; r.value_size as usize],
+            )?
+            .map_err(|e| elem_error(e, &map.name, m, key, &r))?;
         }
     }
     Ok(())

@@ -9,10 +9,12 @@
 //! [`kwasm_abi::host::HOST_FUNCS`] with [`is_host_func`], so the SDK cannot
 //! drift from what kwasmc accepts.
 
+pub use kwasm_abi::hash::{UPDATE_ADD, UPDATE_ANY, UPDATE_EXIST, UPDATE_NOEXIST, Update};
 pub use kwasm_abi::host::{
     FILTER_EXPORT, HOST_MODULE, MAPS_SECTION, MAX_MAP_ENTRIES, MAX_MAPS, VERDICT_ACCEPT,
     VERDICT_DROP,
 };
+pub use kwasm_abi::maps::MapStatus;
 pub use kwasm_abi::types::ValType;
 
 use kwasm_abi::host::HOST_FUNCS;

@@ -84,6 +84,15 @@ host_imports! {
     fn map_add(map: i32, idx: i32, delta: i64) -> i64;
     /// A pseudo-random number.
     fn random_u32() -> i32;
+    /// Copies the value of the key at `key` (the map's key size) to `val`
+    /// (its value size): 0, or a negative `kwasm_abi::maps::MapStatus`.
+    /// Traps (`MemoryOutOfBounds`) if either range is outside memory.
+    fn map_lookup(map: i32, key: *const u8, val: *mut u8) -> i32;
+    /// Inserts or replaces the key's value as `flags`
+    /// (`kwasm_abi::hash::UPDATE_*`) says: 0 or a negative status.
+    fn map_update(map: i32, key: *const u8, val: *const u8, flags: i32) -> i32;
+    /// Removes the key from a hash map: 0 or a negative status.
+    fn map_delete(map: i32, key: *const u8) -> i32;
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -166,6 +175,37 @@ mod stand_in {
     pub unsafe fn random_u32() -> i32 {
         4 // chosen by fair dice roll
     }
+    /// See the `wasm32` import of the same name. Outside tests there are
+    /// no maps: `MapStatus::Invalid`.
+    pub unsafe fn map_lookup(map: i32, key: *const u8, val: *mut u8) -> i32 {
+        #[cfg(test)]
+        return super::mock::with(|m| m.lookup(map, key, val));
+        #[cfg(not(test))]
+        {
+            let _ = (map, key, val);
+            crate::abi::MapStatus::Invalid as i32
+        }
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn map_update(map: i32, key: *const u8, val: *const u8, flags: i32) -> i32 {
+        #[cfg(test)]
+        return super::mock::with(|m| m.update(map, key, val, flags));
+        #[cfg(not(test))]
+        {
+            let _ = (map, key, val, flags);
+            crate::abi::MapStatus::Invalid as i32
+        }
+    }
+    /// See the `wasm32` import of the same name.
+    pub unsafe fn map_delete(map: i32, key: *const u8) -> i32 {
+        #[cfg(test)]
+        return super::mock::with(|m| m.delete(map, key));
+        #[cfg(not(test))]
+        {
+            let _ = (map, key);
+            crate::abi::MapStatus::Invalid as i32
+        }
+    }
 }
 
 /// A per-thread fake host for unit tests on the build machine: a packet, maps
@@ -174,6 +214,22 @@ mod stand_in {
 pub mod mock {
     use std::cell::RefCell;
 
+    use crate::abi::{MapStatus, Update};
+    use std::collections::BTreeMap;
+
+    /// A hash map of the fake host: sizes, capacity and contents.
+    #[derive(Default)]
+    pub struct Hash {
+        /// Bytes of each key.
+        pub key_size: usize,
+        /// Bytes of each value.
+        pub value_size: usize,
+        /// Most keys: an insert beyond is `MapStatus::Full`.
+        pub entries: usize,
+        /// The entries.
+        pub data: BTreeMap<Vec<u8>, Vec<u8>>,
+    }
+
     /// State of the fake host.
     #[derive(Default)]
     pub struct Host {
@@ -181,11 +237,101 @@ pub mod mock {
         pub packet: Vec<u8>,
         /// Map contents, `maps[map][idx]`.
         pub maps: Vec<Vec<i64>>,
+        /// Hash maps by map number (declare them with [`hash`]).
+        pub hashes: BTreeMap<i32, Hash>,
         /// Every `log` call, in order.
         pub logs: Vec<Vec<u8>>,
     }
 
+    /// Declares map `map` a hash map of these sizes.
+    pub fn hash(map: i32, key_size: usize, value_size: usize, entries: usize) {
+        with(|h| {
+            h.hashes.insert(
+                map,
+                Hash {
+                    key_size,
+                    value_size,
+                    entries,
+                    data: BTreeMap::new(),
+                },
+            )
+        });
+    }
+
     impl Host {
+        pub(super) fn lookup(&mut self, map: i32, key: *const u8, val: *mut u8) -> i32 {
+            let Some(h) = self.hashes.get(&map) else {
+                // An array: a u32 index and a u64 value.
+                let idx = unsafe { key.cast::<u32>().read_unaligned() } as i32;
+                let v = *self.slot(map, idx);
+                unsafe { val.cast::<i64>().write_unaligned(v) };
+                return 0;
+            };
+            let k = unsafe { core::slice::from_raw_parts(key, h.key_size) };
+            match h.data.get(k) {
+                Some(v) => {
+                    unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), val, v.len()) };
+                    0
+                }
+                None => MapStatus::NotFound as i32,
+            }
+        }
+
+        pub(super) fn update(
+            &mut self,
+            map: i32,
+            key: *const u8,
+            val: *const u8,
+            flags: i32,
+        ) -> i32 {
+            let Some(h) = self.hashes.get_mut(&map) else {
+                let idx = unsafe { key.cast::<u32>().read_unaligned() } as i32;
+                let v = unsafe { val.cast::<i64>().read_unaligned() };
+                let s = self.slot(map, idx);
+                *s = match Update::from_flags(flags as u32) {
+                    Some(Update::Add) => s.wrapping_add(v),
+                    _ => v,
+                };
+                return 0;
+            };
+            let k = unsafe { core::slice::from_raw_parts(key, h.key_size) }.to_vec();
+            let v = unsafe { core::slice::from_raw_parts(val, h.value_size) };
+            let present = h.data.contains_key(&k);
+            let full = h.data.len() >= h.entries;
+            let Some(how) = Update::from_flags(flags as u32) else {
+                return MapStatus::Invalid as i32;
+            };
+            match (how, present) {
+                (Update::NoExist, true) => MapStatus::Exists as i32,
+                (Update::Exist, false) => MapStatus::NotFound as i32,
+                (_, false) if full => MapStatus::Full as i32,
+                (Update::Add, true) => {
+                    let old = h.data.get_mut(&k).expect("present");
+                    for (o, n) in old.chunks_mut(8).zip(v.chunks(8)) {
+                        let sum = u64::from_le_bytes(o.try_into().expect("u64"))
+                            .wrapping_add(u64::from_le_bytes(n.try_into().expect("u64")));
+                        o.copy_from_slice(&sum.to_le_bytes());
+                    }
+                    0
+                }
+                _ => {
+                    h.data.insert(k, v.to_vec());
+                    0
+                }
+            }
+        }
+
+        pub(super) fn delete(&mut self, map: i32, key: *const u8) -> i32 {
+            let Some(h) = self.hashes.get_mut(&map) else {
+                return MapStatus::Invalid as i32;
+            };
+            let k = unsafe { core::slice::from_raw_parts(key, h.key_size) };
+            match h.data.remove(k) {
+                Some(_) => 0,
+                None => MapStatus::NotFound as i32,
+            }
+        }
+
         pub(super) fn slot(&mut self, map: i32, idx: i32) -> &mut i64 {
             let (map, idx) = (map as usize, idx as usize);
             if self.maps.len() <= map {
