@@ -28,7 +28,7 @@ HOST_TARGET=$(rustc -vV | sed -n 's/^host: //p')
 # `kwasm bench`'s comparisons (bench/dns_filter: dns_parser without its logging; the
 # other bench filters are examples/port_filter, examples/packet_counter and
 # wat/accept.wat).
-EXAMPLES=(packet_counter port_filter dns_parser dns_filter)
+EXAMPLES=(packet_counter port_filter dns_parser flow_counter dns_filter)
 OUT=out
 
 if ! rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"; then

@@ -30,6 +30,8 @@ pub(crate) mod link;
 pub(crate) mod maps;
 #[path = "../abi/src/meta.rs"]
 pub(crate) mod meta;
+#[path = "../abi/src/ring.rs"]
+pub(crate) mod ring;
 #[path = "../abi/src/trap.rs"]
 pub(crate) mod trap;
 #[path = "../abi/src/types.rs"]

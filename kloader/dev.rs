@@ -12,7 +12,7 @@ use kernel::uaccess::UserSlice;
 
 use crate::abi::hash::Scan;
 use crate::abi::ioctl::{
-    self, AttachReq, BenchReq, InvokeReq, ListReq, MapElemReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq,
+    self, AttachReq, BenchReq, EventsReq, InvokeReq, ListReq, MapElemReq, MapReq, ModuleLayout, ProgInfo, Record, StatsReq,
 };
 use crate::abi::maps::{MapKind, MapStatus, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 use crate::abi::meta::kind;
@@ -40,6 +40,7 @@ pub(crate) extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
         | ioctl::MAP_SET
         | ioctl::BENCH
         | ioctl::MAP_ELEM
+        | ioctl::EVENTS
             if !ffi::kwasm_capable() =>
         {
             Err(EPERM)
@@ -53,6 +54,7 @@ pub(crate) extern "C" fn kwasm_ioctl(cmd: c_uint, arg: c_ulong) -> c_long {
         ioctl::MAP_SET => map_set(arg),
         ioctl::BENCH => bench(arg),
         ioctl::MAP_ELEM => map_elem(arg),
+        ioctl::EVENTS => events(arg),
         _ => Err(ENOTTY),
     };
     match r {
@@ -304,6 +306,24 @@ fn map_set(arg: c_ulong) -> Result {
     let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
     let map = prog.shared.map(req.map).ok_or(EINVAL)?;
     map.write(req.index, req.cpu, req.value).ok_or(EINVAL)
+}
+
+fn events(arg: c_ulong) -> Result {
+    let mut req: EventsReq = read_req::<_, { EventsReq::SIZE }>(arg)?;
+    let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
+    let ring = prog.shared.ring(req.map).ok_or(EINVAL)?;
+    let len = req.buf_len.min(ioctl::EVENTS_MAX_READ) as usize;
+    let mut bounce = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+    let _reader = prog.shared.readers.lock();
+    let (n, records, dropped) = ring.ring_peek(&mut bounce).map_err(|s| Error::from_errno(s as i32))?;
+    // Copy first, consume after: a fault in the copy loses nothing.
+    UserSlice::new(req.buf as usize, n).writer().write_slice(bounce.get(..n).ok_or(EINVAL)?)?;
+    ring.ring_consume(n).map_err(|s| Error::from_errno(s as i32))?;
+    req.bytes = n as u32;
+    req.records = records;
+    req.dropped = dropped;
+    req.pending = u64::from(ring.used());
+    write_req::<_, { EventsReq::SIZE }>(arg, &req)
 }
 
 fn bench(arg: c_ulong) -> Result {

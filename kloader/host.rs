@@ -7,7 +7,10 @@
 use core::ffi::c_void;
 use core::fmt::Write;
 
+use crate::abi::bulk;
+use crate::abi::ring::MAX_RECORD;
 use crate::abi::trap::TrapCode;
+use kernel::time::Ktime;
 use crate::ffi::{self, MsgBuf, RateLimit};
 use crate::instance::Instance;
 
@@ -29,15 +32,23 @@ extern "C" fn log_on_kstack(arg: *mut c_void) {
 /// the program's rate limit. The line is formatted on the wasm stack
 /// (without allocating) and printed on the kernel stack.
 pub(crate) fn log(i: &mut Instance, ptr: u32, len: u32) -> Result<(), TrapCode> {
+    let (cpu, jmpbuf) = (i.cpu, i.jmpbuf.as_ptr());
+    let (shared, mem) = i.shared_and_mem();
+    let bytes = bulk::range(ptr, len, mem.len()).and_then(|r| mem.get(r)).ok_or(TrapCode::MemoryOutOfBounds)?;
+    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    // Every message goes to the log ring too (`kwasm log`), cut to a
+    // record's largest size; when the ring is full it is counted there as
+    // dropped, like any ring record.
+    let now = Ktime::ktime_get().to_ns() as u64;
+    let _ = shared.log_ring.slots().output(cpu, now, text.get(..MAX_RECORD as usize).unwrap_or(text));
     let mut msg = MsgBuf::new();
-    let _ = write!(msg, "{}: ", i.shared.name());
-    let bytes = i.mem_slice(ptr, len).ok_or(TrapCode::MemoryOutOfBounds)?;
-    msg.push_sanitized(bytes.strip_suffix(b"\n").unwrap_or(bytes));
-    let m = LogMsg { limit: &i.shared.log_limit, msg: msg.as_bytes() };
+    let _ = write!(msg, "{}: ", shared.name());
+    msg.push_sanitized(text);
+    let m = LogMsg { limit: &shared.log_limit, msg: msg.as_bytes() };
     let arg = core::ptr::from_ref(&m).cast_mut().cast();
     // SAFETY: a host function runs inside `kwasm_enter`, whose saved kernel
     // stack pointer is in `jmpbuf`; `m` outlives the call and is what
     // `log_on_kstack` reads.
-    unsafe { ffi::on_kstack(log_on_kstack, arg, i.jmpbuf.as_ptr()) };
+    unsafe { ffi::on_kstack(log_on_kstack, arg, jmpbuf) };
     Ok(())
 }

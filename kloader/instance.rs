@@ -17,12 +17,13 @@ use core::sync::atomic::AtomicU64;
 
 use kernel::prelude::*;
 use kernel::new_spinlock;
-use kernel::sync::{Arc, SpinLock};
+use kernel::new_mutex;
+use kernel::sync::{Arc, Mutex, SpinLock};
 
 use crate::abi::host;
 use crate::abi::instantiate::{self, InitTarget};
 use crate::abi::ioctl::{self, NAME_LEN};
-use crate::abi::maps::{self, MapSlots};
+use crate::abi::maps::{self, MapDecl, MapKind, MapSlots};
 use crate::abi::meta::{kind, MapRec, Meta, PoolRef, TypeRec, NONE};
 use crate::abi::trap::TrapCode;
 use crate::abi::vmctx::{self, VmCtxHeader, VmCtxLayout, VmCtxView, WASM_PAGE_SIZE};
@@ -64,7 +65,11 @@ impl maps::MapLock for BhSpinLock {
 /// Allocates a map of a record that `Meta::parse` accepted, with a copy per
 /// possible CPU for a per-CPU kind, and a random hash key.
 pub(crate) fn new_map(rec: &MapRec, ncpus: u32) -> Result<MapStore> {
-    let decl = rec.decl().ok_or(EINVAL)?;
+    alloc_map(&rec.decl().ok_or(EINVAL)?, ncpus)
+}
+
+fn alloc_map(decl: &MapDecl, ncpus: u32) -> Result<MapStore> {
+    let decl = *decl;
     let len = maps::storage_len(&decl, ncpus).ok_or(E2BIG)?;
     let mut slots = VVec::with_capacity(len, GFP_KERNEL)?;
     for _ in 0..len {
@@ -86,6 +91,11 @@ pub(crate) struct Shared {
     pub(crate) name: [u8; NAME_LEN],
     pub(crate) maps: KVec<MapStore>,
     pub(crate) log_limit: RateLimit,
+    /// Every `log` message that fits, for `kwasm log` (`ioctl::LOG_RING`).
+    pub(crate) log_ring: MapStore,
+    /// Held by an `EVENTS` reader from peek to consume, so that two
+    /// readers never copy out the same records.
+    pub(crate) readers: Pin<KBox<Mutex<()>>>,
 }
 
 impl Shared {
@@ -93,9 +103,30 @@ impl Shared {
         ioctl::decode_name(&self.name).unwrap_or("?")
     }
 
+    /// What the program shares, around its maps.
+    pub(crate) fn new(name: [u8; NAME_LEN], maps: KVec<MapStore>) -> Result<Shared> {
+        let log = MapDecl::ring_buf(ioctl::LOG_RING_BYTES);
+        Ok(Shared {
+            name,
+            maps,
+            log_limit: RateLimit::new()?,
+            log_ring: alloc_map(&log, 1)?,
+            readers: KBox::pin_init(new_mutex!((), "kwasm_ring_readers"), GFP_KERNEL)?,
+        })
+    }
+
     /// Map `i`.
     pub(crate) fn map(&self, i: u32) -> Option<MapSlots<'_>> {
         self.maps.get(i as usize).map(MapStore::slots)
+    }
+
+    /// Ring `i` for `EVENTS`: a declared ring_buf, or the log ring.
+    pub(crate) fn ring(&self, i: u32) -> Option<MapSlots<'_>> {
+        let m = match i {
+            ioctl::LOG_RING => self.log_ring.slots(),
+            _ => self.map(i)?,
+        };
+        (m.kind == MapKind::RingBuf).then_some(m)
     }
 }
 
@@ -214,14 +245,8 @@ impl Instance {
 
     /// All accessible bytes of linear memory (empty without a memory).
     pub(crate) fn mem_bytes(&mut self) -> &mut [u8] {
-        let len = self.mem_len() as usize;
-        self.memory.as_mut().and_then(|m| m.get_mut(..len)).unwrap_or(&mut [])
-    }
-
-    /// `[off, off + len)` of linear memory, if accessible.
-    pub(crate) fn mem_slice(&mut self, off: u32, len: u32) -> Option<&mut [u8]> {
-        let start = off as usize;
-        self.mem_bytes().get_mut(start..start.checked_add(len as usize)?)
+        let len = self.mem_len();
+        accessible(&mut self.memory, len)
     }
 
     /// `VmTable.length` of defined table `t`.

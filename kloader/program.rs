@@ -165,7 +165,7 @@ impl Program {
             })?;
             maps.push(m, GFP_KERNEL)?;
         }
-        let shared = Arc::new(Shared { name: cfg.name, maps, log_limit: RateLimit::new()? }, GFP_KERNEL)?;
+        let shared = Arc::new(Shared::new(cfg.name, maps)?, GFP_KERNEL)?;
 
         // Canonical type ids: equal signatures get equal ids.
         let ntypes = meta.types().len() as usize;

@@ -165,6 +165,7 @@ pub const fn host_funcs<R: Runtime>() -> HostFuncs {
         map_lookup: map_lookup::<R>,
         map_update: map_update::<R>,
         map_delete: map_delete::<R>,
+        event_output: event_output::<R>,
     }
 }
 
@@ -425,6 +426,32 @@ extern "C" fn map_delete<R: Runtime>(vmctx: *mut u8, map: u32, key: u32) -> i32 
     map_elem::<R>(vmctx, map, key, Elem::Delete)
 }
 
+/// `event_output`: the status, or the trap for a range outside memory
+/// (checked before the ring's lock is taken).
+fn event_output_in<R: Runtime>(i: &mut R, map: u32, ptr: u32, len: u32) -> Result<i32, TrapCode> {
+    let now = i.time_ns() as u64;
+    let (m, mem) = i.map_and_memory(map);
+    let Some((m, cpu)) = m else {
+        return Ok(MapStatus::Invalid as i32);
+    };
+    let data = mem
+        .and_then(|mem| {
+            let r = bulk::range(ptr, len, mem.len())?;
+            mem.get(r)
+        })
+        .ok_or(TrapCode::MemoryOutOfBounds)?;
+    Ok(m.output(cpu, now, data).map_or_else(|s| s as i32, |()| 0))
+}
+
+extern "C" fn event_output<R: Runtime>(vmctx: *mut u8, map: u32, ptr: u32, len: u32) -> i32 {
+    // SAFETY: called by generated code with the importer's VmCtx.
+    match event_output_in(unsafe { instance::<R>(vmctx) }, map, ptr, len) {
+        Ok(s) => s,
+        // SAFETY: nothing in this frame needs dropping, and no lock is held.
+        Err(c) => unsafe { R::raise(vmctx, c) },
+    }
+}
+
 extern "C" fn random_u32<R: Runtime>(vmctx: *mut u8) -> i32 {
     // SAFETY: called by generated code with the importer's VmCtx.
     unsafe { instance::<R>(vmctx) }.random_u32() as i32
@@ -432,8 +459,8 @@ extern "C" fn random_u32<R: Runtime>(vmctx: *mut u8) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::hash;
-    use super::super::maps::{MapDecl, MapLock};
+    use super::super::maps::{MapDecl, MapKind, MapLock};
+    use super::super::{hash, ring};
     use super::*;
     use core::ptr;
     use core::sync::atomic::AtomicU64;
@@ -448,6 +475,7 @@ mod tests {
         data: [u8; 3],
         maps: [AtomicU64; 2],
         hash: [AtomicU64; hash::storage_words(1, 2, 2)],
+        ring: [AtomicU64; ring::storage_words(64)],
         pkt: [u8; 5],
     }
 
@@ -522,6 +550,7 @@ mod tests {
                     core::slice::from_ref(&self.maps[map as usize]),
                 ),
                 2 => (MapDecl::hash(1, 2, 2), &self.hash[..]),
+                3 => (MapDecl::ring_buf(64), &self.ring[..]),
                 _ => return (None, Some(&mut self.mem)),
             };
             let m = MapSlots {
@@ -549,6 +578,7 @@ mod tests {
             data: [5, 6, 7],
             maps: [AtomicU64::new(0), AtomicU64::new(0)],
             hash: core::array::from_fn(|_| AtomicU64::new(0)),
+            ring: core::array::from_fn(|_| AtomicU64::new(0)),
             pkt: [10, 11, 12, 13, 14],
         }
     }
@@ -643,5 +673,48 @@ mod tests {
             assert_eq!((h.map_delete)(vm, 1, 4), st(MapStatus::Invalid));
         });
         assert_eq!(i.mem[5..7], [0xaa, 0xbb]);
+    }
+
+    #[test]
+    fn event_output_appends_records_and_counts_drops() {
+        let h = host_funcs::<Fake>();
+        let mut i = fake();
+        i.mem = *b"abcdefgh";
+        call(&mut i, |vm| {
+            assert_eq!((h.event_output)(vm, 3, 0, 3), 0);
+            assert_eq!((h.event_output)(vm, 3, 3, 5), 0);
+            assert_eq!(
+                (h.event_output)(vm, 3, 0, 8),
+                MapStatus::Full as i32,
+                "full"
+            );
+            assert_eq!(
+                (h.event_output)(vm, 2, 0, 1),
+                MapStatus::Invalid as i32,
+                "a hash map"
+            );
+            assert_eq!(
+                (h.event_output)(vm, 9, 0, 1),
+                MapStatus::Invalid as i32,
+                "no map"
+            );
+        });
+        let m = MapSlots {
+            kind: MapKind::RingBuf,
+            entries: 64,
+            key_size: 0,
+            value_size: 0,
+            slots: &i.ring,
+            lock: &NoLock,
+        };
+        let mut out = [0u8; 64];
+        let (n, k, dropped) = m.ring_peek(&mut out).unwrap();
+        assert_eq!((k, dropped), (2, 1));
+        let got: [&[u8]; 2] = {
+            let mut r = ring::records(&out[..n]).map(|r| r.data);
+            [r.next().unwrap(), r.next().unwrap()]
+        };
+        assert_eq!(got, [&b"abc"[..], b"defgh"]);
+        assert!(ring::records(&out[..n]).all(|r| r.time_ns == 42));
     }
 }

@@ -81,6 +81,24 @@ impl MapStatus {
     pub const fn errno(self) -> i32 {
         -(self as i32)
     }
+
+    /// What a host function's status means: `Ok` for 0, else the status
+    /// (`Invalid` for a value no host returns).
+    pub fn check(status: i32) -> Result<(), MapStatus> {
+        const ALL: [MapStatus; 4] = [
+            MapStatus::NotFound,
+            MapStatus::Full,
+            MapStatus::Exists,
+            MapStatus::Invalid,
+        ];
+        match status {
+            0 => Ok(()),
+            s => Err(*ALL
+                .iter()
+                .find(|m| **m as i32 == s)
+                .unwrap_or(&MapStatus::Invalid)),
+        }
+    }
 }
 
 /// `map_update` flags: insert or replace.
@@ -399,6 +417,20 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
     use std::vec::Vec;
+
+    #[test]
+    fn statuses_round_trip() {
+        for m in [
+            MapStatus::NotFound,
+            MapStatus::Full,
+            MapStatus::Exists,
+            MapStatus::Invalid,
+        ] {
+            assert_eq!(MapStatus::check(m as i32), Err(m));
+        }
+        assert_eq!(MapStatus::check(0), Ok(()));
+        assert_eq!(MapStatus::check(-99), Err(MapStatus::Invalid));
+    }
 
     #[test]
     fn siphash_reference_vectors() {

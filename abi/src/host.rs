@@ -36,6 +36,12 @@
 //!   are statuses the program sees, never traps. A key or value range
 //!   outside linear memory traps with `MemoryOutOfBounds`, as for `log`,
 //!   and is checked before the map is touched.
+//! - `event_output(map, ptr, len) -> i32`: append a record of the `len`
+//!   bytes at `ptr` to ring buffer `map` (`maps::MapKind::RingBuf`), for
+//!   userspace to read in order (`kwasm events`). A record that does not
+//!   fit, or is longer than `ring::MAX_RECORD`, is dropped and counted,
+//!   and the call returns `MapStatus::Full`; a map that is not a ring
+//!   returns `Invalid`; a range outside memory traps.
 //! - `random_u32() -> i32`: a pseudo-random number.
 
 use super::fuel::HostCost;
@@ -56,6 +62,7 @@ pub enum HostFuncId {
     MapLookup = 9,
     MapUpdate = 10,
     MapDelete = 11,
+    EventOutput = 12,
 }
 
 /// One importable host function.
@@ -81,6 +88,11 @@ const CALL_COST: HostCost = HostCost {
 const MAP_ELEM_COST: HostCost = HostCost {
     base: 64,
     len_param: None,
+};
+/// `event_output`: a record's header and copy under a lock, plus the bytes.
+const EVENT_COST: HostCost = HostCost {
+    base: 64,
+    len_param: Some(2),
 };
 /// `log`: formatting and the rate-limited printk (the console is the
 /// expensive part), plus the bytes.
@@ -196,6 +208,14 @@ pub const HOST_FUNCS: &[HostFunc] = &[
         results: &[I32],
         cost: MAP_ELEM_COST,
     },
+    HostFunc {
+        id: HostFuncId::EventOutput,
+        module: HOST_MODULE,
+        name: "event_output",
+        params: &[I32, I32, I32],
+        results: &[I32],
+        cost: EVENT_COST,
+    },
 ];
 
 /// Find a host function by import module and name.
@@ -222,6 +242,7 @@ pub struct HostFuncs {
     pub map_lookup: extern "C" fn(vmctx: *mut u8, map: u32, key: u32, val: u32) -> i32,
     pub map_update: extern "C" fn(vmctx: *mut u8, map: u32, key: u32, val: u32, flags: u32) -> i32,
     pub map_delete: extern "C" fn(vmctx: *mut u8, map: u32, key: u32) -> i32,
+    pub event_output: extern "C" fn(vmctx: *mut u8, map: u32, ptr: u32, len: u32) -> i32,
 }
 
 impl HostFuncs {
@@ -239,6 +260,7 @@ impl HostFuncs {
             HostFuncId::MapLookup => self.map_lookup as *const u8,
             HostFuncId::MapUpdate => self.map_update as *const u8,
             HostFuncId::MapDelete => self.map_delete as *const u8,
+            HostFuncId::EventOutput => self.event_output as *const u8,
         }
     }
 }

@@ -293,6 +293,37 @@ kwasm_record!(
     }
 );
 
+/// [`EventsReq::map`] for a program's log ring: what its `kwasm.log`
+/// calls wrote (the console gets them rate-limited; the ring gets every one
+/// that fits).
+pub const LOG_RING: u32 = u32::MAX;
+/// Bytes of a program's log ring.
+pub const LOG_RING_BYTES: u32 = 64 * 1024;
+/// Most bytes one `EVENTS` copies out (the kernel bounces them through a
+/// buffer of this size at most).
+pub const EVENTS_MAX_READ: u32 = 1 << 20;
+
+kwasm_record!(
+    /// `EVENTS` (write+read): drains whole records of ring buffer `map` (or
+    /// [`LOG_RING`]) into the user buffer `buf` of `buf_len` bytes, in the
+    /// format of `ring::Ring::peek` (parse with `ring::records`), and
+    /// consumes only what was copied: a record is never lost or torn, even
+    /// when the copy faults. Sets `bytes` and `records` copied, `dropped`
+    /// (records the ring has dropped since the program loaded) and
+    /// `pending` (bytes still in the ring). Readers of one program take
+    /// turns.
+    EventsReq {
+        name: [u8; NAME_LEN],
+        map: u32,
+        buf_len: u32,
+        buf: u64,
+        bytes: u32,
+        records: u32,
+        dropped: u64,
+        pending: u64,
+    }
+);
+
 /// Largest `BENCH` packet: 65535 bytes, the largest IPv4 datagram (its
 /// total-length field), so every packet the hook can see at the IP layer
 /// without GSO can be replayed. The kernel builds one linear skb of that size.
@@ -503,6 +534,7 @@ pub const MAP_GET: u32 = ioc(IOC_READ | IOC_WRITE, 7, MapReq::SIZE);
 pub const MAP_SET: u32 = ioc(IOC_WRITE, 8, MapReq::SIZE);
 pub const BENCH: u32 = ioc(IOC_READ | IOC_WRITE, 9, BenchReq::SIZE);
 pub const MAP_ELEM: u32 = ioc(IOC_READ | IOC_WRITE, 10, MapElemReq::SIZE);
+pub const EVENTS: u32 = ioc(IOC_READ | IOC_WRITE, 11, EventsReq::SIZE);
 
 #[cfg(test)]
 mod tests {
@@ -518,6 +550,7 @@ mod tests {
             InvokeReq::SIZE,
             MapReq::SIZE,
             MapElemReq::SIZE,
+            EventsReq::SIZE,
             BenchReq::SIZE,
         ] {
             assert!(size < 1 << 14);

@@ -3,7 +3,7 @@
 //! Everything the compiler and a runtime must agree on lives here and only
 //! here: the `.kw` metadata format ([`meta`]), the `VmCtx` layout ([`vmctx`]),
 //! trap codes ([`trap`]), fuel rates ([`fuel`]), value types ([`types`]), the
-//! host-import table ([`host`]), map kinds and declarations ([`maps`], [`hash`]), the linking and instantiation rules
+//! host-import table ([`host`]), map kinds and declarations ([`maps`], [`hash`], [`ring`]), the linking and instantiation rules
 //! ([`link`], [`instantiate`]), the libcalls and host functions as generated
 //! code calls them ([`calls`]) and the `/dev/kwasm` ioctl interface
 //! ([`ioctl`]).
@@ -30,6 +30,7 @@ pub mod ioctl;
 pub mod link;
 pub mod maps;
 pub mod meta;
+pub mod ring;
 pub mod trap;
 pub mod types;
 pub mod vmctx;

@@ -31,6 +31,11 @@
 //!   and delete under the map's lock; an insert into a full map fails with
 //!   [`MapStatus::Full`].
 //!
+//! - [`MapKind::RingBuf`]: a ring of `entries` bytes (a power of two,
+//!   [`ring::MIN_RING_BYTES`] to [`ring::MAX_RING_BYTES`]) of
+//!   variable-size records that wasm writes with `event_output` and
+//!   userspace drains ([`super::ring`]); key and value sizes are 0.
+//!
 //! Both array kinds have 4-byte keys (the index) and 8-byte values.
 //!
 //! Every kind has a lock ([`MapLock`]) that the runtime provides: in the
@@ -44,6 +49,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::hash::{self, HashTable, Scan, Update};
 pub use super::hash::{MAX_KEY_SIZE, MAX_VALUE_SIZE, MapStatus};
+use super::ring::{self, Ring};
 
 /// Name of the custom section that declares a program's maps.
 pub const MAPS_SECTION: &str = "kwasm.maps";
@@ -70,6 +76,7 @@ pub enum MapKind {
     Array = 0,
     PerCpuArray = 1,
     Hash = 2,
+    RingBuf = 3,
 }
 
 impl MapKind {
@@ -78,6 +85,7 @@ impl MapKind {
             0 => Some(MapKind::Array),
             1 => Some(MapKind::PerCpuArray),
             2 => Some(MapKind::Hash),
+            3 => Some(MapKind::RingBuf),
             _ => None,
         }
     }
@@ -88,6 +96,7 @@ impl MapKind {
             MapKind::Array => "array",
             MapKind::PerCpuArray => "per_cpu_array",
             MapKind::Hash => "hash",
+            MapKind::RingBuf => "ring_buf",
         }
     }
 
@@ -121,6 +130,7 @@ impl core::fmt::Display for MapDecl {
                 "hash({}, {} -> {})",
                 self.entries, self.key_size, self.value_size
             ),
+            MapKind::RingBuf => write!(f, "ring_buf({} bytes)", self.entries),
             k => write!(f, "{}({})", k.name(), self.entries),
         }
     }
@@ -144,6 +154,8 @@ pub enum MapError {
     },
     /// More than [`MAX_MAP_ENTRIES`] entries (or none, in a v2 record).
     BadEntries { map: u32, entries: u32 },
+    /// A ring size that is not a power of two in range.
+    BadRingSize { map: u32, bytes: u32 },
 }
 
 impl core::fmt::Display for MapError {
@@ -164,6 +176,15 @@ impl core::fmt::Display for MapError {
             ),
             MapError::BadSizes {
                 map,
+                kind: MapKind::RingBuf,
+                key_size,
+                value_size,
+            } => write!(
+                f,
+                "map {map}: a ring_buf has no keys or values (sizes 0), not {key_size} and {value_size}"
+            ),
+            MapError::BadSizes {
+                map,
                 kind,
                 key_size,
                 value_size,
@@ -171,6 +192,12 @@ impl core::fmt::Display for MapError {
                 f,
                 "map {map}: a {} has 4-byte keys and 8-byte values, not {key_size} and {value_size}",
                 kind.name()
+            ),
+            MapError::BadRingSize { map, bytes } => write!(
+                f,
+                "map {map}: a ring_buf of {bytes} bytes: it must be a power of two from {} to {}",
+                ring::MIN_RING_BYTES,
+                ring::MAX_RING_BYTES
             ),
             MapError::BadEntries { map, entries } => write!(
                 f,
@@ -201,6 +228,16 @@ impl MapDecl {
         }
     }
 
+    /// A ring of `bytes` bytes of records.
+    pub const fn ring_buf(bytes: u32) -> MapDecl {
+        MapDecl {
+            kind: MapKind::RingBuf,
+            key_size: 0,
+            value_size: 0,
+            entries: bytes,
+        }
+    }
+
     /// A hash map of up to `entries` keys.
     pub const fn hash(key_size: u32, value_size: u32, entries: u32) -> MapDecl {
         MapDecl {
@@ -220,6 +257,7 @@ impl MapDecl {
                 (1..=MAX_KEY_SIZE).contains(&self.key_size)
                     && (1..=MAX_VALUE_SIZE).contains(&self.value_size)
             }
+            MapKind::RingBuf => (self.key_size, self.value_size) == (0, 0),
             _ => (self.key_size, self.value_size) == (4, 8),
         };
         if !sizes_ok {
@@ -228,6 +266,12 @@ impl MapDecl {
                 kind: self.kind,
                 key_size: self.key_size,
                 value_size: self.value_size,
+            });
+        }
+        if self.kind == MapKind::RingBuf && !ring::valid_size(self.entries) {
+            return Err(MapError::BadRingSize {
+                map,
+                bytes: self.entries,
             });
         }
         if self.entries > MAX_MAP_ENTRIES || (self.entries == 0 && !allow_empty) {
@@ -265,13 +309,17 @@ pub const ALL_CPUS: u32 = u32::MAX;
 /// CPU for a per-CPU kind; a hash map's table ([`hash::storage_words`]).
 /// `None` beyond [`MAX_MAP_SLOTS`].
 pub fn storage_len(decl: &MapDecl, ncpus: u32) -> Option<usize> {
-    if decl.kind == MapKind::Hash {
-        return Some(hash::storage_words(
-            decl.key_size,
-            decl.value_size,
-            decl.entries,
-        ))
-        .filter(|&n| n <= MAX_MAP_SLOTS);
+    match decl.kind {
+        MapKind::Hash => {
+            return Some(hash::storage_words(
+                decl.key_size,
+                decl.value_size,
+                decl.entries,
+            ))
+            .filter(|&n| n <= MAX_MAP_SLOTS);
+        }
+        MapKind::RingBuf => return Some(ring::storage_words(decl.entries)),
+        _ => {}
     }
     let copies = if decl.kind.per_cpu() { ncpus.max(1) } else { 1 };
     (decl.entries as usize)
@@ -383,9 +431,55 @@ impl<'a> MapSlots<'a> {
         out
     }
 
-    /// Live keys of a hash map (entries of an array).
+    /// Live keys of a hash map, bytes pending in a ring (entries of an
+    /// array).
     pub fn used(&self) -> u32 {
+        if self.kind == MapKind::RingBuf {
+            return self.with_ring(|r| Ok(r.pending() as u32)).unwrap_or(0);
+        }
         self.with(|t| Ok(t.len())).unwrap_or(self.entries)
+    }
+
+    /// Runs `f` on a ring under the map's lock; `Invalid` for other kinds.
+    fn with_ring<T>(
+        &self,
+        f: impl FnOnce(Ring<'a>) -> Result<T, MapStatus>,
+    ) -> Result<T, MapStatus> {
+        if self.kind != MapKind::RingBuf {
+            return Err(MapStatus::Invalid);
+        }
+        let r = Ring::new(self.slots);
+        let mut f = Some(f);
+        let mut out = Err(MapStatus::Invalid);
+        self.lock.locked(&mut || {
+            if let Some(f) = f.take() {
+                out = f(r);
+            }
+        });
+        out
+    }
+
+    /// `event_output` as wasm on CPU `cpu` runs it: appends a record of
+    /// `data`, or drops and counts it (`Full`) when it does not fit.
+    pub fn output(&self, cpu: u32, time_ns: u64, data: &[u8]) -> Result<(), MapStatus> {
+        self.with_ring(|r| r.write(cpu, time_ns, data))
+    }
+
+    /// For userspace: copies whole records into `out` without consuming
+    /// them (`ring::Ring::peek`): bytes, records, and the drop count.
+    pub fn ring_peek(&self, out: &mut [u8]) -> Result<(usize, u32, u64), MapStatus> {
+        self.with_ring(|r| {
+            let (n, k) = r.peek(out);
+            Ok((n, k, r.dropped()))
+        })
+    }
+
+    /// For userspace: consumes what [`Self::ring_peek`] returned.
+    pub fn ring_consume(&self, bytes: usize) -> Result<(), MapStatus> {
+        self.with_ring(|r| {
+            r.consume(bytes);
+            Ok(())
+        })
     }
 
     /// `map_lookup` as wasm on CPU `cpu` runs it: copies the value of

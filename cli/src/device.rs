@@ -263,6 +263,49 @@ impl Device {
     }
 }
 
+/// What one `EVENTS` drained: the records' bytes (parse them with
+/// `kwasm_abi::ring::records`) and the ring's counters.
+pub struct Drained {
+    pub buf: Vec<u8>,
+    pub records: u32,
+    /// Records the ring has dropped since the program loaded.
+    pub dropped: u64,
+    /// Bytes still in the ring.
+    pub pending: u64,
+}
+
+impl Device {
+    /// `EVENTS`: drains up to `max` bytes of whole records of ring buffer
+    /// `map` (or `ioctl::LOG_RING`) of program `name`.
+    pub fn events(&self, name: &str, map: u32, max: u32) -> Result<Drained> {
+        let mut buf = vec![0u8; max as usize];
+        let mut req = ioctl::EventsReq {
+            name: prog_name(name)?,
+            map,
+            buf_len: max,
+            buf: buf.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        let what = match map {
+            ioctl::LOG_RING => format!("EVENTS {name} log"),
+            m => format!("EVENTS {name} map {m}"),
+        };
+        self.call_explained(
+            &what,
+            ioctl::EVENTS,
+            &mut req,
+            Some("that map is not a ring_buf (see `kwasm map list`)"),
+        )?;
+        buf.truncate(req.bytes as usize);
+        Ok(Drained {
+            buf,
+            records: req.records,
+            dropped: req.dropped,
+            pending: req.pending,
+        })
+    }
+}
+
 /// A `MAP_ELEM` operation: `ioctl::ELEM_*`, with its update flags or its
 /// scan's start.
 #[derive(Clone, Copy, Debug)]

@@ -12,7 +12,7 @@ mod mapbytes;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{Failure, bench, map, prog, run};
+use commands::{Failure, bench, events, exporter, map, prog, run};
 use kwasm::Ctx;
 use std::process::ExitCode;
 
@@ -76,9 +76,30 @@ enum Command {
     Attach(prog::AttachArgs),
     /// Detach a program from a netfilter hook.
     Detach(prog::DetachArgs),
-    /// Read and write a program's maps (arrays of u64 shared with userspace).
+    /// Read and write a program's maps: arrays of u64, per-CPU arrays and
+    /// hash maps, in the style of `bpftool map`.
     #[command(subcommand)]
     Map(map::MapCmd),
+    /// Read the records a program writes with `kwasm.event_output` to a
+    /// ring_buf map, in order, draining them; with --follow, as they come.
+    ///
+    /// Each record is printed as `[seconds] cpuN: data` (data as text when
+    /// printable, else hex), or with --json as one object per line with
+    /// `cpu`, `time_ns` (the kernel's monotonic clock), `len`, `data` and
+    /// `hex`. Records the program could not write because the ring was full
+    /// are counted by the kernel; their number is reported on stderr.
+    Events(events::EventsArgs),
+    /// Read a program's log: every `kwasm.log` line, from its log ring in
+    /// the kernel (the console gets them rate-limited), like `bpftool prog
+    /// tracelog`. Draining: each line is shown once.
+    Log(events::LogArgs),
+    /// Serve every loaded program's counters and maps as Prometheus metrics
+    /// on http://ADDR:PORT/metrics (default 127.0.0.1:9435): invocations,
+    /// verdicts, traps by kind and run time per program; map values
+    /// labelled by program, map and key (per-CPU arrays summed, hash values
+    /// per u64 word); hash map and ring occupancy; ring drops. Each scrape
+    /// reads the kernel afresh; --once prints one scrape and exits.
+    Exporter(exporter::ExporterArgs),
     /// Call an export of a loaded program inside the kernel.
     ///
     /// The call runs on the current CPU's instance of the program. With
@@ -189,6 +210,9 @@ fn main() -> ExitCode {
         Command::Attach(a) => prog::attach(&ctx, &a).map_err(Failure::from),
         Command::Detach(a) => prog::detach(&ctx, &a).map_err(Failure::from),
         Command::Map(m) => map::map(&ctx, &m).map_err(Failure::from),
+        Command::Events(a) => events::events(&ctx, &a).map_err(Failure::from),
+        Command::Log(a) => events::log(&ctx, &a).map_err(Failure::from),
+        Command::Exporter(a) => exporter::exporter(&ctx, &a).map_err(Failure::from),
         Command::Invoke(a) => prog::invoke(&ctx, &a),
         Command::Bench(a) => bench::bench(&ctx, &a),
     };

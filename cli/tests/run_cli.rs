@@ -399,6 +399,20 @@ fn host_api_packet_and_maps() {
     assert_trap(&o, "out of bounds memory access");
 }
 
+/// `--events` prints what the call wrote to the program's ring_buf, and
+/// the records that did not fit (guests/wat/events.wat).
+#[test]
+fn run_prints_ring_events() {
+    let p = build("events", include_str!("../../guests/wat/events.wat"));
+    let o = run(&p, &["--invoke", "emit", "5", "--events"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "0\nevent 0: event\n");
+    let o = run(&p, &["--invoke", "emit", "5000", "--events"]);
+    assert_eq!(stdout(&o), "-7\nevent 0: 1 dropped (ring full)\n");
+    let o = run(&p, &["--invoke", "emit", "5"]);
+    assert_eq!(stdout(&o), "0\n", "no --events, no event lines");
+}
+
 // `kwasm bench --user`: the userspace measurement on a packet the CLI
 // builds. (The kernel side is tested in the VM: `vm/checks/80-bench.sh`.)
 // No assertion depends on timing.

@@ -23,7 +23,7 @@
   (import "kwasm" "map_update" (func $update (param i32 i32 i32 i32) (result i32)))
   (import "kwasm" "map_delete" (func $delete (param i32 i32) (result i32)))
   (import "kwasm" "map_add" (func $map_add (param i32 i32 i64) (result i64)))
-  (memory 1)
+  (memory (export "memory") 1)
 
   (func (export "filter") (param $pkt_len i32) (result i32)
     (local $ihl i32) (local $st i32)

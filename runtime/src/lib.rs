@@ -37,5 +37,5 @@ pub use artifact::{Artifact, LoadError};
 pub use instance::{InstanceId, InstantiateError, InvokeError, LinkError, Trap};
 pub use kwasm_abi::trap::TrapCode;
 pub use kwasm_abi::types::ValType;
-pub use store::{Extern, Store, StoreConfig};
+pub use store::{Event, Extern, Store, StoreConfig};
 pub use values::{FuncType, Val};

@@ -528,6 +528,24 @@ impl Store {
             .then(|| unsafe { &*t.0 })
     }
 
+    /// Drains ring buffer `map` of instance `id` (`kwasm_abi::ring`): its
+    /// records in order, and how many it has dropped since instantiation.
+    /// `None` if there is no such instance or ring.
+    pub fn drain_events(&self, id: InstanceId, map: u32) -> Option<(Vec<Event>, u64)> {
+        let m = self.instance(id)?.maps.get(map as usize)?.slots();
+        let mut buf = vec![0u8; kwasm_abi::ioctl::EVENTS_MAX_READ as usize];
+        let (n, _, dropped) = m.ring_peek(&mut buf).ok()?;
+        m.ring_consume(n).ok()?;
+        let events = kwasm_abi::ring::records(&buf[..n])
+            .map(|r| Event {
+                cpu: r.cpu,
+                time_ns: r.time_ns,
+                data: r.data.to_vec(),
+            })
+            .collect();
+        Some((events, dropped))
+    }
+
     pub(crate) fn instance(&self, id: InstanceId) -> Option<&Instance> {
         let o = self.instances.get(id.0)?;
         // SAFETY: instances live as long as the store; no `&mut` to them is
@@ -544,6 +562,17 @@ impl Store {
         }
         Ok(self.stack.as_ref().expect("just created"))
     }
+}
+
+/// A record of a ring buffer, as [`Store::drain_events`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The CPU that wrote it (0 in the runner).
+    pub cpu: u32,
+    /// `kwasm.time_ns` when it was written.
+    pub time_ns: u64,
+    /// The bytes the program passed to `event_output`.
+    pub data: Vec<u8>,
 }
 
 impl Drop for Store {

@@ -544,6 +544,64 @@ fn hash_maps_from_wasm() {
     }
 }
 
+/// A ring buffer from wasm: `filter` streams each UDP payload as a record,
+/// records come out in order with their data, a full ring drops and counts
+/// (and `event_output` reports it), a record above `ring::MAX_RECORD` is
+/// dropped too, a map that is not a ring is a status, and a range outside
+/// memory traps (guests/wat/events.wat; the kernel runs the same program
+/// in vm/checks/37-events.sh).
+#[test]
+fn ring_buffers_from_wasm() {
+    // IPv4 (IHL 5), UDP, payload "hello" (33 bytes in all).
+    let mut pkt = vec![0u8; 28];
+    pkt[0] = 0x45;
+    pkt[9] = 17;
+    pkt.extend_from_slice(b"hello");
+    let wat = include_str!("../../guests/wat/events.wat");
+    for opt in OPT_LEVELS {
+        let a = load_opt(wat, opt);
+        let mut s = Store::new(StoreConfig {
+            packet: pkt.clone(),
+            ..StoreConfig::default()
+        });
+        let i = s.instantiate(&a).unwrap();
+        let i32s = |v: i32| vec![Val::I32(v)];
+        for _ in 0..2 {
+            assert_eq!(s.invoke(i, "filter", &[Val::I32(33)]).unwrap(), i32s(1));
+        }
+        assert_eq!(s.invoke(i, "emit", &[Val::I32(5)]).unwrap(), i32s(0));
+        let (ev, dropped) = s.drain_events(i, 0).unwrap();
+        let data: Vec<&[u8]> = ev.iter().map(|e| &e.data[..]).collect();
+        assert_eq!(data, [&b"hello"[..], b"hello", b"event"], "{opt:?}");
+        assert_eq!(dropped, 0);
+        assert!(ev.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+        // 4096 bytes hold 170 records of 8 data bytes (3 words each).
+        let mut stored = 0;
+        for _ in 0..200 {
+            match s.invoke(i, "emit", &[Val::I32(8)]).unwrap()[..] {
+                [Val::I32(0)] => stored += 1,
+                [Val::I32(-7)] => {}
+                ref other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(stored, 170, "{opt:?}");
+        let (ev, dropped) = s.drain_events(i, 0).unwrap();
+        assert_eq!((ev.len(), dropped), (170, 30));
+        assert_eq!(s.invoke(i, "emit", &[Val::I32(5000)]).unwrap(), i32s(-7));
+        assert_eq!(
+            s.drain_events(i, 0).unwrap().1,
+            31,
+            "a record too large is dropped"
+        );
+        assert_eq!(s.invoke(i, "notring", &[]).unwrap(), i32s(-22));
+        assert_eq!(
+            trap_of(s.invoke(i, "oob", &[])).code,
+            TrapCode::MemoryOutOfBounds
+        );
+        assert!(s.drain_events(i, 1).is_none(), "map 1 is no ring");
+    }
+}
+
 /// `popcnt` at both widths on edge values and a spread of patterns. On
 /// aarch64 the compiler counts bits in general registers rather than with
 /// Cranelift's NEON sequence (`compiler/src/bits.rs`), so this runs that

@@ -90,6 +90,7 @@ pub fn fuzz_ioctl(ctx: &Ctx, a: &FuzzArgs) -> Result<()> {
         ioctl::MAP_GET,
         ioctl::MAP_SET,
         ioctl::MAP_ELEM,
+        ioctl::EVENTS,
     ];
     let name = a
         .name
@@ -123,7 +124,8 @@ pub fn fuzz_ioctl(ctx: &Ctx, a: &FuzzArgs) -> Result<()> {
                 | ioctl::INVOKE
                 | ioctl::MAP_GET
                 | ioctl::MAP_SET
-                | ioctl::MAP_ELEM => buf[..ioctl::NAME_LEN].copy_from_slice(&n),
+                | ioctl::MAP_ELEM
+                | ioctl::EVENTS => buf[..ioctl::NAME_LEN].copy_from_slice(&n),
                 _ => {}
             }
             if cmd == ioctl::INVOKE {
@@ -168,6 +170,21 @@ pub fn fuzz_ioctl(ctx: &Ctx, a: &FuzzArgs) -> Result<()> {
                 };
                 buf[at + 32..at + 36].copy_from_slice(&k.to_le_bytes());
                 buf[at + 36..at + 40].copy_from_slice(&v.to_le_bytes());
+            }
+            if cmd == ioctl::EVENTS {
+                // EventsReq: map small or the log ring, a length up to
+                // past the cap, the buffer anywhere (a fault must lose no
+                // record: the ring is consumed only after the copy).
+                let at = ioctl::NAME_LEN;
+                let map = match rng.below(4) {
+                    0 => ioctl::LOG_RING,
+                    _ => rng.below(3) as u32,
+                };
+                buf[at..at + 4].copy_from_slice(&map.to_le_bytes());
+                let len = rng.below(u64::from(ioctl::EVENTS_MAX_READ) * 2) as u32;
+                buf[at + 4..at + 8].copy_from_slice(&len.to_le_bytes());
+                let p = bad_pointer(&mut rng, valid + 1024, unmapped, unmapped - 16);
+                buf[at + 8..at + 16].copy_from_slice(&p.to_le_bytes());
             }
             if cmd == ioctl::ATTACH || cmd == ioctl::DETACH {
                 // Valid family/hook sometimes; leave the program attached

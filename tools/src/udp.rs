@@ -22,13 +22,39 @@ pub struct UdpSendArgs {
     /// Payload bytes per datagram.
     #[arg(long, default_value_t = 32)]
     pub size: usize,
+    /// Send a DNS query for this name instead (one question, class IN).
+    #[arg(long, value_name = "NAME")]
+    pub dns: Option<String>,
+    /// The query type of --dns (1 = A, 28 = AAAA, ...).
+    #[arg(long, default_value_t = 1)]
+    pub qtype: u16,
+}
+
+/// A DNS query for `name` of type `qtype`: header (id, RD, one question),
+/// the name as labels, type and class IN.
+fn dns_query(name: &str, qtype: u16) -> Result<Vec<u8>> {
+    let mut q = vec![0x4b, 0x57, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        if label.len() > 63 {
+            bail!("--dns {name}: label `{label}` is longer than 63 bytes");
+        }
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    Ok(q)
 }
 
 /// Send datagrams; prints `sent N, failed M`.
 pub fn udp_send(a: &UdpSendArgs) -> Result<()> {
     let sock = UdpSocket::bind("0.0.0.0:0").context("binding a UDP socket")?;
     let dst = SocketAddrV4::new(a.addr, a.port);
-    let payload = vec![b'k'; a.size];
+    let payload = match &a.dns {
+        Some(name) => dns_query(name, a.qtype)?,
+        None => vec![b'k'; a.size],
+    };
     let start = Instant::now();
     let (mut sent, mut failed) = (0u64, 0u64);
     loop {

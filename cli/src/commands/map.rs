@@ -191,7 +191,7 @@ fn elem_error(e: io::Error, name: &str, map: u32, key: &str, r: &MapRead) -> any
 }
 
 /// Every entry of hash map `map`, in bucket order.
-fn hash_entries(
+pub(crate) fn hash_entries(
     dev: &Device,
     name: &str,
     map: u32,

@@ -10,6 +10,8 @@
 //! What they print goes through [`crate::output`].
 
 pub mod bench;
+pub mod events;
+pub mod exporter;
 pub mod hook;
 pub mod map;
 pub mod prog;

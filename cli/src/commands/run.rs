@@ -3,9 +3,33 @@
 
 use super::{Failure, arity_error, export_type, fail};
 use crate::output;
+use kwasm_abi::maps::MapKind;
+use kwasm_runtime::InstanceId;
 use kwasm_runtime::{Artifact, InstantiateError, InvokeError, Store, StoreConfig, Val};
 use std::path::PathBuf;
 use std::rc::Rc;
+
+/// `--events`: drains every ring_buf map of the instance.
+fn print_events(store: &Store, inst: InstanceId, artifact: &Artifact) {
+    let meta = artifact.meta();
+    for (m, rec) in meta.maps().iter().enumerate() {
+        if rec.decl().map(|d| d.kind) != Some(MapKind::RingBuf) {
+            continue;
+        }
+        let Some((events, dropped)) = store.drain_events(inst, m as u32) else {
+            continue;
+        };
+        for e in events {
+            println!(
+                "event {m}: {}",
+                crate::mapbytes::render_text(&e.data, false)
+            );
+        }
+        if dropped > 0 {
+            println!("event {m}: {dropped} dropped (ring full)");
+        }
+    }
+}
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -30,6 +54,11 @@ pub struct RunArgs {
     /// Prefix each result with its type (`i32:42`).
     #[arg(long)]
     typed: bool,
+    /// After the call, print the records the program wrote to its ring_buf
+    /// maps, one `event MAP: DATA` line each (data as text when printable,
+    /// else hex), and how many were dropped.
+    #[arg(long)]
+    events: bool,
     /// Arguments for the export. Values may start with `-` (`-1`, `-inf`);
     /// options such as `--fuel N` may come before or after them.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
@@ -92,6 +121,9 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
         Ok(results) => {
             for r in &results {
                 output::value(r, a.typed);
+            }
+            if a.events {
+                print_events(&store, inst, &artifact);
             }
             Ok(())
         }

@@ -93,6 +93,9 @@ host_imports! {
     fn map_update(map: i32, key: *const u8, val: *const u8, flags: i32) -> i32;
     /// Removes the key from a hash map: 0 or a negative status.
     fn map_delete(map: i32, key: *const u8) -> i32;
+    /// Appends a record of the `len` bytes at `ptr` to ring buffer `map`:
+    /// 0, or `MapStatus::Full` when it did not fit (dropped and counted).
+    fn event_output(map: i32, ptr: *const u8, len: usize) -> i32;
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -196,6 +199,21 @@ mod stand_in {
             crate::abi::MapStatus::Invalid as i32
         }
     }
+    /// See the `wasm32` import of the same name. Under `cfg(test)` the
+    /// records go to the mock's `events`.
+    pub unsafe fn event_output(map: i32, ptr: *const u8, len: usize) -> i32 {
+        #[cfg(test)]
+        return super::mock::with(|m| {
+            let data = unsafe { core::slice::from_raw_parts(ptr, len) };
+            m.events.push((map, data.to_vec()));
+            0
+        });
+        #[cfg(not(test))]
+        {
+            let _ = (map, ptr, len);
+            crate::abi::MapStatus::Invalid as i32
+        }
+    }
     /// See the `wasm32` import of the same name.
     pub unsafe fn map_delete(map: i32, key: *const u8) -> i32 {
         #[cfg(test)]
@@ -241,6 +259,8 @@ pub mod mock {
         pub hashes: BTreeMap<i32, Hash>,
         /// Every `log` call, in order.
         pub logs: Vec<Vec<u8>>,
+        /// Every `event_output` call, in order: map and record.
+        pub events: Vec<(i32, Vec<u8>)>,
     }
 
     /// Declares map `map` a hash map of these sizes.
