@@ -414,21 +414,39 @@ impl<'a> MapSlots<'a> {
             .then(|| HashTable::new(self.key_size, self.value_size, self.entries, self.slots))
     }
 
-    /// Runs `f` on a hash map's table under the map's lock; `Invalid` for
-    /// other kinds.
+    /// Runs `f` on `view` (a hash table or a ring of this map) under the
+    /// map's lock; `Invalid` when the map is not of that kind (`None`).
+    fn locked<V, T>(
+        &self,
+        view: Option<V>,
+        f: impl FnOnce(V) -> Result<T, MapStatus>,
+    ) -> Result<T, MapStatus> {
+        let v = view.ok_or(MapStatus::Invalid)?;
+        let mut call = Some((f, v));
+        let mut out = Err(MapStatus::Invalid);
+        self.lock.locked(&mut || {
+            if let Some((f, v)) = call.take() {
+                out = f(v);
+            }
+        });
+        out
+    }
+
+    /// Runs `f` on a hash map's table under the map's lock.
     fn with<T>(
         &self,
         f: impl FnOnce(HashTable<'a>) -> Result<T, MapStatus>,
     ) -> Result<T, MapStatus> {
-        let t = self.table().ok_or(MapStatus::Invalid)?;
-        let mut f = Some(f);
-        let mut out = Err(MapStatus::Invalid);
-        self.lock.locked(&mut || {
-            if let Some(f) = f.take() {
-                out = f(t);
-            }
-        });
-        out
+        self.locked(self.table(), f)
+    }
+
+    /// Runs `f` on a ring under the map's lock.
+    fn with_ring<T>(
+        &self,
+        f: impl FnOnce(Ring<'a>) -> Result<T, MapStatus>,
+    ) -> Result<T, MapStatus> {
+        let ring = (self.kind == MapKind::RingBuf).then(|| Ring::new(self.slots));
+        self.locked(ring, f)
     }
 
     /// Live keys of a hash map, bytes pending in a ring (entries of an
@@ -438,25 +456,6 @@ impl<'a> MapSlots<'a> {
             return self.with_ring(|r| Ok(r.pending() as u32)).unwrap_or(0);
         }
         self.with(|t| Ok(t.len())).unwrap_or(self.entries)
-    }
-
-    /// Runs `f` on a ring under the map's lock; `Invalid` for other kinds.
-    fn with_ring<T>(
-        &self,
-        f: impl FnOnce(Ring<'a>) -> Result<T, MapStatus>,
-    ) -> Result<T, MapStatus> {
-        if self.kind != MapKind::RingBuf {
-            return Err(MapStatus::Invalid);
-        }
-        let r = Ring::new(self.slots);
-        let mut f = Some(f);
-        let mut out = Err(MapStatus::Invalid);
-        self.lock.locked(&mut || {
-            if let Some(f) = f.take() {
-                out = f(r);
-            }
-        });
-        out
     }
 
     /// `event_output` as wasm on CPU `cpu` runs it: appends a record of

@@ -448,6 +448,33 @@ fn per_cpu_arrays_count_and_trap_out_of_range() {
     });
 }
 
+/// An IPv4 packet (IHL 5, no options) carrying a UDP datagram to port
+/// `dport` with `payload`; only the fields the test programs read are set.
+fn ipv4_udp(dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut pkt = vec![0u8; 28];
+    pkt[0] = 0x45;
+    pkt[9] = 17;
+    pkt[22..24].copy_from_slice(&dport.to_be_bytes());
+    pkt.extend_from_slice(payload);
+    pkt
+}
+
+/// `wat` compiled at `opt` and instantiated in a store whose packet is
+/// `pkt`.
+fn instance_with_packet(
+    wat: &str,
+    opt: OptLevel,
+    pkt: &[u8],
+) -> (Store, kwasm_runtime::InstanceId) {
+    let a = load_opt(wat, opt);
+    let mut s = Store::new(StoreConfig {
+        packet: pkt.to_vec(),
+        ..StoreConfig::default()
+    });
+    let i = s.instantiate(&a).unwrap();
+    (s, i)
+}
+
 /// A hash map from wasm: `map_update` with every flag, `map_lookup`,
 /// `map_delete`, a full map refusing inserts with a status, a missing map
 /// as a status, and a value range outside memory as a trap; and `filter`
@@ -456,19 +483,11 @@ fn per_cpu_arrays_count_and_trap_out_of_range() {
 /// vm/checks/36-hash.sh).
 #[test]
 fn hash_maps_from_wasm() {
-    // IPv4 (IHL 5), protocol UDP, destination port 53, 40 bytes.
-    let mut pkt = vec![0u8; 40];
-    pkt[0] = 0x45;
-    pkt[9] = 17;
-    pkt[22..24].copy_from_slice(&53u16.to_be_bytes());
+    // Destination port 53, 40 bytes.
+    let pkt = ipv4_udp(53, &[0; 12]);
     let wat = include_str!("../../guests/wat/hash.wat");
     for opt in OPT_LEVELS {
-        let a = load_opt(wat, opt);
-        let mut s = Store::new(StoreConfig {
-            packet: pkt.clone(),
-            ..StoreConfig::default()
-        });
-        let i = s.instantiate(&a).unwrap();
+        let (mut s, i) = instance_with_packet(wat, opt, &pkt);
         let mut call = |f: &str, args: &[i32]| {
             let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
             s.invoke(i, f, &args)
@@ -488,41 +507,31 @@ fn hash_maps_from_wasm() {
             i64s(120),
             "{opt:?}: bytes to port 53"
         );
-        // UPDATE_NOEXIST (1), UPDATE_EXIST (2), UPDATE_ANY (0).
-        assert_eq!(call("put", &[7, 70, 1]).unwrap(), i32s(0));
-        assert_eq!(
-            call("put", &[7, 71, 1]).unwrap(),
-            i32s(-17),
-            "{opt:?}: exists"
-        );
-        assert_eq!(
-            call("put", &[8, 80, 2]).unwrap(),
-            i32s(-2),
-            "{opt:?}: absent"
-        );
-        assert_eq!(call("put", &[7, 72, 2]).unwrap(), i32s(0));
-        assert_eq!(call("get", &[7]).unwrap(), i64s(72));
-        assert_eq!(call("put", &[8, 80, 0]).unwrap(), i32s(0));
-        assert_eq!(call("put", &[9, 90, 0]).unwrap(), i32s(0));
-        assert_eq!(
-            call("put", &[10, 100, 0]).unwrap(),
-            i32s(-7),
-            "{opt:?}: full at 4"
-        );
-        assert_eq!(
-            call("put", &[8, 5, 9]).unwrap(),
-            i32s(-22),
-            "{opt:?}: bad flags"
-        );
-        assert_eq!(call("del", &[8]).unwrap(), i32s(0));
-        assert_eq!(call("del", &[8]).unwrap(), i32s(-2));
-        assert_eq!(call("get", &[8]).unwrap(), i64s(-2));
-        assert_eq!(
-            call("put", &[10, 100, 0]).unwrap(),
-            i32s(0),
-            "{opt:?}: room again"
-        );
-        assert_eq!(call("get", &[10]).unwrap(), i64s(100));
+        // Flags: UPDATE_ANY (0), UPDATE_NOEXIST (1), UPDATE_EXIST (2);
+        // statuses: -2 absent, -7 full, -17 exists, -22 invalid.
+        let steps: &[(&str, &[i32], Val, &str)] = &[
+            ("put", &[7, 70, 1], Val::I32(0), "insert"),
+            ("put", &[7, 71, 1], Val::I32(-17), "exists"),
+            ("put", &[8, 80, 2], Val::I32(-2), "absent"),
+            ("put", &[7, 72, 2], Val::I32(0), "replace"),
+            ("get", &[7], Val::I64(72), "replaced"),
+            ("put", &[8, 80, 0], Val::I32(0), "third key"),
+            ("put", &[9, 90, 0], Val::I32(0), "fourth key"),
+            ("put", &[10, 100, 0], Val::I32(-7), "full at 4"),
+            ("put", &[8, 5, 9], Val::I32(-22), "bad flags"),
+            ("del", &[8], Val::I32(0), "delete"),
+            ("del", &[8], Val::I32(-2), "deleted"),
+            ("get", &[8], Val::I64(-2), "deleted"),
+            ("put", &[10, 100, 0], Val::I32(0), "room again"),
+            ("get", &[10], Val::I64(100), "inserted"),
+        ];
+        for (f, args, want, why) in steps {
+            assert_eq!(
+                call(f, args).unwrap(),
+                [*want],
+                "{opt:?}: {f}{args:?}: {why}"
+            );
+        }
         assert_eq!(call("nomap", &[]).unwrap(), i32s(-22));
         assert_eq!(
             trap_of(call("oob", &[])).code,
@@ -552,19 +561,11 @@ fn hash_maps_from_wasm() {
 /// in vm/checks/37-events.sh).
 #[test]
 fn ring_buffers_from_wasm() {
-    // IPv4 (IHL 5), UDP, payload "hello" (33 bytes in all).
-    let mut pkt = vec![0u8; 28];
-    pkt[0] = 0x45;
-    pkt[9] = 17;
-    pkt.extend_from_slice(b"hello");
+    // Payload "hello" (33 bytes in all).
+    let pkt = ipv4_udp(9, b"hello");
     let wat = include_str!("../../guests/wat/events.wat");
     for opt in OPT_LEVELS {
-        let a = load_opt(wat, opt);
-        let mut s = Store::new(StoreConfig {
-            packet: pkt.clone(),
-            ..StoreConfig::default()
-        });
-        let i = s.instantiate(&a).unwrap();
+        let (mut s, i) = instance_with_packet(wat, opt, &pkt);
         let i32s = |v: i32| vec![Val::I32(v)];
         for _ in 0..2 {
             assert_eq!(s.invoke(i, "filter", &[Val::I32(33)]).unwrap(), i32s(1));

@@ -158,66 +158,43 @@ fn status(s: i32) -> Result<(), MapStatus> {
     MapStatus::check(s)
 }
 
-/// `N` `u64` shared by every CPU; `add` is atomic. The handle of
-/// [`host::Map`](crate::host::Map), typed.
+/// `N` `u64` shared by every CPU; `add` is atomic. Dereferences to the
+/// untyped [`Map`] handle (`get`, `set`, `add`, `incr`).
 #[derive(Clone, Copy, Debug)]
 pub struct Array<const N: u32>(Map);
 
-impl<const N: u32> Array<N> {
-    /// Map number `index` (what [`crate::declare_maps!`] assigns).
-    pub const fn at(index: u32) -> Self {
-        Array(Map::new(index))
-    }
-    /// The untyped handle, for code that takes a [`Map`].
-    pub const fn map(&self) -> Map {
-        self.0
-    }
-    /// Entry `idx`; traps if out of range.
-    pub fn get(&self, idx: u32) -> u64 {
-        self.0.get(idx)
-    }
-    /// Sets entry `idx`; traps if out of range.
-    pub fn set(&self, idx: u32, v: u64) {
-        self.0.set(idx, v)
-    }
-    /// Adds `delta` to entry `idx` and returns the new value; traps if out
-    /// of range.
-    pub fn add(&self, idx: u32, delta: u64) -> u64 {
-        self.0.add(idx, delta)
-    }
-}
-
-impl<const N: u32> MapType for Array<N> {
-    const DECL: [u8; DECL_LEN] = MapDecl::array(N).encode();
-}
-
-/// `N` `u64` per CPU: the calling CPU's copy, with plain loads and stores
-/// (no atomics). Userspace reads one CPU's copy or the sum.
+/// `N` `u64` per CPU: `get`, `set` and `add` (through [`Map`]) reach the
+/// calling CPU's copy, with plain loads and stores (no atomics). Userspace
+/// reads one CPU's copy or the sum.
 #[derive(Clone, Copy, Debug)]
 pub struct PerCpuArray<const N: u32>(Map);
 
-impl<const N: u32> PerCpuArray<N> {
-    /// Map number `index`.
-    pub const fn at(index: u32) -> Self {
-        PerCpuArray(Map::new(index))
-    }
-    /// This CPU's entry `idx`; traps if out of range.
-    pub fn get(&self, idx: u32) -> u64 {
-        self.0.get(idx)
-    }
-    /// Sets this CPU's entry `idx`; traps if out of range.
-    pub fn set(&self, idx: u32, v: u64) {
-        self.0.set(idx, v)
-    }
-    /// Adds `delta` to this CPU's entry `idx`; traps if out of range.
-    pub fn add(&self, idx: u32, delta: u64) -> u64 {
-        self.0.add(idx, delta)
-    }
-}
+macro_rules! array_kind {
+    ($($ty:ident => $decl:ident),*) => {$(
+        impl<const N: u32> $ty<N> {
+            /// Map number `index` (what [`crate::declare_maps!`] assigns).
+            pub const fn at(index: u32) -> Self {
+                $ty(Map::new(index))
+            }
+            /// The untyped handle, for code that takes a [`Map`].
+            pub const fn map(&self) -> Map {
+                self.0
+            }
+        }
 
-impl<const N: u32> MapType for PerCpuArray<N> {
-    const DECL: [u8; DECL_LEN] = MapDecl::per_cpu_array(N).encode();
+        impl<const N: u32> core::ops::Deref for $ty<N> {
+            type Target = Map;
+            fn deref(&self) -> &Map {
+                &self.0
+            }
+        }
+
+        impl<const N: u32> MapType for $ty<N> {
+            const DECL: [u8; DECL_LEN] = MapDecl::$decl(N).encode();
+        }
+    )*};
 }
+array_kind!(Array => array, PerCpuArray => per_cpu_array);
 
 /// Up to `N` keys `K` with values `V`, shared with userspace (`kwasm map
 /// lookup|update|delete|dump`). Operations take the map's lock in the
