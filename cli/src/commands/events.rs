@@ -11,6 +11,7 @@ use kwasm_abi::maps::MapKind;
 use kwasm_abi::ring;
 use serde::Serialize;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Options of a ring reader.
@@ -111,8 +112,24 @@ fn shown(data: &[u8], log: bool) -> serde_json::Value {
     }
 }
 
+/// Set by SIGINT or SIGTERM while following: the reader stops after
+/// printing what it has drained (the kernel has consumed those records, so
+/// dying before printing them would lose them).
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn stop(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
 /// Drains ring `map` of `name` once, or until interrupted with `--follow`.
 fn drain(dev: &Device, name: &str, map: u32, f: &Follow, log: bool) -> Result<()> {
+    if f.follow {
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: `stop` only stores to an atomic, which is
+            // async-signal-safe.
+            unsafe { libc::signal(sig, stop as *const () as libc::sighandler_t) };
+        }
+    }
     let mut last = None;
     loop {
         let d = dev.events(name, map, EVENTS_MAX_READ)?;
@@ -120,7 +137,7 @@ fn drain(dev: &Device, name: &str, map: u32, f: &Follow, log: bool) -> Result<()
         if d.pending > 0 {
             continue;
         }
-        if !f.follow {
+        if !f.follow || STOP.load(Ordering::Relaxed) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(f.interval_ms.max(1)));
