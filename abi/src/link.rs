@@ -79,18 +79,56 @@ impl fmt::Display for HostList {
     }
 }
 
+/// What to change when an import comes from a language toolchain's
+/// runtime rather than from the program: WASI, an imported memory, an
+/// undefined C or Zig function, AssemblyScript's `abort`. `None` for other
+/// imports.
+pub fn toolchain_hint(module: &str, name: &str) -> Option<&'static str> {
+    Some(match (module, name) {
+        (m, _) if m.starts_with("wasi") => {
+            "kwasm programs have no WASI: build with `--target wasm32-unknown-unknown` (Rust), \
+             `--target=wasm32 -nostdlib` (C), `-target wasm32-freestanding` (Zig)"
+        }
+        ("env", "abort") => {
+            "AssemblyScript's abort handler: build with `asc --use abort=` (or define `abort` \
+             in the program)"
+        }
+        ("env", "memory" | "__linear_memory") => {
+            "the program must define its memory: link without `--import-memory`"
+        }
+        (
+            "env",
+            "__stack_pointer" | "__indirect_function_table" | "__memory_base" | "__table_base",
+        ) => {
+            "this is a relocatable object or a shared library: link it into a module with \
+             `wasm-ld --no-entry --export=filter` (clang: `-Wl,--no-entry -Wl,--export=filter`)"
+        }
+        ("env", _) => {
+            "an undefined function (a C or Zig `extern`, or a libc call): kwasm has no libc; \
+             define it in the program, or use the SDK's (`guests/c/kwasm.h`) helpers"
+        }
+        _ => return None,
+    })
+}
+
 impl<S: fmt::Display> fmt::Display for LinkError<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LinkError::NotAFunction { module, name } => write!(
-                f,
-                "import `{module}`.`{name}` is not a function: the kernel provides only the host \
-                 functions of module `{HOST_MODULE}`"
-            ),
-            LinkError::UnknownImport { module, name } => write!(
-                f,
-                "unknown import `{module}`.`{name}`: the host functions are {HostList}"
-            ),
+            LinkError::NotAFunction { module, name } => match toolchain_hint(module, name) {
+                Some(hint) => write!(f, "imports `{module}`.`{name}`: {hint}"),
+                None => write!(
+                    f,
+                    "import `{module}`.`{name}` is not a function: the kernel provides only the \
+                     host functions of module `{HOST_MODULE}`"
+                ),
+            },
+            LinkError::UnknownImport { module, name } => match toolchain_hint(module, name) {
+                Some(hint) => write!(f, "imports `{module}`.`{name}`: {hint}"),
+                None => write!(
+                    f,
+                    "unknown import `{module}`.`{name}`: the host functions are {HostList}"
+                ),
+            },
             LinkError::ImportType {
                 module,
                 name,
@@ -221,11 +259,33 @@ mod tests {
             e.to_string(),
             "import `kwasm`.`pkt_len` has type (i64) -> (i32), but the host function has type () -> (i32)"
         );
-        let e = check_import("env", "f", Some(ok), Linking::Kernel).unwrap_err();
+        let e = check_import("mylib", "f", Some(ok), Linking::Kernel).unwrap_err();
         assert!(matches!(e, LinkError::UnknownImport { .. }));
         assert!(e.to_string().contains("kwasm.pkt_len"));
         let e = check_import::<Sig<'_>>("env", "mem", None, Linking::Kernel).unwrap_err();
         assert!(matches!(e, LinkError::NotAFunction { .. }));
+    }
+
+    #[test]
+    fn toolchain_imports_say_what_to_change() {
+        let f = Some(Sig::new(&[I32, I32, I32, I32], &[I32]));
+        let msg = |m, n, sig| match sig {
+            Some(s) => check_import(m, n, Some(s), Linking::Kernel)
+                .unwrap_err()
+                .to_string(),
+            None => check_import::<Sig<'_>>(m, n, None, Linking::Kernel)
+                .unwrap_err()
+                .to_string(),
+        };
+        assert!(msg("wasi_snapshot_preview1", "fd_write", f).starts_with(
+            "imports `wasi_snapshot_preview1`.`fd_write`: kwasm programs have no WASI: build \
+                 with `--target wasm32-unknown-unknown` (Rust)"
+        ));
+        assert!(msg("env", "abort", f).contains("asc --use abort="));
+        assert!(msg("env", "memory", None).contains("without `--import-memory`"));
+        assert!(msg("env", "__stack_pointer", None).contains("relocatable object"));
+        assert!(msg("env", "printf", f).contains("kwasm has no libc"));
+        assert_eq!(toolchain_hint("kwasm", "log"), None);
     }
 
     #[test]

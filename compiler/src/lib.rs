@@ -15,6 +15,7 @@ pub mod emit;
 pub mod environ;
 pub mod error;
 pub mod features;
+pub mod flags;
 pub mod float;
 pub mod isa;
 pub mod loops;

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use clap::{Parser, Subcommand, ValueEnum};
-use kwasm_compiler::{Arch, CompileOptions, OptLevel, compile};
+use clap::{Parser, Subcommand};
+use kwasm_compiler::flags::CompileFlags;
+use kwasm_compiler::{Arch, CompileOptions, compile};
 
 #[derive(Parser)]
 #[command(
@@ -34,15 +35,8 @@ struct CompileArgs {
     /// Target architecture [default: this machine's]
     #[arg(long, default_value_t = kwasm_compiler::DEFAULT_TARGET, hide_default_value = true, value_parser = arch_parser())]
     target: Arch,
-    /// Optimisation level
-    #[arg(long, value_enum, default_value_t = OptArg::Speed)]
-    opt: OptArg,
-    /// Leave out the speculation guards on heap addresses and table indices
-    /// (DESIGN 12). For measuring what they cost only: code compiled this
-    /// way can be steered by a mispredicted bounds check to read kernel
-    /// memory speculatively.
-    #[arg(long)]
-    no_spectre_guards: bool,
+    #[command(flatten)]
+    flags: CompileFlags,
 }
 
 /// `--target`: abi's architecture names (`Arch::ALL`), which clap lists in
@@ -53,21 +47,11 @@ fn arch_parser() -> impl TypedValueParser<Value = Arch> {
         .try_map(|s: String| Arch::from_name(&s).ok_or("unknown architecture"))
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum OptArg {
-    None,
-    Speed,
-}
-
 fn run(args: &CompileArgs) -> Result<(), String> {
     let input = std::fs::read(&args.input).map_err(|e| e.to_string())?;
     let opts = CompileOptions {
         target: args.target,
-        opt: match args.opt {
-            OptArg::None => OptLevel::None,
-            OptArg::Speed => OptLevel::Speed,
-        },
-        spectre_guards: !args.no_spectre_guards,
+        ..args.flags.options()
     };
     let kw = compile(&input, &opts).map_err(|e| e.to_string())?;
     let out = args
