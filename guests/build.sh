@@ -4,6 +4,11 @@
 #                          and the Rust bench twins of bench/ (bench/dns_filter)
 #   out/<name>.wasm        WAT programs from wat/*.wat, assembled
 #   out/traps/<name>.wasm  WAT trap programs from wat/traps/*.wat
+#   out/c_<name>.wasm      C programs from c/examples/*.c (the C SDK is
+#                          c/kwasm.h), with clang for wasm32
+#   out/zig_<name>.wasm    Zig programs from zig/examples/*.zig
+#   out/as_<name>.wasm     AssemblyScript programs from as/examples/*.ts
+#   out/bad/<name>.wasm    real toolchain output that kwasm refuses (bad/)
 #   out/compute/<name>.wasm the compute workloads of bench/compute (one module
 #                          per workload, profile `compute`), which
 #                          `cargo bench -p kwasm-bench` at the root builds too
@@ -14,9 +19,10 @@
 # kwasm_abi::link (only kwasm.* and env._debug host functions).
 #
 # Usage: ./build.sh          build and check
-#        ./build.sh test     also run the SDK unit tests on the host and, if
-#                            node is installed, the end-to-end tests
-#                            (tools/test.mjs); those also go through kwasmc and
+#        ./build.sh test     also run the SDK unit tests on the host and the
+#                            end-to-end tests (tools/test.mjs, on Node.js,
+#                            which `make setup` installs: missing, the test
+#                            fails); those also go through kwasmc and
 #                            `kwasm run` when ../target/debug has both (or
 #                            KWASM_BIN=dir names a directory that does)
 set -euo pipefail
@@ -63,6 +69,64 @@ for w in wat/*.wat wat/traps/*.wat; do
     "$WASMCHECK" wat "$w" "$OUT/${rel%.wat}.wasm"
 done
 
+# Zig programs (zig/examples/*.zig, SDK zig/kwasm.zig), with Zig from PyPI
+# (`pip install ziglang`, which make setup does), when it is installed.
+if python3 -m ziglang version >/dev/null 2>&1; then
+    echo "== Zig programs (zig $(python3 -m ziglang version))"
+    for z in zig/examples/*.zig; do
+        python3 -m ziglang build-exe -target wasm32-freestanding -O ReleaseSmall \
+            --dep kwasm -Mroot="$z" -target wasm32-freestanding -O ReleaseSmall -Mkwasm=zig/kwasm.zig \
+            -fno-entry -rdynamic --cache-dir target/zig-cache \
+            -femit-bin="$OUT/zig_$(basename "$z" .zig).wasm"
+    done
+else
+    echo "build.sh: no Zig (make setup installs it from PyPI): skipping zig/examples" >&2
+fi
+
+# AssemblyScript programs (as/examples/*.ts, SDK as/kwasm.ts), with asc from
+# npm (as/node_modules, which make setup installs), when it is installed.
+# Each program's maps are on its `// kwasm-maps:` line.
+ASC=as/node_modules/.bin/asc
+if [ -x $ASC ]; then
+    echo "== AssemblyScript programs (asc $(as/node_modules/.bin/asc --version | sed 's/Version //'))"
+    for t in as/examples/*.ts; do
+        out="$OUT/as_$(basename "$t" .ts).wasm"
+        $ASC "$t" --outFile "$out" --optimize --runtime stub --use abort=
+        # shellcheck disable=SC2046
+        "$WASMCHECK" add-maps "$out" $(sed -n 's|^// kwasm-maps: ||p' "$t")
+    done
+else
+    echo "build.sh: no AssemblyScript (make setup installs it with npm): skipping as/examples" >&2
+fi
+
+# C programs: one file each, the SDK header, no libc (c/kwasm.h says how).
+CLANG=$(command -v clang-19 || command -v clang || true)
+if [ -z "$CLANG" ]; then
+    echo "build.sh: no clang for the C programs: run make setup (it installs clang-19 and lld-19)" >&2
+    exit 1
+fi
+echo "== C programs ($CLANG --target=wasm32)"
+for c in c/examples/*.c; do
+    "$CLANG" --target=wasm32 -nostdlib -O2 -mbulk-memory -Wall -Wextra -Werror -Ic \
+        -Wl,--no-entry -Wl,--export=filter -o "$OUT/c_$(basename "$c" .c).wasm" "$c"
+done
+
+# What kwasm refuses, as each toolchain makes it (bad/README.md).
+echo "== toolchain output kwasm refuses (out/bad)"
+mkdir -p "$OUT/bad"
+C_FLAGS=(--target=wasm32 -nostdlib -O2 -Wl,--no-entry)
+"$CLANG" "${C_FLAGS[@]}" -msimd128 -o "$OUT/bad/simd.wasm" bad/simd.c
+"$CLANG" "${C_FLAGS[@]}" -matomics -mbulk-memory -Wl,--shared-memory -Wl,--max-memory=131072 \
+    -o "$OUT/bad/threads.wasm" bad/threads.c
+"$CLANG" "${C_FLAGS[@]}" -o "$OUT/bad/no_filter.wasm" bad/no_filter.c
+if python3 -m ziglang version >/dev/null 2>&1; then
+    python3 -m ziglang build-exe bad/wasi_hello.zig -target wasm32-wasi -fno-entry -rdynamic \
+        -O ReleaseSmall --cache-dir target/zig-cache -femit-bin="$OUT/bad/wasi_hello.wasm"
+fi
+if [ -x $ASC ]; then
+    $ASC bad/as_abort.ts --outFile "$OUT/bad/as_abort.wasm" --optimize --runtime stub
+fi
+
 echo "== wasmcheck"
 status=0
 # Programs that must be accepted as netfilter programs.
@@ -92,16 +156,16 @@ done
 if [ "${1:-}" = test ]; then
     echo "== cargo test -p kwasm-guest -p compute_bench ($HOST_TARGET)"
     cargo test -p kwasm-guest -p compute_bench --target "$HOST_TARGET"
-    if command -v node >/dev/null; then
-        bin=${KWASM_BIN:-../target/debug}
-        if [ -x "$bin/kwasmc" ] && [ -x "$bin/kwasm" ]; then
-            echo "== node tools/test.mjs (V8 and $bin/kwasm run)"
-            node tools/test.mjs "$OUT" --bin "$bin"
-        else
-            echo "== node tools/test.mjs (V8 only: no kwasmc/kwasm in $bin)"
-            node tools/test.mjs "$OUT"
-        fi
+    if ! command -v node >/dev/null; then
+        echo "build.sh: node not found: the end-to-end tests (tools/test.mjs) need Node.js; run make setup" >&2
+        exit 1
+    fi
+    bin=${KWASM_BIN:-../target/debug}
+    if [ -x "$bin/kwasmc" ] && [ -x "$bin/kwasm" ]; then
+        echo "== node tools/test.mjs (V8 and $bin/kwasm run)"
+        node tools/test.mjs "$OUT" --bin "$bin"
     else
-        echo "build.sh: node not found, skipping tools/test.mjs" >&2
+        echo "== node tools/test.mjs (V8 only: no kwasmc/kwasm in $bin)"
+        node tools/test.mjs "$OUT"
     fi
 fi

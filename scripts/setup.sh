@@ -4,6 +4,10 @@
 # Run as `make setup` or directly. Everything the project needs on a fresh
 # machine is here: nothing installed by hand survives a change of machine.
 #
+#   node:   Node.js and npm (Debian's, unless the machine has them): the
+#           guests' end-to-end tests
+#   guests: Zig from PyPI (ziglang, pinned) and AssemblyScript from npm
+#           (guests/as/package-lock.json), for the guests in those languages
 #   apt:    the Linux 6.12 source, the kernel's build tools, clang/LLVM 19
 #           (the kernel is built with LLVM=-19; bindgen needs libclang-19),
 #           QEMU, busybox-static (the VM's userspace), binutils-multiarch
@@ -75,6 +79,31 @@ if [ -n "$missing" ]; then
 	as_root apt-get update -qq
 	as_root env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# --- Node.js ---------------------------------------------------------------
+# The guests' end-to-end tests (guests/tools/test.mjs) run on Node.js, and
+# fail without it. The base image has a newer Node.js than Debian's: install
+# Debian's only when there is none.
+if ! command -v node >/dev/null 2>&1; then
+	say "apt-get install nodejs npm"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+
+# --- Zig and AssemblyScript (the guests' other languages) ------------------
+# Zig from PyPI (the `ziglang` package: `python3 -m ziglang`), pinned; the
+# AssemblyScript compiler from npm into guests/as/node_modules, as its
+# package-lock.json pins it.
+ZIG_VERSION=0.17.1
+if [ "$(python3 -m ziglang version 2>/dev/null)" != "$ZIG_VERSION" ]; then
+	say "pip install ziglang==$ZIG_VERSION"
+	python3 -m pip install -q --root-user-action=ignore "ziglang==$ZIG_VERSION"
+fi
+if [ ! -x guests/as/node_modules/.bin/asc ]; then
+	say "npm ci (guests/as: AssemblyScript)"
+	npm ci --prefix guests/as --no-audit --no-fund --loglevel=error
 fi
 
 # --- arm64 packages, unpacked into the cache -------------------------------

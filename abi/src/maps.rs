@@ -80,6 +80,19 @@ pub enum MapKind {
 }
 
 impl MapKind {
+    /// Every kind, in numeric order.
+    pub const ALL: [MapKind; 4] = [
+        MapKind::Array,
+        MapKind::PerCpuArray,
+        MapKind::Hash,
+        MapKind::RingBuf,
+    ];
+
+    /// The kind of a name ([`Self::name`]).
+    pub fn from_name(name: &str) -> Option<MapKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn from_u32(v: u32) -> Option<MapKind> {
         match v {
             0 => Some(MapKind::Array),

@@ -13,7 +13,8 @@
 //! - [`Ctx`]: how a command opens the device (and drops privileges, for the
 //!   permission tests).
 //!
-//! Nothing here links the compiler: a `.kw` is compiled by `kwasmc`.
+//! Nothing here links the compiler: `kwasm load|run prog.wasm` compile in
+//! the binary (`commands::source`), so kwasm-tools does not carry Cranelift.
 
 pub mod batches;
 #[cfg(feature = "bpf")]

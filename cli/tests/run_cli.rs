@@ -316,11 +316,23 @@ fn bad_inputs_exit_1() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with(&format!("kwasm: {}: ", garbage.display())));
 
+    // A .wasm is compiled first: this one has no export `f`.
     let wasm = d.join("prog.wasm");
     std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
     let o = kwasm(&["run", wasm.to_str().unwrap(), "--invoke", "f"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("kwasmc compile"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`f`"), "{}", stderr(&o));
+    // Neither a .kw, nor wasm, nor WAT.
+    let junk = d.join("junk.wasm");
+    std::fs::write(&junk, b"\x01\x02\xff\xfe").unwrap();
+    let o = kwasm(&["run", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with(&format!("kwasm: {}: ", junk.display()))
+            && stderr(&o).contains("nor WAT text"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = kwasm(&["run", d.join("missing.kw").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
@@ -397,6 +409,45 @@ fn host_api_packet_and_maps() {
         &["--invoke", "badload", "--packet", pkt.to_str().unwrap()],
     );
     assert_trap(&o, "out of bounds memory access");
+}
+
+/// `kwasm run` takes a .wasm or .wat and compiles it first, with
+/// kwasmc's options; a WASI module is refused with what to change.
+#[test]
+fn run_compiles_wasm_and_wat() {
+    let d = temp_dir("run_wasm");
+    let wat = d.join("p.wat");
+    std::fs::write(&wat, PROG).unwrap();
+    let o = kwasm(&[
+        "run",
+        wat.to_str().unwrap(),
+        "--invoke",
+        "add",
+        "2",
+        "3",
+        "--opt",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "5\n");
+    let wasm = d.join("p.wasm");
+    std::fs::write(&wasm, wat::parse_str(PROG).unwrap()).unwrap();
+    let o = kwasm(&["run", wasm.to_str().unwrap(), "--invoke", "add", "2", "3"]);
+    assert_eq!(stdout(&o), "5\n", "{}", stderr(&o));
+    let wasi = d.join("wasi.wat");
+    std::fs::write(
+        &wasi,
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+             (func (export "filter") (param i32) (result i32) i32.const 1))"#,
+    )
+    .unwrap();
+    let o = kwasm(&["run", wasi.to_str().unwrap(), "20"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("kwasm programs have no WASI"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// `--events` prints what the call wrote to the program's ring_buf, and

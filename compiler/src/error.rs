@@ -107,7 +107,22 @@ impl CompileError {
 }
 
 impl fmt::Display for CompileError {
+    /// The location and reason; for a feature that language toolchains
+    /// turn on, what to change (`features::toolchain_hint`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_base(f)?;
+        match self.kind {
+            ErrorKind::Unsupported => match crate::features::toolchain_hint(&self.message) {
+                Some(h) => write!(f, ": {h}"),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+impl CompileError {
+    fn write_base(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.not_wasm {
             return write!(f, "not a WebAssembly module: {}", self.message);
         }
@@ -165,7 +180,9 @@ mod tests {
             .in_func(3, Some("parse_header"));
         assert_eq!(
             e.to_string(),
-            "function 3 (parse_header) at offset 0x1a2: unsupported feature: SIMD"
+            "function 3 (parse_header) at offset 0x1a2: unsupported feature: SIMD: build without \
+             SIMD: drop `-msimd128` (C, Zig) or the `simd128` target feature (Rust: no \
+             `-C target-feature=+simd128`)"
         );
         let e = CompileError::invalid("type mismatch", 0x20);
         assert_eq!(

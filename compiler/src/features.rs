@@ -67,6 +67,28 @@ pub fn operator_feature(op: &Operator<'_>) -> Option<&'static str> {
     })
 }
 
+/// What to change in the build when a toolchain turned on `feature` (a
+/// name [`find_unsupported`] gives), or `None`.
+pub fn toolchain_hint(feature: &str) -> Option<&'static str> {
+    Some(match feature {
+        "SIMD" | "relaxed SIMD" => {
+            "build without SIMD: drop `-msimd128` (C, Zig) or the `simd128` target feature \
+             (Rust: no `-C target-feature=+simd128`)"
+        }
+        "threads (atomic instructions)" | "threads (shared memory)" => {
+            "kwasm programs are single-threaded: build without `-matomics`, `-pthread` and \
+             `--shared-memory` (C, Zig), or the `atomics` target feature (Rust)"
+        }
+        "exception handling" => {
+            "build without wasm exceptions: `-fno-exceptions` (C++), `panic = \"abort\"` (Rust)"
+        }
+        "tail calls" => {
+            "build without `-mtail-call` (C, Zig) or the `tail-call` target feature (Rust)"
+        }
+        _ => return None,
+    })
+}
+
 /// Whether an operator involves `f32`/`f64` (for the `uses_float` flag).
 pub fn operator_uses_float(op: &Operator<'_>) -> bool {
     macro_rules! float_op {

@@ -19,6 +19,7 @@ pub mod flags;
 pub mod float;
 pub mod isa;
 pub mod loops;
+pub mod maps_section;
 pub mod module_env;
 pub mod stack;
 pub mod trampoline;

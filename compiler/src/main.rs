@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use kwasm_compiler::flags::CompileFlags;
-use kwasm_compiler::{Arch, CompileOptions, compile};
+use kwasm_compiler::{Arch, CompileOptions, compile, maps_section};
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +23,35 @@ struct Cli {
 enum Cmd {
     /// Compile a .wasm (or .wat) module to a .kw artifact
     Compile(CompileArgs),
+    /// Append a kwasm.maps section declaring maps to a .wasm, for
+    /// toolchains that cannot write custom sections (AssemblyScript)
+    AddMaps(AddMapsArgs),
+}
+
+#[derive(clap::Args)]
+struct AddMapsArgs {
+    /// Input module: a WebAssembly binary
+    input: PathBuf,
+    /// Output path [default: the input, rewritten]
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// A map, in map order: array:ENTRIES, per_cpu_array:ENTRIES,
+    /// hash:KEY_SIZE:VALUE_SIZE:ENTRIES or ring_buf:BYTES (repeatable)
+    #[arg(long = "map", value_name = "SPEC", required = true)]
+    maps: Vec<String>,
+}
+
+fn add_maps(args: &AddMapsArgs) -> Result<(), String> {
+    let input = std::fs::read(&args.input).map_err(|e| e.to_string())?;
+    let decls = args
+        .maps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| maps_section::parse_spec(s, i as u32))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = maps_section::append(&input, &decls)?;
+    let path = args.output.as_ref().unwrap_or(&args.input);
+    std::fs::write(path, out).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 #[derive(clap::Args)]
@@ -75,6 +104,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("kwasmc: {}: {}", args.input.display(), e.replace('\n', " "));
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::AddMaps(args) => match add_maps(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kwasmc: {}: {e}", args.input.display());
                 ExitCode::FAILURE
             }
         },

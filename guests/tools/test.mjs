@@ -294,9 +294,9 @@ if (bin) {
   check("packet_counter families", m[2], [3n, 2n, 2n]);
 }
 
-// ---- port_filter ----
-{
-  const g = load("port_filter.wasm");
+// ---- port_filter, and its twins in C, Zig and AssemblyScript (guests/c, guests/zig, guests/as) ----
+for (const prog of ["port_filter", "c_port_filter", "zig_port_filter", "as_port_filter"]) {
+  const g = load(`${prog}.wasm`);
   const cases = [
     ["empty", new Uint8Array(0), 1],
     ["v4 udp 9999", ipv4(UDP, udp(5000, 9999, [1])), 0],
@@ -312,14 +312,14 @@ if (bin) {
     ["truncated v4 udp", ipv4(UDP, udp(1, 9999)).subarray(0, 22), 1],
   ];
   for (const [what, p, want] of cases) {
-    check(`port_filter ${what}`, g.filter(p), want);
+    check(`${prog} ${what}`, g.filter(p), want);
     if (bin) {
-      const r = run("port_filter.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
-      check(`runner port_filter ${what}`, [r.status, r.results], [0, [String(want)]]);
+      const r = run(`${prog}.wasm`, ["--invoke", "filter", String(p.length)], { packet: p });
+      check(`runner ${prog} ${what}`, [r.status, r.results], [0, [String(want)]]);
     }
   }
   const dropped = BigInt(cases.filter((c) => c[2] === 0).length);
-  check("port_filter counters", g.mapValues(), [[BigInt(cases.length) - dropped, dropped]]);
+  check(`${prog} counters`, g.mapValues(), [[BigInt(cases.length) - dropped, dropped]]);
 }
 
 // ---- dns_parser ----
@@ -378,6 +378,25 @@ if (bin) {
   const long = Array.from({ length: 4 }, () => "a".repeat(63)).join(".").slice(0, 253);
   check("dns_parser long name", g.filter(q(long, 1)), 1);
   check("dns_parser long name log truncated", g.logs.length === 1 && g.logs[0].endsWith("...") && g.logs[0].length === 200, true);
+
+  // The C twin (guests/c/examples/dns_counter.c): on the same packets, the
+  // same verdicts, log lines, and all four maps, per-name keys and ring
+  // records included.
+  const c = load("c_dns_counter.wasm");
+  for (const [what, p, want, log] of cases) {
+    c.logs = [];
+    check(`c_dns_counter ${what}`, [c.filter(p), c.logs], [want, log === null ? [] : [log]]);
+    if (bin) {
+      const r = run("c_dns_counter.wasm", ["--invoke", "filter", String(p.length)], { packet: p });
+      check(`runner c_dns_counter ${what}`, r, { status: 0, results: [String(want)], logs: log === null ? [] : [log] });
+    }
+  }
+  c.logs = [];
+  c.filter(q(long, 1));
+  check("c_dns_counter long name: the same truncated line", c.logs, g.logs);
+  const cm = c.mapValues();
+  check("c_dns_counter maps equal dns_parser's", [cm[0], cm[1], cm[2], cm[3].records.map((r) => Buffer.from(r).toString())],
+    [g.mapValues()[0], g.mapValues()[1], g.mapValues()[2], g.mapValues()[3].records.map((r) => Buffer.from(r).toString())]);
 }
 
 // ---- flow_counter ----
@@ -424,6 +443,24 @@ if (bin) {
   check("events.wat a full ring drops", [stored, e.mapValues()[0].dropped], [170, 30]);
   check("events.wat too large / not a ring", [y.emit(5000), y.notring()], [-7, -22]);
   if (bin) check("runner events.wat notring", run("events.wasm", ["--invoke", "notring"]).results, ["-22"]);
+}
+
+// ---- toolchain output kwasm refuses (bad/README.md) ----
+// `kwasm load` checks a module before it opens /dev/kwasm: each of these
+// exits 1 with what to change, on any machine.
+if (bin) {
+  const cases = [
+    ["wasi_hello.wasm", ["kwasm programs have no WASI", "-target wasm32-freestanding"]],
+    ["simd.wasm", ["unsupported feature: SIMD", "drop `-msimd128`"]],
+    ["threads.wasm", ["kwasm programs are single-threaded", "--shared-memory"]],
+    ["no_filter.wasm", ["cannot attach: the program has no `filter` export"]],
+    ["as_abort.wasm", ["imports `env`.`abort`", "asc --use abort="]],
+  ];
+  for (const [file, wants] of cases) {
+    const r = spawnSync(join(bin, "kwasm"), ["load", join(out, "bad", file), "--attach", "ipv4:input"], { encoding: "utf8" });
+    check(`refused ${file}: exit 1`, r.status, 1);
+    for (const w of wants) check(`refused ${file}: says ${w}`, r.stderr.includes(w), true);
+  }
 }
 
 // ---- bench/c/filters.h against the kwasm programs (differential) ----

@@ -6,12 +6,14 @@
 ;;   101: map_lookup of a present key (hash map 0, 4-byte keys, 8-byte values)
 ;;   102: map_update, UPDATE_ANY (inserts the first time, replaces after)
 ;;   103: map_update with UPDATE_NOEXIST then map_delete (insert + delete)
-;;   104: event_output of a 16-byte record to ring_buf map 1 (1 MiB)
+;;   104: event_output of a 16-byte record to ring_buf map 1 (1 MiB); each
+;;        call also adds its 64 attempts to array map 2, so a reader can
+;;        check that every record was read or counted as dropped
 ;; The cost of one operation is (mean(mode) - mean(100)) / 64. Keys 0..63
 ;; are inserted by the first call of mode 101 or 102.
 ;;
-;; The `kwasm.maps` section: hash (kind 2), 4, 8, 1024; then ring_buf (kind
-;; 3), 0, 0, 1 MiB.
+;; The `kwasm.maps` section: hash (kind 2), 4, 8, 1024; ring_buf (kind 3),
+;; 0, 0, 1 MiB; array (kind 0), 4, 8, 1.
 ;;
 ;; expect: filter 1
 (module
@@ -20,6 +22,7 @@
   (import "kwasm" "map_update" (func $update (param i32 i32 i32 i32) (result i32)))
   (import "kwasm" "map_delete" (func $delete (param i32 i32) (result i32)))
   (import "kwasm" "event_output" (func $out (param i32 i32 i32) (result i32)))
+  (import "kwasm" "map_add" (func $map_add (param i32 i32 i64) (result i64)))
   (memory (export "memory") 1)
   (global $filled (mut i32) (i32.const 0))
 
@@ -37,6 +40,8 @@
     (local $mode i32) (local $i i32)
     (local.set $mode (i32.sub (local.get $len) (i32.const 100)))
     (if (i32.eq (local.get $mode) (i32.const 1)) (then (call $fill)))
+    (if (i32.eq (local.get $mode) (i32.const 4))
+      (then (drop (call $map_add (i32.const 2) (i32.const 0) (i64.const 64)))))
     (loop $l
       (i32.store (i32.const 0) (local.get $i))
       (block $done
@@ -60,4 +65,5 @@
 
   (@custom "kwasm.maps"
     "\02\00\4d\4b\04\00\00\00\08\00\00\00\00\04\00\00"
-    "\03\00\4d\4b\00\00\00\00\00\00\00\00\00\00\10\00"))
+    "\03\00\4d\4b\00\00\00\00\00\00\00\00\00\00\10\00"
+    "\00\00\4d\4b\04\00\00\00\08\00\00\00\01\00\00\00"))

@@ -78,7 +78,7 @@ impl std::error::Error for Trap {}
 /// test suite's wording ("unknown import", "incompatible import type").
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    #[error("unknown import: `{module}`.`{name}` is not defined")]
+    #[error("unknown import: `{module}`.`{name}` is not defined{}", hint(.module, .name))]
     UnknownImport { module: String, name: String },
     #[error("incompatible import type for `{module}`.`{name}`: {reason}")]
     Incompatible {
@@ -86,6 +86,14 @@ pub enum LinkError {
         name: String,
         reason: String,
     },
+}
+
+/// What to change, for an import from a language toolchain's runtime
+/// (`kwasm_abi::link::toolchain_hint`).
+fn hint(module: &str, name: &str) -> String {
+    kwasm_abi::link::toolchain_hint(module, name)
+        .map(|h| format!(": {h}"))
+        .unwrap_or_default()
 }
 
 /// Why instantiation failed.

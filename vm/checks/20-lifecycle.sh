@@ -35,7 +35,9 @@ expect_fail "cli: bad attach point is explained" "bad attach point 'ipv4:sideway
 	kwasm load $KW/port_filter.kw --name pf --attach ipv4:sideways
 expect_fail "cli: bad --stack is explained" "the wasm stack must be" \
 	kwasm load $KW/port_filter.kw --name pf --stack 8
-expect_fail "cli: a .wasm is not a .kw" "compile it first with \`kwasmc compile\`" \
-	sh -c 'printf "\0asm\1\0\0\0" > /tmp/x.kw; kwasm load /tmp/x.kw'
+check "cli: a .wasm is compiled, then loaded" \
+	sh -c 'printf "\0asm\1\0\0\0" > /tmp/x.wasm; kwasm load /tmp/x.wasm --name x && kwasm unload x'
+expect_fail "cli: neither .kw nor wasm nor WAT is explained" "nor WAT text" \
+	sh -c 'printf "\1\2\377" > /tmp/x.kw; kwasm load /tmp/x.kw'
 expect_out "cli: nothing left loaded" 0 prog_modules
 unload_all

@@ -254,6 +254,8 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
             if matches!(stem.as_str(), "bad_import" | "unknown_import") {
                 continue;
             }
+            // The module itself too: `kwasm load x.wasm` compiles in the VM.
+            fs::copy(&w, out.join(sub).join(format!("{stem}.wasm")))?;
             let kw = out.join(sub).join(format!("{stem}.kw"));
             util::capture(
                 Command::new(&kwasmc)

@@ -16,6 +16,7 @@ pub mod hook;
 pub mod map;
 pub mod prog;
 pub mod run;
+pub mod source;
 
 use anyhow::{Context, Result};
 use kwasm_runtime::{Artifact, FuncType};

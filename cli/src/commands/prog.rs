@@ -1,7 +1,7 @@
 //! Programs in the kernel: `kwasm load|unload|list|stats|attach|detach|invoke`
 //! (through `/dev/kwasm` and the module syscalls).
 
-use super::{Failure, arity_error, export_type};
+use super::{Failure, arity_error, export_type, source};
 use crate::output::{self, Align, KeyValues, Ordered, Table};
 use anyhow::{Context, Result, anyhow, bail};
 use kwasm::Ctx;
@@ -13,6 +13,7 @@ use kwasm_abi::ioctl::{self, ProgInfo};
 use kwasm_abi::link::{self, Linking};
 use kwasm_abi::meta::Meta;
 use kwasm_abi::trap::{ALL_TRAPS, TrapCode};
+use kwasm_compiler::flags::CompileFlags;
 use kwasm_runtime::artifact::raw_sections;
 use kwasm_runtime::{Artifact, Val, ValType};
 use serde::Serialize;
@@ -29,8 +30,12 @@ pub enum OnTrap {
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
-    /// The .kw artifact (from `kwasmc compile`).
+    /// The program: a .kw artifact (from `kwasmc compile`), or a
+    /// WebAssembly module (.wasm or .wat), compiled first as `kwasmc
+    /// compile` would with the options below.
     pub file: PathBuf,
+    #[command(flatten)]
+    pub compile: CompileFlags,
     /// Program name ([A-Za-z0-9_], at most 31 characters); defaults to the
     /// file name without extension, other characters replaced by `_`.
     #[arg(long)]
@@ -83,7 +88,11 @@ pub fn load(ctx: &Ctx, a: &LoadArgs) -> Result<()> {
     let name = a.name.clone().unwrap_or_else(|| default_name(&a.file));
     let name_raw = device::prog_name(&name)?;
     let file = a.file.display().to_string();
-    let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {file}"))?;
+    let bytes = match a.unchecked {
+        // As they are: the kernel's own validation is what is tested.
+        true => std::fs::read(&a.file).with_context(|| format!("cannot read {file}"))?,
+        false => source::kw_bytes(&a.file, &a.compile)?,
+    };
     let mut flags = 0;
     if a.on_trap == OnTrap::Drop {
         flags |= ioctl::PROG_DROP_ON_TRAP;

@@ -1,9 +1,10 @@
 //! `kwasm run`: run a `.kw` in userspace with `kwasm-runtime` and call one
 //! of its exports.
 
-use super::{Failure, arity_error, export_type, fail};
+use super::{Failure, arity_error, export_type, fail, source};
 use crate::output;
 use kwasm_abi::maps::MapKind;
+use kwasm_compiler::flags::CompileFlags;
 use kwasm_runtime::InstanceId;
 use kwasm_runtime::{Artifact, InstantiateError, InvokeError, Store, StoreConfig, Val};
 use std::path::PathBuf;
@@ -33,8 +34,12 @@ fn print_events(store: &Store, inst: InstanceId, artifact: &Artifact) {
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The .kw artifact (from `kwasmc compile`).
+    /// The program: a .kw artifact (from `kwasmc compile`), or a
+    /// WebAssembly module (.wasm or .wat), compiled first as `kwasmc
+    /// compile` would with the options below.
     file: PathBuf,
+    #[command(flatten)]
+    compile: CompileFlags,
     /// Export to call; defaults to the program's entry export (e.g. `filter`).
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
@@ -71,7 +76,11 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
         Some(p) => std::fs::read(p).map_err(|e| fail(p, format!("cannot read packet: {e}")))?,
         None => Vec::new(),
     };
-    let artifact = Artifact::from_file(file).map_err(|e| Failure {
+    let kw = source::kw_bytes(file, &a.compile).map_err(|e| Failure {
+        status: 1,
+        message: format!("kwasm: {e}"),
+    })?;
+    let artifact = Artifact::from_bytes(&file.display().to_string(), &kw).map_err(|e| Failure {
         status: 1,
         message: format!("kwasm: {e}"),
     })?;

@@ -3,6 +3,9 @@
 //! ```text
 //! wasmcheck wat <in.wat> <out.wasm>
 //!     Assemble a WAT file.
+//! wasmcheck add-maps <file.wasm> <SPEC>...
+//!     Append a kwasm.maps section (`kwasmc add-maps`, for AssemblyScript):
+//!     SPEC is array:N, per_cpu_array:N, hash:KEY:VALUE:N or ring_buf:BYTES.
 //! wasmcheck check [--filter] [--allow-bad-imports] <file.wasm>...
 //!     Check each module with kwasmc's own front end and the kernel's linking
 //!     rules, and print one summary per module:
@@ -27,6 +30,7 @@ use kwasm_abi::host::FILTER_EXPORT;
 use kwasm_abi::link::{self, Linking};
 use kwasm_abi::meta::kind;
 use kwasm_abi::types::Sig;
+use kwasm_compiler::maps_section;
 use kwasm_compiler::module_env::{self, FuncType, ModuleInfo};
 use kwasm_compiler::{CompileError, validate};
 use wasmparser::{Parser, Payload, TypeRef};
@@ -172,6 +176,25 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("add-maps") if args.len() >= 3 => {
+            let r = args[2..]
+                .iter()
+                .enumerate()
+                .map(|(i, s)| maps_section::parse_spec(s, i as u32))
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|d| {
+                    let m = std::fs::read(&args[1]).map_err(|e| e.to_string())?;
+                    maps_section::append(&m, &d)
+                })
+                .and_then(|out| std::fs::write(&args[1], out).map_err(|e| e.to_string()));
+            match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wasmcheck: {}: {e}", args[1]);
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some("check") => {
             let mut want_filter = false;
             let mut allow_bad_imports = false;
@@ -220,7 +243,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: wasmcheck wat <in.wat> <out.wasm>\n       wasmcheck check [--filter] [--allow-bad-imports] <file.wasm>..."
+                "usage: wasmcheck wat <in.wat> <out.wasm>\n       wasmcheck add-maps <file.wasm> <SPEC>...\n       wasmcheck check [--filter] [--allow-bad-imports] <file.wasm>..."
             );
             ExitCode::from(2)
         }
