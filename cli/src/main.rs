@@ -12,7 +12,7 @@ mod mapbytes;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{Failure, bench, events, exporter, map, prog, run};
+use commands::{Failure, bench, events, exporter, map, new, prog, run};
 use kwasm::Ctx;
 use std::process::ExitCode;
 
@@ -100,6 +100,12 @@ enum Command {
     /// per u64 word); hash map and ring occupancy; ring drops. Each scrape
     /// reads the kernel afresh; --once prints one scrape and exits.
     Exporter(exporter::ExporterArgs),
+    /// Create a ready-to-build program in Rust, C, Zig or AssemblyScript:
+    /// a filter with one map and a log line, its SDK and a Makefile.
+    ///
+    /// Example: kwasm new demo --lang c && cd demo && make &&
+    /// kwasm load demo.wasm --attach ipv4:input
+    New(new::NewArgs),
     /// Call an export of a loaded program inside the kernel.
     ///
     /// The call runs on the current CPU's instance of the program. With
@@ -213,6 +219,7 @@ fn main() -> ExitCode {
         Command::Events(a) => events::events(&ctx, &a).map_err(Failure::from),
         Command::Log(a) => events::log(&ctx, &a).map_err(Failure::from),
         Command::Exporter(a) => exporter::exporter(&ctx, &a).map_err(Failure::from),
+        Command::New(a) => new::new(&a).map_err(Failure::from),
         Command::Invoke(a) => prog::invoke(&ctx, &a),
         Command::Bench(a) => bench::bench(&ctx, &a),
     };

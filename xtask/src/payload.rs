@@ -162,6 +162,9 @@ fn stale(out: &Path, srcs: &[PathBuf]) -> bool {
 
 /// Builds everything for a VM of `arch` and returns `--add` specs for the
 /// initramfs.
+/// The languages of `kwasm new`, whose skeletons the VM loads.
+const NEW_LANGS: [&str; 4] = ["rust", "c", "zig", "as"];
+
 pub fn build(arch: Arch) -> Result<Vec<String>> {
     let root = util::root();
     let out = arch.out_dir().join("payload");
@@ -190,7 +193,8 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
         )?;
     }
 
-    // Host kwasmc, and the static kwasm and kwasm-tools for the VM.
+    // Host kwasmc and kwasm (for `kwasm new`), and the static kwasm and
+    // kwasm-tools for the VM.
     run(
         cargo().args([
             "build",
@@ -199,8 +203,12 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
             "kwasm-compiler",
             "--bin",
             "kwasmc",
+            "-p",
+            "kwasm",
+            "--bin",
+            "kwasm",
         ]),
-        "kwasmc (host)",
+        "kwasmc and kwasm (host)",
         &mut log,
     )?;
     let mut musl = cargo_musl(arch, "kwasm-tools");
@@ -268,6 +276,35 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
             .with_context(|| format!("kwasmc compile {}", w.display()))?;
             n += 1;
         }
+    }
+
+    // `kwasm new demo --lang L && make` for every language, exactly as a
+    // user would: the VM loads each result as a .wasm
+    // (vm/checks/42-new.sh).
+    let host_bin = target.join("release");
+    for lang in NEW_LANGS {
+        let name = format!("new_{lang}");
+        let dir = arch.out_dir().join("new").join(lang);
+        let _ = fs::remove_dir_all(&dir);
+        run(
+            Command::new(host_bin.join("kwasm"))
+                .args(["new", &name, "--lang", lang, "--dir"])
+                .arg(&dir),
+            &format!("kwasm new {name} --lang {lang}"),
+            &mut log,
+        )?;
+        run(
+            Command::new("make")
+                .current_dir(&dir)
+                .env("KWASMC", host_bin.join("kwasmc"))
+                .env("ASC", guests.join("as/node_modules/.bin/asc")),
+            &format!("make ({name})"),
+            &mut log,
+        )?;
+        fs::copy(
+            dir.join(format!("{name}.wasm")),
+            out.join(format!("kw/{name}.wasm")),
+        )?;
     }
 
     // One program for the other architecture, which must be refused.

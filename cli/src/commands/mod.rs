@@ -14,6 +14,7 @@ pub mod events;
 pub mod exporter;
 pub mod hook;
 pub mod map;
+pub mod new;
 pub mod prog;
 pub mod run;
 pub mod source;
