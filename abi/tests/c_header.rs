@@ -158,17 +158,31 @@ fn zig_type(t: ValType) -> &'static str {
     }
 }
 
-/// `guests/zig/kwasm_abi.zig`.
-fn render_zig() -> String {
-    let mut h = String::from(
-        "// kwasm_abi.zig: generated from the kwasm_abi crate (abi/src) by\n\
-         // abi/tests/c_header.rs. Do not edit: regenerate with\n\
-         //   KWASM_BLESS=1 cargo test -p kwasm-abi --test c_header\n\n",
-    );
-    for (n, v) in constants() {
-        h += &format!("pub const {n} = {v};\n");
+/// A generated SDK file: a header comment (each line prefixed with
+/// `comment`), the constants as `constant(name, value)` writes them, and
+/// each host function as `import(module, name, params, result)` writes it
+/// (types in Zig's and AssemblyScript's spelling: i32, i64, void).
+fn render_lang(
+    file: &str,
+    comment: &str,
+    constant: impl Fn(&str, i32) -> String,
+    import: impl Fn(&str, &str, &str, &str) -> String,
+) -> String {
+    let mut h = String::new();
+    for l in [
+        format!("{file}: generated from the kwasm_abi crate (abi/src) by"),
+        "abi/tests/c_header.rs. Do not edit: regenerate with".into(),
+        "  KWASM_BLESS=1 cargo test -p kwasm-abi --test c_header".into(),
+    ] {
+        h += &format!("{comment} {l}\n");
     }
-    h += "\n// The host functions (kwasm_abi::host::HOST_FUNCS), with their wasm types.\n";
+    h += "\n";
+    for (n, v) in constants() {
+        h += &constant(&n, v);
+    }
+    h += &format!(
+        "\n{comment} The host functions (kwasm_abi::host::HOST_FUNCS), with their wasm types.\n"
+    );
     for f in HOST_FUNCS.iter().filter(|f| f.module == HOST_MODULE) {
         let ret = f.results.first().map_or("void", |t| zig_type(*t));
         let params: Vec<String> = f
@@ -177,44 +191,33 @@ fn render_zig() -> String {
             .enumerate()
             .map(|(i, t)| format!("a{i}: {}", zig_type(*t)))
             .collect();
-        h += &format!(
-            "pub extern \"{}\" fn {}({}) {ret};\n",
-            f.module,
-            f.name,
-            params.join(", ")
-        );
+        h += &import(f.module, f.name, &params.join(", "), ret);
     }
     h
 }
 
+/// `guests/zig/kwasm_abi.zig`.
+fn render_zig() -> String {
+    render_lang(
+        "kwasm_abi.zig",
+        "//",
+        |n, v| format!("pub const {n} = {v};\n"),
+        |m, n, p, r| format!("pub extern \"{m}\" fn {n}({p}) {r};\n"),
+    )
+}
+
 /// `guests/as/kwasm_abi.ts`.
 fn render_as() -> String {
-    let mut h = String::from(
-        "// kwasm_abi.ts: generated from the kwasm_abi crate (abi/src) by\n\
-         // abi/tests/c_header.rs. Do not edit: regenerate with\n\
-         //   KWASM_BLESS=1 cargo test -p kwasm-abi --test c_header\n\n",
-    );
-    for (n, v) in constants() {
-        h += &format!("export const {n}: i32 = {v};\n");
-    }
-    h += "\n// The host functions (kwasm_abi::host::HOST_FUNCS), with their wasm types.\n";
-    for f in HOST_FUNCS.iter().filter(|f| f.module == HOST_MODULE) {
-        let ret = f.results.first().map_or("void", |t| zig_type(*t));
-        let params: Vec<String> = f
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, t)| format!("a{i}: {}", zig_type(*t)))
-            .collect();
-        h += &format!(
-            "// @ts-ignore: a decorator AssemblyScript knows\n@external(\"{}\", \"{}\")\nexport declare function {}({}): {ret};\n",
-            f.module,
-            f.name,
-            f.name,
-            params.join(", ")
-        );
-    }
-    h
+    render_lang(
+        "kwasm_abi.ts",
+        "//",
+        |n, v| format!("export const {n}: i32 = {v};\n"),
+        |m, n, p, r| {
+            format!(
+                "// @ts-ignore: a decorator AssemblyScript knows\n@external(\"{m}\", \"{n}\")\nexport declare function {n}({p}): {r};\n"
+            )
+        },
+    )
 }
 
 #[test]
