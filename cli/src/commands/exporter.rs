@@ -101,190 +101,194 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Writes one metric family: its HELP and TYPE lines, then for every
+/// program the `(labels, value)` pairs `lines` gives (labels after the
+/// program's own `program="..."`).
+fn family<V: std::fmt::Display>(
+    o: &mut String,
+    progs: &[ProgSnapshot],
+    (name, kind, help): (&str, &str, &str),
+    lines: impl Fn(&ProgSnapshot) -> Vec<(String, V)>,
+) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for p in progs {
+        let prog = esc(ioctl::decode_name(&p.info.name).unwrap_or("?"));
+        for (labels, v) in lines(p) {
+            let _ = writeln!(o, "{name}{{program=\"{prog}\"{labels}}} {v}");
+        }
+    }
+}
+
+/// The labels of map `m`: `,map="0",kind="hash"`.
+fn map_labels(m: &MapSnapshot) -> String {
+    format!(",map=\"{}\",kind=\"{}\"", m.map, m.kind.name())
+}
+
+/// A hash map's values per key and u64 word (`word` label only when a
+/// value has several).
+fn hash_values(m: &MapSnapshot, entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        let key = esc(&mapbytes::render_text(k, false));
+        let words: Vec<u64> = v
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        for (w, x) in words.iter().enumerate() {
+            let word = match words.len() {
+                1 => String::new(),
+                _ => format!(",word=\"{w}\""),
+            };
+            out.push((format!("{},key=\"{key}\"{word}", map_labels(m)), *x));
+        }
+    }
+    out
+}
+
 /// The metrics of `progs`, in the text exposition format.
 pub fn render(progs: &[ProgSnapshot]) -> String {
     let mut o = String::new();
-    let family = |o: &mut String, name: &str, kind: &str, help: &str| {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    };
-    let names: Vec<String> = progs
-        .iter()
-        .map(|p| esc(ioctl::decode_name(&p.info.name).unwrap_or("?")))
-        .collect();
-    let each = |o: &mut String, f: &dyn Fn(&mut String, &str, &ProgSnapshot)| {
-        for (p, n) in progs.iter().zip(&names) {
-            f(o, n, p);
-        }
-    };
-
+    let one = |v: u64| vec![(String::new(), v)];
     family(
         &mut o,
-        "kwasm_invocations_total",
-        "counter",
-        "Calls of the program's filter from netfilter hooks.",
+        progs,
+        (
+            "kwasm_invocations_total",
+            "counter",
+            "Calls of the program's filter from netfilter hooks.",
+        ),
+        |p| one(p.info.stats.invocations),
     );
-    each(&mut o, &|o, n, p| {
-        let _ = writeln!(
-            o,
-            "kwasm_invocations_total{{program=\"{n}\"}} {}",
-            p.info.stats.invocations
-        );
-    });
     family(
         &mut o,
-        "kwasm_verdicts_total",
-        "counter",
-        "Verdicts of the program's filter, by verdict.",
+        progs,
+        (
+            "kwasm_verdicts_total",
+            "counter",
+            "Verdicts of the program's filter, by verdict.",
+        ),
+        |p| {
+            let s = &p.info.stats;
+            [
+                ("accept", s.accepts),
+                ("drop", s.drops),
+                ("bad", s.bad_verdicts),
+            ]
+            .map(|(v, c)| (format!(",verdict=\"{v}\""), c))
+            .to_vec()
+        },
     );
-    each(&mut o, &|o, n, p| {
-        let s = &p.info.stats;
-        for (v, c) in [
-            ("accept", s.accepts),
-            ("drop", s.drops),
-            ("bad", s.bad_verdicts),
-        ] {
-            let _ = writeln!(
-                o,
-                "kwasm_verdicts_total{{program=\"{n}\",verdict=\"{v}\"}} {c}"
-            );
-        }
-    });
     family(
         &mut o,
-        "kwasm_traps_total",
-        "counter",
-        "Traps of the program, by kind.",
+        progs,
+        (
+            "kwasm_traps_total",
+            "counter",
+            "Traps of the program, by kind.",
+        ),
+        |p| {
+            ALL_TRAPS
+                .iter()
+                .zip(&p.info.stats.traps)
+                .map(|(t, c)| (format!(",kind=\"{}\"", t.name()), *c))
+                .collect()
+        },
     );
-    each(&mut o, &|o, n, p| {
-        for (t, c) in ALL_TRAPS.iter().zip(&p.info.stats.traps) {
-            let kind = t.name();
-            let _ = writeln!(
-                o,
-                "kwasm_traps_total{{program=\"{n}\",kind=\"{kind}\"}} {c}"
-            );
-        }
-    });
     family(
         &mut o,
-        "kwasm_fpu_unavailable_total",
-        "counter",
-        "Invocations skipped because the FPU was not usable.",
+        progs,
+        (
+            "kwasm_fpu_unavailable_total",
+            "counter",
+            "Invocations skipped because the FPU was not usable.",
+        ),
+        |p| one(p.info.stats.fpu_unavailable),
     );
-    each(&mut o, &|o, n, p| {
-        let _ = writeln!(
-            o,
-            "kwasm_fpu_unavailable_total{{program=\"{n}\"}} {}",
-            p.info.stats.fpu_unavailable
-        );
-    });
     family(
         &mut o,
-        "kwasm_run_seconds_total",
-        "counter",
-        "Time spent in the program's filter.",
+        progs,
+        (
+            "kwasm_run_seconds_total",
+            "counter",
+            "Time spent in the program's filter.",
+        ),
+        |p| vec![(String::new(), p.info.stats.run_ns as f64 / 1e9)],
     );
-    each(&mut o, &|o, n, p| {
-        let _ = writeln!(
-            o,
-            "kwasm_run_seconds_total{{program=\"{n}\"}} {}",
-            p.info.stats.run_ns as f64 / 1e9
-        );
-    });
-
     family(
         &mut o,
-        "kwasm_map_entries",
-        "gauge",
-        "Entries of a map: its capacity (a ring: bytes).",
+        progs,
+        (
+            "kwasm_map_entries",
+            "gauge",
+            "Entries of a map: its capacity (a ring: bytes).",
+        ),
+        |p| {
+            p.maps
+                .iter()
+                .map(|m| (map_labels(m), u64::from(m.entries)))
+                .collect()
+        },
     );
-    each(&mut o, &|o, n, p| {
-        for m in &p.maps {
-            let _ = writeln!(
-                o,
-                "kwasm_map_entries{{program=\"{n}\",map=\"{}\",kind=\"{}\"}} {}",
-                m.map,
-                m.kind.name(),
-                m.entries
-            );
-        }
-    });
     family(
         &mut o,
-        "kwasm_map_used",
-        "gauge",
-        "Keys a hash map holds; bytes pending in a ring.",
+        progs,
+        (
+            "kwasm_map_used",
+            "gauge",
+            "Keys a hash map holds; bytes pending in a ring.",
+        ),
+        |p| {
+            p.maps
+                .iter()
+                .filter(|m| matches!(m.kind, MapKind::Hash | MapKind::RingBuf))
+                .map(|m| (map_labels(m), u64::from(m.used)))
+                .collect()
+        },
     );
-    each(&mut o, &|o, n, p| {
-        for m in p
-            .maps
-            .iter()
-            .filter(|m| matches!(m.kind, MapKind::Hash | MapKind::RingBuf))
-        {
-            let _ = writeln!(
-                o,
-                "kwasm_map_used{{program=\"{n}\",map=\"{}\",kind=\"{}\"}} {}",
-                m.map,
-                m.kind.name(),
-                m.used
-            );
-        }
-    });
     family(
         &mut o,
-        "kwasm_map_value",
-        "gauge",
-        "A map's value by key (per-CPU arrays summed; hash values per u64 word).",
-    );
-    each(&mut o, &|o, n, p| {
-        for m in &p.maps {
-            let lbl = format!(
-                "program=\"{n}\",map=\"{}\",kind=\"{}\"",
-                m.map,
-                m.kind.name()
-            );
-            match &m.values {
-                Values::Array(v) => {
-                    for (i, x) in v.iter().enumerate() {
-                        let _ = writeln!(o, "kwasm_map_value{{{lbl},key=\"{i}\"}} {x}");
+        progs,
+        (
+            "kwasm_map_value",
+            "gauge",
+            "A map's value by key (per-CPU arrays summed; hash values per u64 word).",
+        ),
+        |p| {
+            let mut lines = Vec::new();
+            for m in &p.maps {
+                match &m.values {
+                    Values::Array(v) => lines.extend(
+                        v.iter()
+                            .enumerate()
+                            .map(|(i, x)| (format!("{},key=\"{i}\"", map_labels(m)), *x)),
+                    ),
+                    Values::Hash(entries, vsize) if vsize % 8 == 0 => {
+                        lines.extend(hash_values(m, entries))
                     }
+                    _ => {}
                 }
-                Values::Hash(entries, vsize) if vsize % 8 == 0 => {
-                    for (k, v) in entries {
-                        let key = esc(&mapbytes::render_text(k, false));
-                        let words: Vec<u64> = v
-                            .chunks_exact(8)
-                            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                            .collect();
-                        for (w, x) in words.iter().enumerate() {
-                            let word = match words.len() {
-                                1 => String::new(),
-                                _ => format!(",word=\"{w}\""),
-                            };
-                            let _ = writeln!(o, "kwasm_map_value{{{lbl},key=\"{key}\"{word}}} {x}");
-                        }
-                    }
-                }
-                _ => {}
             }
-        }
-    });
+            lines
+        },
+    );
     family(
         &mut o,
-        "kwasm_ring_dropped_total",
-        "counter",
-        "Records a ring dropped because it was full.",
+        progs,
+        (
+            "kwasm_ring_dropped_total",
+            "counter",
+            "Records a ring dropped because it was full.",
+        ),
+        |p| {
+            p.maps
+                .iter()
+                .filter_map(|m| match m.values {
+                    Values::Ring { dropped } => Some((format!(",map=\"{}\"", m.map), dropped)),
+                    _ => None,
+                })
+                .collect()
+        },
     );
-    each(&mut o, &|o, n, p| {
-        for m in &p.maps {
-            if let Values::Ring { dropped, .. } = m.values {
-                let _ = writeln!(
-                    o,
-                    "kwasm_ring_dropped_total{{program=\"{n}\",map=\"{}\"}} {dropped}",
-                    m.map
-                );
-            }
-        }
-    });
     o
 }
 
