@@ -252,9 +252,14 @@ fn map_get(arg: c_ulong) -> Result {
 /// off meanwhile): a few microseconds.
 const SCAN_CHUNK: u32 = 1024;
 
-/// A map operation's status as the ioctl's error.
+/// A map operation's status as the ioctl's error (`-status` is its errno).
+fn errno(s: MapStatus) -> Error {
+    Error::from_errno(s as i32)
+}
+
+/// A map operation's result as the ioctl's.
 fn status(r: core::result::Result<(), MapStatus>) -> Result {
-    r.map_err(|s| Error::from_errno(s as i32))
+    r.map_err(errno)
 }
 
 fn map_elem(arg: c_ulong) -> Result {
@@ -285,7 +290,7 @@ fn map_elem(arg: c_ulong) -> Result {
         ioctl::ELEM_NEXT => {
             let mut at = req.cursor;
             loop {
-                match map.next(at, SCAN_CHUNK, key, value).map_err(|s| Error::from_errno(s as i32))? {
+                match map.next(at, SCAN_CHUNK, key, value).map_err(errno)? {
                     Scan::Entry(b) => {
                         UserSlice::new(kp, key.len()).writer().write_slice(key)?;
                         UserSlice::new(vp, value.len()).writer().write_slice(value)?;
@@ -312,13 +317,14 @@ fn events(arg: c_ulong) -> Result {
     let mut req: EventsReq = read_req::<_, { EventsReq::SIZE }>(arg)?;
     let prog = find(&registry()?.lock(), &req.name)?.prog.clone();
     let ring = prog.shared.ring(req.map).ok_or(EINVAL)?;
-    let len = req.buf_len.min(ioctl::EVENTS_MAX_READ) as usize;
+    // The ring never holds more than its size: no bigger bounce buffer.
+    let len = req.buf_len.min(ioctl::EVENTS_MAX_READ).min(ring.entries) as usize;
     let mut bounce = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
     let _reader = prog.shared.readers.lock();
-    let (n, records, dropped) = ring.ring_peek(&mut bounce).map_err(|s| Error::from_errno(s as i32))?;
+    let (n, records, dropped) = ring.ring_peek(&mut bounce).map_err(errno)?;
     // Copy first, consume after: a fault in the copy loses nothing.
     UserSlice::new(req.buf as usize, n).writer().write_slice(bounce.get(..n).ok_or(EINVAL)?)?;
-    ring.ring_consume(n).map_err(|s| Error::from_errno(s as i32))?;
+    ring.ring_consume(n).map_err(errno)?;
     req.bytes = n as u32;
     req.records = records;
     req.dropped = dropped;

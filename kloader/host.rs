@@ -34,7 +34,7 @@ extern "C" fn log_on_kstack(arg: *mut c_void) {
 pub(crate) fn log(i: &mut Instance, ptr: u32, len: u32) -> Result<(), TrapCode> {
     let (cpu, jmpbuf) = (i.cpu, i.jmpbuf.as_ptr());
     let (shared, mem) = i.shared_and_mem();
-    let bytes = bulk::range(ptr, len, mem.len()).and_then(|r| mem.get(r)).ok_or(TrapCode::MemoryOutOfBounds)?;
+    let bytes = bulk::slice(mem, ptr, len).ok_or(TrapCode::MemoryOutOfBounds)?;
     let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     // Every message goes to the log ring too (`kwasm log`), cut to a
     // record's largest size; when the ring is full it is counted there as

@@ -16,6 +16,18 @@ pub fn range(off: u32, len: u32, size: usize) -> Option<Range<usize>> {
     (end <= size as u64).then_some(off as usize..end as usize)
 }
 
+/// `buf[off..off + len]`, if it lies within `buf`: the memory a host
+/// function reads (a key, a log line), checked as the bulk operations are.
+pub fn slice<T>(buf: &[T], off: u32, len: u32) -> Option<&[T]> {
+    buf.get(range(off, len, buf.len())?)
+}
+
+/// [`slice`], mutably: the memory a host function writes.
+pub fn slice_mut<T>(buf: &mut [T], off: u32, len: u32) -> Option<&mut [T]> {
+    let r = range(off, len, buf.len())?;
+    buf.get_mut(r)
+}
+
 /// `memory.fill` / `table.fill`.
 pub fn fill<T: Copy>(buf: &mut [T], dst: u32, len: u32, val: T) -> bool {
     match range(dst, len, buf.len()) {

@@ -294,10 +294,7 @@ extern "C" fn pkt_len<R: Runtime>(vmctx: *mut u8) -> i32 {
 fn pkt_load_in<R: Runtime>(i: &mut R, off: u32, dst: u32, len: u32) -> Result<i32, TrapCode> {
     let (pkt, mem) = i.packet_and_memory();
     let out = mem
-        .and_then(|m| {
-            let r = bulk::range(dst, len, m.len())?;
-            m.get_mut(r)
-        })
+        .and_then(|m| bulk::slice_mut(m, dst, len))
         .ok_or(TrapCode::MemoryOutOfBounds)?;
     let n = pkt.length().saturating_sub(off).min(len);
     let copied = n > 0
@@ -380,22 +377,18 @@ fn map_elem_in<R: Runtime>(i: &mut R, map: u32, key: u32, op: Elem) -> Result<i3
     let mem = mem.ok_or(OOB)?;
     let mut kbuf = [0u8; MAX_KEY_SIZE as usize];
     let k = kbuf.get_mut(..m.key_size as usize).ok_or(OOB)?;
-    let src = bulk::range(key, m.key_size, mem.len())
-        .and_then(|r| mem.get(r))
-        .ok_or(OOB)?;
+    let src = bulk::slice(mem, key, m.key_size).ok_or(OOB)?;
     for (d, s) in k.iter_mut().zip(src) {
         *d = *s;
     }
-    fn value(mem: &mut [u8], at: u32, len: u32) -> Result<&mut [u8], TrapCode> {
-        let r = bulk::range(at, len, mem.len()).ok_or(OOB)?;
-        mem.get_mut(r).ok_or(OOB)
-    }
     let r = match op {
-        Elem::Lookup(v) => m.lookup(cpu, k, value(mem, v, m.value_size)?),
-        Elem::Update(v, flags) => m.update(cpu, k, value(mem, v, m.value_size)?, flags),
+        Elem::Lookup(v) => m.lookup(cpu, k, bulk::slice_mut(mem, v, m.value_size).ok_or(OOB)?),
+        Elem::Update(v, flags) => {
+            m.update(cpu, k, bulk::slice(mem, v, m.value_size).ok_or(OOB)?, flags)
+        }
         Elem::Delete => m.delete(k),
     };
-    Ok(r.map_or_else(|s| s as i32, |()| 0))
+    Ok(MapStatus::code(r))
 }
 
 fn map_elem<R: Runtime>(vmctx: *mut u8, map: u32, key: u32, op: Elem) -> i32 {
@@ -435,12 +428,9 @@ fn event_output_in<R: Runtime>(i: &mut R, map: u32, ptr: u32, len: u32) -> Resul
         return Ok(MapStatus::Invalid as i32);
     };
     let data = mem
-        .and_then(|mem| {
-            let r = bulk::range(ptr, len, mem.len())?;
-            mem.get(r)
-        })
+        .and_then(|mem| bulk::slice(mem, ptr, len))
         .ok_or(TrapCode::MemoryOutOfBounds)?;
-    Ok(m.output(cpu, now, data).map_or_else(|s| s as i32, |()| 0))
+    Ok(MapStatus::code(m.output(cpu, now, data)))
 }
 
 extern "C" fn event_output<R: Runtime>(vmctx: *mut u8, map: u32, ptr: u32, len: u32) -> i32 {

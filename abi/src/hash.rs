@@ -82,6 +82,12 @@ impl MapStatus {
         -(self as i32)
     }
 
+    /// A host function's status for `r`: 0, or the status; the inverse of
+    /// [`Self::check`].
+    pub fn code(r: Result<(), MapStatus>) -> i32 {
+        r.map_or_else(|s| s as i32, |()| 0)
+    }
+
     /// What a host function's status means: `Ok` for 0, else the status
     /// (`Invalid` for a value no host returns).
     pub fn check(status: i32) -> Result<(), MapStatus> {
@@ -132,6 +138,24 @@ impl Update {
     }
 }
 
+/// The little-endian word of up to 8 bytes, zero-padded: how keys, values
+/// and ring records sit in a map's `u64` slots (and SipHash's last block).
+pub fn le_word(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    for (d, s) in b.iter_mut().zip(bytes) {
+        *d = *s;
+    }
+    u64::from_le_bytes(b)
+}
+
+/// Writes word `w` little-endian into `out` (up to 8 bytes; fewer for the
+/// last, short chunk of a byte string).
+pub fn put_le_word(out: &mut [u8], w: u64) {
+    for (d, s) in out.iter_mut().zip(w.to_le_bytes().iter()) {
+        *d = *s;
+    }
+}
+
 /// SipHash-2-4 of `data` under key `(k0, k1)`. Written here because the
 /// kernel builds this crate's sources without dependencies; checked
 /// against the reference vectors in the tests.
@@ -156,17 +180,13 @@ pub fn siphash(k0: u64, k1: u64, data: &[u8]) -> u64 {
     }
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
-        let m = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        let m = le_word(c);
         v[3] ^= m;
         round(&mut v);
         round(&mut v);
         v[0] ^= m;
     }
-    let mut last = [0u8; 8];
-    for (d, s) in last.iter_mut().zip(chunks.remainder()) {
-        *d = *s;
-    }
-    let m = u64::from_le_bytes(last) | (data.len() as u64) << 56;
+    let m = le_word(chunks.remainder()) | (data.len() as u64) << 56;
     v[3] ^= m;
     round(&mut v);
     round(&mut v);
@@ -254,33 +274,22 @@ impl<'a> HashTable<'a> {
     /// Copies `bytes` into the words from `w` on, zero-padding the last.
     fn put_bytes(&self, w: usize, bytes: &[u8]) {
         for (i, c) in bytes.chunks(8).enumerate() {
-            let mut b = [0u8; 8];
-            for (d, s) in b.iter_mut().zip(c) {
-                *d = *s;
-            }
-            self.set(w + i, u64::from_le_bytes(b));
+            self.set(w + i, le_word(c));
         }
     }
 
     /// Copies the words from `w` on into `out`.
     fn get_bytes(&self, w: usize, out: &mut [u8]) {
         for (i, c) in out.chunks_mut(8).enumerate() {
-            let b = self.get(w + i).to_le_bytes();
-            for (d, s) in c.iter_mut().zip(b.iter()) {
-                *d = *s;
-            }
+            put_le_word(c, self.get(w + i));
         }
     }
 
     fn key_is(&self, b: usize, key: &[u8]) -> bool {
         let w = self.bucket(b) + 1;
-        key.chunks(8).enumerate().all(|(i, c)| {
-            let mut k = [0u8; 8];
-            for (d, s) in k.iter_mut().zip(c) {
-                *d = *s;
-            }
-            self.get(w + i) == u64::from_le_bytes(k)
-        })
+        key.chunks(8)
+            .enumerate()
+            .all(|(i, c)| self.get(w + i) == le_word(c))
     }
 
     fn value_word(&self, b: usize) -> usize {
@@ -324,7 +333,7 @@ impl<'a> HashTable<'a> {
             (Ok(b), Update::Add) => {
                 let w = self.value_word(b);
                 for (i, c) in value.chunks_exact(8).enumerate() {
-                    let d = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+                    let d = le_word(c);
                     self.set(w + i, self.get(w + i).wrapping_add(d));
                 }
                 Ok(())
@@ -429,6 +438,8 @@ mod tests {
             assert_eq!(MapStatus::check(m as i32), Err(m));
         }
         assert_eq!(MapStatus::check(0), Ok(()));
+        assert_eq!(MapStatus::code(Ok(())), 0);
+        assert_eq!(MapStatus::code(Err(MapStatus::Full)), -7);
         assert_eq!(MapStatus::check(-99), Err(MapStatus::Invalid));
     }
 

@@ -18,7 +18,7 @@
 //! Writers and readers hold the map's lock (`maps::MapLock`), as for hash
 //! maps; a writer copies at most [`MAX_RECORD`] bytes while holding it.
 
-use super::hash::MapStatus;
+use super::hash::{MapStatus, le_word, put_le_word};
 use core::sync::atomic::AtomicU64;
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -107,11 +107,7 @@ impl<'a> Ring<'a> {
         self.set(self.at(head), u64::from(len) | u64::from(cpu) << 32);
         self.set(self.at(head + 1), time_ns);
         for (i, c) in data.chunks(8).enumerate() {
-            let mut b = [0u8; 8];
-            for (d, s) in b.iter_mut().zip(c) {
-                *d = *s;
-            }
-            self.set(self.at(head + 2 + i as u64), u64::from_le_bytes(b));
+            self.set(self.at(head + 2 + i as u64), le_word(c));
         }
         self.set(HEAD, head + need);
         Ok(())
@@ -131,10 +127,7 @@ impl<'a> Ring<'a> {
                 break;
             };
             for (i, c) in dst.chunks_mut(8).enumerate() {
-                let w = self.get(self.at(p + i as u64)).to_le_bytes();
-                for (d, s) in c.iter_mut().zip(w.iter()) {
-                    *d = *s;
-                }
+                put_le_word(c, self.get(self.at(p + i as u64)));
             }
             p += words as u64;
             n += bytes;

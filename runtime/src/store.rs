@@ -533,7 +533,8 @@ impl Store {
     /// `None` if there is no such instance or ring.
     pub fn drain_events(&self, id: InstanceId, map: u32) -> Option<(Vec<Event>, u64)> {
         let m = self.instance(id)?.maps.get(map as usize)?.slots();
-        let mut buf = vec![0u8; kwasm_abi::ioctl::EVENTS_MAX_READ as usize];
+        // A ring's `entries` is its size in bytes: all it can hold.
+        let mut buf = vec![0u8; m.entries as usize];
         let (n, _, dropped) = m.ring_peek(&mut buf).ok()?;
         m.ring_consume(n).ok()?;
         let events = kwasm_abi::ring::records(&buf[..n])

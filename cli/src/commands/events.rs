@@ -2,6 +2,7 @@
 //! ring (`kwasm_abi::ring`), once or following it, like `bpftool prog
 //! tracelog` and a ring-buffer reader.
 
+use super::map::describe;
 use crate::mapbytes;
 use anyhow::{Result, bail};
 use kwasm::Ctx;
@@ -151,11 +152,7 @@ pub fn events(ctx: &Ctx, a: &EventsArgs) -> Result<()> {
         None => {
             let n = dev.stats(&a.name)?.nmaps;
             let kinds = (0..n)
-                .map(|m| {
-                    Ok(dev
-                        .map_get(&a.name, m, 0, 0, kwasm_abi::maps::ALL_CPUS)?
-                        .kind)
-                })
+                .map(|m| Ok(describe(&dev, &a.name, m)?.kind))
                 .collect::<Result<Vec<_>>>()?;
             match kinds.iter().position(|&k| k == MapKind::RingBuf) {
                 Some(m) => m as u32,

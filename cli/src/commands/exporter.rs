@@ -10,7 +10,7 @@
 //! words are counted but not exported. A map exports at most
 //! `--max-series` keys, so that one large map cannot make a scrape huge.
 
-use super::map::hash_entries;
+use super::map::{describe, hash_entries};
 use crate::mapbytes;
 use anyhow::{Context, Result, anyhow};
 use kwasm::Ctx;
@@ -65,7 +65,7 @@ fn snapshot(dev: &Device, max_series: u32) -> Result<Vec<ProgSnapshot>> {
         let name = ioctl::decode_name(&info.name).unwrap_or("?").to_string();
         let mut maps = Vec::new();
         for m in 0..info.nmaps {
-            let r = dev.map_get(&name, m, 0, 0, ALL_CPUS)?;
+            let r = describe(dev, &name, m)?;
             let values = match r.kind {
                 MapKind::Array | MapKind::PerCpuArray => {
                     let n = r.len.min(max_series);

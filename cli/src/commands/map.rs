@@ -235,7 +235,7 @@ fn cpu_of(sel: &CpuSel, r: &MapRead, map: u32) -> Result<u32> {
 }
 
 /// The map's kind, entry count and copies (a read of no entries).
-fn describe(dev: &Device, name: &str, map: u32) -> Result<MapRead> {
+pub(crate) fn describe(dev: &Device, name: &str, map: u32) -> Result<MapRead> {
     dev.map_get(name, map, 0, 0, ALL_CPUS)
 }
 
