@@ -15,7 +15,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build guests setup test lint unit-test aarch64-test guest-test fuzz-smoke vm-test demo clean
+.PHONY: all build guests setup test lint unit-test aarch64-test guest-test fuzz-smoke vm-test vm-test-x86_64 vm-test-aarch64 demo clean
 
 # The VM architecture of `make demo` (x86_64 or aarch64). Not exported:
 # recipes that build kernels must not see a make variable named ARCH.
@@ -64,11 +64,21 @@ fuzz-smoke:
 	scripts/fuzz-smoke.sh
 
 # Both VMs: x86-64 (KVM when available) and arm64 (TCG).
-vm-test:
+vm-test: vm-test-x86_64 vm-test-aarch64
+
+vm-test-x86_64:
 	$(CARGO) xtask vm-test
+
+vm-test-aarch64:
 	$(CARGO) xtask vm-test --arch aarch64
 
-test: setup lint unit-test aarch64-test guest-test fuzz-smoke vm-test
+# Every stage in order, each one timed (scripts/test-stages.sh prints each
+# stage's time and a summary; with KWASM_TEST_BUDGET=SECONDS, what is still
+# running at the deadline).
+TEST_STAGES := setup lint unit-test aarch64-test guest-test fuzz-smoke vm-test-x86_64 vm-test-aarch64
+
+test:
+	scripts/test-stages.sh $(TEST_STAGES)
 
 demo: setup
 	$(CARGO) xtask demo --arch $(ARCH)
