@@ -30,7 +30,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Cases per run natively; under qemu-aarch64 (`make aarch64-test`) the
+/// first [`EMULATED_CASES`] of them.
 const CASES: usize = 1000;
+const EMULATED_CASES: usize = 300;
+
+fn case_count() -> usize {
+    exec::cases(CASES, EMULATED_CASES)
+}
 const WORKERS: usize = 2;
 /// Wall-clock limit of one run. Not a performance assertion: only a guard
 /// against corrupted code that loops forever.
@@ -388,7 +395,7 @@ struct Case {
 }
 
 fn make_cases(seeds: &[(&'static str, Vec<u8>, &'static [&'static str])]) -> Vec<Case> {
-    (0..CASES)
+    (0..case_count())
         .map(|index| {
             let mut rng = Rng(0x6b77_6173_6d72_756e ^ (index as u64).wrapping_mul(0x1000_0001));
             let (seed, kw, exports) = &seeds[rng.below(seeds.len())];
@@ -635,7 +642,7 @@ fn corruptions_are_deterministic() {
         .filter(|c| seeds.iter().any(|(_, kw, _)| *kw == c.bytes))
         .count();
     assert!(
-        unchanged < CASES / 20,
+        unchanged < case_count() / 20,
         "{unchanged} cases left a seed unchanged"
     );
 }

@@ -13,7 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Cases per run natively; under qemu-aarch64 (`make aarch64-test`) the
+/// first [`EMULATED_CASES`] of them.
 const CASES: usize = 1000;
+const EMULATED_CASES: usize = 300;
+
+fn case_count() -> usize {
+    exec::cases(CASES, EMULATED_CASES)
+}
 const WORKERS: usize = 2;
 
 /// A module that exercises every section kwasmc handles: imports, a table
@@ -393,7 +400,7 @@ fn make_cases(seeds: &[(&'static str, Vec<u8>)]) -> Vec<Case> {
         ("tiny", TINY),
         ("no_code", NO_CODE),
     ];
-    (0..CASES)
+    (0..case_count())
         .map(|index| {
             let mut rng = Rng(0x6b77_6173_6d63_0000 ^ index as u64);
             // One case in ten corrupts the WAT text instead of the binary.
@@ -600,7 +607,7 @@ fn corruptions_are_deterministic() {
     let seeds = seeds();
     let a = make_cases(&seeds);
     let b = make_cases(&seeds);
-    assert_eq!(a.len(), CASES);
+    assert_eq!(a.len(), case_count());
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.input, y.input, "case {}", x.index);
         assert_eq!(x.edits, y.edits);
@@ -611,7 +618,7 @@ fn corruptions_are_deterministic() {
         .filter(|c| !c.text && seeds.iter().any(|(_, w)| *w == c.input))
         .count();
     assert!(
-        unchanged < CASES / 20,
+        unchanged < case_count() / 20,
         "{unchanged} cases left a seed unchanged"
     );
 }

@@ -25,3 +25,23 @@ pub fn program(program: &str) -> Command {
         _ => Command::new(program),
     }
 }
+
+/// Whether the programs a test starts run under an emulator
+/// (`KWASM_TEST_RUNNER` on an aarch64 build): each start then costs a
+/// qemu-aarch64 start-up and every instruction is translated.
+pub fn emulated() -> bool {
+    cfg!(not(target_arch = "x86_64"))
+        && std::env::var("KWASM_TEST_RUNNER").is_ok_and(|r| !r.trim().is_empty())
+}
+
+/// How many generated cases a test with `native` cases runs: all of them
+/// natively, the first `emulated` of them (the same seeds, so the same
+/// cases) under emulation, where every case costs one or two emulated
+/// process starts. The native run covers the rest on every `make test`.
+pub fn cases(native: usize, emulated: usize) -> usize {
+    if self::emulated() {
+        emulated.min(native)
+    } else {
+        native
+    }
+}
