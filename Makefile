@@ -54,8 +54,11 @@ unit-test:
 aarch64-test:
 	$(CARGO) test --target $(AARCH64) --no-fail-fast $(AARCH64_CRATES)
 
+# kwasm and kwasmc as unit-test built them (cargo test builds the binaries
+# with the dev-dependencies' features; a plain cargo build would build them
+# again, with its own feature set: two minutes of a cold make test).
 guest-test:
-	$(CARGO) build -p kwasm-compiler -p kwasm
+	$(CARGO) test --workspace --no-run --quiet
 	KWASM_BIN=$(CURDIR)/target/debug guests/build.sh test
 
 # Each cargo-fuzz target for a few seconds from the checked-in corpus

@@ -163,6 +163,14 @@ pub fn run_logged(
         "==> {step}: {status} after {:.1}s",
         start.elapsed().as_secs_f64()
     ));
+    // Without a terminal (CI) the spinner is hidden: a line per step keeps
+    // long builds visible in the log, with their time.
+    if pb.is_hidden() && status.success() {
+        say(
+            pb,
+            format_args!("{step}: done in {:.0}s", start.elapsed().as_secs_f64()),
+        );
+    }
     if !status.success() {
         bail!(
             "{step} failed ({status}); last lines of {}:\n{}",
