@@ -24,9 +24,8 @@
 #           cargo-fuzz (make fuzz-smoke; runs on the pinned stable toolchain
 #           with RUSTC_BOOTSTRAP=1, see docs/fuzzing.md)
 #   rustup: rust-src (the kernel builds `core` from it), clippy, rustfmt, and
-#           the wasm32, x86_64-musl (static CLI for the VM), aarch64-gnu
-#           (tests under qemu-aarch64) and aarch64-musl (the arm64 VM's CLI)
-#           targets
+#           the wasm32 and aarch64-gnu (tests under qemu-aarch64, the arm64
+#           VM's static CLI) targets
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -43,7 +42,7 @@ APT_PACKAGES="
 	qemu-user qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 "
 RUST_COMPONENTS="rust-src clippy rustfmt"
-RUST_TARGETS="wasm32-unknown-unknown x86_64-unknown-linux-musl aarch64-unknown-linux-gnu aarch64-unknown-linux-musl"
+RUST_TARGETS="wasm32-unknown-unknown aarch64-unknown-linux-gnu"
 
 say() { echo "setup: $*"; }
 

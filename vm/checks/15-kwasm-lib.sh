@@ -1,6 +1,6 @@
 # Helpers for the kwasm CLI checks (20-* and later). Sourced by /init before
 # them; defines functions only. The CLI is /opt/kwasm/bin/kwasm (static
-# musl), the guests compiled by the host's kwasmc are in /opt/kwasm/kw/.
+# glibc), the guests compiled by the host's kwasmc are in /opt/kwasm/kw/.
 
 export KW=/opt/kwasm/kw
 

@@ -110,14 +110,6 @@ impl Arch {
             Arch::Aarch64 => "aarch64-unknown-linux-gnu",
         }
     }
-
-    /// The static musl Rust target for VM binaries.
-    pub fn musl_target(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64-unknown-linux-musl",
-            Arch::Aarch64 => "aarch64-unknown-linux-musl",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! | `/lib/kwasm_probe.ko`   | test module calling kwasm.ko's exports        |
 //! | `/lib/native_bench.ko`  | native C baseline of `kwasm bench`            |
 //! | `/opt/kwasm/checks/*.sh`| `vm/checks/*.sh`, sourced by `/init` in order |
-//! | `/opt/kwasm/bin/`       | on `PATH` (e.g. the static musl `kwasm` CLI)  |
+//! | `/opt/kwasm/bin/`       | on `PATH` (e.g. the static `kwasm` CLI)       |
 //! | `/opt/kwasm/...`        | anything given with `--add HOST[:GUEST]`      |
 //!
 //! Every binary is for the VM's architecture (`--arch`).

@@ -1,7 +1,9 @@
 //! What the in-VM checks and the demo need besides busybox and the modules:
 //! the static `kwasm` (glibc, with the `bpf` feature: libbpf is C and is
 //! linked statically with libelf, zlib and zstd from Debian's -dev packages)
-//! and `kwasm-tools` (musl), the guest programs compiled to `.kw` by the
+//! and `kwasm-tools` (the same, built by the same cargo command so that the
+//! two share every dependency: one release build of Cranelift per
+//! architecture, not two), the guest programs compiled to `.kw` by the
 //! host's `kwasmc`, and a few spec test files.
 //!
 //! VM layout (see `vm/checks/`):
@@ -9,7 +11,7 @@
 //! | path                      | what                                              |
 //! |---------------------------|---------------------------------------------------|
 //! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-gnu -p kwasm --features bpf`, `+crt-static` |
-//! | `/opt/kwasm/bin/kwasm-tools` | the same with `-p kwasm-tools` (the test tools) |
+//! | `/opt/kwasm/bin/kwasm-tools` | the test tools, from the same command (`-p kwasm-tools`) |
 //! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
 //! | `/opt/kwasm/kw/foreign/port_filter.kw` | the port filter for the other architecture |
@@ -19,8 +21,7 @@
 //! That is the x86-64 VM. For `--arch aarch64` the CLI is the same for
 //! `aarch64-unknown-linux-gnu` (cross-linked by `aarch64-linux-gnu-gcc`
 //! against the arm64 libelf, zlib and zstd that `make setup` unpacks into
-//! the cache), `kwasm-tools` is static musl (`aarch64-unknown-linux-musl`,
-//! see `.cargo/config.toml`), and the guests are compiled with `kwasmc
+//! the cache), and so is `kwasm-tools`, and the guests are compiled with `kwasmc
 //! compile --target aarch64`; the eBPF objects are the same. Everything
 //! lands in `target/kwasm-vm/aarch64/payload/`.
 
@@ -45,25 +46,25 @@ pub const SPEC_FILES: &[&str] = &[
     "memory_fill.wast",
 ];
 
-/// The static binaries installed under `/opt/kwasm/bin`, with their
-/// targets: the operator's CLI (static glibc, see [`build`]) and the test
-/// tools.
-fn bins(arch: Arch) -> [(&'static str, &'static str); 2] {
-    [
-        ("kwasm", arch.gnu_target()),
-        ("kwasm-tools", arch.musl_target()),
-    ]
-}
+/// The static binaries installed under `/opt/kwasm/bin`: the operator's
+/// CLI and the test tools, both static glibc (see [`cargo_cli`]).
+const BINS: [&str; 2] = ["kwasm", "kwasm-tools"];
 
-/// `cargo build` of the VM's CLI with the `bpf` feature, static glibc. On
+/// `cargo build` of the VM's CLI with the `bpf` feature and of the test
+/// tools, static glibc, in one command: the tools link the CLI's library
+/// and the compiler, so the two share every dependency's build. On
 /// arm64, libbpf-sys compiles libbpf with the cross gcc against the libelf
 /// and zlib headers, and links the static libelf, zlib and zstd, of the
 /// arm64 packages that `make setup` unpacks into the cache
 /// (`arm64-sysroot`); `cli/build.rs` reads the same directory.
 fn cargo_cli(arch: Arch) -> Result<Command> {
     let target = arch.gnu_target();
-    let mut c = cargo_build(target, "kwasm");
-    c.args(["--features", "bpf"]);
+    let mut c = cargo();
+    c.args(["build", "--release", "--target", target]);
+    for b in BINS {
+        c.args(["-p", b, "--bin", b]);
+    }
+    c.args(["--features", "kwasm/bpf"]);
     // RUSTFLAGS for the target only: build scripts and proc macros stay
     // dynamic.
     let t = target.replace('-', "_");
@@ -89,38 +90,6 @@ fn cargo_cli(arch: Arch) -> Result<Command> {
         );
     }
     Ok(c)
-}
-
-/// [`cargo_build`] for the static musl target. The cc crate looks for `<arch>-linux-musl-gcc`; the target's gcc works for the
-/// little C that dependencies build.
-fn cargo_musl(arch: Arch, bin: &str) -> Command {
-    let target = arch.musl_target();
-    let mut c = cargo_build(target, bin);
-    let var = format!("CC_{}", target.replace('-', "_"));
-    let (musl_gcc, gcc) = match arch {
-        Arch::X86_64 => ("musl-gcc", "gcc"),
-        Arch::Aarch64 => ("aarch64-linux-musl-gcc", "aarch64-linux-gnu-gcc"),
-    };
-    if std::env::var_os(&var).is_none() && !util::have(musl_gcc) {
-        c.env(var, gcc);
-    }
-    c
-}
-
-/// `cargo build --release --target <target> -p <bin> --bin <bin>`.
-fn cargo_build(target: &str, bin: &str) -> Command {
-    let mut c = cargo();
-    c.args([
-        "build",
-        "--release",
-        "--target",
-        target,
-        "-p",
-        bin,
-        "--bin",
-        bin,
-    ]);
-    c
 }
 
 fn cargo() -> Command {
@@ -211,19 +180,16 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
         "kwasmc and kwasm (host)",
         &mut log,
     )?;
-    let mut musl = cargo_musl(arch, "kwasm-tools");
-    run(&mut musl, "kwasm-tools (static musl)", &mut log)?;
     run(
         &mut cargo_cli(arch)?,
-        "kwasm (static glibc, with eBPF)",
+        "kwasm (with eBPF) and kwasm-tools (static glibc)",
         &mut log,
     )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let kwasmc = target.join("release/kwasmc");
-    let bin_list = bins(arch);
-    let bins = bin_list.map(|(b, t)| target.join(t).join("release").join(b));
+    let bins = BINS.map(|b| target.join(arch.gnu_target()).join("release").join(b));
     for b in &bins {
         if !util::is_static_elf(b)? {
             bail!("{} is not a static executable", b.display());
@@ -239,7 +205,7 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
     fs::create_dir_all(out.join("kw/foreign"))?;
     fs::create_dir_all(out.join("spec"))?;
     fs::create_dir_all(out.join("bench/bpf"))?;
-    for (b, (name, _)) in bins.iter().zip(bin_list) {
+    for (b, name) in bins.iter().zip(BINS) {
         fs::copy(b, out.join("bin").join(name))?;
     }
 
@@ -336,9 +302,9 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
     );
 
     let spec = |p: &str, g: &str| format!("{}:{g}", out.join(p).display());
-    let mut adds: Vec<String> = bin_list
+    let mut adds: Vec<String> = BINS
         .iter()
-        .map(|(b, _)| spec(&format!("bin/{b}"), &format!("/opt/kwasm/bin/{b}")))
+        .map(|b| spec(&format!("bin/{b}"), &format!("/opt/kwasm/bin/{b}")))
         .collect();
     adds.extend([
         spec("kw", "/opt/kwasm/kw"),
