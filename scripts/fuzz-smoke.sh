@@ -6,7 +6,6 @@
 #
 #   FUZZ_SECONDS   seconds per target (default 20)
 #   FUZZ_TARGETS   targets to run (default: meta_parse compile differential)
-#   FUZZ_SMOKE_FULL_OPT  set: build with the fuzz profile's full optimisation
 #
 # New inputs go to a temporary directory, so the checked-in corpus stays as
 # it is; a crash is written to fuzz/artifacts/T/ (libFuzzer prints how to
@@ -33,14 +32,6 @@ export RUSTC_BOOTSTRAP=1
 # an ASan build of Cranelift and Wasmtime is several times slower.
 FUZZ="cargo fuzz"
 FLAGS="--sanitizer none"
-# A smoke run needs the targets built, not built fast: opt-level 1 and line
-# tables halve the cold build of Cranelift and Wasmtime with sancov (about
-# 6.5 minutes on 2 cores at the profile's opt-level 3), and a target still
-# runs hundreds of inputs in its seconds. Long runs (docs/fuzzing.md) use
-# fuzz/Cargo.toml's profile as it is; FUZZ_SMOKE_FULL_OPT=1 does here too.
-if [ -z "${FUZZ_SMOKE_FULL_OPT:-}" ]; then
-	export CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
-fi
 
 start=$(date +%s)
 # shellcheck disable=SC2086
