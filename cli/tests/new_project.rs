@@ -56,10 +56,9 @@ fn build(lang: &str) -> PathBuf {
     let asc = repo().join("guests/as/node_modules/.bin/asc");
     // kwasmc as the Makefile must start it (under qemu-aarch64 when the
     // tests are built for aarch64).
-    let runner = std::env::var("KWASM_TEST_RUNNER").unwrap_or_default();
-    let kwasmc = match cfg!(target_arch = "x86_64") || runner.is_empty() {
-        true => kwasmc.display().to_string(),
-        false => format!("{runner} {}", kwasmc.display()),
+    let kwasmc = match exec::runner() {
+        Some(runner) => format!("{} {}", runner.join(" "), kwasmc.display()),
+        None => kwasmc.display().to_string(),
     };
     let o = Command::new("make")
         .current_dir(&project)

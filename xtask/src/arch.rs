@@ -68,6 +68,16 @@ impl Arch {
         self.name() == std::env::consts::ARCH
     }
 
+    /// The architecture xtask runs on: the host's `kwasmc` compiles every
+    /// VM's guests (x86-64 on a host that is neither).
+    pub fn host() -> Arch {
+        if Arch::Aarch64.is_host() {
+            Arch::Aarch64
+        } else {
+            Arch::X86_64
+        }
+    }
+
     /// Where xtask writes the initramfs, payload, logs and console logs:
     /// `target/kwasm-vm/` for x86-64 (as before `--arch`), a subdirectory
     /// named after the architecture otherwise.

@@ -10,8 +10,8 @@
 //!
 //! | path                      | what                                              |
 //! |---------------------------|---------------------------------------------------|
-//! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-gnu -p kwasm --features bpf`, `+crt-static` |
-//! | `/opt/kwasm/bin/kwasm-tools` | the test tools, from the same command (`-p kwasm-tools`) |
+//! | `/opt/kwasm/bin/kwasm`    | `cargo build --release --target x86_64-unknown-linux-gnu -p kwasm -p kwasm-tools --features kwasm/bpf`, `+crt-static` ([`cargo_cli`]) |
+//! | `/opt/kwasm/bin/kwasm-tools` | the test tools, from the same command     |
 //! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
 //! | `/opt/kwasm/kw/foreign/port_filter.kw` | the port filter for the other architecture |
@@ -53,8 +53,7 @@ const BINS: [&str; 2] = ["kwasm", "kwasm-tools"];
 /// `cargo build` of the VM's CLI with the `bpf` feature and of the test
 /// tools (and `kwasmc` with `with_kwasmc`), static glibc, in one command:
 /// the tools link the CLI's library and the compiler, so all share every
-/// dependency's build. On
-/// arm64, libbpf-sys compiles libbpf with the cross gcc against the libelf
+/// dependency's build. On arm64, libbpf-sys compiles libbpf with the cross gcc against the libelf
 /// and zlib headers, and links the static libelf, zlib and zstd, of the
 /// arm64 packages that `make setup` unpacks into the cache
 /// (`arm64-sysroot`); `cli/build.rs` reads the same directory.
@@ -171,11 +170,7 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
     // serves `kwasm new` below, so no separate dynamic host build of the
     // same crates is needed (228 s of a cold make test). On an x86-64 host
     // the x86-64 VM's command is the arm64 VM's first one, done once.
-    let host = if Arch::X86_64.is_host() {
-        Arch::X86_64
-    } else {
-        Arch::Aarch64
-    };
+    let host = Arch::host();
     run(
         &mut cargo_cli(host, true)?,
         &format!(

@@ -159,17 +159,12 @@ pub fn run_logged(
         lines.push(line);
     }
     let status = child.wait()?;
-    log.line(&format!(
-        "==> {step}: {status} after {:.1}s",
-        start.elapsed().as_secs_f64()
-    ));
+    let secs = start.elapsed().as_secs_f64();
+    log.line(&format!("==> {step}: {status} after {secs:.1}s"));
     // Without a terminal (CI) the spinner is hidden: a line per step keeps
     // long builds visible in the log, with their time.
     if pb.is_hidden() && status.success() {
-        say(
-            pb,
-            format_args!("{step}: done in {:.0}s", start.elapsed().as_secs_f64()),
-        );
+        say(pb, format_args!("{step}: done in {secs:.0}s"));
     }
     if !status.success() {
         bail!(

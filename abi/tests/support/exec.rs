@@ -12,26 +12,33 @@
 
 use std::process::Command;
 
+/// The runner's words when the programs a test starts run under an
+/// emulator (`KWASM_TEST_RUNNER` on a build that is not x86-64).
+pub fn runner() -> Option<Vec<String>> {
+    if cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    let runner = std::env::var("KWASM_TEST_RUNNER").ok()?;
+    let words: Vec<String> = runner.split_whitespace().map(String::from).collect();
+    (!words.is_empty()).then_some(words)
+}
+
 /// A `Command` that runs `program` (an `env!("CARGO_BIN_EXE_...")` path).
 pub fn program(program: &str) -> Command {
-    let runner = std::env::var("KWASM_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    match words.next() {
-        Some(first) if cfg!(not(target_arch = "x86_64")) => {
-            let mut c = Command::new(first);
-            c.args(words).arg(program);
+    match runner() {
+        Some(words) => {
+            let mut c = Command::new(&words[0]);
+            c.args(&words[1..]).arg(program);
             c
         }
-        _ => Command::new(program),
+        None => Command::new(program),
     }
 }
 
-/// Whether the programs a test starts run under an emulator
-/// (`KWASM_TEST_RUNNER` on an aarch64 build): each start then costs a
-/// qemu-aarch64 start-up and every instruction is translated.
+/// Whether the programs a test starts run under an emulator: each start
+/// then costs a qemu-aarch64 start-up and every instruction is translated.
 pub fn emulated() -> bool {
-    cfg!(not(target_arch = "x86_64"))
-        && std::env::var("KWASM_TEST_RUNNER").is_ok_and(|r| !r.trim().is_empty())
+    runner().is_some()
 }
 
 /// How many generated cases a test with `native` cases runs: all of them
