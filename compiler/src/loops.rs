@@ -37,7 +37,10 @@
 //! `zext(p) + hi(v) + c + offset + size <= length` on entry, with
 //! the sums in 64 bits: that bound is below 2^32, so no `i32.add` on the way
 //! wrapped and the wasm address is the 64-bit sum. Memory never shrinks, so
-//! the check made on entry holds for the whole loop.
+//! the check made on entry holds for the whole loop. So is an access at
+//! `p + c`, the same address on every iteration, if `zext(p) + c + offset +
+//! size <= length`: an n-body step's `body[i]` in its loop over `j`, which
+//! would otherwise be checked again in every iteration.
 //!
 //! The translator ([`crate::translate`]) translates such a loop twice: a
 //! *fast* copy, in which [`FastLoop::access`] computes qualifying addresses
@@ -381,10 +384,11 @@ pub struct FastLoop {
     /// For each base local used, the native pointer `memory + zext(p)` (`p`
     /// guarded), defined in the pre-header.
     bases: BTreeMap<u32, Variable>,
-    /// For each induction variable and base (`None`: the address is
-    /// `v + c` alone), the furthest byte accessed past `base + v`: the
-    /// largest `c + offset + size`.
-    reach: BTreeMap<(usize, Option<u32>), u64>,
+    /// For each induction variable and base, the furthest byte accessed
+    /// past `base + v`: the largest `c + offset + size`. No base: the
+    /// address is `v + c` alone; no induction variable: `base + c`, the
+    /// same on every iteration (one of them is always there).
+    reach: BTreeMap<(Option<usize>, Option<u32>), u64>,
 }
 
 impl FastLoop {
@@ -445,8 +449,10 @@ impl FastLoop {
         }
         let iv_of = |v: &Value| self.ivs.iter().position(|iv| iv.start == *v);
         let (iv, base) = match terms.as_slice() {
-            [v] => (iv_of(v)?, None),
-            [v, p] | [p, v] if iv_of(v).is_some() => (iv_of(v)?, Some(*self.invariant.get(p)?)),
+            [v] if iv_of(v).is_some() => (iv_of(v), None),
+            // Loop-invariant: the same address on every iteration.
+            [p] => (None, Some(*self.invariant.get(p)?)),
+            [v, p] | [p, v] if iv_of(v).is_some() => (iv_of(v), Some(*self.invariant.get(p)?)),
             _ => return None,
         };
         let widest = self.reach.entry((iv, base)).or_default();
@@ -461,7 +467,10 @@ impl FastLoop {
             }
             None => env.memory_base(b),
         };
-        let native = b.ins().iadd(pointer, self.ivs[iv].index);
+        let native = match iv {
+            Some(iv) => b.ins().iadd(pointer, self.ivs[iv].index),
+            None => pointer,
+        };
         Some(with_offset(b, native, c + offset))
     }
 
@@ -555,7 +564,10 @@ impl FastLoop {
         let len = env.memory_len(b);
         let mut base_values = BTreeMap::new();
         for (&(iv, base), &reach) in &self.reach {
-            let mut end = b.ins().iadd_imm_u(his[iv], reach as i64);
+            let mut end = match iv {
+                Some(iv) => b.ins().iadd_imm_u(his[iv], reach as i64),
+                None => b.ins().iconst(types::I64, reach as i64),
+            };
             if let Some(l) = base {
                 let p = local64(b, l);
                 base_values.insert(l, p);

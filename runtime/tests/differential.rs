@@ -310,6 +310,7 @@ fn generated_modules_match(what: &str, cases: u64, generate: impl Fn(u64) -> Str
 /// [`versioned_loops_match`]) that stores to and sums memory.
 fn counted_loop(rng: &mut Rng) -> String {
     let near = |rng: &mut Rng, at: i64| at + rng.below(41) as i64 - 20;
+    let access = Access::draw(rng, &ACCESSES, &[0, 0, 1, 7, 100, 4093]);
     let Access {
         ty,
         store,
@@ -318,7 +319,7 @@ fn counted_loop(rng: &mut Rng) -> String {
         offset,
         grow,
         len,
-    } = Access::draw(rng, &ACCESSES, &[0, 0, 1, 7, 100, 4093]);
+    } = access;
     // Where an access's last byte is exactly the last byte of memory (`x`
     // for base 0).
     let edge = len - offset - size;
@@ -388,15 +389,17 @@ fn counted_loop(rng: &mut Rng) -> String {
     };
     // Leave by a branch instead of falling through, sometimes.
     let leave = if rng.below(3) == 0 { "(br $out)" } else { "" };
+    let (q, fixed) = access.invariant(rng);
     loop_module(
         ty,
         grow,
-        &[("t", base), ("x", start), ("n", limit)],
+        &[("t", base), ("x", start), ("n", limit), ("q", q)],
         &format!(
             r#"(loop
                  {BUDGET}
                  ({store} offset={offset} {addr} ({ty}.add (local.get $s) ({ty}.const 3)))
                  (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} {addr})))
+                 {fixed}
                  (br_if 0 {exit})
                  {leave})"#
         ),
@@ -408,6 +411,11 @@ fn counted_loop(rng: &mut Rng) -> String {
 /// [`versioned_loops_match`]): counts the step divides or not, pointers
 /// going up and down, the last access at the edge of memory.
 fn counter_loop(rng: &mut Rng) -> String {
+    let access = Access::draw(
+        rng,
+        &[ACCESSES[0], ACCESSES[2], ACCESSES[3]],
+        &[0, 0, 3, 100],
+    );
     let Access {
         ty,
         store,
@@ -416,11 +424,7 @@ fn counter_loop(rng: &mut Rng) -> String {
         offset,
         grow,
         len,
-    } = Access::draw(
-        rng,
-        &[ACCESSES[0], ACCESSES[2], ACCESSES[3]],
-        &[0, 0, 3, 100],
-    );
+    } = access;
     let step = 1i64 << rng.below(3);
     let trips = 1 + rng.below(200) as i64;
     let count = match rng.below(6) {
@@ -441,15 +445,17 @@ fn counter_loop(rng: &mut Rng) -> String {
         _ => far,
     };
     let (base, p0) = (base as u32 as i32, p0 as u32 as i32);
+    let (q, fixed) = access.invariant(rng);
     loop_module(
         ty,
         grow,
-        &[("t", base), ("p", p0), ("c", count as i32)],
+        &[("t", base), ("p", p0), ("c", count as i32), ("q", q)],
         &format!(
             r#"(loop
                  {BUDGET}
                  ({store} offset={offset} (i32.add (local.get $t) (local.get $p)) ({ty}.add (local.get $s) ({ty}.const 3)))
                  (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $p) (local.get $t)))))
+                 {fixed}
                  (local.set $p (i32.add (local.get $p) (i32.const {pstep})))
                  (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -{step})))))"#
         ),
@@ -585,7 +591,7 @@ fn loop_module(ty: &str, grow: bool, init: &[(&str, i32)], body: &str) -> String
         r#"(module (memory (export "m") 1 2)
              (func (export "run") (result {ty})
                (local $t i32) (local $x i32) (local $n i32) (local $p i32) (local $c i32)
-               (local $s {ty}) (local $budget i32)
+               (local $q i32) (local $s {ty}) (local $budget i32)
                {grow}
                {init}
                (local.set $budget (i32.const 0x100000))
@@ -606,6 +612,7 @@ const ACCESSES: [(&str, &str, &str, i64); 4] = [
 ];
 
 /// The access a generated loop makes, and the memory it runs in.
+#[derive(Clone, Copy)]
 struct Access {
     ty: &'static str,
     store: &'static str,
@@ -619,6 +626,37 @@ struct Access {
 }
 
 impl Access {
+    /// A statement at `q + c`, the same address in every iteration (the
+    /// value of `q` to set, and the statement): mostly in bounds, its last
+    /// byte sometimes one short of the end of memory, at it, or one past.
+    fn invariant(&self, rng: &mut Rng) -> (i32, String) {
+        let Access {
+            ty,
+            store,
+            load,
+            size,
+            offset,
+            len,
+            ..
+        } = *self;
+        let c = rng.pick(&[0i64, 8]);
+        let edge = len - offset - size - c;
+        let q = match rng.below(8) {
+            0 => edge - 1,
+            1 => edge,
+            2 => edge + 1,
+            3 => (1 << 32) - 4,
+            _ => rng.below(4096) as i64,
+        };
+        let addr = format!("(i32.add (local.get $q) (i32.const {c}))");
+        let statement = if rng.below(2) == 0 {
+            format!("({store} offset={offset} {addr} (local.get $s))")
+        } else {
+            format!("(local.set $s ({ty}.add (local.get $s) ({load} offset={offset} {addr})))")
+        };
+        (q as u32 as i32, statement)
+    }
+
     fn draw(
         rng: &mut Rng,
         kinds: &[(&'static str, &'static str, &'static str, i64)],
