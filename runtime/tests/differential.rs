@@ -630,17 +630,9 @@ impl Access {
     /// value of `q` to set, and the statement): mostly in bounds, its last
     /// byte sometimes one short of the end of memory, at it, or one past.
     fn invariant(&self, rng: &mut Rng) -> (i32, String) {
-        let Access {
-            ty,
-            store,
-            load,
-            size,
-            offset,
-            len,
-            ..
-        } = *self;
+        let (ty, store, load, offset) = (self.ty, self.store, self.load, self.offset);
         let c = rng.pick(&[0i64, 8]);
-        let edge = len - offset - size - c;
+        let edge = self.len - offset - self.size - c;
         let q = match rng.below(8) {
             0 => edge - 1,
             1 => edge,
