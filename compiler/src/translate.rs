@@ -1803,8 +1803,23 @@ mod tests {
 
     #[test]
     fn loops_without_a_covered_access_run_the_checked_copy() {
-        // The address does not involve the induction variable: nothing for
+        // The address is not affine in the induction variable: nothing for
         // the pre-check to test, and the pre-header jumps to the slow copy.
+        let f = &clif(
+            "(module (memory 1) (func (param $a i32) (param $i i32) (param $n i32)
+               (loop
+                 (i32.store (i32.mul (local.get $i) (local.get $i)) (local.get $a))
+                 (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                                    (local.get $n))))))",
+        )[0];
+        assert_eq!(count(f, "smax"), 1, "{f}");
+        assert_eq!(count(f, "icmp ule"), 0, "{f}");
+    }
+
+    #[test]
+    fn loop_invariant_accesses_are_checked_once_in_the_pre_header() {
+        // `$a` never changes in the loop: one range test before it, and the
+        // fast copy's store carries no check of its own.
         let f = &clif(
             "(module (memory 1) (func (param $a i32) (param $i i32) (param $n i32)
                (loop
@@ -1812,7 +1827,9 @@ mod tests {
                  (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
                                     (local.get $n))))))",
         )[0];
-        assert_eq!(count(f, "smax"), 1, "{f}");
-        assert_eq!(count(f, "icmp ule"), 0, "{f}");
+        assert_eq!(count(f, "icmp ule"), 1, "{f}");
+        // A checked 4-byte access compares against `length - 4`: only the
+        // slow copy has one.
+        assert_eq!(count(f, "iconst.i64 -4"), 1, "{f}");
     }
 }
