@@ -549,6 +549,21 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         self.traps.trap_if(b, out, TrapCode::OutOfFuel);
     }
 
+    /// Whether the fuel left covers `cost` (an i64 computed at run time).
+    pub fn fuel_covers(&mut self, b: &mut FunctionBuilder<'_>, cost: Value) -> Value {
+        let have = b.use_var(self.fuel);
+        b.ins().icmp(IntCC::SignedGreaterThanOrEqual, have, cost)
+    }
+
+    /// Charge `cost` if `taken`, without a test: the caller has made
+    /// `taken` imply [`Self::fuel_covers`]`(cost)`.
+    pub fn charge_if(&mut self, b: &mut FunctionBuilder<'_>, taken: Value, cost: Value) {
+        let have = b.use_var(self.fuel);
+        let left = b.ins().isub(have, cost);
+        let fuel = b.ins().select(taken, left, have);
+        b.def_var(self.fuel, fuel);
+    }
+
     /// Store the fuel variable to `VmCtx`, where a called wasm function (or
     /// the caller, after a return) takes it from.
     pub fn flush_fuel(&mut self, b: &mut FunctionBuilder<'_>) {

@@ -50,7 +50,17 @@
 //! a branch to the fast copy when all pass. When one fails (an access may
 //! really be out of bounds, or the range is only conservatively too wide)
 //! the slow copy runs with exact per-access checks and traps at exactly the
-//! same access as before. Fuel is charged per iteration in both copies.
+//! same access as before.
+//!
+//! **Fuel.** The slow copy charges its header's fuel per iteration. So does
+//! the fast copy, unless the loop runs a number of iterations known on
+//! entry (a counter, or `x != k` with `x += step`), cannot leave before its
+//! exit test and charges nothing else ([`LoopPlan::prepaid`]): then the
+//! pre-header also requires `fuel >= trips * units` and charges that once.
+//! The charges are the same, only made sooner, and when the fuel does not
+//! cover them the slow copy runs out at exactly the iteration it did
+//! before. A mispredicted fuel test needs no guard: fuel bounds time, not
+//! addresses.
 //!
 //! **Speculation (DESIGN 12).** A branch never bounds a speculative
 //! address, and two branches are in play: the pre-check, and the loop's own
@@ -122,6 +132,12 @@ pub struct LoopPlan {
     pub stepped: Vec<(u32, i32)>,
     /// Locals the body reads and never writes: the candidate bases.
     pub invariant: Vec<u32>,
+    /// Whether the fast copy's fuel can be charged once, in the
+    /// pre-header: the loop runs a number of iterations known on entry
+    /// ([`Exit::Count`], [`Exit::Stride`]), nothing in it leaves early, and
+    /// nothing in it charges fuel but its header (no calls, no bulk or
+    /// table operations, no `memory.grow`).
+    pub prepaid: bool,
 }
 
 /// Decide whether the body of a `loop` with no parameters or results can
@@ -153,6 +169,7 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     let mut reads = BTreeSet::new();
     let mut depth = 0u32;
     let mut accesses = false;
+    let mut only_header_charges = true;
     let mut steps: HashMap<u32, i32> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
         if depth == 0
@@ -192,6 +209,9 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             op if is_heap_access(op) => accesses = true,
             _ => {}
         }
+        if leaves_or_charges(op, depth) {
+            only_header_charges = false;
+        }
     }
     if !accesses || depth != 0 {
         return None;
@@ -220,12 +240,41 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
         _ => Vec::new(),
     };
     stepped.sort_unstable();
+    let prepaid = only_header_charges && matches!(exit, Exit::Count { .. } | Exit::Stride { .. });
     Some(LoopPlan {
         x,
         exit,
         stepped,
         invariant,
+        prepaid,
     })
+}
+
+/// Whether `op`, at nesting `depth` inside a loop's body, may leave the loop
+/// before its exit test does, or charges fuel of its own: either stops the
+/// loop's fuel from being a known multiple of its header's charge.
+fn leaves_or_charges(op: &Operator<'_>, depth: u32) -> bool {
+    use Operator as O;
+    match op {
+        O::Br { relative_depth } | O::BrIf { relative_depth } => *relative_depth > depth,
+        O::BrTable { targets } => {
+            targets.default() > depth || targets.targets().any(|t| t.map_or(true, |t| t > depth))
+        }
+        O::Return
+        | O::Call { .. }
+        | O::CallIndirect { .. }
+        | O::ReturnCall { .. }
+        | O::ReturnCallIndirect { .. }
+        | O::MemoryGrow { .. }
+        | O::MemoryFill { .. }
+        | O::MemoryCopy { .. }
+        | O::MemoryInit { .. }
+        | O::TableGrow { .. }
+        | O::TableFill { .. }
+        | O::TableCopy { .. }
+        | O::TableInit { .. } => true,
+        _ => false,
+    }
 }
 
 /// The induction variable and exit of a loop tested at the bottom: `ops`
@@ -389,6 +438,11 @@ pub struct FastLoop {
     /// address is `v + c` alone; no induction variable: `base + c`, the
     /// same on every iteration (one of them is always there).
     reach: BTreeMap<(Option<usize>, Option<u32>), u64>,
+    /// The plan's [`LoopPlan::prepaid`].
+    prepaid: bool,
+    /// With `prepaid`, the fuel the header charges per iteration, which
+    /// the pre-header charges for every iteration instead.
+    units: u64,
 }
 
 impl FastLoop {
@@ -426,7 +480,16 @@ impl FastLoop {
             invariant,
             bases: BTreeMap::new(),
             reach: BTreeMap::new(),
+            prepaid: plan.prepaid,
+            units: 0,
         }
+    }
+
+    /// The header's fuel charge of `units`, if the pre-header takes it
+    /// over: then the fast copy charges nothing per iteration.
+    pub fn prepay(&mut self, units: u64) -> bool {
+        self.units = units;
+        self.prepaid
     }
 
     /// The native address of an access at `addr + offset` of `size` bytes
@@ -495,6 +558,8 @@ impl FastLoop {
         };
         let mut valid: Vec<Value> = Vec::new();
         let v0 = local64(b, plan.x);
+        // The iterations the loop runs, where the exit says.
+        let mut trips = None;
         let mut his = vec![match plan.exit {
             Exit::Below(k) => {
                 // `k - 1` is -1 for k = 0 (the back-edge is never taken):
@@ -514,6 +579,10 @@ impl FastLoop {
                 let distance = b.ins().isub(k, v0);
                 let rest = b.ins().band_imm_u(distance, i64::from(step - 1));
                 valid.push(b.ins().icmp_imm_u(IntCC::Equal, rest, 0));
+                trips = Some(
+                    b.ins()
+                        .ushr_imm_u(distance, i64::from(step.trailing_zeros())),
+                );
                 b.ins().iadd_imm_s(k, -i64::from(step))
             }
             Exit::Top { limit, inclusive } => {
@@ -533,12 +602,12 @@ impl FastLoop {
                 let rest = b.ins().band_imm_u(v0, i64::from(step - 1));
                 valid.push(b.ins().icmp_imm_u(IntCC::Equal, rest, 0));
                 valid.push(b.ins().icmp_imm_u(IntCC::NotEqual, v0, 0));
+                trips = Some(b.ins().ushr_imm_u(v0, i64::from(step.trailing_zeros())));
                 v0
             }
         }];
-        if let Exit::Count { step } = plan.exit {
+        if let (Exit::Count { .. }, Some(trips)) = (plan.exit, trips) {
             // Iteration `i` (from 0 to `trips - 1`) starts with `v0 + i*s`.
-            let trips = b.ins().ushr_imm_u(v0, i64::from(step.trailing_zeros()));
             let last = b.ins().iadd_imm_s(trips, -1);
             for &(v, s) in &plan.stepped {
                 let v0 = local64(b, v);
@@ -575,10 +644,24 @@ impl FastLoop {
             }
             valid.push(b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, len));
         }
+        // Fuel for every iteration, charged now: `trips < 2^32` and a
+        // body's charge is far below 2^31, so the product fits.
+        let prepaid = match trips {
+            Some(trips) if self.prepaid && self.units > 0 => {
+                let units = i64::try_from(self.units).unwrap_or(i64::MAX);
+                let cost = b.ins().imul_imm_u(trips, units);
+                valid.push(env.fuel_covers(b, cost));
+                Some(cost)
+            }
+            _ => None,
+        };
         let ok = valid
             .into_iter()
             .reduce(|a, c| b.ins().band(a, c))
             .expect("a range was recorded");
+        if let Some(cost) = prepaid {
+            env.charge_if(b, ok, cost);
+        }
         let guard = |b: &mut FunctionBuilder<'_>, v: Value| {
             if spectre_guards {
                 let zero = b.ins().iconst(types::I64, 0);
@@ -653,6 +736,7 @@ mod tests {
                 exit: Exit::AtMost(Limit::Local(3)),
                 stepped: vec![],
                 invariant: vec![0, 2, 3],
+                prepaid: false,
             })
         );
     }
@@ -705,6 +789,56 @@ mod tests {
     }
 
     #[test]
+    fn fuel_is_prepaid_only_for_known_trip_counts_and_one_exit() {
+        // `inner` goes in the body of a `for (i = 0; i != n; i += 4)` loop
+        // inside a `block`.
+        let prepaid = |inner: &str| {
+            plan_of(&format!(
+                "(func $f (param $a i32) (param $i i32) (param $n i32)
+                   (block
+                     (loop
+                       (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
+                       {inner}
+                       (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4)))
+                                        (local.get $n))))))"
+            ))
+            .map(|p| p.prepaid)
+        };
+        assert_eq!(prepaid(""), Some(true));
+        // Branches that stay inside the loop.
+        assert_eq!(prepaid("(block (br_if 0 (local.get $a)))"), Some(true));
+        assert_eq!(
+            prepaid("(block (block (br_table 0 1 (local.get $a))))"),
+            Some(true)
+        );
+        // Leaving early, or charging fuel inside the loop.
+        assert_eq!(prepaid("(br_if 1 (local.get $a))"), Some(false));
+        assert_eq!(
+            prepaid("(block (br_table 0 2 (local.get $a)))"),
+            Some(false)
+        );
+        assert_eq!(prepaid("(if (local.get $a) (then (return)))"), Some(false));
+        assert_eq!(
+            prepaid("(call $f (local.get $a) (local.get $i) (local.get $n))"),
+            Some(false)
+        );
+        assert_eq!(
+            prepaid("(memory.fill (local.get $a) (i32.const 0) (i32.const 4))"),
+            Some(false)
+        );
+        assert_eq!(prepaid("(drop (memory.grow (i32.const 0)))"), Some(false));
+        // The trip count of a `<` loop is not known on entry.
+        let below = plan_of(
+            "(func (param $a i32) (param $i i32) (param $n i32)
+               (loop
+                 (i32.store (local.get $i) (i32.const 0))
+                 (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 4)))
+                                    (local.get $n)))))",
+        );
+        assert_eq!(below.map(|p| p.prepaid), Some(false));
+    }
+
+    #[test]
     fn counters_bring_their_stepped_variables() {
         // `do { *p = 0; p += 4; q -= 8 } while (--c)`: `c` counts the
         // iterations, `p` and `q` step once in each; `r` steps inside an
@@ -725,6 +859,7 @@ mod tests {
                 exit: Exit::Count { step: 1 },
                 stepped: vec![(1, 4), (2, -8)],
                 invariant: vec![0],
+                prepaid: true,
             })
         );
         // Counting up to 0 is not a counter kwasmc bounds.

@@ -537,7 +537,11 @@ impl Translator<'_, '_> {
     ) -> Result<(), CompileError> {
         let checks_mark = self.env.checks.mark();
         let units = self.next_loop_fuel();
-        self.env.consume_fuel(b, units);
+        // The fast copy of a loop with a known trip count has its fuel
+        // charged once, in the pre-header ([`FastLoop::precheck`]).
+        if !self.fast.as_mut().is_some_and(|f| f.prepay(units)) {
+            self.env.consume_fuel(b, units);
+        }
         let next = b.create_block();
         self.control.frames.push(ControlFrame {
             kind: FrameKind::Loop { header },
@@ -1799,6 +1803,39 @@ mod tests {
         assert!(f[first..second].contains(" cold:"), "{f}");
         // The bound leaves room for the whole mask: `len - (0x7ffe + 2)`.
         assert!(f.contains("= -32768"), "{f}");
+    }
+
+    /// A loop run `(n - i) / 4` times, with `extra` in its body.
+    fn stride_loop(extra: &str) -> String {
+        format!(
+            "(module (memory 1) (func $f (param $a i32) (param $i i32) (param $n i32)
+               (loop
+                 (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
+                 {extra}
+                 (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4)))
+                                  (local.get $n))))))"
+        )
+    }
+
+    #[test]
+    fn loops_with_a_known_trip_count_prepay_their_fuel() {
+        let wat = stride_loop("");
+        let f = &clif(&wat)[0];
+        let units = regions(&wat).loops[0];
+        // Only the slow copy's header charges per iteration; the pre-header
+        // tests `fuel >= trips * units` and charges it when the fast copy
+        // runs.
+        let per_iteration = charges(f).into_iter().filter(|c| *c == units).count();
+        assert_eq!(per_iteration, 1, "{f}");
+        assert_eq!(count(f, " sge "), 1, "{f}");
+        assert!(f.contains(&format!("iconst.i64 {units}")), "{f}");
+        // With a call in the body, both copies charge per iteration.
+        let wat = stride_loop("(call $f (local.get $a) (local.get $i) (local.get $n))");
+        let f = &clif(&wat)[0];
+        let units = regions(&wat).loops[0];
+        let per_iteration = charges(f).into_iter().filter(|c| *c == units).count();
+        assert_eq!(per_iteration, 2, "{f}");
+        assert_eq!(count(f, " sge "), 0, "{f}");
     }
 
     #[test]

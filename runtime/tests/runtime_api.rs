@@ -291,6 +291,56 @@ fn fuel_bounds_loops_and_calls_exactly() {
     }
 }
 
+/// A counted loop's fast copy has its fuel charged once, before it runs
+/// (`loops::LoopPlan::prepaid`). The charge must be the loop's exact total,
+/// and a call without that much fuel must run out at the same iteration as
+/// the per-iteration charges would: the stores made before the trap stay.
+#[test]
+fn prepaid_loop_fuel_is_exact() {
+    use kwasm_abi::fuel::MEMORY_ACCESS;
+    const N: i32 = 10;
+    // The entry: `loop`, its `end` and the function's (3). Each iteration:
+    // the store and eleven other operators.
+    let body = MEMORY_ACCESS + 11 * PER_OP;
+    for opt in OPT_LEVELS {
+        let a = load_opt(
+            r#"(module (memory 1)
+                (func (export "fill") (param $c i32) (local $p i32)
+                  (loop
+                    (i32.store (local.get $p) (local.get $c))
+                    (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                    (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1))))))
+                (func (export "filled") (result i32) (local $n i32)
+                  (block
+                    (loop
+                      (br_if 1 (i32.eqz (i32.load (i32.shl (local.get $n) (i32.const 2)))))
+                      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                      (br 0)))
+                  (local.get $n)))"#,
+            opt,
+        );
+        for iterations in [0, 1, N - 1, N] {
+            let mut s = Store::default();
+            let i = s.instantiate(&a).unwrap();
+            let fuel = 3 * PER_OP + iterations as u64 * body;
+            s.set_fuel(fuel);
+            let r = s.invoke(i, "fill", &[Val::I32(N)]);
+            if iterations == N {
+                assert_eq!(r.unwrap(), vec![], "{opt:?}");
+            } else {
+                assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}");
+                // Not quite enough for the next iteration either.
+                s.set_fuel(fuel + body - 1);
+                let r = s.invoke(i, "fill", &[Val::I32(N)]);
+                assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}");
+            }
+            s.set_fuel(1 << 20);
+            let filled = s.invoke(i, "filled", &[]).unwrap();
+            assert_eq!(filled, vec![Val::I32(iterations)], "{opt:?}, fuel {fuel}");
+        }
+    }
+}
+
 /// Bulk operations and host calls charge in proportion to what they touch
 /// (DESIGN 10), before they run: exactly `bulk_cost(len, shift)` and
 /// `base + (len >> MEM_SHIFT)` on top of the operators.
