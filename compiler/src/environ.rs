@@ -549,14 +549,22 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         self.traps.trap_if(b, out, TrapCode::OutOfFuel);
     }
 
-    /// Whether the fuel left covers `cost` (an i64 computed at run time).
-    pub fn fuel_covers(&mut self, b: &mut FunctionBuilder<'_>, cost: Value) -> Value {
+    /// The fuel left (an i64, never negative where it is read).
+    pub fn fuel_left(&mut self, b: &mut FunctionBuilder<'_>) -> Value {
+        b.use_var(self.fuel)
+    }
+
+    /// Charge `units` with no test: the caller has made sure the fuel
+    /// covers them.
+    pub fn charge_unchecked(&mut self, b: &mut FunctionBuilder<'_>, units: u64) {
+        let units = i64::try_from(units).unwrap_or(i64::MAX);
         let have = b.use_var(self.fuel);
-        b.ins().icmp(IntCC::SignedGreaterThanOrEqual, have, cost)
+        let left = b.ins().iadd_imm_s(have, -units);
+        b.def_var(self.fuel, left);
     }
 
     /// Charge `cost` if `taken`, without a test: the caller has made
-    /// `taken` imply [`Self::fuel_covers`]`(cost)`.
+    /// `taken` imply that [`Self::fuel_left`] covers `cost`.
     pub fn charge_if(&mut self, b: &mut FunctionBuilder<'_>, taken: Value, cost: Value) {
         let have = b.use_var(self.fuel);
         let left = b.ins().isub(have, cost);

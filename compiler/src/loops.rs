@@ -52,15 +52,19 @@
 //! the slow copy runs with exact per-access checks and traps at exactly the
 //! same access as before.
 //!
-//! **Fuel.** The slow copy charges its header's fuel per iteration. So does
-//! the fast copy, unless the loop runs a number of iterations known on
-//! entry (a counter, or `x != k` with `x += step`), cannot leave before its
-//! exit test and charges nothing else ([`LoopPlan::prepaid`]): then the
-//! pre-header also requires `fuel >= trips * units` and charges that once.
-//! The charges are the same, only made sooner, and when the fuel does not
-//! cover them the slow copy runs out at exactly the iteration it did
-//! before. A mispredicted fuel test needs no guard: fuel bounds time, not
-//! addresses.
+//! **Fuel** ([`FastFuel`]). The slow copy charges its header's fuel per
+//! iteration and tests it. So does the fast copy, unless nothing in the
+//! loop charges fuel but its header and either
+//! - the loop runs a number of iterations known on entry (a counter, or
+//!   `x != k` with `x += step`) and cannot leave before its exit test: the
+//!   pre-header requires `fuel >= trips * units` and charges that once; or
+//! - `x` grows by a positive constant or invariant step in its one write
+//!   (`x < k`, `x <= k`): the pre-header requires the fuel to cover the
+//!   most iterations that can run, and the header charges without a test.
+//!
+//! The charges are the same, and when the fuel does not cover them the
+//! slow copy runs out at exactly the iteration it did before. A
+//! mispredicted fuel test needs no guard: fuel bounds time, not addresses.
 //!
 //! **Speculation (DESIGN 12).** A branch never bounds a speculative
 //! address, and two branches are in play: the pre-check, and the loop's own
@@ -132,12 +136,29 @@ pub struct LoopPlan {
     pub stepped: Vec<(u32, i32)>,
     /// Locals the body reads and never writes: the candidate bases.
     pub invariant: Vec<u32>,
-    /// Whether the fast copy's fuel can be charged once, in the
-    /// pre-header: the loop runs a number of iterations known on entry
-    /// ([`Exit::Count`], [`Exit::Stride`]), nothing in it leaves early, and
-    /// nothing in it charges fuel but its header (no calls, no bulk or
-    /// table operations, no `memory.grow`).
-    pub prepaid: bool,
+    /// How the fast copy pays for its iterations.
+    pub fuel: FastFuel,
+}
+
+/// How the fast copy of a loop charges fuel. The slow copy always charges
+/// and tests it in its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastFuel {
+    /// In the header, tested, like the slow copy.
+    Checked,
+    /// Once, in the pre-header: the loop runs a number of iterations known
+    /// on entry ([`Exit::Count`], [`Exit::Stride`]), nothing in it leaves
+    /// early, and nothing in it charges fuel but its header (no calls, no
+    /// bulk or table operations, no `memory.grow`).
+    Prepaid,
+    /// In the header, untested: the pre-header has made sure the fuel
+    /// covers every iteration the loop can run. An [`Exit::Below`] or
+    /// [`Exit::AtMost`] loop whose `x` grows by `step` (a constant or a
+    /// local the body never writes) in its one write, once in every
+    /// iteration that goes on, runs at most `(k - x0) / step + 1` times;
+    /// nothing in it charges fuel but its header, and it may leave early
+    /// (it then has charged exactly its iterations).
+    Covered { step: Limit },
 }
 
 /// Decide whether the body of a `loop` with no parameters or results can
@@ -169,14 +190,20 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     let mut reads = BTreeSet::new();
     let mut depth = 0u32;
     let mut accesses = false;
-    let mut only_header_charges = true;
+    let mut leaves_early = false;
+    let mut charges_fuel = false;
     let mut steps: HashMap<u32, i32> = HashMap::new();
+    let mut bumps: HashMap<u32, u32> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
         if depth == 0
             && let Some(from) = i.checked_sub(3)
-            && let Some((v, step, _)) = increment(&ops[from..=i])
         {
-            steps.insert(v, step);
+            if let Some((v, step, _)) = increment(&ops[from..=i]) {
+                steps.insert(v, step);
+            }
+            if let Some((v, by)) = bump(&ops[from..=i]) {
+                bumps.insert(v, by);
+            }
         }
         match op {
             Operator::Loop { .. } => return None,
@@ -209,9 +236,8 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             op if is_heap_access(op) => accesses = true,
             _ => {}
         }
-        if leaves_or_charges(op, depth) {
-            only_header_charges = false;
-        }
+        leaves_early |= leaves(op, depth);
+        charges_fuel |= charges(op);
     }
     if !accesses || depth != 0 {
         return None;
@@ -232,6 +258,14 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
         .copied()
         .filter(|l| *l != x && !writes.contains_key(l))
         .collect();
+    // `x`'s one write, unconditional: `x += c` (`c > 0`) or `x += s`.
+    let step = match steps.get(&x) {
+        Some(c) => u32::try_from(*c).ok().map(Limit::Const),
+        None => bumps
+            .get(&x)
+            .filter(|s| !writes.contains_key(s))
+            .map(|s| Limit::Local(*s)),
+    };
     let mut stepped: Vec<(u32, i32)> = match exit {
         Exit::Count { .. } => steps
             .into_iter()
@@ -240,41 +274,76 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
         _ => Vec::new(),
     };
     stepped.sort_unstable();
-    let prepaid = only_header_charges && matches!(exit, Exit::Count { .. } | Exit::Stride { .. });
+    let fuel = match (exit, step) {
+        _ if charges_fuel => FastFuel::Checked,
+        (Exit::Count { .. } | Exit::Stride { .. }, _) if !leaves_early => FastFuel::Prepaid,
+        (Exit::Below(_) | Exit::AtMost(_), Some(step)) if writes.get(&x) == Some(&1) => {
+            FastFuel::Covered { step }
+        }
+        _ => FastFuel::Checked,
+    };
     Some(LoopPlan {
         x,
         exit,
         stepped,
         invariant,
-        prepaid,
+        fuel,
     })
 }
 
+/// `v += s` in four operators, `s` a local: `local.get v; local.get s;
+/// i32.add` (either order) then `local.set v` or `local.tee v`. `v` and `s`.
+fn bump(ops: &[Operator<'_>]) -> Option<(u32, u32)> {
+    let [
+        Operator::LocalGet { local_index: a },
+        Operator::LocalGet { local_index: b },
+        Operator::I32Add,
+        Operator::LocalSet { local_index: v } | Operator::LocalTee { local_index: v },
+    ] = ops
+    else {
+        return None;
+    };
+    match () {
+        _ if a == v && b != v => Some((*v, *b)),
+        _ if b == v && a != v => Some((*v, *a)),
+        _ => None,
+    }
+}
+
 /// Whether `op`, at nesting `depth` inside a loop's body, may leave the loop
-/// before its exit test does, or charges fuel of its own: either stops the
-/// loop's fuel from being a known multiple of its header's charge.
-fn leaves_or_charges(op: &Operator<'_>, depth: u32) -> bool {
+/// before its exit test does: the loop's fuel is then not a known multiple
+/// of its header's charge.
+fn leaves(op: &Operator<'_>, depth: u32) -> bool {
     use Operator as O;
     match op {
         O::Br { relative_depth } | O::BrIf { relative_depth } => *relative_depth > depth,
         O::BrTable { targets } => {
             targets.default() > depth || targets.targets().any(|t| t.map_or(true, |t| t > depth))
         }
-        O::Return
-        | O::Call { .. }
-        | O::CallIndirect { .. }
-        | O::ReturnCall { .. }
-        | O::ReturnCallIndirect { .. }
-        | O::MemoryGrow { .. }
-        | O::MemoryFill { .. }
-        | O::MemoryCopy { .. }
-        | O::MemoryInit { .. }
-        | O::TableGrow { .. }
-        | O::TableFill { .. }
-        | O::TableCopy { .. }
-        | O::TableInit { .. } => true,
+        O::Return => true,
         _ => false,
     }
+}
+
+/// Whether `op` charges fuel of its own (or, calling wasm, spends it): the
+/// fuel left during a loop then depends on more than its header's charges.
+fn charges(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::Call { .. }
+            | O::CallIndirect { .. }
+            | O::ReturnCall { .. }
+            | O::ReturnCallIndirect { .. }
+            | O::MemoryGrow { .. }
+            | O::MemoryFill { .. }
+            | O::MemoryCopy { .. }
+            | O::MemoryInit { .. }
+            | O::TableGrow { .. }
+            | O::TableFill { .. }
+            | O::TableCopy { .. }
+            | O::TableInit { .. }
+    )
 }
 
 /// The induction variable and exit of a loop tested at the bottom: `ops`
@@ -438,10 +507,10 @@ pub struct FastLoop {
     /// address is `v + c` alone; no induction variable: `base + c`, the
     /// same on every iteration (one of them is always there).
     reach: BTreeMap<(Option<usize>, Option<u32>), u64>,
-    /// The plan's [`LoopPlan::prepaid`].
-    prepaid: bool,
-    /// With `prepaid`, the fuel the header charges per iteration, which
-    /// the pre-header charges for every iteration instead.
+    /// The plan's [`LoopPlan::fuel`].
+    fuel: FastFuel,
+    /// The fuel the header charges per iteration, which the pre-header
+    /// charges or makes sure of for every iteration.
     units: u64,
 }
 
@@ -480,16 +549,15 @@ impl FastLoop {
             invariant,
             bases: BTreeMap::new(),
             reach: BTreeMap::new(),
-            prepaid: plan.prepaid,
+            fuel: plan.fuel,
             units: 0,
         }
     }
 
-    /// The header's fuel charge of `units`, if the pre-header takes it
-    /// over: then the fast copy charges nothing per iteration.
-    pub fn prepay(&mut self, units: u64) -> bool {
+    /// How the fast copy's header charges its `units` of fuel.
+    pub fn header_fuel(&mut self, units: u64) -> FastFuel {
         self.units = units;
-        self.prepaid
+        self.fuel
     }
 
     /// The native address of an access at `addr + offset` of `size` bytes
@@ -644,14 +712,52 @@ impl FastLoop {
             }
             valid.push(b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, len));
         }
-        // Fuel for every iteration, charged now: `trips < 2^32` and a
-        // body's charge is far below 2^31, so the product fits.
-        let prepaid = match trips {
-            Some(trips) if self.prepaid && self.units > 0 => {
-                let units = i64::try_from(self.units).unwrap_or(i64::MAX);
+        // A body's charge is at most `MAX_BODY_OPS` operators' worth: far
+        // below 2^20.
+        let units = i64::try_from(self.units).unwrap_or(i64::MAX);
+        let prepaid = match (self.fuel, trips) {
+            // Fuel for every iteration, charged now: `trips < 2^32`, so the
+            // product fits.
+            (FastFuel::Prepaid, Some(trips)) if units > 0 => {
                 let cost = b.ins().imul_imm_u(trips, units);
-                valid.push(env.fuel_covers(b, cost));
+                let have = env.fuel_left(b);
+                valid.push(b.ins().icmp(IntCC::SignedGreaterThanOrEqual, have, cost));
                 Some(cost)
+            }
+            (FastFuel::Covered { step }, _) if units > 0 => {
+                // `x` goes `x0, x0 + s, ...` while it is at most `k'`, never
+                // wrapping (`hi + s < 2^32`): `(k' - x0) / s + 1` iterations,
+                // or 1 if `x0 > k'`; at most `(max(k' - x0, 0) + s) / s`.
+                // That times `units` is at most the fuel if
+                // `(max(k' - x0, 0) + s) * units <= min(fuel, 2^31) * s`,
+                // a test with no division and no overflow (`s < 2^32`).
+                let last = match plan.exit {
+                    Exit::Below(k) => {
+                        let k = limit64(b, k);
+                        b.ins().iadd_imm_s(k, -1)
+                    }
+                    Exit::AtMost(k) => limit64(b, k),
+                    _ => unreachable!("only `<` and `<=` loops are covered"),
+                };
+                let s = limit64(b, step);
+                valid.push(b.ins().icmp_imm_u(IntCC::NotEqual, s, 0));
+                let past = b.ins().iadd(his[0], s);
+                valid.push(b.ins().icmp_imm_u(
+                    IntCC::UnsignedLessThanOrEqual,
+                    past,
+                    i64::from(u32::MAX),
+                ));
+                let span = b.ins().isub(last, v0);
+                let zero = b.ins().iconst(types::I64, 0);
+                let span = b.ins().smax(span, zero);
+                let span = b.ins().iadd(span, s);
+                let need = b.ins().imul_imm_u(span, units);
+                let have = env.fuel_left(b);
+                let cap = b.ins().iconst(types::I64, 1 << 31);
+                let have = b.ins().umin(have, cap);
+                let have = b.ins().imul(have, s);
+                valid.push(b.ins().icmp(IntCC::UnsignedLessThanOrEqual, need, have));
+                None
             }
             _ => None,
         };
@@ -686,7 +792,7 @@ impl FastLoop {
 
 #[cfg(test)]
 mod tests {
-    use super::{Exit, Limit, LoopPlan, plan};
+    use super::{Exit, FastFuel, Limit, LoopPlan, plan};
     use wasmparser::{Operator, OperatorsReader};
 
     /// The plan for the first `loop` of `(func ...)` given as WAT.
@@ -736,7 +842,9 @@ mod tests {
                 exit: Exit::AtMost(Limit::Local(3)),
                 stepped: vec![],
                 invariant: vec![0, 2, 3],
-                prepaid: false,
+                fuel: FastFuel::Covered {
+                    step: Limit::Local(2)
+                },
             })
         );
     }
@@ -789,53 +897,67 @@ mod tests {
     }
 
     #[test]
-    fn fuel_is_prepaid_only_for_known_trip_counts_and_one_exit() {
-        // `inner` goes in the body of a `for (i = 0; i != n; i += 4)` loop
-        // inside a `block`.
-        let prepaid = |inner: &str| {
+    fn fuel_is_prepaid_for_known_trip_counts_and_covered_for_bounded_ones() {
+        use FastFuel::{Checked, Covered, Prepaid};
+        // `inner` goes in the body of a loop inside a `block`, tested with
+        // `test` on the new `i` and the limit `n`, `i` growing by `step`.
+        let fuel = |test: &str, step: &str, inner: &str| {
             plan_of(&format!(
-                "(func $f (param $a i32) (param $i i32) (param $n i32)
+                "(func $f (param $a i32) (param $i i32) (param $n i32) (param $s i32)
                    (block
                      (loop
                        (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
                        {inner}
-                       (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4)))
+                       (br_if 0 ({test} (local.tee $i (i32.add (local.get $i) {step}))
                                         (local.get $n))))))"
             ))
-            .map(|p| p.prepaid)
+            .map(|p| p.fuel)
         };
-        assert_eq!(prepaid(""), Some(true));
+        let stride = |inner: &str| fuel("i32.ne", "(i32.const 4)", inner);
+        assert_eq!(stride(""), Some(Prepaid));
         // Branches that stay inside the loop.
-        assert_eq!(prepaid("(block (br_if 0 (local.get $a)))"), Some(true));
+        assert_eq!(stride("(block (br_if 0 (local.get $a)))"), Some(Prepaid));
         assert_eq!(
-            prepaid("(block (block (br_table 0 1 (local.get $a))))"),
-            Some(true)
+            stride("(block (block (br_table 0 1 (local.get $a))))"),
+            Some(Prepaid)
         );
-        // Leaving early, or charging fuel inside the loop.
-        assert_eq!(prepaid("(br_if 1 (local.get $a))"), Some(false));
+        // Leaving early: the trip count is only a bound.
+        assert_eq!(stride("(br_if 1 (local.get $a))"), Some(Checked));
         assert_eq!(
-            prepaid("(block (br_table 0 2 (local.get $a)))"),
-            Some(false)
+            stride("(block (br_table 0 2 (local.get $a)))"),
+            Some(Checked)
         );
-        assert_eq!(prepaid("(if (local.get $a) (then (return)))"), Some(false));
-        assert_eq!(
-            prepaid("(call $f (local.get $a) (local.get $i) (local.get $n))"),
-            Some(false)
-        );
-        assert_eq!(
-            prepaid("(memory.fill (local.get $a) (i32.const 0) (i32.const 4))"),
-            Some(false)
-        );
-        assert_eq!(prepaid("(drop (memory.grow (i32.const 0)))"), Some(false));
-        // The trip count of a `<` loop is not known on entry.
-        let below = plan_of(
-            "(func (param $a i32) (param $i i32) (param $n i32)
-               (loop
-                 (i32.store (local.get $i) (i32.const 0))
-                 (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 4)))
-                                    (local.get $n)))))",
-        );
-        assert_eq!(below.map(|p| p.prepaid), Some(false));
+        assert_eq!(stride("(if (local.get $a) (then (return)))"), Some(Checked));
+        // Charging fuel inside the loop.
+        let call = "(call $f (local.get $a) (local.get $i) (local.get $n) (local.get $s))";
+        assert_eq!(stride(call), Some(Checked));
+        let fill = "(memory.fill (local.get $a) (i32.const 0) (i32.const 4))";
+        assert_eq!(stride(fill), Some(Checked));
+        assert_eq!(stride("(drop (memory.grow (i32.const 0)))"), Some(Checked));
+
+        // `<` and `<=` loops growing by a positive constant or an invariant
+        // local: a bound on the iterations, early exits or not.
+        let by_s = "(local.get $s)";
+        for test in ["i32.lt_u", "i32.le_u"] {
+            assert_eq!(
+                fuel(test, "(i32.const 4)", ""),
+                Some(Covered {
+                    step: Limit::Const(4)
+                })
+            );
+            let covered = Some(Covered {
+                step: Limit::Local(3),
+            });
+            assert_eq!(fuel(test, by_s, ""), covered);
+            assert_eq!(fuel(test, by_s, "(br_if 1 (local.get $a))"), covered);
+            assert_eq!(fuel(test, by_s, call), Some(Checked));
+            assert_eq!(fuel(test, "(i32.const -4)", ""), Some(Checked));
+            // The step changes in the loop, or `i` has another write.
+            let s_written = "(local.set $s (i32.const 1))";
+            assert_eq!(fuel(test, by_s, s_written), Some(Checked));
+            let i_written = "(local.set $i (local.get $a))";
+            assert_eq!(fuel(test, by_s, i_written), Some(Checked));
+        }
     }
 
     #[test]
@@ -859,7 +981,7 @@ mod tests {
                 exit: Exit::Count { step: 1 },
                 stepped: vec![(1, 4), (2, -8)],
                 invariant: vec![0],
-                prepaid: true,
+                fuel: FastFuel::Prepaid,
             })
         );
         // Counting up to 0 is not a counter kwasmc bounds.

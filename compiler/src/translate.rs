@@ -30,7 +30,7 @@ use crate::bounds::heap_addr;
 use crate::environ::{FuncEnv, PTR, clif_type, wasm_signature};
 use crate::error::CompileError;
 use crate::float::{Round, round, trunc_checked};
-use crate::loops::{FastLoop, LoopPlan, MAX_BODY_OPS};
+use crate::loops::{FastFuel, FastLoop, LoopPlan, MAX_BODY_OPS};
 use crate::module_env::{ModuleInfo, val_type};
 use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
 
@@ -537,10 +537,12 @@ impl Translator<'_, '_> {
     ) -> Result<(), CompileError> {
         let checks_mark = self.env.checks.mark();
         let units = self.next_loop_fuel();
-        // The fast copy of a loop with a known trip count has its fuel
-        // charged once, in the pre-header ([`FastLoop::precheck`]).
-        if !self.fast.as_mut().is_some_and(|f| f.prepay(units)) {
-            self.env.consume_fuel(b, units);
+        // The fast copy's pre-header may have charged or made sure of the
+        // fuel for every iteration (`FastLoop::precheck`).
+        match self.fast.as_mut().map(|f| f.header_fuel(units)) {
+            Some(FastFuel::Prepaid) => {}
+            Some(FastFuel::Covered { .. }) => self.env.charge_unchecked(b, units),
+            Some(FastFuel::Checked) | None => self.env.consume_fuel(b, units),
         }
         let next = b.create_block();
         self.control.frames.push(ControlFrame {
@@ -1770,7 +1772,9 @@ mod tests {
         // (`t + max(m, n) + 1 <= length`) choosing between them.
         assert_eq!(count(f, "istore8"), 2, "{f}");
         assert_eq!(count(f, "umax"), 1, "{f}");
-        assert_eq!(count(f, "icmp ule"), 3, "{f}");
+        // Three tests of the range, two of the fuel (`FastFuel::Covered`:
+        // `m + p` does not wrap, and the fuel covers every iteration).
+        assert_eq!(count(f, "icmp ule"), 5, "{f}");
         // Guards: `hi` and the base in the pre-header, `m` clamped to `hi`
         // in the fast header, and the slow copy's own.
         assert_eq!(count(f, "select_spectre_guard"), 4, "{f}");
@@ -1839,6 +1843,25 @@ mod tests {
     }
 
     #[test]
+    fn bounded_loops_charge_fuel_without_a_test() {
+        // `i += s` while `i < n`: both copies charge per iteration, but only
+        // the slow copy tests the fuel left (`icmp slt`, besides the
+        // prologue's), the pre-header having made sure it covers the loop.
+        let wat =
+            "(module (memory 1) (func (param $a i32) (param $i i32) (param $n i32) (param $s i32)
+               (loop
+                 (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
+                 (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (local.get $s)))
+                                    (local.get $n))))))";
+        let f = &clif(wat)[0];
+        let units = regions(wat).loops[0];
+        let per_iteration = charges(f).into_iter().filter(|c| *c == units).count();
+        assert_eq!(per_iteration, 2, "{f}");
+        assert_eq!(count(f, "icmp slt"), 2, "{f}");
+        assert!(f.contains(&format!("iconst.i64 {units}")), "{f}");
+    }
+
+    #[test]
     fn loops_without_a_covered_access_run_the_checked_copy() {
         // The address is not affine in the induction variable: nothing for
         // the pre-check to test, and the pre-header jumps to the slow copy.
@@ -1864,7 +1887,8 @@ mod tests {
                  (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
                                     (local.get $n))))))",
         )[0];
-        assert_eq!(count(f, "icmp ule"), 1, "{f}");
+        // One test of the range, two of the fuel (`FastFuel::Covered`).
+        assert_eq!(count(f, "icmp ule"), 3, "{f}");
         // A checked 4-byte access compares against `length - 4`: only the
         // slow copy has one.
         assert_eq!(count(f, "iconst.i64 -4"), 1, "{f}");

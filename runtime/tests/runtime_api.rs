@@ -291,52 +291,70 @@ fn fuel_bounds_loops_and_calls_exactly() {
     }
 }
 
-/// A counted loop's fast copy has its fuel charged once, before it runs
-/// (`loops::LoopPlan::prepaid`). The charge must be the loop's exact total,
-/// and a call without that much fuel must run out at the same iteration as
-/// the per-iteration charges would: the stores made before the trap stay.
+/// The fast copy of a versioned loop charges fuel differently
+/// (`loops::FastFuel`): a counter's once, before it runs (`Prepaid`), a
+/// `<=` loop's in its header without a test, after the pre-header made sure
+/// the fuel covers every iteration (`Covered`). The charges must be exact,
+/// and a call without enough fuel must run out at the same iteration as the
+/// tested per-iteration charges would: the stores made before the trap stay.
 #[test]
-fn prepaid_loop_fuel_is_exact() {
+fn fast_loop_fuel_is_exact() {
     use kwasm_abi::fuel::MEMORY_ACCESS;
     const N: i32 = 10;
-    // The entry: `loop`, its `end` and the function's (3). Each iteration:
-    // the store and eleven other operators.
-    let body = MEMORY_ACCESS + 11 * PER_OP;
-    for opt in OPT_LEVELS {
-        let a = load_opt(
-            r#"(module (memory 1)
-                (func (export "fill") (param $c i32) (local $p i32)
-                  (loop
-                    (i32.store (local.get $p) (local.get $c))
-                    (local.set $p (i32.add (local.get $p) (i32.const 4)))
-                    (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1))))))
-                (func (export "filled") (result i32) (local $n i32)
-                  (block
-                    (loop
-                      (br_if 1 (i32.eqz (i32.load (i32.shl (local.get $n) (i32.const 2)))))
-                      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-                      (br 0)))
-                  (local.get $n)))"#,
-            opt,
-        );
-        for iterations in [0, 1, N - 1, N] {
-            let mut s = Store::default();
-            let i = s.instantiate(&a).unwrap();
-            let fuel = 3 * PER_OP + iterations as u64 * body;
-            s.set_fuel(fuel);
-            let r = s.invoke(i, "fill", &[Val::I32(N)]);
-            if iterations == N {
-                assert_eq!(r.unwrap(), vec![], "{opt:?}");
-            } else {
-                assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}");
-                // Not quite enough for the next iteration either.
-                s.set_fuel(fuel + body - 1);
+    // `fill(N)` stores a nonzero word at 0, 4, ..., 4 * (N - 1); `filled`
+    // counts the nonzero words from 0.
+    let filled = r#"(func (export "filled") (result i32) (local $n i32)
+          (block
+            (loop
+              (br_if 1 (i32.eqz (i32.load (i32.shl (local.get $n) (i32.const 2)))))
+              (local.set $n (i32.add (local.get $n) (i32.const 1)))
+              (br 0)))
+          (local.get $n))"#;
+    // A counter: entry `loop` and two `end`s; per iteration the store and
+    // eleven other operators.
+    let counter = r#"(func (export "fill") (param $c i32) (local $p i32)
+          (loop
+            (i32.store (local.get $p) (local.get $c))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1))))))"#;
+    // `p += s` while `p <= 4 * (c - 1)`: eight more operators at entry, the
+    // store and nine others per iteration.
+    let bounded = r#"(func (export "fill") (param $c i32) (local $p i32) (local $s i32)
+          (local.set $s (i32.const 4))
+          (local.set $c (i32.shl (i32.sub (local.get $c) (i32.const 1)) (i32.const 2)))
+          (loop
+            (i32.store (local.get $p) (local.get $s))
+            (br_if 0 (i32.le_u (local.tee $p (i32.add (local.get $p) (local.get $s)))
+                               (local.get $c)))))"#;
+    for (fill, entry, body) in [
+        (counter, 3 * PER_OP, MEMORY_ACCESS + 11 * PER_OP),
+        (bounded, 11 * PER_OP, MEMORY_ACCESS + 9 * PER_OP),
+    ] {
+        for opt in OPT_LEVELS {
+            let a = load_opt(&format!("(module (memory 1) {fill} {filled})"), opt);
+            for iterations in [0, 1, N - 1, N] {
+                let mut s = Store::default();
+                let i = s.instantiate(&a).unwrap();
+                let fuel = entry + iterations as u64 * body;
+                s.set_fuel(fuel);
                 let r = s.invoke(i, "fill", &[Val::I32(N)]);
-                assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}");
+                if iterations == N {
+                    assert_eq!(r.unwrap(), vec![], "{opt:?}\n{fill}");
+                } else {
+                    assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}\n{fill}");
+                    // Not quite enough for the next iteration either.
+                    s.set_fuel(fuel + body - 1);
+                    let r = s.invoke(i, "fill", &[Val::I32(N)]);
+                    assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}\n{fill}");
+                }
+                s.set_fuel(1 << 20);
+                let n = s.invoke(i, "filled", &[]).unwrap();
+                assert_eq!(
+                    n,
+                    vec![Val::I32(iterations)],
+                    "{opt:?}, fuel {fuel}\n{fill}"
+                );
             }
-            s.set_fuel(1 << 20);
-            let filled = s.invoke(i, "filled", &[]).unwrap();
-            assert_eq!(filled, vec![Val::I32(iterations)], "{opt:?}, fuel {fuel}");
         }
     }
 }
