@@ -1809,16 +1809,23 @@ mod tests {
         assert!(f.contains("= -32768"), "{f}");
     }
 
+    /// A loop storing to `a + i`, with `extra` in its body, that goes on
+    /// while `test` holds for `i += step` and the limit `n`.
+    fn store_loop(test: &str, step: &str, extra: &str) -> String {
+        format!(
+            "(module (memory 1)
+               (func $f (param $a i32) (param $i i32) (param $n i32) (param $s i32)
+                 (loop
+                   (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
+                   {extra}
+                   (br_if 0 ({test} (local.tee $i (i32.add (local.get $i) {step}))
+                                    (local.get $n))))))"
+        )
+    }
+
     /// A loop run `(n - i) / 4` times, with `extra` in its body.
     fn stride_loop(extra: &str) -> String {
-        format!(
-            "(module (memory 1) (func $f (param $a i32) (param $i i32) (param $n i32)
-               (loop
-                 (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
-                 {extra}
-                 (br_if 0 (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 4)))
-                                  (local.get $n))))))"
-        )
+        store_loop("i32.ne", "(i32.const 4)", extra)
     }
 
     #[test]
@@ -1834,7 +1841,8 @@ mod tests {
         assert_eq!(count(f, " sge "), 1, "{f}");
         assert!(f.contains(&format!("iconst.i64 {units}")), "{f}");
         // With a call in the body, both copies charge per iteration.
-        let wat = stride_loop("(call $f (local.get $a) (local.get $i) (local.get $n))");
+        let wat =
+            stride_loop("(call $f (local.get $a) (local.get $i) (local.get $n) (local.get $s))");
         let f = &clif(&wat)[0];
         let units = regions(&wat).loops[0];
         let per_iteration = charges(f).into_iter().filter(|c| *c == units).count();
@@ -1847,12 +1855,7 @@ mod tests {
         // `i += s` while `i < n`: both copies charge per iteration, but only
         // the slow copy tests the fuel left (`icmp slt`, besides the
         // prologue's), the pre-header having made sure it covers the loop.
-        let wat =
-            "(module (memory 1) (func (param $a i32) (param $i i32) (param $n i32) (param $s i32)
-               (loop
-                 (i32.store (i32.add (local.get $a) (local.get $i)) (i32.const 0))
-                 (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (local.get $s)))
-                                    (local.get $n))))))";
+        let wat = &store_loop("i32.lt_u", "(local.get $s)", "");
         let f = &clif(wat)[0];
         let units = regions(wat).loops[0];
         let per_iteration = charges(f).into_iter().filter(|c| *c == units).count();
