@@ -458,9 +458,8 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         if units == 0 {
             return;
         }
-        // At most a body's size times the largest op cost: far below `i64::MAX`.
-        let units = i64::try_from(units).unwrap_or(i64::MAX);
-        self.subtract_fuel(b, |b, have| b.ins().iadd_imm_s(have, -units));
+        let left = self.charge_unchecked(b, units);
+        self.trap_if_out_of_fuel(b, left);
     }
 
     /// Charge `(min(zext64(len), bound) >> shift) + extra` units, `len` an
@@ -542,9 +541,24 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         b: &mut FunctionBuilder<'_>,
         sub: impl FnOnce(&mut FunctionBuilder<'_>, Value) -> Value,
     ) {
+        let left = self.spend(b, sub);
+        self.trap_if_out_of_fuel(b, left);
+    }
+
+    /// Define the fuel variable as `sub(fuel)`, returning the new value.
+    fn spend(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        sub: impl FnOnce(&mut FunctionBuilder<'_>, Value) -> Value,
+    ) -> Value {
         let have = b.use_var(self.fuel);
         let left = sub(b, have);
         b.def_var(self.fuel, left);
+        left
+    }
+
+    /// Trap with `OutOfFuel` if `left` (the fuel after a charge) is negative.
+    fn trap_if_out_of_fuel(&mut self, b: &mut FunctionBuilder<'_>, left: Value) {
         let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
         self.traps.trap_if(b, out, TrapCode::OutOfFuel);
     }
@@ -554,22 +568,21 @@ impl<'m, 'a> FuncEnv<'m, 'a> {
         b.use_var(self.fuel)
     }
 
-    /// Charge `units` with no test: the caller has made sure the fuel
-    /// covers them.
-    pub fn charge_unchecked(&mut self, b: &mut FunctionBuilder<'_>, units: u64) {
+    /// Charge `units` with no test (the caller has made sure the fuel
+    /// covers them, or tests what is left), returning the fuel left.
+    pub fn charge_unchecked(&mut self, b: &mut FunctionBuilder<'_>, units: u64) -> Value {
+        // At most a body's size times the largest op cost: far below `i64::MAX`.
         let units = i64::try_from(units).unwrap_or(i64::MAX);
-        let have = b.use_var(self.fuel);
-        let left = b.ins().iadd_imm_s(have, -units);
-        b.def_var(self.fuel, left);
+        self.spend(b, |b, have| b.ins().iadd_imm_s(have, -units))
     }
 
     /// Charge `cost` if `taken`, without a test: the caller has made
     /// `taken` imply that [`Self::fuel_left`] covers `cost`.
     pub fn charge_if(&mut self, b: &mut FunctionBuilder<'_>, taken: Value, cost: Value) {
-        let have = b.use_var(self.fuel);
-        let left = b.ins().isub(have, cost);
-        let fuel = b.ins().select(taken, left, have);
-        b.def_var(self.fuel, fuel);
+        self.spend(b, |b, have| {
+            let left = b.ins().isub(have, cost);
+            b.ins().select(taken, left, have)
+        });
     }
 
     /// Store the fuel variable to `VmCtx`, where a called wasm function (or

@@ -303,10 +303,12 @@ fn bump(ops: &[Operator<'_>]) -> Option<(u32, u32)> {
     else {
         return None;
     };
-    match () {
-        _ if a == v && b != v => Some((*v, *b)),
-        _ if b == v && a != v => Some((*v, *a)),
-        _ => None,
+    if a == v && b != v {
+        Some((*v, *b))
+    } else if b == v && a != v {
+        Some((*v, *a))
+    } else {
+        None
     }
 }
 

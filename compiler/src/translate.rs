@@ -541,7 +541,9 @@ impl Translator<'_, '_> {
         // fuel for every iteration (`FastLoop::precheck`).
         match self.fast.as_mut().map(|f| f.header_fuel(units)) {
             Some(FastFuel::Prepaid) => {}
-            Some(FastFuel::Covered { .. }) => self.env.charge_unchecked(b, units),
+            Some(FastFuel::Covered { .. }) => {
+                self.env.charge_unchecked(b, units);
+            }
             Some(FastFuel::Checked) | None => self.env.consume_fuel(b, units),
         }
         let next = b.create_block();
