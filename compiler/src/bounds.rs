@@ -72,7 +72,11 @@ struct Check {
 /// `loop` or `if` and [`Checks::undo_to`] it at `else` and `end`: a check
 /// made inside a construct does not dominate the code after it (a branch
 /// may leave the construct before reaching it), while one made before it
-/// dominates everything inside.
+/// dominates everything inside. The exception is a `block`'s `end`, which
+/// only its body's fall-through and branches to it reach: it keeps the
+/// checks made before the first such branch (LLVM's `block … br_if 0 …
+/// end`, an `if` without `else`, often checks an address that the code
+/// after it accesses again).
 #[derive(Default)]
 pub struct Checks {
     by_addr: HashMap<Value, Check>,

@@ -39,8 +39,15 @@ pub struct ControlFrame {
     /// Whether anything jumps to `next` (a branch or falling off the end).
     pub next_reachable: bool,
     /// [`crate::bounds::Checks::mark`] when the construct opened: checks
-    /// made inside it are forgotten at its `else` and `end`.
+    /// made inside it are forgotten at its `else` and `end`, except those a
+    /// `block`'s `end` keeps (`branch_mark`).
     pub checks_mark: usize,
+    /// [`crate::bounds::Checks::mark`] when the first branch to `next` was
+    /// translated (`None`: none yet). A `block`'s `end` is reached only by
+    /// falling through its body or by such branches, so the checks made in
+    /// the body before this point (outside nested constructs, which forget
+    /// their own) hold on every path to `end` and are kept there.
+    pub branch_mark: Option<usize>,
 }
 
 impl ControlFrame {

@@ -242,6 +242,7 @@ pub fn translate_function(
             num_results: ty.results.len(),
             next_reachable: false,
             checks_mark: 0,
+            branch_mark: None,
         });
 
         let mut ops = ops;
@@ -385,9 +386,11 @@ impl Translator<'_, '_> {
 
     /// Jump to the frame `depth` levels out, passing the top values.
     fn branch_args(&mut self, depth: u32) -> (Block, Vec<BlockArg>) {
+        let mark = self.env.checks.mark();
         let frame = self.control.frame_mut(depth);
         if !frame.is_loop() {
             frame.next_reachable = true;
+            frame.branch_mark.get_or_insert(mark);
         }
         let (target, arity) = frame.branch_target();
         let args = self
@@ -397,6 +400,18 @@ impl Translator<'_, '_> {
             .map(|v| BlockArg::Value(*v))
             .collect();
         (target, args)
+    }
+
+    /// Forget the checks made since `mark` ([`crate::bounds::Checks`]).
+    /// An enclosing `block` whose first branch out came after `mark` can
+    /// then keep only what is left: what it would have kept is gone.
+    fn forget_checks(&mut self, mark: usize) {
+        self.env.checks.undo_to(mark);
+        for frame in &mut self.control.frames {
+            if let Some(m) = frame.branch_mark.as_mut() {
+                *m = (*m).min(mark);
+            }
+        }
     }
 
     fn push_icmp(&mut self, b: &mut FunctionBuilder<'_>, cc: IntCC) {
@@ -555,6 +570,7 @@ impl Translator<'_, '_> {
             num_results: 0,
             next_reachable: false,
             checks_mark,
+            branch_mark: None,
         });
         let n = body.len().saturating_sub(1);
         for (op, offset) in body[..n].iter().zip(offsets) {
@@ -566,6 +582,8 @@ impl Translator<'_, '_> {
         // any more, and closing the loop as a block leaves it unsealed.
         self.control.frame_mut(0).kind = FrameKind::Block;
         self.op_end(b);
+        // The other copy, and the code after both, do not run this one.
+        self.forget_checks(checks_mark);
         if self.reachable {
             b.ins().jump(after, &[]);
         }
@@ -704,7 +722,6 @@ impl Translator<'_, '_> {
         *has_else = true;
         let params = params.clone();
         let mark = frame.checks_mark;
-        self.env.checks.undo_to(mark);
         let (next, nres, height) = (frame.next, frame.num_results, frame.height);
         if self.reachable {
             frame.next_reachable = true;
@@ -716,6 +733,7 @@ impl Translator<'_, '_> {
                 .collect();
             b.ins().jump(next, &args);
         }
+        self.forget_checks(mark);
         self.stack.truncate(height);
         self.stack.values.extend(params);
         b.switch_to_block(else_block);
@@ -726,7 +744,11 @@ impl Translator<'_, '_> {
         let Some(mut frame) = self.control.frames.pop() else {
             return;
         };
-        self.env.checks.undo_to(frame.checks_mark);
+        let keep = match frame.kind {
+            FrameKind::Block => frame.branch_mark.unwrap_or(self.env.checks.mark()),
+            FrameKind::Loop { .. } | FrameKind::If { .. } => frame.checks_mark,
+        };
+        self.forget_checks(keep);
         if self.reachable {
             let args: Vec<BlockArg> = self
                 .stack
@@ -840,6 +862,7 @@ impl Translator<'_, '_> {
                     num_results: results.len(),
                     next_reachable: false,
                     checks_mark,
+                    branch_mark: None,
                 });
             }
             O::Loop { blockty } => {
@@ -867,6 +890,7 @@ impl Translator<'_, '_> {
                     num_results: results.len(),
                     next_reachable: false,
                     checks_mark,
+                    branch_mark: None,
                 });
             }
             O::If { blockty } => {
@@ -892,6 +916,7 @@ impl Translator<'_, '_> {
                     num_results: results.len(),
                     next_reachable: false,
                     checks_mark,
+                    branch_mark: None,
                 });
             }
             O::Else => self.op_else(b),
@@ -1631,6 +1656,55 @@ mod tests {
         ] {
             let f = &clif(wat)[0];
             assert_eq!(count(f, "icmp ugt"), 2, "{f}");
+        }
+    }
+
+    #[test]
+    fn a_block_keeps_the_checks_made_before_its_first_branch() {
+        // LLVM's `if (x) grow(v);` as `block … br_if 0 … end`: the check of
+        // `v` before the `br_if` holds after the `end` on both paths.
+        let kept = &clif(
+            "(module (memory 1) (func $g (param i32))
+               (func (param i32 i32) (result i32)
+               (block
+                 (br_if 0 (i32.load offset=8 (local.get 0)))
+                 (call $g (local.get 0)))
+               (i32.load offset=4 (local.get 0))))",
+        )[1];
+        assert_eq!(count(kept, "icmp ugt"), 1, "{kept}");
+        // Not when the check follows a branch to the block, is inside a
+        // nested construct, or is made in a loop or an `if`.
+        for wat in [
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (block
+                 (br_if 0 (local.get 1))
+                 (drop (i32.load offset=8 (local.get 0))))
+               (i32.load offset=4 (local.get 0))))",
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (block
+                 (block (br_if 1 (local.get 1)) (drop (i32.load offset=8 (local.get 0))))
+                 (drop (i32.load offset=8 (local.get 1))))
+               (i32.load offset=4 (local.get 0))))",
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (block
+                 (if (local.get 1) (then (br 1)))
+                 (drop (i32.load offset=8 (local.get 0))))
+               (i32.load offset=4 (local.get 0))))",
+            // The branch out comes after a check its `if` forgets: the
+            // check made later in the check log's place does not hold on
+            // that path.
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (block
+                 (if (local.get 1) (then (drop (i32.load offset=8 (local.get 0))) (br 1)))
+                 (drop (i32.load offset=8 (local.get 1))))
+               (i32.load offset=4 (local.get 1))))",
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (loop (br_if 0 (i32.load offset=8 (local.get 0))))
+               (if (local.get 1) (then (drop (i32.load offset=8 (local.get 0)))))
+               (i32.load offset=4 (local.get 0))))",
+        ] {
+            let f = &clif(wat)[0];
+            assert!(count(f, "icmp ugt") >= 2, "{f}");
         }
     }
 
