@@ -72,14 +72,20 @@
 //! copy uses values that are bounded by data dependence alone: the bases
 //! and the `hi`s are `select_spectre_guard(ok, v, 0)` in the pre-header, and
 //! each induction variable is clamped to its `hi` once per iteration
-//! (`select_spectre_guard(v > hi, 0, v)`, a compare and a `cmov`, shared by
-//! every access of the iteration). Misspeculated, an access reads at `c +
-//! offset`, which [`FastLoop::access`] only allows within the declared
-//! minimum, like the index clamp of [`crate::bounds`].
+//! (`select_spectre_guard(v > hi, hi, v)`, a compare and a `cmov`, shared by
+//! every access of the iteration; clamping to `hi` rather than 0 needs no
+//! register zeroed for it). Every value in `[0, hi]` is in bounds when the
+//! pre-check passed; when it was mispredicted, the guarded `hi` and bases
+//! are 0 and an access reads at `c + offset`, which [`FastLoop::access`]
+//! only allows within the declared minimum, like the index clamp of
+//! [`crate::bounds`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use cranelift_codegen::ir::{InstBuilder, Value, condcodes::IntCC, types};
+use cranelift_codegen::ir::{
+    DataFlowGraph, Function, Inst, InstBuilder, InstructionData, Opcode, Value, ValueDef,
+    condcodes::IntCC, types,
+};
 use cranelift_frontend::{FunctionBuilder, Variable};
 use wasmparser::Operator;
 
@@ -501,6 +507,9 @@ pub struct FastLoop {
     ivs: Vec<Iv>,
     /// The SSA value of each invariant local in the body.
     invariant: HashMap<Value, u32>,
+    /// The variable the fast copy reads each invariant local through
+    /// ([`FastLoop::local`]), defined in the pre-header.
+    shadows: BTreeMap<u32, Variable>,
     /// For each base local used, the native pointer `memory + zext(p)` (`p`
     /// guarded), defined in the pre-header.
     bases: BTreeMap<u32, Variable>,
@@ -533,27 +542,41 @@ impl FastLoop {
                 let index = if spectre_guards {
                     let limit = b.use_var(hi);
                     let past = b.ins().icmp(IntCC::UnsignedGreaterThan, v64, limit);
-                    let zero = b.ins().iconst(types::I64, 0);
-                    b.ins().select_spectre_guard(past, zero, v64)
+                    b.ins().select_spectre_guard(past, limit, v64)
                 } else {
                     v64
                 };
                 Iv { start, index, hi }
             })
             .collect();
-        let invariant = plan
+        let shadows: BTreeMap<u32, Variable> = plan
             .invariant
             .iter()
-            .map(|&l| (b.use_var(locals[l as usize]), l))
+            .map(|&l| {
+                let v = b.use_var(locals[l as usize]);
+                let ty = b.func.dfg.value_type(v);
+                (l, b.declare_var(ty))
+            })
+            .collect();
+        let invariant = shadows
+            .iter()
+            .map(|(&l, &var)| (b.use_var(var), l))
             .collect();
         FastLoop {
             ivs,
             invariant,
+            shadows,
             bases: BTreeMap::new(),
             reach: BTreeMap::new(),
             fuel: plan.fuel,
             units: 0,
         }
+    }
+
+    /// The variable a `local.get` of `l` reads in the fast copy, if `l` is
+    /// loop-invariant.
+    pub fn local(&self, l: u32) -> Option<Variable> {
+        self.shadows.get(&l).copied()
     }
 
     /// How the fast copy's header charges its `units` of fuel.
@@ -608,7 +631,9 @@ impl FastLoop {
     }
 
     /// Fill the pre-header: test every recorded range against the memory
-    /// length and define the ranges and the bases the fast copy uses.
+    /// length and define the ranges, the bases and the invariant locals
+    /// the fast copy uses (pushing the guards of the latter to `shadows`,
+    /// for [`keep_needed_shadows`]).
     /// Returns the condition to enter the fast copy, or `None` when no
     /// access qualified (then the fast copy is dead).
     pub fn precheck(
@@ -617,6 +642,7 @@ impl FastLoop {
         env: &mut FuncEnv<'_, '_>,
         b: &mut FunctionBuilder<'_>,
         locals: &[Variable],
+        shadows: &mut Vec<Inst>,
     ) -> Option<Value> {
         let local64 = |b: &mut FunctionBuilder<'_>, l: u32| {
             let v = b.use_var(locals[l as usize]);
@@ -697,6 +723,10 @@ impl FastLoop {
             // The fast copy is dead; its variables still need definitions.
             for (iv, hi) in self.ivs.iter().zip(&his) {
                 b.def_var(iv.hi, *hi);
+            }
+            for (&l, &var) in &self.shadows {
+                let v = b.use_var(locals[l as usize]);
+                b.def_var(var, v);
             }
             return None;
         }
@@ -782,6 +812,21 @@ impl FastLoop {
             let hi = guard(b, hi);
             b.def_var(iv.hi, hi);
         }
+        for (&l, &var) in &self.shadows {
+            let v = b.use_var(locals[l as usize]);
+            let ty = b.func.dfg.value_type(v);
+            let v = if ty.is_int() {
+                // What defines `v` is only known once the enclosing loops
+                // are sealed: [`keep_needed_shadows`] decides.
+                let zero = b.ins().iconst(ty, 0);
+                let opaque = b.ins().select_spectre_guard(ok, v, zero);
+                shadows.push(b.func.dfg.value_def(opaque).unwrap_inst());
+                opaque
+            } else {
+                v
+            };
+            b.def_var(var, v);
+        }
         let memory = env.memory_base(b);
         for (l, var) in &self.bases {
             let p = guard(b, base_values[l]);
@@ -789,6 +834,52 @@ impl FastLoop {
             b.def_var(*var, pointer);
         }
         Some(ok)
+    }
+}
+
+/// Undo the shadows ([`FastLoop::local`]) that the finished function does
+/// not need: `shadows` are the `select_spectre_guard(ok, v, 0)` the
+/// pre-headers read loop-invariant locals through.
+///
+/// Cranelift computes an integer add or subtract with a constant again
+/// inside every loop that uses it rather than keep it in a register (its
+/// rematerialisation rules): a limit `n - 1` costs two instructions an
+/// iteration (`mov`, `sub`) that the loop's exit test waits for. Read
+/// through the guard, which is `v` wherever the fast copy runs (`ok` holds
+/// there) and opaque to rematerialisation, it stays in a register. Any
+/// other value goes back to being read directly (`bor v, v`, which the
+/// optimiser folds to `v`), so constants still fold into the instructions
+/// that use them.
+pub fn keep_needed_shadows(func: &mut Function, shadows: &[Inst]) {
+    for &inst in shadows {
+        let v = func.dfg.inst_args(inst)[1];
+        if !recomputed_in_loops(&func.dfg, v) {
+            func.dfg.insts[inst] = InstructionData::Binary {
+                opcode: Opcode::Bor,
+                args: [v, v],
+            };
+        }
+    }
+}
+
+/// Whether `v` is an add or subtract with a constant operand.
+fn recomputed_in_loops(dfg: &DataFlowGraph, v: Value) -> bool {
+    let v = dfg.resolve_aliases(v);
+    let ValueDef::Result(inst, 0) = dfg.value_def(v) else {
+        return false;
+    };
+    let is_const = |x: Value| {
+        matches!(
+            dfg.value_def(dfg.resolve_aliases(x)),
+            ValueDef::Result(i, 0) if dfg.insts[i].opcode() == Opcode::Iconst
+        )
+    };
+    match dfg.insts[inst] {
+        InstructionData::Binary {
+            opcode: Opcode::Iadd | Opcode::Isub,
+            args: [x, y],
+        } => is_const(x) || is_const(y),
+        _ => false,
     }
 }
 
