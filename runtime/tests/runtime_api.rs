@@ -326,8 +326,19 @@ fn fast_loop_fuel_is_exact() {
             (i32.store (local.get $p) (local.get $s))
             (br_if 0 (i32.le_u (local.tee $p (i32.add (local.get $p) (local.get $s)))
                                (local.get $c)))))"#;
+    // The counter with a way out before its exit test (never taken): a
+    // `block` and its `end` more at entry, four more operators per
+    // iteration.
+    let leaves = r#"(func (export "fill") (param $c i32) (local $p i32)
+          (block
+            (loop
+              (i32.store (local.get $p) (local.get $c))
+              (br_if 1 (i32.eq (local.get $c) (i32.const -1)))
+              (local.set $p (i32.add (local.get $p) (i32.const 4)))
+              (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1)))))))"#;
     for (fill, entry, body) in [
         (counter, 3 * PER_OP, MEMORY_ACCESS + 11 * PER_OP),
+        (leaves, 5 * PER_OP, MEMORY_ACCESS + 15 * PER_OP),
         (bounded, 11 * PER_OP, MEMORY_ACCESS + 9 * PER_OP),
     ] {
         for opt in OPT_LEVELS {
