@@ -18,7 +18,10 @@
 //! - For the same reason **a check stays true**: once `addr + e <= length`
 //!   held on every path to a point, any access to `addr` ending at or below
 //!   `e` is in bounds there ([`Checks`], scoped by the translator to the
-//!   code the check dominates).
+//!   code the check dominates). Checks are keyed by the address's root
+//!   and constant (`sp - 84` is `sp + c`), so a check of a struct's widest
+//!   field covers its other fields, and a covered access reuses the
+//!   check's clamped index instead of guarding its own.
 //!
 //! **Speculation (DESIGN 12).** The trap branch alone does not stop a CPU
 //! that mispredicts it from loading out of bounds and leaking the value
@@ -65,6 +68,11 @@ pub struct HeapAddr {
 struct Check {
     end: u64,
     oob: Value,
+    /// `select_spectre_guard(oob, 0, zext64(addr))`, when the access that
+    /// made the check clamped its index (guards on, offset within the
+    /// declared minimum). A covered access at `addr + d` then addresses
+    /// `base + guarded + d + offset` and needs no guard of its own.
+    guarded: Option<Value>,
 }
 
 /// The heap checks that dominate the point being translated, by address
@@ -79,9 +87,11 @@ struct Check {
 /// after it accesses again).
 #[derive(Default)]
 pub struct Checks {
-    by_addr: HashMap<Value, Check>,
+    /// Checks by the root of their address ([`root_plus_const`]), each with
+    /// the constant added to the root.
+    by_root: HashMap<Value, Vec<(u32, Check)>>,
     /// What each record replaced, to undo it.
-    log: Vec<(Value, Option<Check>)>,
+    log: Vec<(Value, u32, Option<Check>)>,
 }
 
 impl Checks {
@@ -91,24 +101,99 @@ impl Checks {
 
     pub fn undo_to(&mut self, mark: usize) {
         while self.log.len() > mark {
-            let Some((addr, prev)) = self.log.pop() else {
+            let Some((root, c, prev)) = self.log.pop() else {
                 break;
             };
-            match prev {
-                Some(c) => self.by_addr.insert(addr, c),
-                None => self.by_addr.remove(&addr),
+            let Some(list) = self.by_root.get_mut(&root) else {
+                continue;
             };
+            let at = list.iter().position(|&(k, _)| k == c);
+            match (prev, at) {
+                (Some(p), Some(i)) => list[i].1 = p,
+                (None, Some(i)) => {
+                    list.swap_remove(i);
+                }
+                _ => {}
+            }
+            if list.is_empty() {
+                self.by_root.remove(&root);
+            }
         }
     }
 
-    fn covering(&self, addr: Value, end: u64) -> Option<Check> {
-        self.by_addr.get(&addr).copied().filter(|c| c.end >= end)
+    /// A check that covers `[root + c, root + c + end)`. A check of
+    /// `a1 = root + c1` with end `e1` covers it when `d = c - c1` (wrapping,
+    /// as the wasm adds do) has `d + end <= e1`: then `a1 + d + end <=
+    /// a1 + e1 <= length <= 2^32`, so `root + c` did not wrap past `a1` and
+    /// the access lies inside the checked range. The two addresses are
+    /// often separate values of one expression (`sp - 84` written twice) or
+    /// fields of one struct at `sp - 84` and `sp - 76`.
+    ///
+    /// Returns the check and `d`.
+    fn covering(&self, root: Value, c: u32, end: u64) -> Option<(Check, u64)> {
+        self.by_root.get(&root)?.iter().find_map(|&(c1, check)| {
+            let d = u64::from(c.wrapping_sub(c1));
+            (d + end <= check.end).then_some((check, d))
+        })
     }
 
-    fn record(&mut self, addr: Value, check: Check) {
-        let prev = self.by_addr.insert(addr, check);
-        self.log.push((addr, prev));
+    fn record(&mut self, root: Value, c: u32, check: Check) {
+        let list = self.by_root.entry(root).or_default();
+        let prev = match list.iter_mut().find(|(k, _)| *k == c) {
+            Some((_, slot)) => Some(std::mem::replace(slot, check)),
+            None => {
+                list.push((c, check));
+                None
+            }
+        };
+        self.log.push((root, c, prev));
     }
+}
+
+/// How deep [`root_plus_const`] follows adds of constants.
+const ROOT_DEPTH: u32 = 4;
+
+/// The i32 `addr` as `root + c` (wrapping), following `iadd` and `isub`
+/// with a constant: the key under which [`Checks`] records a check, so
+/// that checks of `root + c1` and `root + c2` can cover each other.
+fn root_plus_const(dfg: &DataFlowGraph, addr: Value) -> (Value, u32) {
+    let constant = |x: Value| match dfg.value_def(dfg.resolve_aliases(x)) {
+        ValueDef::Result(i, 0) => match dfg.insts[i] {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(imm.bits() as u32),
+            _ => None,
+        },
+        _ => None,
+    };
+    let (mut v, mut c) = (dfg.resolve_aliases(addr), 0u32);
+    for _ in 0..ROOT_DEPTH {
+        let ValueDef::Result(inst, 0) = dfg.value_def(v) else {
+            break;
+        };
+        let (next, k) = match dfg.insts[inst] {
+            InstructionData::Binary {
+                opcode: Opcode::Iadd,
+                args: [x, y],
+            } => match (constant(x), constant(y)) {
+                (_, Some(k)) => (x, k),
+                (Some(k), None) => (y, k),
+                _ => break,
+            },
+            InstructionData::Binary {
+                opcode: Opcode::Isub,
+                args: [x, y],
+            } => match constant(y) {
+                Some(k) => (x, k.wrapping_neg()),
+                None => break,
+            },
+            _ => break,
+        };
+        v = dfg.resolve_aliases(next);
+        c = c.wrapping_add(k);
+    }
+    (v, c)
 }
 
 /// How deep [`max_u32`] looks through the instructions behind a value.
@@ -204,8 +289,18 @@ pub fn heap_addr(
         return with_offset(b, native, offset);
     }
 
-    if let Some(c) = env.checks.covering(addr, end_off) {
-        return checked(env, b, c.oob, base, addr64, offset);
+    let (root, k) = root_plus_const(&b.func.dfg, addr);
+    if let Some((check, d)) = env.checks.covering(root, k, end_off) {
+        // Reusing the clamped index is safe when speculation clamps it to 0:
+        // the access is then at `d + offset`, which must end within the
+        // declared minimum.
+        if let Some(guarded) = check.guarded
+            && d + end_off <= env.min_memory_bytes()
+        {
+            let native = b.ins().iadd(base, guarded);
+            return with_offset(b, native, d + offset);
+        }
+        return checked(env, b, check.oob, base, addr64, offset).0;
     }
 
     if env.spectre_guards
@@ -218,8 +313,14 @@ pub fn heap_addr(
 
     let oob = out_of_bounds(env, b, addr64, end_off);
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
-    env.checks.record(addr, Check { end: end_off, oob });
-    checked(env, b, oob, base, addr64, offset)
+    let (heap_addr, guarded) = checked(env, b, oob, base, addr64, offset);
+    let check = Check {
+        end: end_off,
+        oob,
+        guarded,
+    };
+    env.checks.record(root, k, check);
+    heap_addr
 }
 
 /// Whether `[addr64, addr64 + end_off)` leaves memory.
@@ -363,6 +464,8 @@ fn guard_the_base(
 ///   load's addressing mode;
 /// - otherwise `select_spectre_guard(oob, 0, base + addr + offset)`, the
 ///   offset folded in so that a misspeculated access is at exactly 0.
+///
+/// Also returns the clamped index, when there is one.
 fn checked(
     env: &FuncEnv<'_, '_>,
     b: &mut FunctionBuilder<'_>,
@@ -370,16 +473,16 @@ fn checked(
     base: Value,
     addr64: Value,
     offset: u64,
-) -> HeapAddr {
+) -> (HeapAddr, Option<Value>) {
     if !env.spectre_guards {
         let native = b.ins().iadd(base, addr64);
-        return with_offset(b, native, offset);
+        return (with_offset(b, native, offset), None);
     }
     let zero = b.ins().iconst(PTR, 0);
     if offset.saturating_add(8) <= env.min_memory_bytes() {
         let index = b.ins().select_spectre_guard(oob, zero, addr64);
         let native = b.ins().iadd(base, index);
-        return with_offset(b, native, offset);
+        return (with_offset(b, native, offset), Some(index));
     }
     let native = b.ins().iadd(base, addr64);
     let ea = if offset == 0 {
@@ -387,10 +490,8 @@ fn checked(
     } else {
         b.ins().iadd_imm_u(native, offset as i64)
     };
-    HeapAddr {
-        addr: b.ins().select_spectre_guard(oob, zero, ea),
-        offset: 0,
-    }
+    let addr = b.ins().select_spectre_guard(oob, zero, ea);
+    (HeapAddr { addr, offset: 0 }, None)
 }
 
 /// `native` with `offset` in the instruction when it fits.

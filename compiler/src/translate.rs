@@ -1651,20 +1651,45 @@ mod tests {
     }
 
     #[test]
+    fn a_check_covers_the_same_root_at_a_higher_constant() {
+        // `sp - 16` checked for 8 bytes covers `sp - 12` for 4 bytes and a
+        // second, separately computed `sp - 16`: one compare, one guard.
+        let f = &clif(
+            "(module (memory 1) (func (param i32) (result i32)
+               (drop (i64.load (i32.sub (local.get 0) (i32.const 16))))
+               (i32.add (i32.load (i32.sub (local.get 0) (i32.const 12)))
+                        (i32.load (i32.add (local.get 0) (i32.const -16))))))",
+        )[0];
+        assert_eq!(count(f, "icmp ugt"), 1, "{f}");
+        assert_eq!(count(f, "select_spectre_guard"), 1, "{f}");
+        // Below the checked address, or past its end, is checked again.
+        for wat in [
+            "(module (memory 1) (func (param i32) (result i32)
+               (drop (i64.load (i32.sub (local.get 0) (i32.const 16))))
+               (i32.load (i32.sub (local.get 0) (i32.const 20)))))",
+            "(module (memory 1) (func (param i32) (result i32)
+               (drop (i64.load (i32.sub (local.get 0) (i32.const 16))))
+               (i32.load (i32.sub (local.get 0) (i32.const 10)))))",
+        ] {
+            let f = &clif(wat)[0];
+            assert_eq!(count(f, "icmp ugt"), 2, "{f}");
+        }
+    }
+
+    #[test]
     fn a_dominating_check_covers_narrower_accesses() {
         let f = &clif(
             "(module (memory 1) (func (param i32) (result i32)
                (i32.add (i32.load offset=8 (local.get 0)) (i32.load offset=4 (local.get 0)))))",
         )[0];
-        // One compare and branch; both addresses guarded by its condition.
+        // One compare and branch, and one guard on its condition: the
+        // second access reuses the clamped index.
         let cmp = lines_with(f, &["icmp ugt"]);
         assert_eq!(cmp.len(), 1, "{f}");
         let cond = defined(cmp[0]);
         let guards = lines_with(f, &["select_spectre_guard"]);
-        assert_eq!(guards.len(), 2, "{f}");
-        for g in guards {
-            assert_eq!(operands(g, "select_spectre_guard")[0], cond, "{f}");
-        }
+        assert_eq!(guards.len(), 1, "{f}");
+        assert_eq!(operands(guards[0], "select_spectre_guard")[0], cond, "{f}");
         // A wider access after a narrower one, or one after an `if` whose
         // arm checked, is checked again.
         for wat in [

@@ -568,6 +568,67 @@ fn masked_accesses_match() {
     });
 }
 
+/// A checked access followed by one at the same root plus another
+/// constant, which the first check may cover (`Checks::covering` in
+/// `compiler/src/bounds.rs`): the second address written as an add or a
+/// subtract, the root near the end of memory, near 0 (so that `p - c`
+/// wraps) and near 2^32, and constants on both sides of the first.
+#[test]
+fn covered_accesses_match() {
+    generated_modules_match("covered accesses", 1500, |case| {
+        let rng = &mut Rng(case.wrapping_mul(0x9E37_79B1) ^ 0x636f_7672);
+        let access = |rng: &mut Rng| {
+            rng.pick(&[
+                ("i32.load8_u", 1i64),
+                ("i32.load16_u", 2),
+                ("i32.load", 4),
+                ("i64.load", 8),
+            ])
+        };
+        let ((load1, size1), (load2, size2)) = (access(rng), access(rng));
+        let (o1, o2) = (rng.pick(&[0i64, 0, 4, 8]), rng.pick(&[0i64, 0, 4, 8]));
+        let c1 = rng.pick(&[0i64, -16, -84, 8, 100]);
+        let c2 = c1 + rng.below(25) as i64 - 12;
+        let pages = rng.pick(&[1i64, 2]);
+        let len = pages * PAGE;
+        let p = match rng.below(5) {
+            0 => len - c1 - o1 - size1 + rng.below(24) as i64 - 12,
+            4 => len - c2 - o2 - size2 + rng.below(24) as i64 - 12,
+            1 => rng.below(128) as i64,
+            2 => (1 << 32) - c1 + rng.below(32) as i64 - 16,
+            _ => rng.next() as u32 as i64,
+        };
+        let addr = |c: i64, rng: &mut Rng| {
+            if c < 0 && rng.below(2) == 0 {
+                format!("(i32.sub (local.get $p) (i32.const {}))", -c)
+            } else {
+                format!("(i32.add (local.get $p) (i32.const {c}))")
+            }
+        };
+        let (a1, a2) = (addr(c1, rng), addr(c2, rng));
+        let as_i64 = |load: &str, e: String| {
+            if load.starts_with("i64") {
+                e
+            } else {
+                format!("(i64.extend_i32_u {e})")
+            }
+        };
+        let first = as_i64(load1, format!("({load1} offset={o1} {a1})"));
+        let second = as_i64(load2, format!("({load2} offset={o2} {a2})"));
+        format!(
+            r#"(module (memory (export "m") {pages})
+                 (data (i32.const 0) "\01\02\03\04\05\06\07\08")
+                 (data (i32.const {tail}) "\f1\f2\f3\f4\f5\f6\f7\f8")
+                 (global $g (mut i32) (i32.const {p}))
+                 (func (export "run") (result i64) (local $p i32)
+                   (local.set $p (global.get $g))
+                   (i64.add {first} {second})))"#,
+            tail = len - 8,
+            p = p as u32 as i32,
+        )
+    });
+}
+
 /// Every generated loop spends one unit of this per iteration and leaves
 /// when it runs out: each legitimate case ends long before, and a
 /// miscompiled loop that no longer traps must not hang the test.
