@@ -21,7 +21,9 @@
 //!   code the check dominates). Checks are keyed by the address's root
 //!   and constant (`sp - 84` is `sp + c`), so a check of a struct's widest
 //!   field covers its other fields, and a covered access reuses the
-//!   check's clamped index instead of guarding its own.
+//!   check's clamped index instead of guarding its own. When only pure
+//!   operators and loads lie between a check and a later access above its
+//!   range, the check is widened to cover it ([`Checks::widen`]).
 //!
 //! **Speculation (DESIGN 12).** The trap branch alone does not stop a CPU
 //! that mispredicts it from loading out of bounds and leaking the value
@@ -47,11 +49,12 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::{
-    BlockArg, DataFlowGraph, InstBuilder, InstructionData, Opcode, Value, ValueDef,
-    condcodes::IntCC, types,
+    BlockArg, DataFlowGraph, Inst, InstBuilder, InstructionData, Opcode, Value, ValueDef,
+    condcodes::IntCC, immediates::Imm64, types,
 };
 use cranelift_frontend::FunctionBuilder;
 use kwasm_abi::trap::TrapCode;
+use wasmparser::Operator;
 
 use crate::environ::{FuncEnv, PTR};
 
@@ -68,6 +71,10 @@ pub struct HeapAddr {
 struct Check {
     end: u64,
     oob: Value,
+    /// The `iconst` of the adjusted bound `length - end` the compare tests,
+    /// while the check may still be widened ([`Checks::widen`]), and the
+    /// [`Checks::epoch`] it was made in.
+    widen: Option<(Inst, u64)>,
     /// `select_spectre_guard(oob, 0, zext64(addr))`, when the access that
     /// made the check clamped its index (guards on, offset within the
     /// declared minimum). A covered access at `addr + d` then addresses
@@ -92,6 +99,9 @@ pub struct Checks {
     by_root: HashMap<Value, Vec<(u32, Check)>>,
     /// What each record replaced, to undo it.
     log: Vec<(Value, u32, Option<Check>)>,
+    /// Advanced by every operator that may be observed between two memory
+    /// accesses ([`Checks::advance`]).
+    epoch: u64,
 }
 
 impl Checks {
@@ -135,6 +145,48 @@ impl Checks {
             let d = u64::from(c.wrapping_sub(c1));
             (d + end <= check.end).then_some((check, d))
         })
+    }
+
+    /// Note an operator that a trap of an earlier check could be observed
+    /// not to have run: a store, a call, a branch, any other trap. Checks
+    /// made before it can no longer be widened.
+    pub fn advance(&mut self) {
+        self.epoch += 1;
+    }
+
+    /// Widen a check of `root + c1` made in this epoch so that it covers
+    /// `[root + c, root + c + end)` too, `d = c - c1` above it: its compare
+    /// becomes `addr > length - (d + end)`. Between that check and this
+    /// access only pure operators and loads ran (no store, call, branch or
+    /// other trap), so the program cannot tell that an access which would
+    /// have trapped here now traps there, with the same trap code. LLVM
+    /// pops an interpreter's operands as `stack[sp - 2]`, then
+    /// `stack[sp - 1]`: one check instead of two. The new end must stay
+    /// within the declared minimum, so that the bound cannot wrap.
+    fn widen(
+        &mut self,
+        dfg: &mut DataFlowGraph,
+        root: Value,
+        c: u32,
+        end: u64,
+        min: u64,
+    ) -> Option<(Check, u64)> {
+        let epoch = self.epoch;
+        let list = self.by_root.get_mut(&root)?;
+        let (c1, check) = list.iter_mut().find(|(c1, check)| {
+            let d = u64::from(c.wrapping_sub(*c1));
+            check.widen.is_some_and(|(_, e)| e == epoch) && d + end <= min
+        })?;
+        let d = u64::from(c.wrapping_sub(*c1));
+        let (iconst, _) = check.widen?;
+        dfg.insts[iconst] = InstructionData::UnaryImm {
+            opcode: Opcode::Iconst,
+            imm: Imm64::new(-((d + end) as i64)),
+        };
+        // The IR now checks the wider range wherever the check dominates, so
+        // the record needs no undo.
+        check.end = d + end;
+        Some((*check, d))
     }
 
     fn record(&mut self, root: Value, c: u32, check: Check) {
@@ -194,6 +246,70 @@ fn root_plus_const(dfg: &DataFlowGraph, addr: Value) -> (Value, u32) {
         c = c.wrapping_add(k);
     }
     (v, c)
+}
+
+/// Whether `op` leaves a check made before it widenable ([`Checks::widen`]):
+/// it neither writes anything the program or its host can see, nor
+/// branches, calls or traps other than out of bounds. Everything else
+/// calls [`Checks::advance`].
+pub fn keeps_checks_widenable(op: &Operator<'_>) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::Nop
+            | O::Drop
+            | O::Select
+            | O::LocalGet { .. }
+            | O::LocalSet { .. }
+            | O::LocalTee { .. }
+            | O::GlobalGet { .. }
+            | O::I32Const { .. }
+            | O::I64Const { .. }
+            | O::I32Load { .. }
+            | O::I64Load { .. }
+            | O::I32Load8S { .. }
+            | O::I32Load8U { .. }
+            | O::I32Load16S { .. }
+            | O::I32Load16U { .. }
+            | O::I64Load8S { .. }
+            | O::I64Load8U { .. }
+            | O::I64Load16S { .. }
+            | O::I64Load16U { .. }
+            | O::I64Load32S { .. }
+            | O::I64Load32U { .. }
+            | O::I32Add
+            | O::I32Sub
+            | O::I32Mul
+            | O::I32And
+            | O::I32Or
+            | O::I32Xor
+            | O::I32Shl
+            | O::I32ShrS
+            | O::I32ShrU
+            | O::I32Eqz
+            | O::I32Eq
+            | O::I32Ne
+            | O::I32LtS
+            | O::I32LtU
+            | O::I32GtS
+            | O::I32GtU
+            | O::I32LeS
+            | O::I32LeU
+            | O::I32GeS
+            | O::I32GeU
+            | O::I64Add
+            | O::I64Sub
+            | O::I64Mul
+            | O::I64And
+            | O::I64Or
+            | O::I64Xor
+            | O::I64Shl
+            | O::I64ShrS
+            | O::I64ShrU
+            | O::I32WrapI64
+            | O::I64ExtendI32S
+            | O::I64ExtendI32U
+    )
 }
 
 /// How deep [`max_u32`] looks through the instructions behind a value.
@@ -302,6 +418,14 @@ pub fn heap_addr(
         }
         return checked(env, b, check.oob, base, addr64, offset).0;
     }
+    let min = env.min_memory_bytes();
+    if let Some((check, d)) = env.checks.widen(&mut b.func.dfg, root, k, end_off, min) {
+        if let Some(guarded) = check.guarded {
+            let native = b.ins().iadd(base, guarded);
+            return with_offset(b, native, d + offset);
+        }
+        return checked(env, b, check.oob, base, addr64, offset).0;
+    }
 
     if env.spectre_guards
         && offset.saturating_add(8) <= env.min_memory_bytes()
@@ -311,36 +435,43 @@ pub fn heap_addr(
         return guard_the_base(env, b, split, base, addr64, offset, end_off);
     }
 
-    let oob = out_of_bounds(env, b, addr64, end_off);
+    let (oob, bound) = out_of_bounds(env, b, addr64, end_off);
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
     let (heap_addr, guarded) = checked(env, b, oob, base, addr64, offset);
     let check = Check {
         end: end_off,
         oob,
+        widen: bound.map(|iconst| (iconst, env.checks.epoch)),
         guarded,
     };
     env.checks.record(root, k, check);
     heap_addr
 }
 
-/// Whether `[addr64, addr64 + end_off)` leaves memory.
+/// Whether `[addr64, addr64 + end_off)` leaves memory, and the `iconst`
+/// of `-end_off` when the compare is `addr64 > length - end_off`.
 fn out_of_bounds(
     env: &mut FuncEnv<'_, '_>,
     b: &mut FunctionBuilder<'_>,
     addr64: Value,
     end_off: u64,
-) -> Value {
+) -> (Value, Option<Inst>) {
     let len = env.memory_len(b);
     if end_off <= env.min_memory_bytes() {
         // `addr + end_off > len` as `addr > len - end_off`, which cannot
         // wrap (`len >= min >= end_off`). The adjusted bound depends on the
         // length alone, so one register holds it for every access of that
         // size in a loop, and each check is a compare and a branch.
-        let bound = b.ins().iadd_imm_s(len, -(end_off as i64));
-        b.ins().icmp(IntCC::UnsignedGreaterThan, addr64, bound)
+        // The constant is its own instruction, so that widening the check
+        // can change it.
+        let minus_end = b.ins().iconst(PTR, -(end_off as i64));
+        let bound = b.ins().iadd(len, minus_end);
+        let oob = b.ins().icmp(IntCC::UnsignedGreaterThan, addr64, bound);
+        let iconst = b.func.dfg.value_def(minus_end).unwrap_inst();
+        (oob, Some(iconst))
     } else {
         let end = b.ins().iadd_imm_u(addr64, end_off as i64);
-        b.ins().icmp(IntCC::UnsignedGreaterThan, end, len)
+        (b.ins().icmp(IntCC::UnsignedGreaterThan, end, len), None)
     }
 }
 
@@ -441,7 +572,7 @@ fn guard_the_base(
     b.seal_block(exact);
     b.set_cold_block(exact);
     b.switch_to_block(exact);
-    let oob = out_of_bounds(env, b, addr64, end_off);
+    let (oob, _) = out_of_bounds(env, b, addr64, end_off);
     env.traps.trap_if(b, oob, TrapCode::MemoryOutOfBounds);
     let index = b.ins().select_spectre_guard(oob, zero, addr64);
     let at = b.ins().iadd(base, index);

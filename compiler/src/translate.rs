@@ -26,7 +26,7 @@ use kwasm_abi::vmctx::{VmCtxLayout, libcall};
 use wasmparser::{BlockType, BrTable, MemArg, Operator, OperatorsReader};
 
 use crate::bits::popcnt_in_gprs;
-use crate::bounds::heap_addr;
+use crate::bounds::{heap_addr, keeps_checks_widenable};
 use crate::environ::{FuncEnv, PTR, clif_type, wasm_signature};
 use crate::error::CompileError;
 use crate::float::{Round, round, trunc_checked};
@@ -507,6 +507,10 @@ impl Translator<'_, '_> {
         body: &[Operator<'_>],
         offsets: &[usize],
     ) -> Result<(), CompileError> {
+        // Branches and fuel checks: no check made before can be widened past
+        // the loop (`Checks::widen`), and none inside it (`loop_copy` runs
+        // its body's operators through `op`, whose `loop` advances again).
+        self.env.checks.advance();
         let pre = b.create_block();
         let fast = b.create_block();
         let slow = b.create_block();
@@ -559,6 +563,7 @@ impl Translator<'_, '_> {
         body: &[Operator<'_>],
         offsets: &[usize],
     ) -> Result<(), CompileError> {
+        self.env.checks.advance();
         let checks_mark = self.env.checks.mark();
         let units = self.next_loop_fuel();
         // The fast copy's pre-header may have charged or made sure of the
@@ -803,6 +808,9 @@ impl Translator<'_, '_> {
     }
 
     fn op(&mut self, b: &mut FunctionBuilder<'_>, op: &Operator<'_>) -> Result<(), CompileError> {
+        if !keeps_checks_widenable(op) {
+            self.env.checks.advance();
+        }
         if !self.reachable {
             self.dead_op(b, op);
             return Ok(());
@@ -1662,13 +1670,15 @@ mod tests {
         )[0];
         assert_eq!(count(f, "icmp ugt"), 1, "{f}");
         assert_eq!(count(f, "select_spectre_guard"), 1, "{f}");
-        // Below the checked address, or past its end, is checked again.
+        // Below the checked address is checked again, and so is past its
+        // end when a store lies between (`Checks::widen`).
         for wat in [
             "(module (memory 1) (func (param i32) (result i32)
                (drop (i64.load (i32.sub (local.get 0) (i32.const 16))))
                (i32.load (i32.sub (local.get 0) (i32.const 20)))))",
             "(module (memory 1) (func (param i32) (result i32)
                (drop (i64.load (i32.sub (local.get 0) (i32.const 16))))
+               (i32.store (i32.const 0) (i32.const 1))
                (i32.load (i32.sub (local.get 0) (i32.const 10)))))",
         ] {
             let f = &clif(wat)[0];
@@ -1690,17 +1700,46 @@ mod tests {
         let guards = lines_with(f, &["select_spectre_guard"]);
         assert_eq!(guards.len(), 1, "{f}");
         assert_eq!(operands(guards[0], "select_spectre_guard")[0], cond, "{f}");
-        // A wider access after a narrower one, or one after an `if` whose
-        // arm checked, is checked again.
-        for wat in [
-            "(module (memory 1) (func (param i32) (result i32)
-               (i32.add (i32.load offset=4 (local.get 0)) (i32.load offset=8 (local.get 0)))))",
+        // An access after an `if` whose arm checked is checked again.
+        let f = &clif(
             "(module (memory 1) (func (param i32 i32) (result i32)
                (if (local.get 1) (then (drop (i32.load (local.get 0)))))
                (i32.load (local.get 0))))",
+        )[0];
+        assert_eq!(count(f, "icmp ugt"), 2, "{f}");
+    }
+
+    #[test]
+    fn a_check_widens_to_a_later_access_when_nothing_observable_lies_between() {
+        // `i32.load offset=4` then `offset=8`, only pure operators between:
+        // the first check tests `length - 12`, and the second access reuses
+        // its clamped index.
+        let f = &clif(
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.add (i32.load offset=4 (local.get 0))
+                        (i32.load offset=8 (i32.add (local.get 0) (i32.const 0))))))",
+        )[0];
+        assert_eq!(count(f, "icmp ugt"), 1, "{f}");
+        assert_eq!(count(f, "select_spectre_guard"), 1, "{f}");
+        assert!(f.contains("iconst.i64 -12"), "{f}");
+        // A store, a call, a possible trap of another kind or a branch
+        // between the two keeps them apart.
+        for between in [
+            "(i32.store (i32.const 0) (i32.const 1))",
+            "(call $f)",
+            "(drop (i32.div_u (local.get 1) (local.get 1)))",
+            "(block (br_if 0 (local.get 1)))",
+            "(global.set $g (i32.const 1))",
         ] {
-            let f = &clif(wat)[0];
-            assert_eq!(count(f, "icmp ugt"), 2, "{f}");
+            let wat = format!(
+                "(module (memory 1) (global $g (mut i32) (i32.const 0)) (func $f)
+                   (func (param i32 i32) (result i32)
+                     (local.set 1 (i32.load offset=4 (local.get 0)))
+                     {between}
+                     (i32.add (local.get 1) (i32.load offset=8 (local.get 0)))))"
+            );
+            let fs = clif(&wat);
+            assert_eq!(count(&fs[1], "icmp ugt"), 2, "{between}: {}", fs[1]);
         }
     }
 

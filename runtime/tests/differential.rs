@@ -569,10 +569,12 @@ fn masked_accesses_match() {
 }
 
 /// A checked access followed by one at the same root plus another
-/// constant, which the first check may cover (`Checks::covering` in
-/// `compiler/src/bounds.rs`): the second address written as an add or a
-/// subtract, the root near the end of memory, near 0 (so that `p - c`
-/// wraps) and near 2^32, and constants on both sides of the first.
+/// constant, which the first check may cover or be widened to cover
+/// (`Checks::covering` and `Checks::widen` in `compiler/src/bounds.rs`):
+/// the second address written as an add or a subtract, the root near the
+/// end of memory, near 0 (so that `p - c` wraps) and near 2^32, constants
+/// on both sides of the first, and sometimes a store between the two that
+/// must have happened when the second traps.
 #[test]
 fn covered_accesses_match() {
     generated_modules_match("covered accesses", 1500, |case| {
@@ -615,14 +617,20 @@ fn covered_accesses_match() {
         };
         let first = as_i64(load1, format!("({load1} offset={o1} {a1})"));
         let second = as_i64(load2, format!("({load2} offset={o2} {a2})"));
+        let between = match rng.below(3) {
+            0 => "(i32.store8 (i32.const 9) (i32.const 0x55))",
+            _ => "",
+        };
         format!(
             r#"(module (memory (export "m") {pages})
                  (data (i32.const 0) "\01\02\03\04\05\06\07\08")
                  (data (i32.const {tail}) "\f1\f2\f3\f4\f5\f6\f7\f8")
                  (global $g (mut i32) (i32.const {p}))
-                 (func (export "run") (result i64) (local $p i32)
+                 (func (export "run") (result i64) (local $p i32) (local $x i64)
                    (local.set $p (global.get $g))
-                   (i64.add {first} {second})))"#,
+                   (local.set $x {first})
+                   {between}
+                   (i64.add (local.get $x) {second})))"#,
             tail = len - 8,
             p = p as u32 as i32,
         )
