@@ -23,7 +23,7 @@
 //!   field covers its other fields, and a covered access reuses the
 //!   check's clamped index instead of guarding its own. When only pure
 //!   operators and loads lie between a check and a later access above its
-//!   range, the check is widened to cover it ([`Checks::widen`]).
+//!   range, the check is widened to cover it (`Checks::widen`).
 //!
 //! **Speculation (DESIGN 12).** The trap branch alone does not stop a CPU
 //! that mispredicts it from loading out of bounds and leaking the value
@@ -72,7 +72,7 @@ struct Check {
     end: u64,
     oob: Value,
     /// The `iconst` of the adjusted bound `length - end` the compare tests,
-    /// while the check may still be widened ([`Checks::widen`]), and the
+    /// while the check may still be widened (`Checks::widen`), and the
     /// [`Checks::epoch`] it was made in.
     widen: Option<(Inst, u64)>,
     /// `select_spectre_guard(oob, 0, zext64(addr))`, when the access that
@@ -248,7 +248,7 @@ fn root_plus_const(dfg: &DataFlowGraph, addr: Value) -> (Value, u32) {
     (v, c)
 }
 
-/// Whether `op` leaves a check made before it widenable ([`Checks::widen`]):
+/// Whether `op` leaves a check made before it widenable (`Checks::widen`):
 /// it neither writes anything the program or its host can see, nor
 /// branches, calls or traps other than out of bounds. Everything else
 /// calls [`Checks::advance`].
