@@ -807,10 +807,27 @@ impl Translator<'_, '_> {
         }
     }
 
+    /// Translate one operator. One that may be observed (a store, a call, a
+    /// branch, a trap of its own) ends the stretch in which earlier checks
+    /// can be widened, both before it and after it: a store's own check
+    /// must not be widened to cover a load after the store.
     fn op(&mut self, b: &mut FunctionBuilder<'_>, op: &Operator<'_>) -> Result<(), CompileError> {
-        if !keeps_checks_widenable(op) {
+        let observable = !keeps_checks_widenable(op);
+        if observable {
             self.env.checks.advance();
         }
+        let r = self.op_inner(b, op);
+        if observable {
+            self.env.checks.advance();
+        }
+        r
+    }
+
+    fn op_inner(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        op: &Operator<'_>,
+    ) -> Result<(), CompileError> {
         if !self.reachable {
             self.dead_op(b, op);
             return Ok(());
@@ -1722,6 +1739,14 @@ mod tests {
         assert_eq!(count(f, "icmp ugt"), 1, "{f}");
         assert_eq!(count(f, "select_spectre_guard"), 1, "{f}");
         assert!(f.contains("iconst.i64 -12"), "{f}");
+        // A store's own check is not widened to a later load: the store
+        // must have happened when the load traps.
+        let f = &clif(
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.store offset=4 (local.get 0) (i32.const 1))
+               (i32.load offset=8 (local.get 0))))",
+        )[0];
+        assert_eq!(count(f, "icmp ugt"), 2, "{f}");
         // A store, a call, a possible trap of another kind or a branch
         // between the two keeps them apart.
         for between in [

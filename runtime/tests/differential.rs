@@ -574,7 +574,8 @@ fn masked_accesses_match() {
 /// the second address written as an add or a subtract, the root near the
 /// end of memory, near 0 (so that `p - c` wraps) and near 2^32, constants
 /// on both sides of the first, and sometimes a store between the two that
-/// must have happened when the second traps.
+/// must have happened when the second traps; the first access is
+/// sometimes a store, which must have happened too.
 #[test]
 fn covered_accesses_match() {
     generated_modules_match("covered accesses", 1500, |case| {
@@ -615,7 +616,20 @@ fn covered_accesses_match() {
                 format!("(i64.extend_i32_u {e})")
             }
         };
-        let first = as_i64(load1, format!("({load1} offset={o1} {a1})"));
+        let first = if rng.below(4) == 0 {
+            // A store, whose own check must not cover the load after it.
+            let store = match load1 {
+                "i32.load8_u" => "i32.store8 (i32.const 0x5a)",
+                "i32.load16_u" => "i32.store16 (i32.const 0x5a5a)",
+                "i32.load" => "i32.store (i32.const 0x5a5a5a5a)",
+                _ => "i64.store (i64.const 0x5a5a5a5a5a5a5a5a)",
+            };
+            let (op, value) = store.split_once(' ').unwrap_or((store, ""));
+            format!("({op} offset={o1} {a1} {value})")
+        } else {
+            let load = as_i64(load1, format!("({load1} offset={o1} {a1})"));
+            format!("(local.set $x {load})")
+        };
         let second = as_i64(load2, format!("({load2} offset={o2} {a2})"));
         let between = match rng.below(3) {
             0 => "(i32.store8 (i32.const 9) (i32.const 0x55))",
@@ -628,7 +642,7 @@ fn covered_accesses_match() {
                  (global $g (mut i32) (i32.const {p}))
                  (func (export "run") (result i64) (local $p i32) (local $x i64)
                    (local.set $p (global.get $g))
-                   (local.set $x {first})
+                   {first}
                    {between}
                    (i64.add (local.get $x) {second})))"#,
             tail = len - 8,
