@@ -125,6 +125,57 @@ fn instances_share_memory_globals_tables_and_traps_name_the_callee() {
     );
 }
 
+/// Each instance's code accesses its own memory, whichever instance called
+/// it and whatever instance its callees ran in: a function entered from
+/// another instance, a caller after an imported function or a
+/// `call_indirect` into another instance, and a function that accesses no
+/// memory in between. Each memory's byte 0 names it; code that kept a base
+/// across instances (as a pinned base register could) reads the other's.
+#[test]
+fn each_instance_accesses_its_own_memory_across_calls() {
+    const A: &str = r#"
+(module
+  (memory 1) (data (i32.const 0) "\2a")
+  (table (export "t") 1 funcref) (elem (i32.const 0) $peek)
+  (func $peek (export "peek") (result i32) (i32.load8_u (i32.const 0))))
+"#;
+    const B: &str = r#"
+(module
+  (import "a" "peek" (func $peek (result i32)))
+  (import "a" "t" (table 1 funcref))
+  (memory 1) (data (i32.const 0) "\07")
+  (type $r (func (result i32)))
+  (func $mid (result i32) (call $peek))
+  (func $mid_ind (result i32) (call_indirect (type $r) (i32.const 0)))
+  (func (export "direct") (result i32)
+    (i32.add (i32.mul (call $peek) (i32.const 100)) (i32.load8_u (i32.const 0))))
+  (func (export "nested") (result i32)
+    (i32.add (i32.mul (call $mid) (i32.const 100)) (i32.load8_u (i32.const 0))))
+  (func (export "indirect") (result i32)
+    (i32.add (i32.mul (call $mid_ind) (i32.const 100)) (i32.load8_u (i32.const 0))))
+  (func (export "own") (result i32) (i32.load8_u (i32.const 0))))
+"#;
+    for opt in OPT_LEVELS {
+        let mut s = Store::default();
+        let a = s.instantiate(&load_opt(A, opt)).unwrap();
+        s.register("a", a);
+        let b = s.instantiate(&load_opt(B, opt)).unwrap();
+        for (f, want) in [
+            ("direct", 4207),
+            ("nested", 4207),
+            ("indirect", 4207),
+            ("own", 7),
+        ] {
+            assert_eq!(
+                s.invoke(b, f, &[]).unwrap(),
+                vec![Val::I32(want)],
+                "{f}, {opt:?}"
+            );
+        }
+        assert_eq!(s.invoke(a, "peek", &[]).unwrap(), vec![Val::I32(42)]);
+    }
+}
+
 #[test]
 fn link_errors() {
     let mut s = Store::default();
