@@ -14,6 +14,8 @@ pub(crate) mod wire;
 pub(crate) mod bulk;
 #[path = "../abi/src/calls.rs"]
 pub(crate) mod calls;
+#[path = "../abi/src/cpu.rs"]
+pub(crate) mod cpu;
 #[path = "../abi/src/fuel.rs"]
 pub(crate) mod fuel;
 #[path = "../abi/src/hash.rs"]

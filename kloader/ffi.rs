@@ -16,11 +16,13 @@ use core::ptr::NonNull;
 use kernel::error::{code::ENOMEM, Result};
 use kernel::ffi::{c_char, c_int, c_uint, c_void};
 
+use crate::abi::cpu;
+
 // SAFETY: the declarations match `glue.h`, `entry_x86_64.S` and `entry_arm64.S`. The functions
 // declared `safe` have no preconditions in any context kwasm.ko calls them
 // from (process context or softirq, bottom halves disabled or not): each
 // only reads a kernel fact (`capable`, `nr_cpu_ids`, `irq_fpu_usable` or
-// `may_use_simd`,
+// `may_use_simd`, `boot_cpu_has`,
 // `sched_clock`, `IRQ_STACK_SIZE`, `smp_processor_id`, whose result is used
 // only while bottom halves are disabled), draws a random number, or
 // allocates and initialises a `ratelimit_state` that the caller then owns.
@@ -47,6 +49,8 @@ unsafe extern "C" {
     safe fn kwasm_fpu_usable() -> bool;
     fn kwasm_fpu_begin();
     fn kwasm_fpu_end();
+    #[cfg(target_arch = "x86_64")]
+    safe fn kwasm_cpu_has(feature: c_uint) -> bool;
     pub(crate) safe fn kwasm_clock_ns() -> u64;
     pub(crate) safe fn kwasm_random_u32() -> u32;
     safe fn kwasm_ratelimit_new() -> *mut c_void;
@@ -74,6 +78,34 @@ unsafe extern "C" {
     /// code the compiler emits after a call.
     fn kwasm_trap_handler(vmctx: *mut u8, code: u32, func: u32);
     fn kwasm_on_kstack(f: extern "C" fn(*mut c_void), arg: *mut c_void, jmpbuf: *const u64);
+}
+
+/// Whether the CPUs have `e`. The boot CPU answers for all of them: Linux
+/// clears a feature from `boot_cpu_data` when a secondary CPU lacks it,
+/// and for AVX when the kernel does not save its state.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn cpu_has(e: &cpu::Extension) -> bool {
+    use kernel::bindings as b;
+    let feature = match e.bit {
+        cpu::POPCNT => b::X86_FEATURE_POPCNT,
+        cpu::LZCNT => b::X86_FEATURE_ABM,
+        cpu::BMI1 => b::X86_FEATURE_BMI1,
+        cpu::BMI2 => b::X86_FEATURE_BMI2,
+        cpu::SSE41 => b::X86_FEATURE_XMM4_1,
+        cpu::SSE42 => b::X86_FEATURE_XMM4_2,
+        cpu::AVX => b::X86_FEATURE_AVX,
+        // An extension this kernel module does not know how to look up
+        // is one it cannot vouch for.
+        _ => return false,
+    };
+    kwasm_cpu_has(feature)
+}
+
+/// Whether the CPUs have `e`: no arm64 extension is known yet, and
+/// `Meta::parse` refuses a mask that names one.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn cpu_has(_e: &cpu::Extension) -> bool {
+    false
 }
 
 /// The address generated code calls to trap (stored in every `VmCtx`).

@@ -33,6 +33,7 @@
 #include <asm/neon.h>
 #include <asm/simd.h>
 #else
+#include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #endif
 
@@ -164,6 +165,13 @@ void kwasm_fpu_end(void)
 	kernel_fpu_end();
 #endif
 }
+
+#ifdef CONFIG_X86
+bool kwasm_cpu_has(unsigned int feature)
+{
+	return boot_cpu_has(feature);
+}
+#endif
 
 u64 kwasm_clock_ns(void)
 {

@@ -47,6 +47,11 @@ bool kwasm_fpu_usable(void);
 void kwasm_fpu_begin(void);
 void kwasm_fpu_end(void);
 
+#ifdef CONFIG_X86
+/* boot_cpu_has(feature), an X86_FEATURE_* number (from Rust's bindings). */
+bool kwasm_cpu_has(unsigned int feature);
+#endif
+
 /*
  * sched_clock() (fine-grained, unfiltered: for intervals on one CPU),
  * get_random_u32(). (Host `time_ns` uses the kernel crate's Ktime.)

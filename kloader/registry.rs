@@ -18,8 +18,8 @@ use kernel::sync::{Arc, Mutex};
 
 use crate::abi::ioctl::{self, LoadConfig, ProgInfo, Record, NAME_LEN};
 use crate::abi::meta::{self, Meta};
-use crate::abi::{self, KERNEL_ARCH};
-use crate::ffi::{ModulePtr, NfHook, Packet};
+use crate::abi::{self, cpu, KERNEL_ARCH};
+use crate::ffi::{self, ModulePtr, NfHook, Packet};
 use crate::program::Program;
 
 /// A netfilter attachment: the hook, and the program reference its `priv`
@@ -187,6 +187,14 @@ fn register(owner: ModulePtr, meta_b: &'static [u8], text: &'static [u8], cfg_b:
             m.arch.name(),
             KERNEL_ARCH.name(),
             KERNEL_ARCH.name()
+        );
+        return Err(EINVAL);
+    }
+    if let Some(e) = cpu::first_missing(m.cpu, ffi::cpu_has) {
+        pr_err!(
+            "{name}: code compiled for CPUs with {} (`kwasmc compile --cpu`), but this CPU lacks {}: recompile it without `--cpu`\n",
+            cpu::Names(m.cpu),
+            e.name
         );
         return Err(EINVAL);
     }

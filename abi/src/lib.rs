@@ -22,9 +22,12 @@ pub mod wire;
 
 pub mod bulk;
 pub mod calls;
+pub mod cpu;
 pub mod fuel;
 pub mod hash;
 pub mod host;
+#[cfg(feature = "std")]
+pub mod host_cpu;
 pub mod instantiate;
 pub mod ioctl;
 pub mod link;

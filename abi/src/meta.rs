@@ -8,7 +8,8 @@
 //! ```text
 //! header   (HEADER_SIZE bytes: magic, version, arch, flags, total length,
 //!           CRC-32, .text length, start function, entry export, CRC-32
-//!           of .text, then one (offset, count) pair per section)
+//!           of .text, CPU extensions, then one (offset, count) pair per
+//!           section)
 //! sections (in SectionId order, each `count` records of a fixed size;
 //!           the pool's count is its length in bytes)
 //! ```
@@ -34,7 +35,7 @@ use core::marker::PhantomData;
 /// `b"KWASMETA"` as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"KWASMETA");
 /// Version of this format. Bump on any incompatible change.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Name of the ELF section holding the blob.
 pub const SECTION_NAME: &str = ".kwasm.meta";
 /// "No such thing" for optional indices and maxima.
@@ -323,6 +324,7 @@ mod hdr {
     pub const START: usize = 32;
     pub const ENTRY: usize = 36;
     pub const TEXT_CRC: usize = 40;
+    pub const CPU: usize = 44;
     pub const SECTIONS: usize = 48;
 }
 
@@ -341,6 +343,9 @@ pub enum MetaError {
     UnsupportedVersion(u32),
     UnknownArch(u32),
     UnknownFlags(u32),
+    /// The CPU extension mask has a bit that is not an extension of the
+    /// metadata's architecture.
+    UnknownCpuExtensions(u32),
     /// `total_len` does not match the blob's length.
     LengthMismatch {
         header: u32,
@@ -440,6 +445,9 @@ impl fmt::Display for MetaError {
             }
             UnknownArch(a) => write!(f, "unknown target architecture {a}"),
             UnknownFlags(x) => write!(f, "unknown metadata flags {x:#x}"),
+            UnknownCpuExtensions(x) => {
+                write!(f, "unknown CPU extensions {x:#x} for this architecture")
+            }
             LengthMismatch { header, actual } => {
                 write!(
                     f,
@@ -591,6 +599,8 @@ pub struct MetaParts<'a> {
     pub entry_export: u32,
     /// [`text_checksum`] of the `.text` the metadata describes.
     pub text_crc: u32,
+    /// The [`super::cpu`] extensions the code uses.
+    pub cpu: u32,
     pub types: &'a [TypeRec],
     pub imports: &'a [ImportRec],
     pub funcs: &'a [FuncRec],
@@ -653,7 +663,7 @@ impl MetaParts<'_> {
         self.start_func.put(out, &mut at);
         self.entry_export.put(out, &mut at);
         self.text_crc.put(out, &mut at);
-        0u32.put(out, &mut at);
+        self.cpu.put(out, &mut at);
         let mut off = HEADER_SIZE;
         for s in SECTIONS {
             (off as u32).put(out, &mut at);
@@ -720,6 +730,9 @@ pub struct Meta<'a> {
     pub entry_export: u32,
     /// CRC-32 of `.text`; runtimes compare it with the code they map.
     pub text_crc: u32,
+    /// The [`super::cpu`] extensions the code uses: a runtime must not run
+    /// it on a CPU that lacks one ([`super::cpu::first_missing`]).
+    pub cpu: u32,
     sections: [(u32, u32); SECTION_COUNT],
     /// Index of the first import of each kind (`kind_start[4]` = all).
     kind_start: [u32; 5],
@@ -766,6 +779,10 @@ impl<'a> Meta<'a> {
         if flags & !KNOWN_FLAGS != 0 {
             return Err(MetaError::UnknownFlags(flags));
         }
+        let cpu = rd32(blob, hdr::CPU);
+        if cpu & !super::cpu::known(arch) != 0 {
+            return Err(MetaError::UnknownCpuExtensions(cpu));
+        }
         let mut sections = [(0u32, 0u32); SECTION_COUNT];
         let mut prev_end = HEADER_SIZE as u64;
         for s in SECTIONS {
@@ -792,6 +809,7 @@ impl<'a> Meta<'a> {
             start_func: rd32(blob, hdr::START),
             entry_export: rd32(blob, hdr::ENTRY),
             text_crc: rd32(blob, hdr::TEXT_CRC),
+            cpu,
             sections,
             kind_start: [0; 5],
         };
@@ -1500,6 +1518,7 @@ mod tests {
             start_func: NONE,
             entry_export: NONE,
             text_crc: 0,
+            cpu: 0,
             types,
             imports,
             funcs: &[],

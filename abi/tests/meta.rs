@@ -6,6 +6,7 @@
 //! defect is reported with the exact `MetaError` variant.
 
 use kwasm_abi::Arch;
+use kwasm_abi::cpu;
 use kwasm_abi::maps::MapDecl;
 use kwasm_abi::meta::*;
 use kwasm_abi::types::ValType;
@@ -53,6 +54,7 @@ use rng::Rng;
 struct Parts {
     arch: Arch,
     flags: u32,
+    cpu: u32,
     text_len: u32,
     start_func: u32,
     entry_export: u32,
@@ -78,6 +80,7 @@ impl Parts {
             start_func: self.start_func,
             entry_export: self.entry_export,
             text_crc: TEXT_CRC,
+            cpu: self.cpu,
             types: &self.types,
             imports: &self.imports,
             funcs: &self.funcs,
@@ -212,6 +215,7 @@ fn rich() -> Parts {
     let mut p = Parts {
         arch: Arch::X86_64,
         flags: FLAG_USES_FLOAT,
+        cpu: cpu::BMI2 | cpu::POPCNT,
         text_len: 0x200,
         start_func: F_START,
         entry_export: E_FILTER,
@@ -413,6 +417,7 @@ fn imported_memory() -> Parts {
     let mut p = Parts {
         arch: Arch::Aarch64,
         flags: 0,
+        cpu: 0,
         text_len: 0x20,
         start_func: NONE,
         entry_export: NONE,
@@ -459,6 +464,7 @@ fn empty() -> Parts {
     Parts {
         arch: Arch::X86_64,
         flags: 0,
+        cpu: 0,
         text_len: 0,
         start_func: NONE,
         entry_export: NONE,
@@ -510,6 +516,7 @@ fn assert_round_trip(p: &Parts) {
     assert_eq!(m.bytes(), &blob[..]);
     assert_eq!(m.arch, p.arch);
     assert_eq!(m.flags, p.flags);
+    assert_eq!(m.cpu, p.cpu);
     assert_eq!(m.uses_float(), p.flags & FLAG_USES_FLOAT != 0);
     assert_eq!(m.text_len, p.text_len);
     assert_eq!(m.start_func, p.start_func);
@@ -1208,6 +1215,24 @@ fn header_errors() {
     assert_eq!(
         blob_err(|b| put32(b, 16, 0x8000_0001)),
         UnknownFlags(0x8000_0001)
+    );
+    // CPU extensions: only those of the blob's architecture.
+    let unknown = !cpu::known(Arch::X86_64) & (cpu::known(Arch::X86_64) + 1);
+    assert_eq!(
+        blob_err(|b| put32(b, 44, unknown)),
+        UnknownCpuExtensions(unknown)
+    );
+    assert_eq!(
+        blob_err(|b| put32(b, 44, 0x8000_0000 | cpu::BMI2)),
+        UnknownCpuExtensions(0x8000_0000 | cpu::BMI2)
+    );
+    assert_eq!(
+        blob_err(|b| {
+            put32(b, 12, Arch::Aarch64 as u32);
+            put32(b, 44, cpu::BMI2);
+        }),
+        UnknownCpuExtensions(cpu::BMI2),
+        "an x86-64 extension in aarch64 metadata"
     );
     let len = rich().encode().len();
     assert_eq!(

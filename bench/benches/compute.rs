@@ -33,8 +33,8 @@ struct Args {
     #[arg(long)]
     test_size: bool,
     /// Engines to run, comma-separated (native always runs: the ratios are
-    /// to it) [default: all: native, kwasm, kwasm-no-spectre, wasmtime,
-    /// wasmtime-safe].
+    /// to it) [default: all: native, kwasm, kwasm-no-spectre,
+    /// kwasm-host-cpu, wasmtime, wasmtime-safe].
     #[arg(long, value_delimiter = ',', value_parser = parse_engine)]
     engines: Vec<Engine>,
     /// Compiles of each module per compiler for the compile-time figures.
@@ -170,6 +170,10 @@ fn run(a: Args) -> Result<()> {
         std::fs::write(
             kw_dir.join(format!("{}-no-spectre.kw", w.name)),
             &p.kw_no_spectre_bytes,
+        )?;
+        std::fs::write(
+            kw_dir.join(format!("{}-host-cpu.kw", w.name)),
+            &p.kw_host_cpu_bytes,
         )?;
         std::fs::write(kw_dir.join(format!("{}.wasmtime.cwasm", w.name)), &p.cwasm)?;
         std::fs::write(

@@ -1,7 +1,9 @@
 //! The compute benchmark (`cargo bench -p kwasm-bench`): the workloads of
 //! `guests/bench/compute` run natively (this crate links them), under kwasm
 //! (`kwasmc` at `--opt speed`, the userspace runner, as `kwasm run` does),
-//! under kwasm without Spectre guards (`kwasmc --no-spectre-guards`), and
+//! under kwasm without Spectre guards (`kwasmc --no-spectre-guards`), under
+//! kwasm with this CPU's extensions (`kwasmc --cpu native`, every check
+//! on), and
 //! under Wasmtime 48 in its default configuration and at kwasm's safety
 //! level. Checksums must agree across engines.
 //!
@@ -40,6 +42,10 @@ pub enum Engine {
     Kwasm,
     /// The same without Spectre guards (`kwasmc --no-spectre-guards`).
     KwasmNoSpectre,
+    /// Every check on, with this CPU's optional extensions (`kwasmc --cpu
+    /// native`): BMI, POPCNT, LZCNT, SSE4.1, AVX where the CPU has them,
+    /// as Wasmtime uses them.
+    KwasmHostCpu,
     /// Wasmtime 48, `Config::new()`: guard pages, signal-based traps, no
     /// fuel.
     Wasmtime,
@@ -51,10 +57,11 @@ pub enum Engine {
 impl Engine {
     /// Every engine that needs no input beyond the workloads (not
     /// [`Engine::KwasmBaseline`]).
-    pub const ALL: [Engine; 5] = [
+    pub const ALL: [Engine; 6] = [
         Engine::Native,
         Engine::Kwasm,
         Engine::KwasmNoSpectre,
+        Engine::KwasmHostCpu,
         Engine::Wasmtime,
         Engine::WasmtimeSafe,
     ];
@@ -66,6 +73,7 @@ impl Engine {
             Engine::KwasmBaseline => "kwasm-baseline",
             Engine::Kwasm => "kwasm",
             Engine::KwasmNoSpectre => "kwasm-no-spectre",
+            Engine::KwasmHostCpu => "kwasm-host-cpu",
             Engine::Wasmtime => "wasmtime",
             Engine::WasmtimeSafe => "wasmtime-safe",
         }
@@ -78,6 +86,7 @@ impl Engine {
             Engine::KwasmBaseline => "kwasm, baseline",
             Engine::Kwasm => "kwasm",
             Engine::KwasmNoSpectre => "kwasm, no Spectre guards",
+            Engine::KwasmHostCpu => "kwasm, --cpu native",
             Engine::Wasmtime => "Wasmtime default",
             Engine::WasmtimeSafe => "Wasmtime, kwasm's safety",
         }
@@ -208,6 +217,9 @@ pub struct CompileStats {
     /// `--no-spectre-guards`.
     pub kwasmc_no_spectre: Duration,
     pub kw_no_spectre_bytes: usize,
+    /// `--cpu native`.
+    pub kwasmc_host_cpu: Duration,
+    pub kw_host_cpu_bytes: usize,
     /// `wasmtime::Module::new`, default configuration: median wall time.
     pub wasmtime: Duration,
     /// `Module::serialize` of that module (what a `.cwasm` holds).
@@ -221,14 +233,17 @@ pub struct Prepared {
     pub workload: &'static Workload,
     pub kw: Rc<kwasm_runtime::Artifact>,
     pub kw_no_spectre: Rc<kwasm_runtime::Artifact>,
+    pub kw_host_cpu: Rc<kwasm_runtime::Artifact>,
     /// The baseline build's `.kw`, if one was given.
     pub kw_baseline: Option<Rc<kwasm_runtime::Artifact>>,
     pub wasmtime: wasmtime::Module,
     pub wasmtime_safe: wasmtime::Module,
     pub compile: CompileStats,
-    /// The `.kw` files' bytes (with and without guards), for `objdump`.
+    /// The `.kw` files' bytes (with and without guards, and with this
+    /// CPU's extensions), for `objdump`.
     pub kw_bytes: Vec<u8>,
     pub kw_no_spectre_bytes: Vec<u8>,
+    pub kw_host_cpu_bytes: Vec<u8>,
     /// Wasmtime's serialised modules (default, then at kwasm's safety): ELF
     /// files `objdump -d` reads, to compare the code side by side.
     pub cwasm: Vec<u8>,
@@ -260,10 +275,11 @@ pub fn median(v: &mut [Duration]) -> Duration {
     }
 }
 
-fn kwasmc(wasm: &[u8], spectre_guards: bool) -> Result<Vec<u8>> {
+fn kwasmc(wasm: &[u8], spectre_guards: bool, cpu: u32) -> Result<Vec<u8>> {
     let opts = CompileOptions {
         opt: OptLevel::Speed,
         spectre_guards,
+        cpu,
         ..CompileOptions::default()
     };
     kwasm_compiler::compile(wasm, &opts).map_err(|e| anyhow!("kwasmc: {e}"))
@@ -285,12 +301,16 @@ impl Prepared {
             wasm_bytes: wasm.len(),
             ..CompileStats::default()
         };
-        let (kw, t) = timed(compile_runs, || kwasmc(wasm, true))?;
+        let (kw, t) = timed(compile_runs, || kwasmc(wasm, true, 0))?;
         stats.kwasmc = t;
-        let (kw_ns, t) = timed(compile_runs, || kwasmc(wasm, false))?;
+        let (kw_ns, t) = timed(compile_runs, || kwasmc(wasm, false, 0))?;
         stats.kwasmc_no_spectre = t;
+        let host = kwasm_abi::host_cpu::host(kwasm_compiler::DEFAULT_TARGET);
+        let (kw_hc, t) = timed(compile_runs, || kwasmc(wasm, true, host))?;
+        stats.kwasmc_host_cpu = t;
         stats.kw_bytes = kw.len();
         stats.kw_no_spectre_bytes = kw_ns.len();
+        stats.kw_host_cpu_bytes = kw_hc.len();
         let (module, t) = timed(compile_runs, || {
             wasmtime::Module::new(&wt.default, wasm).wt()
         })?;
@@ -324,11 +344,13 @@ impl Prepared {
             kw_baseline,
             kw: load(&format!("{name}.kw"), &kw)?,
             kw_no_spectre: load(&format!("{name}-no-spectre.kw"), &kw_ns)?,
+            kw_host_cpu: load(&format!("{name}-host-cpu.kw"), &kw_hc)?,
             wasmtime: module,
             wasmtime_safe: safe,
             compile: stats,
             kw_bytes: kw,
             kw_no_spectre_bytes: kw_ns,
+            kw_host_cpu_bytes: kw_hc,
             cwasm,
             cwasm_safe,
         })
@@ -364,6 +386,7 @@ impl Prepared {
             },
             Engine::Kwasm => kwasm(&self.kw),
             Engine::KwasmNoSpectre => kwasm(&self.kw_no_spectre),
+            Engine::KwasmHostCpu => kwasm(&self.kw_host_cpu),
             Engine::Wasmtime => wasmtime(&self.wasmtime, false),
             Engine::WasmtimeSafe => wasmtime(&self.wasmtime_safe, true),
         }

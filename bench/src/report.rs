@@ -61,6 +61,12 @@ pub struct Report {
     pub date: u64,
 }
 
+/// The extensions `--cpu native` gives on this machine.
+fn host_extensions() -> String {
+    let target = kwasm_compiler::DEFAULT_TARGET;
+    kwasm_abi::cpu::Names(kwasm_abi::host_cpu::host(target)).to_string()
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -145,6 +151,8 @@ impl Report {
                         "kw_bytes": c.kw_bytes,
                         "kwasmc_no_spectre_ms": round(ms(c.kwasmc_no_spectre), 3),
                         "kw_no_spectre_bytes": c.kw_no_spectre_bytes,
+                        "kwasmc_host_cpu_ms": round(ms(c.kwasmc_host_cpu), 3),
+                        "kw_host_cpu_bytes": c.kw_host_cpu_bytes,
                         "wasmtime_ms": round(ms(c.wasmtime), 3),
                         "wasmtime_bytes": c.wasmtime_bytes,
                         "wasmtime_safe_ms": round(ms(c.wasmtime_safe), 3),
@@ -181,6 +189,7 @@ impl Report {
             "warmup": self.warmup,
             "scale": self.scale,
             "compile_runs": self.compile_runs,
+            "host_cpu_extensions": host_extensions(),
             "engines": self.engines.iter().map(|e| json!({"id": e.id(), "label": e.label()})).collect::<Vec<_>>(),
             "workloads": workloads,
             "geomean": geomean,
@@ -222,6 +231,14 @@ impl Report {
                 None => String::new(),
             }
         );
+        if self.engines.contains(&Engine::KwasmHostCpu) {
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "\"kwasm, --cpu native\" used this CPU's {}; the other kwasm columns and native use baseline x86-64 or aarch64.",
+                host_extensions()
+            );
+        }
         let _ = writeln!(s);
         let _ = write!(s, "| workload | n |");
         for e in &self.engines {

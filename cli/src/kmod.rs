@@ -566,6 +566,7 @@ mod tests {
             start_func: NONE,
             entry_export: NONE,
             text_crc: kwasm_abi::meta::text_checksum(&[0xc3; 32][..text_len as usize]),
+            cpu: 0,
             types: &types,
             imports: &[],
             funcs: &funcs,

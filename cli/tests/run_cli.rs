@@ -534,3 +534,79 @@ fn bench_refuses_bad_requests_clearly() {
         assert!(err.contains(msg), "{args:?}: expected '{msg}' in: {err}");
     }
 }
+
+/// Code compiled with `--cpu` runs on a CPU that has the extensions and is
+/// refused, naming the missing one, on a CPU that lacks it. The CPU
+/// without `lzcnt` is QEMU's x86-64 model with ABM turned off
+/// (`qemu-x86_64 -cpu max,-abm`, from `make setup`'s qemu-user): there
+/// `lzcnt` would execute as `bsr` and return 0 instead of 31 for
+/// `clz(1)`, so running it is not an option.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn code_for_missing_cpu_extensions_is_refused() {
+    use kwasm_abi::cpu;
+    let wat = r#"(module (func (export "clz") (param i32) (result i32) (i32.clz (local.get 0))))"#;
+    let opts = kwasm_compiler::CompileOptions {
+        cpu: cpu::LZCNT | cpu::BMI1,
+        ..kwasm_compiler::CompileOptions::default()
+    };
+    let kw = kwasm_compiler::compile(wat.as_bytes(), &opts).unwrap();
+    let d = temp_dir("cpu_extensions");
+    let p = d.join("lzcnt.kw");
+    std::fs::write(&p, kw).unwrap();
+    let args = ["run", p.to_str().unwrap(), "--invoke", "clz", "1"];
+
+    let emulated = std::process::Command::new("qemu-x86_64")
+        .args(["-cpu", "max,-abm", env!("CARGO_BIN_EXE_kwasm")])
+        .args(args)
+        .output()
+        .expect("qemu-x86_64 (make setup installs qemu-user)");
+    assert_eq!(emulated.status.code(), Some(1), "{}", stderr(&emulated));
+    let e = stderr(&emulated);
+    assert!(
+        e.contains("compiled for CPUs with lzcnt,bmi1") && e.contains("this CPU lacks lzcnt"),
+        "{e}"
+    );
+
+    // The same file where the CPU has them (this machine, or QEMU's model
+    // with everything it emulates).
+    let o = match kwasm_abi::host_cpu::host_has(cpu::by_name("lzcnt").unwrap()) {
+        true => kwasm(&args),
+        false => std::process::Command::new("qemu-x86_64")
+            .args(["-cpu", "max", env!("CARGO_BIN_EXE_kwasm")])
+            .args(args)
+            .output()
+            .unwrap(),
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "31\n");
+
+    // `--cpu` when `kwasm run` compiles, and a name that is no extension.
+    let wat_file = d.join("clz.wat");
+    std::fs::write(&wat_file, wat).unwrap();
+    let o = kwasm(&[
+        "run",
+        wat_file.to_str().unwrap(),
+        "--cpu",
+        "bmi3",
+        "--invoke",
+        "clz",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown CPU extension `bmi3`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = kwasm(&[
+        "run",
+        wat_file.to_str().unwrap(),
+        "--cpu",
+        "native",
+        "--invoke",
+        "clz",
+        "1",
+    ]);
+    assert_eq!(stdout(&o), "31\n", "{}", stderr(&o));
+}

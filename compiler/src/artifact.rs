@@ -55,6 +55,7 @@ pub fn build_meta(
     module: &ModuleInfo<'_>,
     linked: &Linked,
     arch: Arch,
+    cpu: u32,
 ) -> Result<Vec<u8>, CompileError> {
     let mut pool = Pool::default();
 
@@ -236,6 +237,7 @@ pub fn build_meta(
         start_func: module.start.unwrap_or(NONE),
         entry_export,
         text_crc: kwasm_abi::meta::text_checksum(&linked.text),
+        cpu,
         types: &types,
         imports: &imports,
         funcs: &funcs,

@@ -667,7 +667,8 @@ mod tests {
         let out = vs.iter().map(|v| max_u32(&b.func.dfg, *v)).collect();
         b.ins().return_(&[]);
         b.seal_all_blocks();
-        let isa = crate::isa::build_isa(kwasm_abi::Arch::X86_64, crate::OptLevel::Speed).unwrap();
+        let isa =
+            crate::isa::build_isa(kwasm_abi::Arch::X86_64, crate::OptLevel::Speed, 0).unwrap();
         b.finalize(isa.frontend_config());
         out
     }

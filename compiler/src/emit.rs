@@ -169,7 +169,8 @@ fn compile_functions(
 ) -> Result<Vec<CompiledCode>, CompileError> {
     let cfg = TranslateConfig {
         call_conv: call_conv(),
-        native_round: opts.target == Arch::Aarch64,
+        // x86-64 rounds in one instruction only with SSE4.1 (`--cpu`).
+        native_round: opts.target == Arch::Aarch64 || isa.has_round(),
         gpr_popcnt: opts.target == Arch::Aarch64,
         stack_pad,
         frontend: isa.frontend_config(),

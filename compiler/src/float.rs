@@ -7,10 +7,10 @@
 //!   the saturating conversion, which never faults.
 //! - `ceil`/`floor`/`trunc`/`nearest`: Cranelift x64 calls libm for these
 //!   unless SSE4.1 is available, and a libcall would be an external
-//!   relocation. We target baseline x86-64, so on x64 they are computed
-//!   inline with the classic "add and subtract 2^mantissa" trick, which
-//!   rounds to nearest-even exactly for |x| < 2^mantissa (larger values are
-//!   already integers).
+//!   relocation. Without SSE4.1 (the baseline, unless `--cpu` names it)
+//!   they are computed inline with the classic "add and subtract
+//!   2^mantissa" trick, which rounds to nearest-even exactly for
+//!   |x| < 2^mantissa (larger values are already integers).
 
 use cranelift_codegen::ir::{
     InstBuilder, Type, Value,

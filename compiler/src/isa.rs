@@ -8,8 +8,11 @@
 //! - `enable_multi_ret_implicit_sret`: multi-value functions may return more
 //!   values than there are return registers; caller and callee are both
 //!   Cranelift code, so the implicit return area is fine.
-//! - x86-64: baseline ISA (SSE2 only, no AVX), so the code runs on every
-//!   x86-64 CPU including QEMU's default model; integer-only code uses no
+//! - x86-64: baseline ISA (SSE2 only, no AVX) unless `--cpu` names
+//!   extensions ([`kwasm_abi::cpu`]), so that by default the code runs on
+//!   every x86-64 CPU including QEMU's default model. The extensions asked
+//!   for are exactly the ones enabled here and recorded in the metadata,
+//!   which the runtimes check against the CPU. Integer-only code uses no
 //!   XMM registers (DESIGN 7, tested in `emit`). Cranelift 0.135 has no
 //!   setting for IBT landing pads, so [`crate::emit`] prefixes every entry
 //!   point with `endbr64` itself (DESIGN 8).
@@ -22,7 +25,7 @@ use std::str::FromStr;
 
 use cranelift_codegen::isa::{self, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use kwasm_abi::Arch;
+use kwasm_abi::{Arch, cpu};
 use target_lexicon::Triple;
 
 use crate::OptLevel;
@@ -33,8 +36,41 @@ fn set(b: &mut dyn Configurable, name: &str, value: &str) -> Result<(), CompileE
         .map_err(|e| CompileError::codegen(format!("Cranelift setting {name}={value}: {e}")))
 }
 
-/// Build the Cranelift ISA for a target.
-pub fn build_isa(target: Arch, opt: OptLevel) -> Result<OwnedTargetIsa, CompileError> {
+/// The Cranelift ISA setting that enables an extension.
+fn setting(e: &cpu::Extension) -> &'static str {
+    match e.bit {
+        cpu::POPCNT => "has_popcnt",
+        cpu::LZCNT => "has_lzcnt",
+        cpu::BMI1 => "has_bmi1",
+        cpu::BMI2 => "has_bmi2",
+        cpu::SSE41 => "has_sse41",
+        cpu::SSE42 => "has_sse42",
+        cpu::AVX => "has_avx",
+        _ => unreachable!("extension {} has no Cranelift setting", e.name),
+    }
+}
+
+/// Build the Cranelift ISA for a target, with the [`cpu`] extensions of
+/// `extensions` (all of them `target`'s) and no others.
+pub fn build_isa(
+    target: Arch,
+    opt: OptLevel,
+    extensions: u32,
+) -> Result<OwnedTargetIsa, CompileError> {
+    if let Some(e) = cpu::foreign(extensions, target) {
+        return Err(CompileError::codegen(format!(
+            "CPU extension {} is for {}, not {}",
+            e.name,
+            e.arch.name(),
+            target.name()
+        )));
+    }
+    if extensions & !cpu::known(target) != 0 {
+        return Err(CompileError::codegen(format!(
+            "unknown CPU extensions {:#x}",
+            extensions & !cpu::known(target)
+        )));
+    }
     let mut flags = settings::builder();
     set(
         &mut flags,
@@ -70,7 +106,82 @@ pub fn build_isa(target: Arch, opt: OptLevel) -> Result<OwnedTargetIsa, CompileE
         set(&mut builder, "use_bti", "true")?;
         set(&mut builder, "use_csdb", "true")?;
     }
+    for e in cpu::in_mask(extensions) {
+        set(&mut builder, setting(e), "true")?;
+    }
     builder
         .finish(settings::Flags::new(flags))
         .map_err(|e| CompileError::codegen(format!("Cranelift ISA: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every extension `--cpu` accepts for a target turns on its setting,
+    /// and no other is on: the metadata's mask must be exactly what the
+    /// code may use.
+    #[test]
+    fn extensions_map_to_exactly_their_settings() {
+        for target in Arch::ALL {
+            let base = build_isa(target, OptLevel::Speed, 0).unwrap();
+            for e in cpu::of_arch(target) {
+                let isa = build_isa(target, OptLevel::Speed, e.bit).unwrap();
+                for v in isa.isa_flags() {
+                    let was = base.isa_flags().into_iter().find(|b| b.name == v.name);
+                    let now = v.as_bool();
+                    if v.name == setting(e) {
+                        assert_eq!(now, Some(true), "{}", e.name);
+                        assert_eq!(was.and_then(|b| b.as_bool()), Some(false), "{}", v.name);
+                    } else {
+                        assert_eq!(
+                            now,
+                            was.and_then(|b| b.as_bool()),
+                            "{} with {}",
+                            v.name,
+                            e.name
+                        );
+                    }
+                }
+            }
+        }
+        assert!(build_isa(Arch::Aarch64, OptLevel::Speed, cpu::BMI2).is_err());
+        assert!(build_isa(Arch::X86_64, OptLevel::Speed, 1 << 31).is_err());
+    }
+
+    /// The code uses what `--cpu` allows, and the baseline does not: the
+    /// instructions a CPU without the extension cannot run.
+    #[test]
+    fn code_uses_the_extensions_it_records() {
+        let wat = r#"(module
+            (func (param i32 i64) (result i32)
+                (i32.add (i32.popcnt (local.get 0)) (i32.clz (local.get 0))))
+            (func (param i32) (result i32) (i32.ctz (local.get 0)))
+            (func (param i32 i32) (result i32) (i32.rotl (local.get 0) (i32.const 7)))
+            (func (param f32) (result f32) (f32.floor (local.get 0))))"#;
+        let all = cpu::known(Arch::X86_64);
+        let marks = ["popcnt", "lzcnt", "tzcnt", "rorx", "vround"];
+        for (mask, present) in [(0, false), (all, true)] {
+            let opts = crate::CompileOptions {
+                target: Arch::X86_64,
+                cpu: mask,
+                ..crate::CompileOptions::default()
+            };
+            let (kw, linked) = crate::compile_with(wat.as_bytes(), &opts, true).unwrap();
+            let code: String = linked.vcode.iter().flatten().cloned().collect();
+            for m in marks {
+                assert_eq!(
+                    code.contains(m),
+                    present,
+                    "{m} with --cpu {}",
+                    cpu::Names(mask)
+                );
+            }
+            use object::{Object, ObjectSection};
+            let file = object::File::parse(&*kw).unwrap();
+            let blob = file.section_by_name(kwasm_abi::meta::SECTION_NAME).unwrap();
+            let meta = kwasm_abi::meta::Meta::parse(blob.data().unwrap()).unwrap();
+            assert_eq!(meta.cpu, mask, "the metadata records the extensions");
+        }
+    }
 }

@@ -52,6 +52,11 @@ pub struct CompileOptions {
     /// out-of-bounds use (DESIGN 12). On by default; turning it off is for
     /// measuring what the guards cost, not for deployment.
     pub spectre_guards: bool,
+    /// The optional CPU extensions ([`kwasm_abi::cpu`]) the code may use,
+    /// all of `target`'s. Empty by default, so that a `.kw` runs on every
+    /// CPU of its architecture; the mask is recorded in the metadata, and
+    /// the runtimes refuse the code on a CPU that lacks one.
+    pub cpu: u32,
 }
 
 /// The target when none is named: the machine the compiler runs on, so that
@@ -67,6 +72,7 @@ impl Default for CompileOptions {
             target: DEFAULT_TARGET,
             opt: OptLevel::default(),
             spectre_guards: true,
+            cpu: 0,
         }
     }
 }
@@ -135,7 +141,7 @@ pub fn compile_with(
     let wasm = wasm_bytes(input)?;
     validate::validate(&wasm)?;
     let module = module_env::parse(&wasm)?;
-    let isa = isa::build_isa(opts.target, opts.opt)?;
+    let isa = isa::build_isa(opts.target, opts.opt, opts.cpu)?;
     let linked = emit::compile_module(
         &module,
         &*isa,
@@ -146,7 +152,7 @@ pub fn compile_with(
             spectre_guards: opts.spectre_guards,
         },
     )?;
-    let meta = artifact::build_meta(&module, &linked, opts.target)?;
+    let meta = artifact::build_meta(&module, &linked, opts.target, opts.cpu)?;
     let elf = artifact::write_elf(&module, &linked, meta, opts.target)?;
     Ok((elf, linked))
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use kwasm_compiler::flags::CompileFlags;
-use kwasm_compiler::{Arch, CompileOptions, compile, maps_section};
+use kwasm_compiler::{Arch, compile, maps_section};
 
 #[derive(Parser)]
 #[command(
@@ -78,10 +78,7 @@ fn arch_parser() -> impl TypedValueParser<Value = Arch> {
 
 fn run(args: &CompileArgs) -> Result<(), String> {
     let input = std::fs::read(&args.input).map_err(|e| e.to_string())?;
-    let opts = CompileOptions {
-        target: args.target,
-        ..args.flags.options()
-    };
+    let opts = args.flags.options_for(args.target)?;
     let kw = compile(&input, &opts).map_err(|e| e.to_string())?;
     let out = args
         .output

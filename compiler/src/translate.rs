@@ -1310,7 +1310,7 @@ mod tests {
         let wasm: &'static [u8] = Box::leak(wat::parse_str(wat).unwrap().into_boxed_slice());
         crate::validate::validate(wasm).unwrap();
         let module = Box::leak(Box::new(crate::module_env::parse(wasm).unwrap()));
-        let isa = build_isa(Arch::X86_64, OptLevel::Speed).unwrap();
+        let isa = build_isa(Arch::X86_64, OptLevel::Speed, 0).unwrap();
         let cfg = TranslateConfig {
             call_conv: CallConv::SystemV,
             native_round: false,

@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         },
         large: mode & 2 != 0,
         disallow_traps: mode & 4 != 0,
+        host_cpu: mode & 8 != 0,
     };
     let Ok(wasm) = generate_from(&mut u, profile) else {
         return;

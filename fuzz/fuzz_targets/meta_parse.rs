@@ -244,6 +244,7 @@ fn reencode(m: &Meta<'_>) {
         start_func: m.start_func,
         entry_export: m.entry_export,
         text_crc: m.text_crc,
+        cpu: m.cpu,
         types: &types,
         imports: &imports,
         funcs: &funcs,

@@ -14,8 +14,8 @@ use super::vm::Mapping;
 use goblin::elf::Elf;
 use goblin::elf::header::{EM_AARCH64, EM_X86_64, ET_REL};
 use goblin::elf::section_header::{SHT_NOBITS, SHT_REL, SHT_RELA};
-use kwasm_abi::Arch;
 use kwasm_abi::meta::{Meta, MetaError, SECTION_NAME};
+use kwasm_abi::{Arch, cpu, host_cpu};
 use std::fmt;
 use std::path::Path;
 
@@ -75,6 +75,12 @@ pub enum LoadErrorKind {
         host = HOST_ARCH.name()
     )]
     WrongHost(&'static str),
+    #[error(
+        "compiled for CPUs with {needs} (`kwasmc compile --cpu`), but this CPU lacks {missing}: \
+         recompile it without `--cpu` (baseline) or with `--cpu native` on this machine",
+        needs = cpu::Names(*.needs)
+    )]
+    MissingCpuExtension { missing: &'static str, needs: u32 },
     #[error("metadata says .text is {meta} bytes, but .text is {actual} bytes")]
     TextLength { meta: u32, actual: u64 },
     #[error(
@@ -83,6 +89,22 @@ pub enum LoadErrorKind {
     TextChecksum { meta: u32, actual: u32 },
     #[error("cannot map code: {0}")]
     Map(std::io::Error),
+}
+
+/// Refuses code that uses a CPU extension `has` says this CPU lacks: it
+/// would fault on an invalid opcode, or (`lzcnt` read as `bsr`) compute
+/// something else.
+fn check_cpu(
+    meta: &Meta<'_>,
+    has: impl FnMut(&cpu::Extension) -> bool,
+) -> Result<(), LoadErrorKind> {
+    match cpu::first_missing(meta.cpu, has) {
+        None => Ok(()),
+        Some(e) => Err(LoadErrorKind::MissingCpuExtension {
+            missing: e.name,
+            needs: meta.cpu,
+        }),
+    }
 }
 
 /// `.text` copied into its own mapping and made read+execute, and
@@ -312,6 +334,7 @@ impl Artifact {
         if meta.arch != HOST_ARCH {
             return Err(LoadErrorKind::WrongHost(meta.arch.name()));
         }
+        check_cpu(&meta, host_cpu::host_has)?;
         if meta.text_len as u64 != s.text.len() as u64 {
             return Err(LoadErrorKind::TextLength {
                 meta: meta.text_len,
@@ -372,5 +395,40 @@ impl Artifact {
             .filter(|e| e.kind == kwasm_abi::meta::kind::FUNC)
             .filter_map(|e| Some((m.str(e.name).to_string(), self.func_type(e.index)?.clone())))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kwasm_compiler::{CompileOptions, compile};
+
+    fn meta_blob(cpu: u32) -> Vec<u8> {
+        let wat =
+            "(module (func (export \"f\") (param i32) (result i32) (i32.popcnt (local.get 0))))";
+        let opts = CompileOptions {
+            target: Arch::X86_64,
+            cpu,
+            ..CompileOptions::default()
+        };
+        let kw = compile(wat.as_bytes(), &opts).unwrap();
+        find_sections(&kw).unwrap().meta.to_vec()
+    }
+
+    #[test]
+    fn code_for_missing_extensions_is_refused_naming_the_first() {
+        let blob = meta_blob(cpu::POPCNT | cpu::LZCNT | cpu::BMI2);
+        let meta = Meta::parse(&blob).unwrap();
+        assert_eq!(meta.cpu, cpu::POPCNT | cpu::LZCNT | cpu::BMI2);
+        assert!(check_cpu(&meta, |_| true).is_ok());
+        let e = check_cpu(&meta, |e| e.bit != cpu::LZCNT).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("compiled for CPUs with popcnt,lzcnt,bmi2")
+                && msg.contains("this CPU lacks lzcnt"),
+            "{msg}"
+        );
+        let base = meta_blob(0);
+        assert!(check_cpu(&Meta::parse(&base).unwrap(), |_| false).is_ok());
     }
 }

@@ -233,6 +233,7 @@ fn build_parts() -> (Vec<u8>, Vec<u8>) {
         start_func: meta::NONE,
         entry_export: meta::NONE,
         text_crc: meta::text_checksum(&text),
+        cpu: 0,
         types: &types,
         imports: &[],
         funcs: &funcs,

@@ -47,6 +47,8 @@ enum Command {
         /// Print every failure (default: the first 10 per file).
         #[arg(long)]
         verbose: bool,
+        #[command(flatten)]
+        flags: kwasm_compiler::flags::CompileFlags,
     },
     /// Send UDP datagrams; prints `sent N, failed M`.
     UdpSend(udp::UdpSendArgs),
@@ -78,7 +80,11 @@ fn main() -> ExitCode {
     let ctx = Ctx { as_uid: cli.as_uid };
     // Ok(false): a check failed, and the tool has said so on stdout.
     let r = match cli.command {
-        Command::SpecKernel { files, verbose } => spec_kernel::run(&ctx, &files, verbose),
+        Command::SpecKernel {
+            files,
+            verbose,
+            flags,
+        } => spec_kernel::run(&ctx, &files, &flags, verbose),
         Command::UdpSend(a) => udp::udp_send(&a).map(|()| true),
         Command::UdpCheck(a) => udp::udp_check(&a),
         Command::FuzzIoctl(a) => fuzz_ioctl::fuzz_ioctl(&ctx, &a).map(|()| true),

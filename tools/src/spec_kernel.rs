@@ -57,6 +57,7 @@ struct Runner<'a> {
     named: HashMap<String, Slot>,
     counter: usize,
     fuel: u64,
+    opts: kwasm_compiler::CompileOptions,
 }
 
 enum Outcome {
@@ -70,8 +71,7 @@ use Outcome::*;
 
 impl Runner<'_> {
     fn load(&mut self, wasm: &[u8]) -> Result<Slot, String> {
-        let opts = kwasm_compiler::CompileOptions::default();
-        let kw = kwasm_compiler::compile(wasm, &opts).map_err(|e| format!("kwasmc: {e}"))?;
+        let kw = kwasm_compiler::compile(wasm, &self.opts).map_err(|e| format!("kwasmc: {e}"))?;
         let art = Artifact::from_bytes(&self.file, &kw).map_err(|e| e.to_string())?;
         let meta = art.meta();
         if !meta.imports().is_empty() {
@@ -259,7 +259,13 @@ fn pin_to_current_cpu() {
     }
 }
 
-pub fn run_file(dev: &Device, ctx: &Ctx, path: &Path, verbose: bool) -> Counts {
+pub fn run_file(
+    dev: &Device,
+    ctx: &Ctx,
+    path: &Path,
+    opts: &kwasm_compiler::CompileOptions,
+    verbose: bool,
+) -> Counts {
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -298,6 +304,7 @@ pub fn run_file(dev: &Device, ctx: &Ctx, path: &Path, verbose: bool) -> Counts {
         named: HashMap::new(),
         counter: 0,
         fuel: kwasm_abi::fuel::MAX,
+        opts: *opts,
     };
     let mut shown = 0;
     for d in wast.directives {
@@ -323,13 +330,26 @@ pub fn run_file(dev: &Device, ctx: &Ctx, path: &Path, verbose: bool) -> Counts {
     counts
 }
 
-/// Returns whether every file passed.
-pub fn run(ctx: &Ctx, files: &[std::path::PathBuf], verbose: bool) -> Result<bool> {
+/// Returns whether every file passed. The modules are compiled with
+/// `flags` (`--opt`, `--no-spectre-guards`, `--cpu`) for this machine.
+pub fn run(
+    ctx: &Ctx,
+    files: &[std::path::PathBuf],
+    flags: &kwasm_compiler::flags::CompileFlags,
+    verbose: bool,
+) -> Result<bool> {
+    let opts = flags.options().map_err(|e| anyhow::anyhow!(e))?;
+    if opts.cpu != 0 {
+        println!(
+            "spec-kernel: compiling with CPU extensions {}",
+            kwasm_abi::cpu::Names(opts.cpu)
+        );
+    }
     pin_to_current_cpu();
     let dev = ctx.device()?;
     let mut total = Counts::default();
     for f in files {
-        let c = run_file(&dev, ctx, f, verbose);
+        let c = run_file(&dev, ctx, f, &opts, verbose);
         total += c;
     }
     if files.len() > 1 {

@@ -3,16 +3,20 @@
 //!
 //! Every `.wast` in the spec test suite runs in a fresh `Store` (with the
 //! `spectest` host module), except files on [`SKIP`], which need proposals
-//! kwasm does not implement, once per optimisation level: modules are
-//! compiled with `--opt speed` and again with `--opt none`. Output: one line
-//! per file and level, a total per level, and a final
-//! `N passed, N failed, N skipped` line over both levels, counting commands
+//! kwasm does not implement, once per configuration: modules are compiled
+//! with `--opt speed`, again with `--opt none`, and again with `--opt speed
+//! --cpu native` when this CPU has any of the optional extensions
+//! (`kwasm_abi::cpu`), whose lowerings (`popcnt`, `lzcnt`, `tzcnt`, `rorx`,
+//! `roundss`, VEX forms) the baseline never reaches. Output: one line per
+//! file and configuration, a total per configuration, and a final
+//! `N passed, N failed, N skipped` line over all of them, counting commands
 //! (every module, register, invoke and assertion is one). The test fails on
 //! any failed command in a supported file.
 //!
 //! Environment: `KWASM_SPEC_FILTER=i32` runs only files whose name contains
 //! the filter (comma-separated alternatives allowed); `KWASM_SPEC_OPT=speed`
-//! or `none` runs one level only (default `both`); `KWASM_SPEC_VERBOSE=1`
+//! or `none` runs one level only (default `both`); `KWASM_SPEC_CPU=baseline`
+//! leaves out the `--cpu native` run; `KWASM_SPEC_VERBOSE=1`
 //! prints every failure (default: the first 10 per file);
 //! `KWASM_SPEC_JOBS=N` sets the number of worker threads;
 //! `KWASM_SPEC_DIR` points at the suite (default: `shared/spec-testsuite`
@@ -303,12 +307,13 @@ fn encode_quote(q: &mut QuoteWat<'_>) -> Result<Vec<u8>, String> {
 }
 
 impl<'a> Runner<'a> {
-    fn new(file: &'a str, mixed: bool, opt: OptLevel) -> Runner<'a> {
+    fn new(file: &'a str, mixed: bool, config: Config) -> Runner<'a> {
         Runner {
             file,
             mixed,
             opts: CompileOptions {
-                opt,
+                opt: config.opt,
+                cpu: config.cpu,
                 ..CompileOptions::default()
             },
             store: new_store(),
@@ -681,16 +686,32 @@ struct FileResult {
     failures: Vec<String>,
 }
 
-fn opt_name(opt: OptLevel) -> &'static str {
-    match opt {
-        OptLevel::Speed => "speed",
-        OptLevel::None => "none",
+/// How the modules of one run are compiled.
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    opt: OptLevel,
+    /// `kwasm_abi::cpu` extensions.
+    cpu: u32,
+}
+
+impl Config {
+    /// `speed`, `none`, or `speed, cpu popcnt,lzcnt,...`.
+    fn name(self) -> String {
+        let level = match self.opt {
+            OptLevel::Speed => "speed",
+            OptLevel::None => "none",
+        };
+        match self.cpu {
+            0 => level.to_string(),
+            m => format!("{level}, cpu {}", kwasm_abi::cpu::Names(m)),
+        }
     }
 }
 
-fn run_file(path: &Path, opt: OptLevel, verbose: bool) -> FileResult {
+fn run_file(path: &Path, config: Config, verbose: bool) -> FileResult {
     let file = path.file_name().unwrap().to_string_lossy().to_string();
-    let level = opt_name(opt);
+    let level = config.name();
+    let level = level.as_str();
     let stem = path.file_stem().unwrap().to_string_lossy().to_string();
     let mut counts = Counts::default();
     let mut failures = Vec::new();
@@ -729,7 +750,7 @@ fn run_file(path: &Path, opt: OptLevel, verbose: bool) -> FileResult {
             };
         }
     };
-    let mut runner = Runner::new(&file, mixed.is_some(), opt);
+    let mut runner = Runner::new(&file, mixed.is_some(), config);
     let mut mixed_skips = 0;
     for d in wast.directives {
         let span: Span = d.span();
@@ -793,10 +814,12 @@ fn spec_dir() -> PathBuf {
     PathBuf::from("/work/shared/spec-testsuite")
 }
 
-/// Optimisation levels to run: `KWASM_SPEC_OPT=speed|none|both` (default
-/// both).
-fn opt_levels() -> Vec<OptLevel> {
-    match std::env::var("KWASM_SPEC_OPT").as_deref() {
+/// Configurations to run: the optimisation levels of
+/// `KWASM_SPEC_OPT=speed|none|both` (default both) at the baseline ISA,
+/// then `speed` with this CPU's extensions unless
+/// `KWASM_SPEC_CPU=baseline` (or the CPU has none).
+fn configs() -> Vec<Config> {
+    let levels = match std::env::var("KWASM_SPEC_OPT").as_deref() {
         Ok("speed") => vec![OptLevel::Speed],
         Ok("none") => vec![OptLevel::None],
         Ok("both") | Err(_) => vec![OptLevel::Speed, OptLevel::None],
@@ -805,7 +828,25 @@ fn opt_levels() -> Vec<OptLevel> {
             println!("0 passed, 1 failed, 0 skipped");
             std::process::exit(1);
         }
+    };
+    let mut out: Vec<Config> = levels.iter().map(|&opt| Config { opt, cpu: 0 }).collect();
+    let host = kwasm_abi::host_cpu::host(kwasm_compiler::DEFAULT_TARGET);
+    match std::env::var("KWASM_SPEC_CPU").as_deref() {
+        Ok("baseline") => {}
+        Ok("native") | Err(_) if host != 0 && levels.contains(&OptLevel::Speed) => {
+            out.push(Config {
+                opt: OptLevel::Speed,
+                cpu: host,
+            })
+        }
+        Ok("native") | Err(_) => {}
+        Ok(other) => {
+            eprintln!("KWASM_SPEC_CPU must be baseline or native, not {other:?}");
+            println!("0 passed, 1 failed, 0 skipped");
+            std::process::exit(1);
+        }
     }
+    out
 }
 
 fn main() {
@@ -820,7 +861,7 @@ fn main() {
         .map(|f| f.split(',').map(str::to_string).collect())
         .unwrap_or(arg_filter);
     let verbose = std::env::var_os("KWASM_SPEC_VERBOSE").is_some_and(|v| v != "0");
-    let levels = opt_levels();
+    let levels = configs();
     let dir = spec_dir();
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
@@ -897,7 +938,7 @@ fn main() {
         let t = t.into_inner().unwrap();
         println!(
             "opt {}: {} passed, {} failed, {} skipped",
-            opt_name(*level),
+            level.name(),
             t.passed,
             t.failed,
             t.skipped

@@ -41,6 +41,31 @@ expect_fail "hostile: $OTHER code refused by the kernel" "the kernel rejected th
 	kwasm load $KW/foreign/port_filter.kw --unchecked --name foreign
 check "hostile: kernel log names both architectures" \
 	sh -c "dmesg | grep -q 'foreign: code is for $OTHER, this kernel is $HERE'"
+# Code compiled with CPU extensions (x86-64 only: payload CPU_VARIANTS).
+# Under TCG the VM's CPU lacks lzcnt (QEMU's model without ABM, see
+# xtask/src/vm.rs): compute-lzcnt.kw is refused by kwasm before
+# init_module and by kwasm.ko itself with --unchecked, both naming the
+# extension. Without the check it would load and compute wrong answers
+# (lzcnt runs as bsr there). compute-bmi2.kw uses everything else the CPU
+# has and must load and answer. With KVM the host's CPU decides.
+if [ -d $KW/cpu ]; then
+	if grep -qw abm /proc/cpuinfo; then
+		check "cpu: this CPU has lzcnt: lzcnt code loads" \
+			kwasm load $KW/cpu/compute-lzcnt.kw --name cpu_lzcnt
+		check "cpu: unload lzcnt code" kwasm unload cpu_lzcnt
+	else
+		expect_fail "hostile: lzcnt code refused in userspace, naming it" \
+			"this CPU lacks lzcnt" kwasm load $KW/cpu/compute-lzcnt.kw
+		expect_fail "hostile: lzcnt code refused by the kernel" "the kernel rejected the program" \
+			kwasm load $KW/cpu/compute-lzcnt.kw --unchecked --name cpu_lzcnt
+		check "hostile: kernel log names the missing extension" \
+			sh -c "dmesg | grep -q 'cpu_lzcnt: code compiled for CPUs with lzcnt .* but this CPU lacks lzcnt'"
+	fi
+	check "cpu: code with bmi1, bmi2, popcnt, sse4.1, sse4.2 and avx loads" \
+		kwasm load $KW/cpu/compute-bmi2.kw --name cpu_bmi2
+	expect_out "cpu: and answers" 55 kwasm invoke cpu_bmi2 fib 10 --kw $KW/cpu/compute-bmi2.kw
+	check "cpu: unload it" kwasm unload cpu_bmi2
+fi
 expect_out "hostile: nothing was loaded" 0 prog_modules
 
 # Unprivileged callers. /dev/kwasm may be opened by anyone, but every

@@ -66,4 +66,30 @@ while read -r _ file rest; do
 done < /tmp/spec.lines
 expect_eq "spec-kernel: exit status 0" 0 "$spec_status"
 expect_out "spec-kernel: nothing left loaded" 0 prog_modules
+
+# Again with the CPU's own extensions (x86-64: all but lzcnt under TCG),
+# the files whose operators they change: clz/ctz/popcnt/rotates (BMI1,
+# BMI2, POPCNT), rounding (SSE4.1) and every float operator (AVX's VEX
+# forms), run in ring 0.
+if [ "$(uname -m)" = x86_64 ]; then
+	S=/opt/kwasm/spec
+	kwasm-tools spec-kernel --cpu native $S/i32.wast $S/i64.wast $S/conversions.wast \
+		$S/f32.wast $S/f64.wast > /tmp/spec-cpu.out 2>&1
+	spec_status=$?
+	grep -v '^spec-kernel ' /tmp/spec-cpu.out | head -20
+	E=popcnt,bmi1,bmi2,sse4.1,sse4.2,avx
+	grep -qw abm /proc/cpuinfo && E=popcnt,lzcnt,bmi1,bmi2,sse4.1,sse4.2,avx
+	expect_out "spec-kernel --cpu native: compiled with the VM CPU's extensions" \
+		"spec-kernel: compiling with CPU extensions $E" \
+		grep '^spec-kernel: compiling' /tmp/spec-cpu.out
+	grep '^spec-kernel ' /tmp/spec-cpu.out > /tmp/spec.lines
+	while read -r _ file rest; do
+		case $rest in
+		*" 0 failed"*) pass "spec-kernel --cpu native $file $rest" ;;
+		*) fail "spec-kernel --cpu native $file $rest" ;;
+		esac
+	done < /tmp/spec.lines
+	expect_eq "spec-kernel --cpu native: exit status 0" 0 "$spec_status"
+	expect_out "spec-kernel --cpu native: nothing left loaded" 0 prog_modules
+fi
 unload_all

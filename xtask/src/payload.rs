@@ -15,6 +15,7 @@
 //! | `/opt/kwasm/kw/*.kw`      | `guests/out/*.wasm` through `kwasmc compile`      |
 //! | `/opt/kwasm/kw/traps/*.kw`| `guests/out/traps/*.wasm` (those kwasmc accepts)  |
 //! | `/opt/kwasm/kw/foreign/port_filter.kw` | the port filter for the other architecture |
+//! | `/opt/kwasm/kw/cpu/compute-*.kw` | x86-64 only: `compute` with `--cpu` extensions ([`CPU_VARIANTS`]) |
 //! | `/opt/kwasm/spec/*.wast`  | [`SPEC_FILES`] from `../shared/spec-testsuite`    |
 //! | `/opt/kwasm/bench/bpf/*.bpf.o`| `guests/bench/bpf/*.bpf.c` through `clang -target bpf` ([`bpf_objects`]) |
 //!
@@ -41,9 +42,22 @@ pub const SPEC_FILES: &[&str] = &[
     "memory.wast",
     "call_indirect.wast",
     "conversions.wast",
+    // Rounding: inline sequences at the baseline, `roundss`/`roundsd` with
+    // `--cpu sse4.1` (vm/checks/60-agreement.sh runs both).
+    "f32.wast",
+    "f64.wast",
     // The bulk-memory libcalls (kwasm.ko's own, over abi::bulk).
     "bulk.wast",
     "memory_fill.wast",
+];
+
+/// `compute.kw` compiled with CPU extensions, for the x86-64 VM, whose CPU
+/// is QEMU's model without ABM (`lzcnt`; see `xtask/src/vm.rs`): the first
+/// must be refused by userspace and by kwasm.ko, the second must load and
+/// run (vm/checks/50-hostile.sh).
+pub const CPU_VARIANTS: &[(&str, &str)] = &[
+    ("compute-lzcnt", "lzcnt"),
+    ("compute-bmi2", "popcnt,bmi1,bmi2,sse4.1,sse4.2,avx"),
 ];
 
 /// The static binaries installed under `/opt/kwasm/bin`: the operator's
@@ -288,6 +302,22 @@ pub fn build(arch: Arch) -> Result<Vec<String>> {
             .arg(&foreign),
     )
     .context("kwasmc compile port_filter.wasm for the other architecture")?;
+
+    // Code with CPU extensions (only x86-64 has any).
+    if arch == Arch::X86_64 {
+        fs::create_dir_all(out.join("kw/cpu"))?;
+        for (name, cpu) in CPU_VARIANTS {
+            util::capture(
+                Command::new(&kwasmc)
+                    .arg("compile")
+                    .arg(guests.join("out/compute.wasm"))
+                    .args(["--target", arch.name(), "--cpu", cpu])
+                    .arg("-o")
+                    .arg(out.join(format!("kw/cpu/{name}.kw"))),
+            )
+            .with_context(|| format!("kwasmc compile compute.wasm --cpu {cpu}"))?;
+        }
+    }
 
     // eBPF bytecode is the same for every architecture.
     let nbpf = bpf_objects(&guests.join("bench/bpf"), &out.join("bench/bpf"), &mut log)?;

@@ -139,8 +139,11 @@ fn qemu(k: &KernelTree, initrd: &Path, args: &VmArgs, mode: &str) -> Command {
         // which the kernel uses; `pauth-impdef` signs pointers with QEMU's
         // own cheap function instead of emulating QARMA, much faster under
         // TCG and the same to the guest.
+        // On x86-64 without ABM (`lzcnt`), so that code compiled with
+        // `--cpu lzcnt` meets a CPU that lacks it and must be refused
+        // (vm/checks/50-hostile.sh). Nothing else depends on it.
         let cpu = match k.arch {
-            Arch::X86_64 => "max",
+            Arch::X86_64 => "max,-abm",
             Arch::Aarch64 => "max,pauth-impdef=on",
         };
         c.args(["-accel", "tcg", "-cpu", cpu]);

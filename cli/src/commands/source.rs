@@ -18,7 +18,8 @@ pub fn kw_bytes(file: &Path, flags: &CompileFlags) -> Result<Vec<u8>> {
     if bytes.starts_with(ELF_MAGIC) {
         return Ok(bytes);
     }
-    kwasm_compiler::compile(&bytes, &flags.options()).map_err(|e| anyhow!("{name}: {e}"))
+    let opts = flags.options().map_err(|e| anyhow!("{name}: {e}"))?;
+    kwasm_compiler::compile(&bytes, &opts).map_err(|e| anyhow!("{name}: {e}"))
 }
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ mod tests {
         let flags = CompileFlags {
             opt: kwasm_compiler::flags::OptArg::Speed,
             no_spectre_guards: false,
+            cpu: kwasm_compiler::flags::CpuArg::List(0),
         };
         let wat = dir.join("p.wat");
         std::fs::write(

@@ -62,12 +62,15 @@ pub struct Profile {
     /// wasm-smith guards divisions, conversions and accesses, so execution
     /// gets deeper before it ends.
     pub disallow_traps: bool,
+    /// Compile with this CPU's optional extensions (`--cpu native`).
+    pub host_cpu: bool,
 }
 
 impl Profile {
     /// The profile of a seed of the fixed-seed test. Both optimisation
-    /// levels alternate; every third module avoids traps and every fifth is
-    /// large (2, 3 and 5 are coprime, so every combination occurs).
+    /// levels alternate; every third module avoids traps, every fifth is
+    /// large and every seventh uses this CPU's extensions (2, 3, 5 and 7
+    /// are coprime, so every combination occurs).
     pub fn of(seed: u64) -> Profile {
         Profile {
             opt: if seed % 2 == 1 {
@@ -77,6 +80,7 @@ impl Profile {
             },
             large: seed % 5 == 4,
             disallow_traps: seed.is_multiple_of(3),
+            host_cpu: seed % 7 == 6,
         }
     }
 }
@@ -567,6 +571,10 @@ pub fn run_module(engines: &Engines, seed: u64, wasm: &[u8], profile: Profile) -
     let engine = if fuel { &engines.fuel } else { &engines.plain };
     let opts = CompileOptions {
         opt: profile.opt,
+        cpu: match profile.host_cpu {
+            true => kwasm_abi::host_cpu::host(kwasm_compiler::DEFAULT_TARGET),
+            false => 0,
+        },
         ..CompileOptions::default()
     };
 
