@@ -151,6 +151,48 @@ pub fn foreign(mask: u32, arch: Arch) -> Option<&'static Extension> {
     in_mask(mask).find(|e| e.arch != arch)
 }
 
+/// Why a mask is not a set of extensions of its architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskError {
+    /// `extension` belongs to another architecture than `target`.
+    Foreign {
+        extension: &'static Extension,
+        target: Arch,
+    },
+    /// Bits that are no extension at all (a newer format, or a forgery).
+    Unknown(u32),
+}
+
+impl fmt::Display for MaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MaskError::Foreign { extension, target } => write!(
+                f,
+                "CPU extension {} is for {}, not {}",
+                extension.name,
+                extension.arch.name(),
+                target.name()
+            ),
+            MaskError::Unknown(bits) => write!(f, "unknown CPU extension bits {bits:#x}"),
+        }
+    }
+}
+
+/// The one rule for a mask, wherever it comes from (`--cpu`, the compiler's
+/// options, a `.kw`'s metadata): every bit is an extension of `arch`.
+pub fn check(mask: u32, arch: Arch) -> Result<(), MaskError> {
+    if let Some(extension) = foreign(mask, arch) {
+        return Err(MaskError::Foreign {
+            extension,
+            target: arch,
+        });
+    }
+    match mask & !known(arch) {
+        0 => Ok(()),
+        bits => Err(MaskError::Unknown(bits)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +222,27 @@ mod tests {
         assert_eq!(parse_names("bmi1,bmi3"), Err("bmi3"));
         assert_eq!(foreign(m, Arch::X86_64), None);
         assert_eq!(foreign(m, Arch::Aarch64).map(|e| e.name), Some("popcnt"));
+    }
+
+    #[test]
+    fn a_mask_is_checked_against_its_architecture() {
+        assert_eq!(check(BMI1 | AVX, Arch::X86_64), Ok(()));
+        assert_eq!(check(0, Arch::Aarch64), Ok(()));
+        let e = check(LZCNT, Arch::Aarch64).unwrap_err();
+        assert_eq!(
+            e,
+            MaskError::Foreign {
+                extension: by_name("lzcnt").unwrap(),
+                target: Arch::Aarch64
+            }
+        );
+        assert!(
+            e.to_string().contains("lzcnt is for x86_64, not aarch64"),
+            "{e}"
+        );
+        let e = check(BMI2 | 1 << 30, Arch::X86_64).unwrap_err();
+        assert_eq!(e, MaskError::Unknown(1 << 30));
+        assert_eq!(e.to_string(), "unknown CPU extension bits 0x40000000");
     }
 
     #[test]

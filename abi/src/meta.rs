@@ -780,9 +780,7 @@ impl<'a> Meta<'a> {
             return Err(MetaError::UnknownFlags(flags));
         }
         let cpu = rd32(blob, hdr::CPU);
-        if cpu & !super::cpu::known(arch) != 0 {
-            return Err(MetaError::UnknownCpuExtensions(cpu));
-        }
+        super::cpu::check(cpu, arch).map_err(|_| MetaError::UnknownCpuExtensions(cpu))?;
         let mut sections = [(0u32, 0u32); SECTION_COUNT];
         let mut prev_end = HEADER_SIZE as u64;
         for s in SECTIONS {

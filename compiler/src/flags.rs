@@ -79,14 +79,7 @@ impl CompileFlags {
             }
             CpuArg::Native => kwasm_abi::host_cpu::host(target),
             CpuArg::List(mask) => {
-                if let Some(e) = cpu::foreign(mask, target) {
-                    return Err(format!(
-                        "--cpu {}: an extension of {}, not {}",
-                        e.name,
-                        e.arch.name(),
-                        target.name()
-                    ));
-                }
+                cpu::check(mask, target).map_err(|e| format!("--cpu: {e}"))?;
                 mask
             }
         };

@@ -57,20 +57,7 @@ pub fn build_isa(
     opt: OptLevel,
     extensions: u32,
 ) -> Result<OwnedTargetIsa, CompileError> {
-    if let Some(e) = cpu::foreign(extensions, target) {
-        return Err(CompileError::codegen(format!(
-            "CPU extension {} is for {}, not {}",
-            e.name,
-            e.arch.name(),
-            target.name()
-        )));
-    }
-    if extensions & !cpu::known(target) != 0 {
-        return Err(CompileError::codegen(format!(
-            "unknown CPU extensions {:#x}",
-            extensions & !cpu::known(target)
-        )));
-    }
+    cpu::check(extensions, target).map_err(|e| CompileError::codegen(e.to_string()))?;
     let mut flags = settings::builder();
     set(
         &mut flags,
