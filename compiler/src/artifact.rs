@@ -403,7 +403,7 @@ mod tests {
                 0,
                 ".text must not need relocation"
             );
-            assert_eq!(text.align(), 16);
+            assert_eq!(text.align(), crate::emit::CODE_ALIGN as u64);
             let blob = file.section_by_name(meta::SECTION_NAME).unwrap();
             let meta = Meta::parse(blob.data().unwrap()).unwrap();
             assert_eq!(meta.arch, arch);

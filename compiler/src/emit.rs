@@ -41,8 +41,18 @@ use crate::traps::SENTINEL;
 /// larger.
 pub const INITIAL_STACK_PAD: u32 = 4096;
 
-/// Code alignment of every function and trampoline.
-pub const CODE_ALIGN: usize = 16;
+/// Alignment of the `.text` section, and of the code Cranelift generated
+/// for each function (after the x86 `endbr64`, which sits just before it).
+///
+/// Cranelift's preferred function alignment for both targets (32 bytes,
+/// `TargetIsa::function_alignment`); `tests::code_is_aligned_as_cranelift_prefers`
+/// keeps the two equal. Cranelift lays out a function's blocks and constant
+/// pool assuming its first byte has this alignment. At 16, with the
+/// 4-byte `endbr64` in front, every function's code started at 16n + 4:
+/// its 8-byte constants sat 4 bytes off their alignment, and the
+/// instruction fetcher's 32-byte windows cut functions at places that
+/// moved with every change elsewhere in the module.
+pub const CODE_ALIGN: usize = 32;
 
 /// A direct-call relocation, resolved at link time.
 #[derive(Clone, Debug)]
@@ -308,10 +318,12 @@ pub fn check_trap_sites(
     Ok(())
 }
 
-fn align(text: &mut Vec<u8>, target: Arch) {
+/// Pads `text` so that `prefix` bytes from now are aligned to
+/// [`CODE_ALIGN`]: that is where the next function's generated code starts.
+fn align(text: &mut Vec<u8>, target: Arch, prefix: usize) {
     // int3 between x86 functions; zeros (udf) on aarch64.
     let fill = if target == Arch::X86_64 { 0xcc } else { 0 };
-    while !text.len().is_multiple_of(CODE_ALIGN) {
+    while !(text.len() + prefix).is_multiple_of(CODE_ALIGN) {
         text.push(fill);
     }
 }
@@ -335,7 +347,7 @@ fn link(
     };
     let mut text = Vec::new();
     let place = |text: &mut Vec<u8>, c: &CompiledCode| -> Result<(u32, u32), CompileError> {
-        align(text, target);
+        align(text, target, prefix.len());
         let off = u32::try_from(text.len()).map_err(|_| too_big())?;
         text.extend_from_slice(prefix);
         text.extend_from_slice(&c.code);
@@ -350,7 +362,7 @@ fn link(
     for t in trampolines {
         tramp_pos.push(place(&mut text, t)?);
     }
-    align(&mut text, target);
+    align(&mut text, target, 0);
     u32::try_from(text.len()).map_err(|_| too_big())?;
 
     for (f, (off, _)) in funcs.iter().zip(&func_pos) {
@@ -657,6 +669,43 @@ mod tests {
                     assert_eq!(&linked.text[*off as usize..*off as usize + 4], &X86_ENDBR64);
                 }
             }
+        }
+    }
+
+    /// Every function's and trampoline's generated code starts where
+    /// Cranelift assumed it would: on its preferred alignment, past the
+    /// x86 `endbr64`. At 16 with the prefix, x86 code began at 16n + 4.
+    #[test]
+    fn code_is_aligned_as_cranelift_prefers() {
+        let wat = r#"(module
+            (type $t (func (param i32) (result i32)))
+            (table 1 funcref)
+            (func (result i32) (i32.const 1))
+            (func (param f64) (result f64) (f64.mul (local.get 0) (f64.const 1.5)))
+            (func (param i32) (result i32)
+                (call_indirect (type $t) (local.get 0) (i32.const 0))))"#;
+        for target in [Arch::X86_64, Arch::Aarch64] {
+            let isa = crate::isa::build_isa(target, OptLevel::Speed, 0).unwrap();
+            assert_eq!(
+                isa.function_alignment().preferred as usize,
+                CODE_ALIGN,
+                "{target:?}"
+            );
+            let prefix = if target == Arch::X86_64 {
+                X86_ENDBR64.len()
+            } else {
+                0
+            };
+            let (_, linked) = compile_with(wat.as_bytes(), &opts(target), false).unwrap();
+            assert!(!linked.trampolines.is_empty());
+            for (off, _) in linked.funcs.iter().chain(&linked.trampolines) {
+                assert_eq!(
+                    (*off as usize + prefix) % CODE_ALIGN,
+                    0,
+                    "{target:?} {off:#x}"
+                );
+            }
+            assert_eq!(linked.text.len() % CODE_ALIGN, 0);
         }
     }
 }
