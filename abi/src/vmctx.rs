@@ -186,6 +186,15 @@ pub const fn libcall_sig(index: u32) -> Option<(&'static [ValType], &'static [Va
     })
 }
 
+/// Alignment of a program's code section, and of the code generated for
+/// each function and trampoline, which starts right after its x86
+/// [`X86_ENDBR64`] (at once on aarch64). Cranelift lays out blocks and
+/// constants assuming this alignment of the function's first byte (its
+/// preferred `function_alignment` on both targets), so every loader must
+/// place the section at a multiple of it: the module loader through the
+/// `.ko`'s section alignment, userspace at a page.
+pub const TEXT_ALIGN: u32 = 32;
+
 /// `endbr64`, the x86 IBT landing pad: the first instruction of every
 /// function that is reached indirectly (generated functions, trampolines
 /// and the program module's init/exit stubs).

@@ -351,7 +351,7 @@ fn wrap_inner(
 
     // The program's code, with a local symbol per function.
     let text = obj.section_id(StandardSection::Text);
-    obj.append_section_data(text, parts.text, 16);
+    obj.append_section_data(text, parts.text, u64::from(kwasm_abi::vmctx::TEXT_ALIGN));
     let nimp = meta.map_or(0, |m| m.imported(kwasm_abi::meta::kind::FUNC));
     let funcs = match &meta {
         Some(m) => m.funcs().iter().map(|f| m.str(f.name)).collect(),
@@ -650,6 +650,13 @@ mod tests {
             .find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(".gnu.linkonce.this_module"))
             .unwrap();
         assert_eq!(this.sh_size, 1024);
+        // The module loader places the code where kwasmc laid it out for.
+        let code = elf
+            .section_headers
+            .iter()
+            .find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(".text"))
+            .unwrap();
+        assert_eq!(code.sh_addralign, u64::from(kwasm_abi::vmctx::TEXT_ALIGN));
         let name_at = this.sh_offset as usize + 24;
         assert_eq!(&image[name_at..name_at + 11], b"kwasm_demo\0");
         let syms: Vec<_> = elf

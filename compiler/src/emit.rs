@@ -41,18 +41,15 @@ use crate::traps::SENTINEL;
 /// larger.
 pub const INITIAL_STACK_PAD: u32 = 4096;
 
-/// Alignment of the `.text` section, and of the code Cranelift generated
-/// for each function (after the x86 `endbr64`, which sits just before it).
+/// [`kwasm_abi::vmctx::TEXT_ALIGN`], as a `usize`.
 ///
-/// Cranelift's preferred function alignment for both targets (32 bytes,
-/// `TargetIsa::function_alignment`); `tests::code_is_aligned_as_cranelift_prefers`
-/// keeps the two equal. Cranelift lays out a function's blocks and constant
-/// pool assuming its first byte has this alignment. At 16, with the
-/// 4-byte `endbr64` in front, every function's code started at 16n + 4:
-/// its 8-byte constants sat 4 bytes off their alignment, and the
-/// instruction fetcher's 32-byte windows cut functions at places that
-/// moved with every change elsewhere in the module.
-pub const CODE_ALIGN: usize = 32;
+/// At 16, with the 4-byte `endbr64` in front, every function's code began
+/// at 16n + 4: its 8-byte constants sat 4 bytes off their alignment, and
+/// where the instruction fetcher's 32-byte windows cut a function moved
+/// with every change elsewhere in the module.
+/// `tests::code_is_aligned_as_cranelift_prefers` keeps it equal to
+/// Cranelift's preferred function alignment.
+pub const CODE_ALIGN: usize = kwasm_abi::vmctx::TEXT_ALIGN as usize;
 
 /// A direct-call relocation, resolved at link time.
 #[derive(Clone, Debug)]
