@@ -188,7 +188,7 @@ pub const fn libcall_sig(index: u32) -> Option<(&'static [ValType], &'static [Va
 
 /// Alignment of a program's code section, and of the code generated for
 /// each function and trampoline, which starts right after its x86
-/// [`X86_ENDBR64`] (at once on aarch64). Cranelift lays out blocks and
+/// [`X86_ENDBR64`] (aarch64 has no prefix). Cranelift lays out blocks and
 /// constants assuming this alignment of the function's first byte (its
 /// preferred `function_alignment` on both targets), so every loader must
 /// place the section at a multiple of it: the module loader through the
