@@ -681,14 +681,12 @@ impl Translator<'_, '_> {
             b.ins().jump(target, &args);
             return Ok(());
         }
-        let (dflt, dargs) = self.branch_args(default);
-        let inside = b.create_block();
-        let out = b
-            .ins()
-            .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, index, i64::from(len));
-        b.ins().brif(out, dflt, &dargs, inside, &[]);
-        b.seal_block(inside);
-        b.switch_to_block(inside);
+        // The default is one more run, from `len` up, searched with the
+        // others: one compare fewer per dispatch than testing `len` first,
+        // and none when the last target is the default already.
+        if runs.last().map(|r| r.1) != Some(default) {
+            runs.push((len, default));
+        }
         self.br_tree(b, index, &runs);
         Ok(())
     }
@@ -1918,6 +1916,28 @@ mod tests {
         )[0];
         assert!(!f.contains("br_table"), "{f}");
         assert!(!f.contains("jump_table"), "{f}");
+    }
+
+    /// The default is searched as one more run: `n` runs take
+    /// `ceil(log2(n))` compares on a path, with no separate bounds test,
+    /// and a default equal to the last target adds no run at all.
+    #[test]
+    fn br_table_default_is_one_more_run() {
+        let compares = |targets: &str| {
+            let f = &clif(&format!(
+                r#"(module (func (param i32) (result i32)
+                    (block (block (block (block (br_table {targets} (local.get 0)))
+                    (return (i32.const 10))) (return (i32.const 11)))
+                    (return (i32.const 12))) (i32.const 13)))"#
+            ))[0];
+            lines_with(f, &["icmp.i32 ult v1,"]).len()
+        };
+        // Runs 0, 1, 2 and the default 3: two levels.
+        assert_eq!(compares("0 1 2 3"), 3);
+        // The default is the last target's: runs 0, 1, 2.
+        assert_eq!(compares("0 1 2 2"), 2);
+        // Runs 0 and 1, default 2 (was: the bounds test, then one compare).
+        assert_eq!(compares("0 0 1 2"), 2);
     }
 
     #[test]
