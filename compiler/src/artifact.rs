@@ -456,11 +456,8 @@ mod tests {
                 );
                 // The symbol is at the entry (x86: `endbr64`); the code
                 // Cranelift generated starts on `TEXT_ALIGN` after it.
-                let prefix = match arch {
-                    Arch::X86_64 => kwasm_abi::vmctx::X86_ENDBR64.len() as u32,
-                    Arch::Aarch64 => 0,
-                };
-                assert_eq!((f.text_off + prefix) % kwasm_abi::vmctx::TEXT_ALIGN, 0);
+                let prefix = crate::emit::entry_prefix(arch).len();
+                assert_eq!((f.text_off as usize + prefix) % crate::emit::CODE_ALIGN, 0);
             }
         }
     }

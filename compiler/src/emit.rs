@@ -325,6 +325,16 @@ fn align(text: &mut Vec<u8>, target: Arch, prefix: usize) {
     }
 }
 
+/// The bytes in front of every function's and trampoline's generated code:
+/// x86's `endbr64` landing pad (DESIGN 8), nothing on aarch64. A symbol or
+/// `text_off` points at them; Cranelift's code follows on [`CODE_ALIGN`].
+pub fn entry_prefix(target: Arch) -> &'static [u8] {
+    match target {
+        Arch::X86_64 => &X86_ENDBR64,
+        Arch::Aarch64 => &[],
+    }
+}
+
 fn too_big() -> CompileError {
     CompileError::unsupported("implementation limit: more than 4 GiB of code")
 }
@@ -337,11 +347,7 @@ fn link(
     trampolines: &[CompiledCode],
     type_tramp: &[usize],
 ) -> Result<Linked, CompileError> {
-    let prefix: &[u8] = if target == Arch::X86_64 {
-        &X86_ENDBR64
-    } else {
-        &[]
-    };
+    let prefix = entry_prefix(target);
     let mut text = Vec::new();
     let place = |text: &mut Vec<u8>, c: &CompiledCode| -> Result<(u32, u32), CompileError> {
         align(text, target, prefix.len());
@@ -688,11 +694,7 @@ mod tests {
                 CODE_ALIGN,
                 "{target:?}"
             );
-            let prefix = if target == Arch::X86_64 {
-                X86_ENDBR64.len()
-            } else {
-                0
-            };
+            let prefix = entry_prefix(target).len();
             let (_, linked) = compile_with(wat.as_bytes(), &opts(target), false).unwrap();
             assert!(!linked.trampolines.is_empty());
             for (off, _) in linked.funcs.iter().chain(&linked.trampolines) {
