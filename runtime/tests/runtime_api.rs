@@ -41,6 +41,21 @@ fn each_build(
     wat: &str,
     mut check: impl FnMut(&mut dyn FnMut(&str, &[i32]) -> Result<Vec<Val>, InvokeError>, &str),
 ) {
+    for (a, ctx) in builds(wat) {
+        let mut s = Store::default();
+        let i = s.instantiate(&a).unwrap();
+        let mut call = |f: &str, args: &[i32]| {
+            let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
+            s.invoke(i, f, &args)
+        };
+        check(&mut call, &ctx);
+    }
+}
+
+/// `wat` compiled at both `--opt` levels, with and without Spectre
+/// guards, each with a name for messages.
+fn builds(wat: &str) -> Vec<(Rc<Artifact>, String)> {
+    let mut out = Vec::new();
     for opt in OPT_LEVELS {
         for guards in [true, false] {
             let opts = CompileOptions {
@@ -50,15 +65,10 @@ fn each_build(
             };
             let kw = kwasm_compiler::compile(wat.as_bytes(), &opts).unwrap();
             let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
-            let mut s = Store::default();
-            let i = s.instantiate(&a).unwrap();
-            let mut call = |f: &str, args: &[i32]| {
-                let args: Vec<Val> = args.iter().map(|v| Val::I32(*v)).collect();
-                s.invoke(i, f, &args)
-            };
-            check(&mut call, &format!("{opt:?}, guards {guards}"));
+            out.push((a, format!("{opt:?}, guards {guards}")));
         }
     }
+    out
 }
 
 const LIB: &str = r#"
@@ -1102,69 +1112,59 @@ fn small_copies_act_as_memmove_at_every_length_and_overlap() {
                 (br_if $l (i32.lt_u (local.get $i) (local.get $end)))))
         (func (export "copy") (param i32 i32 i32)
             (memory.copy (local.get 0) (local.get 1) (local.get 2))))"#;
-    for opt in OPT_LEVELS {
-        for spectre_guards in [true, false] {
-            let ctx = format!("{opt:?}, guards {spectre_guards}");
-            let opts = CompileOptions {
-                opt,
-                spectre_guards,
-                ..CompileOptions::default()
-            };
-            let kw = kwasm_compiler::compile(wat.as_bytes(), &opts).unwrap();
-            let a = Rc::new(Artifact::from_bytes("test.kw", &kw).unwrap());
-            let mut s = Store::new(StoreConfig {
-                fuel: 1 << 40,
-                ..StoreConfig::default()
-            });
-            let i = s.instantiate(&a).unwrap();
-            let seed = |s: &mut Store, salt: usize, end: usize| {
-                s.invoke(i, "seed", &[Val::I32(salt as i32), Val::I32(end as i32)])
-                    .unwrap();
-            };
-            seed(&mut s, 1, END);
-            let Some(Extern::Memory(m)) = s.export(i, "mem") else {
-                panic!("no memory export");
-            };
-            let mut model = s.memory(m).unwrap().data().to_vec();
-            let copy = |s: &mut Store, d: usize, src: usize, n: usize| {
-                let args = [d, src, n].map(|v| Val::I32(v as i32));
-                s.invoke(i, "copy", &args)
-            };
-            for n in 0..=70 {
-                for delta in -72i64..=72 {
-                    // A fresh pattern in the window each time, so that a
-                    // byte read after it was overwritten shows.
-                    let salt = n * 145 + (delta + 72) as usize;
-                    seed(&mut s, salt, WINDOW);
-                    for (at, byte) in model[..WINDOW].iter_mut().enumerate() {
-                        *byte = (at * 7 + salt) as u8;
-                    }
-                    let src = 200;
-                    let d = (200 + delta) as usize;
-                    copy(&mut s, d, src, n)
-                        .unwrap_or_else(|e| panic!("{ctx}: copy({d}, {src}, {n}): {e}"));
-                    model.copy_within(src..src + n, d);
-                    let got = &s.memory(m).unwrap().data()[..WINDOW];
-                    assert!(
-                        got == &model[..WINDOW],
-                        "{ctx}: copy({d}, {src}, {n}) differs from memmove"
-                    );
+    for (a, ctx) in builds(wat) {
+        let mut s = Store::new(StoreConfig {
+            fuel: 1 << 40,
+            ..StoreConfig::default()
+        });
+        let i = s.instantiate(&a).unwrap();
+        let seed = |s: &mut Store, salt: usize, end: usize| {
+            s.invoke(i, "seed", &[Val::I32(salt as i32), Val::I32(end as i32)])
+                .unwrap();
+        };
+        seed(&mut s, 1, END);
+        let Some(Extern::Memory(m)) = s.export(i, "mem") else {
+            panic!("no memory export");
+        };
+        let mut model = s.memory(m).unwrap().data().to_vec();
+        let copy = |s: &mut Store, d: usize, src: usize, n: usize| {
+            let args = [d, src, n].map(|v| Val::I32(v as i32));
+            s.invoke(i, "copy", &args)
+        };
+        for n in 0..=70 {
+            for delta in -72i64..=72 {
+                // A fresh pattern in the window each time, so that a
+                // byte read after it was overwritten shows.
+                let salt = n * 145 + (delta + 72) as usize;
+                seed(&mut s, salt, WINDOW);
+                for (at, byte) in model[..WINDOW].iter_mut().enumerate() {
+                    *byte = (at * 7 + salt) as u8;
                 }
-                // At the end of memory: in bounds up to the last byte, and
-                // one byte further traps without writing anything.
-                for (d, src) in [(END - n, 100), (100, END - n), (END - n, END - n)] {
-                    copy(&mut s, d, src, n).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-                    model.copy_within(src..src + n, d);
-                }
-                for (d, src) in [(END - n + 1, 100), (100, END - n + 1)] {
-                    let t = trap_of(copy(&mut s, d, src, n));
-                    assert_eq!(t.code, TrapCode::MemoryOutOfBounds, "{ctx}: {d} {src} {n}");
-                }
+                let src = 200;
+                let d = (200 + delta) as usize;
+                copy(&mut s, d, src, n)
+                    .unwrap_or_else(|e| panic!("{ctx}: copy({d}, {src}, {n}): {e}"));
+                model.copy_within(src..src + n, d);
+                let got = &s.memory(m).unwrap().data()[..WINDOW];
                 assert!(
-                    s.memory(m).unwrap().data() == &model[..],
-                    "{ctx}: n = {n} near the end of memory"
+                    got == &model[..WINDOW],
+                    "{ctx}: copy({d}, {src}, {n}) differs from memmove"
                 );
             }
+            // At the end of memory: in bounds up to the last byte, and
+            // one byte further traps without writing anything.
+            for (d, src) in [(END - n, 100), (100, END - n), (END - n, END - n)] {
+                copy(&mut s, d, src, n).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                model.copy_within(src..src + n, d);
+            }
+            for (d, src) in [(END - n + 1, 100), (100, END - n + 1)] {
+                let t = trap_of(copy(&mut s, d, src, n));
+                assert_eq!(t.code, TrapCode::MemoryOutOfBounds, "{ctx}: {d} {src} {n}");
+            }
+            assert!(
+                s.memory(m).unwrap().data() == &model[..],
+                "{ctx}: n = {n} near the end of memory"
+            );
         }
     }
 }
