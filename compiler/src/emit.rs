@@ -25,13 +25,14 @@ use std::collections::HashMap;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, ExternalName};
-use cranelift_codegen::isa::{CallConv, TargetIsa};
+use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use kwasm_abi::Arch;
 use kwasm_abi::vmctx::{VmCtxLayout, X86_ENDBR64};
 
 use crate::error::CompileError;
+use crate::isa::Backend;
 use crate::module_env::{FuncType, ModuleInfo};
 use crate::trampoline::build_trampoline;
 use crate::translate::{TranslateConfig, translate_function};
@@ -111,7 +112,7 @@ fn call_conv() -> CallConv {
 /// Compile and link a module.
 pub fn compile_module(
     module: &ModuleInfo<'_>,
-    isa: &dyn TargetIsa,
+    backend: &Backend,
     opts: EmitOptions,
 ) -> Result<Linked, CompileError> {
     let layout = module.layout()?;
@@ -119,7 +120,7 @@ pub fn compile_module(
     let mut funcs;
     let mut attempts = 0;
     loop {
-        funcs = compile_functions(module, layout, isa, opts, pad)?;
+        funcs = compile_functions(module, layout, backend, opts, pad)?;
         let max = funcs.iter().map(|f| f.frame_size).max().unwrap_or(0);
         if max <= pad {
             break;
@@ -143,9 +144,14 @@ pub fn compile_module(
         let idx = match tramp_of_sig.get(ty) {
             Some(i) => *i,
             None => {
-                let f =
-                    build_trampoline(ty, t as u32, call_conv(), isa.frontend_config(), &mut fctx);
-                let code = compile_one(&mut ctx, isa, f, opts.keep_vcode).map_err(|e| {
+                let f = build_trampoline(
+                    ty,
+                    t as u32,
+                    call_conv(),
+                    backend.isa().frontend_config(),
+                    &mut fctx,
+                );
+                let code = compile_one(&mut ctx, backend, f, opts.keep_vcode).map_err(|e| {
                     CompileError::codegen(format!("trampoline of type {t}: {}", e.message))
                 })?;
                 tramp_code.push(code);
@@ -170,10 +176,11 @@ pub fn compile_module(
 fn compile_functions(
     module: &ModuleInfo<'_>,
     layout: VmCtxLayout,
-    isa: &dyn TargetIsa,
+    backend: &Backend,
     opts: EmitOptions,
     stack_pad: u32,
 ) -> Result<Vec<CompiledCode>, CompileError> {
+    let isa = backend.isa();
     let cfg = TranslateConfig {
         call_conv: call_conv(),
         // x86-64 rounds in one instruction only with SSE4.1 (`--cpu`).
@@ -201,7 +208,7 @@ fn compile_functions(
         for i in (first..n).step_by(threads) {
             let func_index = module.num_imported_funcs + i as u32;
             let r = translate_function(module, layout, &cfg, &mut fctx, i as u32).and_then(|f| {
-                compile_one(&mut ctx, isa, f, opts.keep_vcode)
+                compile_one(&mut ctx, backend, f, opts.keep_vcode)
                     .map_err(|e| e.in_func(func_index, module.func_name(func_index)))
             });
             let failed = r.is_err();
@@ -233,14 +240,23 @@ fn compile_functions(
 /// Run Cranelift on one function and check the result.
 pub fn compile_one(
     ctx: &mut Context,
-    isa: &dyn TargetIsa,
+    backend: &Backend,
     func: ir::Function,
     keep_vcode: bool,
 ) -> Result<CompiledCode, CompileError> {
     ctx.clear();
     ctx.func = func;
     ctx.set_disasm(keep_vcode);
-    if let Err(e) = ctx.compile(isa, &mut ControlPlane::default()) {
+    if let Some(opt) = backend.optimizer() {
+        if let Err(e) = ctx.optimize(opt, &mut ControlPlane::default()) {
+            return Err(CompileError::codegen(format!("Cranelift: {e}")));
+        }
+        // The egraph pass left the dominator tree current; the loops are
+        // recomputed because its branch folding may have changed them.
+        ctx.compute_loop_analysis();
+        crate::schedule::reduce_pressure(&mut ctx.func, &ctx.domtree, &ctx.loop_analysis);
+    }
+    if let Err(e) = ctx.compile(backend.isa(), &mut ControlPlane::default()) {
         return Err(CompileError::codegen(format!("Cranelift: {}", e.inner)));
     }
     let compiled = ctx

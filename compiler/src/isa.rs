@@ -23,7 +23,7 @@
 
 use std::str::FromStr;
 
-use cranelift_codegen::isa::{self, OwnedTargetIsa};
+use cranelift_codegen::isa::{self, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use kwasm_abi::{Arch, cpu};
 use target_lexicon::Triple;
@@ -99,6 +99,42 @@ pub fn build_isa(
     builder
         .finish(settings::Flags::new(flags))
         .map_err(|e| CompileError::codegen(format!("Cranelift ISA: {e}")))
+}
+
+/// The two Cranelift configurations a compile uses.
+///
+/// At `--opt speed` a function is optimised by Cranelift's egraph pass,
+/// rescheduled by [`crate::schedule`], and only then lowered. The lowering
+/// ISA is built with `opt_level=none`, because Cranelift runs the egraph as
+/// part of every compile at `speed` (the level gates nothing else), and a
+/// second run would undo the schedule.
+pub struct Backend {
+    lower: OwnedTargetIsa,
+    optimize: Option<OwnedTargetIsa>,
+}
+
+impl Backend {
+    /// The backend for `target` at `opt`, with the [`cpu`] extensions of
+    /// `extensions` (see [`build_isa`]).
+    pub fn new(target: Arch, opt: OptLevel, extensions: u32) -> Result<Self, CompileError> {
+        Ok(Backend {
+            lower: build_isa(target, OptLevel::None, extensions)?,
+            optimize: match opt {
+                OptLevel::None => None,
+                OptLevel::Speed => Some(build_isa(target, OptLevel::Speed, extensions)?),
+            },
+        })
+    }
+
+    /// The ISA that lowers the code: its settings are the code's.
+    pub fn isa(&self) -> &dyn TargetIsa {
+        &*self.lower
+    }
+
+    /// The ISA whose egraph pass optimises the IR, if the level asks for it.
+    pub fn optimizer(&self) -> Option<&dyn TargetIsa> {
+        self.optimize.as_deref()
+    }
 }
 
 #[cfg(test)]

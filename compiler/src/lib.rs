@@ -3,8 +3,9 @@
 //! The pipeline: [`validate`] (wasmparser, exactly kwasm's feature set) →
 //! [`module_env`] (module structure) → [`translate`] (our own wasm →
 //! Cranelift IR translator, with explicit bounds checks, trap branches, fuel
-//! and stack checks) → [`emit`] (Cranelift codegen, trap-site check,
-//! linking) → [`artifact`] (the `.kw` ELF with `.kwasm.meta`).
+//! and stack checks) → [`emit`] (Cranelift's egraph pass, then
+//! [`schedule`], then Cranelift's lowering; trap-site check, linking) →
+//! [`artifact`] (the `.kw` ELF with `.kwasm.meta`).
 //!
 //! `docs/codegen-contract.md` is the contract the generated code follows.
 
@@ -21,6 +22,7 @@ pub mod isa;
 pub mod loops;
 pub mod maps_section;
 pub mod module_env;
+pub mod schedule;
 pub mod stack;
 pub mod trampoline;
 pub mod translate;
@@ -141,10 +143,10 @@ pub fn compile_with(
     let wasm = wasm_bytes(input)?;
     validate::validate(&wasm)?;
     let module = module_env::parse(&wasm)?;
-    let isa = isa::build_isa(opts.target, opts.opt, opts.cpu)?;
+    let backend = isa::Backend::new(opts.target, opts.opt, opts.cpu)?;
     let linked = emit::compile_module(
         &module,
-        &*isa,
+        &backend,
         emit::EmitOptions {
             target: opts.target,
             keep_vcode,
