@@ -9,24 +9,24 @@
 //! That is the right place for an instruction that computes one value from
 //! values that stay live anyway (an address from a base, a shifted index),
 //! but the wrong one for an instruction that *retires* its operands. LLVM
-//! emits crc32fast's slice-by-16 loop, for example, as sixteen
-//! `load; xor` pairs per 16 bytes, and the egraph turns them into sixteen
-//! loads followed by sixteen `xor`s: sixteen loaded values live at once,
-//! which x86-64's fifteen allocatable registers cannot hold. The loop spilt
-//! 48 values to the stack per iteration.
+//! emits crc32fast's slice-by-16 loop, for example, as `load; xor` pairs,
+//! and the egraph turned each iteration (64 bytes) into 48 table loads
+//! followed by 48 `xor`s: more loaded values live at once than x86-64's
+//! 14 allocatable registers (the frame pointer is kept) can hold. The loop
+//! spilt nearly all of them to the stack.
 //!
 //! This pass moves such an instruction back up, to just after the last of
 //! its operands is defined, when at least two of its operands have no other
 //! use: there it ends two live ranges and starts one. The definition may
-//! be in a dominating block (the egraph often puts the combining
-//! instructions in the block after a fuel check or a loop exit), but only
-//! one in the same loop, so that nothing moves into a loop body, and never
-//! out of a cold block. Nothing else moves, so the order of loads, stores,
-//! calls and traps stays as the egraph left it; and since every operand is
-//! defined before the new place, which dominates the old one, so does
-//! every value. Cranelift's lowering then also finds each load right before
-//! its single user again and folds it into the instruction
-//! (`xor r32, [mem]`).
+//! be in a dominating block (the egraph had put a test function's `xor`s
+//! in the block after its fuel check), but only one in the same loop, so
+//! that nothing moves into a loop body, and never out of a cold block.
+//! Nothing else moves, so the order of loads, stores, calls and traps
+//! stays as the egraph left it; and since every operand is defined before
+//! the new place, which dominates the old one, so does every value. Where
+//! the chain's result is not shared, Cranelift's lowering can then also
+//! fold each load into its user (`xor r32, [mem]`); docs/performance.md,
+//! "What is left", says why crc32's are not.
 
 use cranelift_codegen::dominator_tree::DominatorTree;
 use cranelift_codegen::entity::SecondaryMap;
