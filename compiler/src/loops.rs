@@ -20,7 +20,11 @@
 //! A loop whose body *starts* by leaving unless `x < k` (or `x <= k`) may
 //! have any number of backward branches: every iteration that goes on has
 //! passed the test, whatever branch brought it back to the header (the
-//! bound is `k - 1`, or `k`).
+//! bound is `k - 1`, or `k`). So may one that starts by leaving when `x ==
+//! k` (a Rust `for` over a slice: `ptr == end`), if `x += step` at the
+//! body's top level is its only write: an iteration adds `step` once or not
+//! at all, so `x` cannot pass `k`, and is `v0, v0 + step, …, k - step` in
+//! the iterations that go on when `step` divides `k - v0`.
 //!
 //! None of the first three needs `x` to be monotonic or the adds not to
 //! wrap: the back-edge is taken only with a value that passed the test. A
@@ -123,6 +127,14 @@ pub enum Exit {
     /// `x < limit` (`x <= limit` if `inclusive`), so every iteration that
     /// goes on has that `x`, however it got back to the header.
     Top { limit: Limit, inclusive: bool },
+    /// Tested at the top for equality: the body starts by leaving the
+    /// loop when `x == limit`, and `x += step` (a power of two) at the
+    /// body's top level is the only write of `x`. An iteration that goes on
+    /// adds `step` to `x` at most once (none if it branches back before the
+    /// add), so from `x0` with `step` dividing `limit - x0` the iterations
+    /// that go on see `x0, x0 + step, …, limit - step` and no other value.
+    /// Rust's `for` over a slice iterator is this loop.
+    TopStride { limit: Limit, step: u32 },
     /// A counter: taken while `x != 0`, `x -= step` being the only write
     /// of `x`. The loop then runs `x0 / step` times when `step` divides the
     /// start `x0` and `x0 != 0`, and every other induction variable of the
@@ -153,9 +165,10 @@ pub enum FastFuel {
     /// In the header, tested, like the slow copy.
     Checked,
     /// Once, in the pre-header: the loop runs a number of iterations known
-    /// on entry ([`Exit::Count`], [`Exit::Stride`]), nothing in it leaves
-    /// early, and nothing in it charges fuel but its header (no calls, no
-    /// bulk or table operations, no `memory.grow`).
+    /// on entry ([`Exit::Count`], [`Exit::Stride`], or [`Exit::TopStride`]
+    /// with no way back to the header but the body's final `br 0`), nothing
+    /// in it leaves early, and nothing in it charges fuel but its header (no
+    /// calls, no bulk or table operations, no `memory.grow`).
     Prepaid,
     /// In the header, untested: the pre-header has made sure the fuel
     /// covers every iteration the loop can run. An [`Exit::Below`] or
@@ -197,6 +210,7 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     let mut depth = 0u32;
     let mut accesses = false;
     let mut leaves_early = false;
+    let mut back_edges = 0u32;
     let mut charges_fuel = false;
     let mut steps: HashMap<u32, i32> = HashMap::new();
     let mut bumps: HashMap<u32, u32> = HashMap::new();
@@ -219,18 +233,19 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             // a value the exit test never saw (a test at the top sees them
             // all).
             Operator::Br { relative_depth } | Operator::BrIf { relative_depth }
-                if *relative_depth == depth && top.is_none() =>
+                if *relative_depth == depth =>
             {
-                return None;
+                top.as_ref()?;
+                back_edges += 1;
             }
-            Operator::BrTable { targets } if top.is_none() => {
-                if targets.default() == depth {
-                    return None;
-                }
+            Operator::BrTable { targets } => {
+                let mut back = targets.default() == depth;
                 for t in targets.targets() {
-                    if t.ok()? == depth {
-                        return None;
-                    }
+                    back |= t.ok()? == depth;
+                }
+                if back {
+                    top.as_ref()?;
+                    back_edges += 1;
                 }
             }
             Operator::LocalGet { local_index } => {
@@ -242,7 +257,8 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
             op if is_heap_access(op) => accesses = true,
             _ => {}
         }
-        leaves_early |= leaves(op, depth);
+        // The test at the top is the loop's exit, not a way out early.
+        leaves_early |= leaves(op, depth) && !(top.is_some() && i == 3);
         charges_fuel |= charges(op);
     }
     if !accesses || depth != 0 {
@@ -250,13 +266,32 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     }
     let invariant_limit = |op: &Operator<'_>| invariant_limit(op, &writes);
     let (x, exit) = match top {
-        Some((x, k, inclusive)) => (
+        Some(TopTest::Below { x, k, inclusive }) => (
             x,
             Exit::Top {
                 limit: invariant_limit(k)?,
                 inclusive,
             },
         ),
+        Some(TopTest::Equal(a, b)) => {
+            // `x` is the side the body steps by a positive power of two in
+            // its one write; the other is the limit.
+            let stepped = |op: &Operator<'_>| match op {
+                Operator::LocalGet { local_index: x } if writes.get(x) == Some(&1) => steps
+                    .get(x)
+                    .and_then(|s| u32::try_from(*s).ok())
+                    .filter(|s| s.is_power_of_two())
+                    .map(|s| (*x, s)),
+                _ => None,
+            };
+            let ((x, step), k) = match (stepped(a), stepped(b)) {
+                (Some(x), _) => (x, b),
+                (None, Some(x)) => (x, a),
+                (None, None) => return None,
+            };
+            let limit = invariant_limit(k)?;
+            (x, Exit::TopStride { limit, step })
+        }
         None => bottom_test(ops, &writes)?,
     };
     let invariant = reads
@@ -283,6 +318,15 @@ pub fn plan(body: &[Operator<'_>]) -> Option<LoopPlan> {
     let fuel = match (exit, step) {
         _ if charges_fuel => FastFuel::Checked,
         (Exit::Count { .. } | Exit::Stride { .. }, _) if !leaves_early => FastFuel::Prepaid,
+        // Every iteration that goes on reaches the final `br 0`, and so the
+        // add: `(k - x0) / step` of them, and one more entry to leave.
+        (Exit::TopStride { .. }, _)
+            if !leaves_early
+                && back_edges == 1
+                && matches!(ops.last(), Some(Operator::Br { relative_depth: 0 })) =>
+        {
+            FastFuel::Prepaid
+        }
         (Exit::Below(_) | Exit::AtMost(_), Some(step)) if writes.get(&x) == Some(&1) => {
             FastFuel::Covered { step }
         }
@@ -445,9 +489,22 @@ fn increment(ops: &[Operator<'_>]) -> Option<(u32, i32, bool)> {
     (*v0 == v && *step != 0 && step.unsigned_abs() <= MAX_STEP).then_some((v, *step, tee))
 }
 
-/// A loop whose body starts by leaving it unless `x < k` (`x <= k`):
-/// `x`, `k` and whether the bound is inclusive.
-fn top_test<'o, 'a>(body: &'o [Operator<'a>]) -> Option<(u32, &'o Operator<'a>, bool)> {
+/// The test a loop's body starts with, leaving the loop when it holds.
+enum TopTest<'o, 'a> {
+    /// Unless `x < k` (`x <= k` if `inclusive`).
+    Below {
+        x: u32,
+        k: &'o Operator<'a>,
+        inclusive: bool,
+    },
+    /// When `a == b`, in either order: which one is `x` is for the body to
+    /// say ([`plan`]).
+    Equal(&'o Operator<'a>, &'o Operator<'a>),
+}
+
+/// The test that starts a loop's body, if it leaves the loop on an
+/// unsigned compare or an equality of two operands.
+fn top_test<'o, 'a>(body: &'o [Operator<'a>]) -> Option<TopTest<'o, 'a>> {
     let [
         a,
         b,
@@ -460,13 +517,21 @@ fn top_test<'o, 'a>(body: &'o [Operator<'a>]) -> Option<(u32, &'o Operator<'a>, 
     else {
         return None;
     };
+    let below = |x: &u32, k, inclusive| {
+        Some(TopTest::Below {
+            x: *x,
+            k,
+            inclusive,
+        })
+    };
     match (a, b, cmp) {
         // Leaves when `x >= k` / `x > k`.
-        (Operator::LocalGet { local_index: x }, k, Operator::I32GeU) => Some((*x, k, false)),
-        (Operator::LocalGet { local_index: x }, k, Operator::I32GtU) => Some((*x, k, true)),
+        (Operator::LocalGet { local_index: x }, k, Operator::I32GeU) => below(x, k, false),
+        (Operator::LocalGet { local_index: x }, k, Operator::I32GtU) => below(x, k, true),
         // Leaves when `k <= x` / `k < x`.
-        (k, Operator::LocalGet { local_index: x }, Operator::I32LeU) => Some((*x, k, false)),
-        (k, Operator::LocalGet { local_index: x }, Operator::I32LtU) => Some((*x, k, true)),
+        (k, Operator::LocalGet { local_index: x }, Operator::I32LeU) => below(x, k, false),
+        (k, Operator::LocalGet { local_index: x }, Operator::I32LtU) => below(x, k, true),
+        (a, b, Operator::I32Eq) => Some(TopTest::Equal(a, b)),
         _ => None,
     }
 }
@@ -668,7 +733,7 @@ impl FastLoop {
                 let k = limit64(b, k);
                 b.ins().umax(v0, k)
             }
-            Exit::Stride { limit, step } => {
+            Exit::Stride { limit, step } | Exit::TopStride { limit, step } => {
                 let k = limit64(b, limit);
                 let first = b.ins().iadd_imm_u(v0, i64::from(step));
                 valid.push(b.ins().icmp(IntCC::UnsignedLessThanOrEqual, first, k));
@@ -751,7 +816,13 @@ impl FastLoop {
             // Fuel for every iteration, charged now: `trips < 2^32`, so the
             // product fits.
             (FastFuel::Prepaid, Some(trips)) if units > 0 => {
-                let cost = b.ins().imul_imm_u(trips, units);
+                // A loop tested at the top enters its header once more than
+                // it iterates, to leave.
+                let entries = match plan.exit {
+                    Exit::TopStride { .. } => b.ins().iadd_imm_u(trips, 1),
+                    _ => trips,
+                };
+                let cost = b.ins().imul_imm_u(entries, units);
                 let have = env.fuel_left(b);
                 valid.push(b.ins().icmp(IntCC::SignedGreaterThanOrEqual, have, cost));
                 Some(cost)
@@ -1133,6 +1204,59 @@ mod tests {
         // Leaving when `i < n` bounds nothing; neither does a signed test.
         assert_eq!(exit("(i32.lt_u (local.get $i) (local.get $n))"), None);
         assert_eq!(exit("(i32.ge_s (local.get $i) (local.get $n))"), None);
+    }
+
+    #[test]
+    fn a_slice_iterator_is_a_stride_tested_at_the_top() {
+        // `for &c in &t[i..n] { s += c }` as LLVM writes it: leave when
+        // `i == n`, `i += 1` once, back to the header at the end; `inner`
+        // goes after the add.
+        let body = |test: &str, step: i32, inner: &str| {
+            format!(
+                "(func $f (param $t i32) (param $i i32) (param $n i32) (result i32) (local $s i32)
+                   (block $out
+                     (loop $top
+                       (br_if $out {test})
+                       (local.set $s (i32.add (local.get $s)
+                         (i32.load8_u (i32.add (local.get $t) (local.get $i)))))
+                       (local.set $i (i32.add (local.get $i) (i32.const {step})))
+                       {inner}
+                       (br $top)))
+                   (local.get $s))"
+            )
+        };
+        let eq = "(i32.eq (local.get $i) (local.get $n))";
+        let stride = |step| Exit::TopStride {
+            limit: Limit::Local(2),
+            step,
+        };
+        let p = plan_of(&body(eq, 1, "")).unwrap();
+        assert_eq!((p.x, p.exit, p.fuel), (1, stride(1), FastFuel::Prepaid));
+        assert_eq!(p.invariant, vec![0, 2]);
+        // The limit first, a step of 8.
+        let p = plan_of(&body("(i32.eq (local.get $n) (local.get $i))", 8, "")).unwrap();
+        assert_eq!((p.x, p.exit), (1, stride(8)));
+        // A second way back skips the add in some iterations: `i` still
+        // cannot pass `n`, but the iterations are not known on entry.
+        let p = plan_of(&body(eq, 1, "(br_if $top (local.get $s))")).unwrap();
+        assert_eq!((p.exit, p.fuel), (stride(1), FastFuel::Checked));
+        // Leaving another way, or calling: the fuel is tested as it goes.
+        let p = plan_of(&body(eq, 1, "(br_if $out (local.get $s))")).unwrap();
+        assert_eq!(p.fuel, FastFuel::Checked);
+        let call = "(drop (call $f (local.get $t) (local.get $i) (local.get $n)))";
+        assert_eq!(plan_of(&body(eq, 1, call)).unwrap().fuel, FastFuel::Checked);
+        // Steps that could jump over `n`, or wrap: not bounded.
+        for step in [3, -1, -4] {
+            assert_eq!(plan_of(&body(eq, step, "")), None, "step {step}");
+        }
+        // A second write of `i`, a limit the body writes, and a test of
+        // anything but `i` against its limit.
+        let written = "(local.set $i (local.get $s))";
+        assert_eq!(plan_of(&body(eq, 1, written)), None);
+        let moved = "(local.set $n (local.get $s))";
+        assert_eq!(plan_of(&body(eq, 1, moved)), None);
+        let other = "(i32.eq (local.get $s) (local.get $n))";
+        assert_eq!(plan_of(&body(other, 1, "")), None);
     }
 
     #[test]

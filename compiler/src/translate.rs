@@ -2109,6 +2109,35 @@ mod tests {
     }
 
     #[test]
+    fn slice_iterators_are_versioned_and_prepaid() {
+        // `for &c in &t[i..n] { s += c }`: leave when `i == n` at the top.
+        let wat = "(module (memory 1)
+               (func (param $t i32) (param $i i32) (param $n i32) (result i32) (local $s i32)
+                 (block $out
+                   (loop $top
+                     (br_if $out (i32.eq (local.get $i) (local.get $n)))
+                     (local.set $s (i32.add (local.get $s)
+                       (i32.load8_u (i32.add (local.get $t) (local.get $i)))))
+                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                     (br $top)))
+                 (local.get $s)))";
+        let f = &clif(wat)[0];
+        let units = regions(wat).loops[0];
+        // Two copies of the body; only the slow one charges per iteration,
+        // the pre-header tests `fuel >= (trips + 1) * units`.
+        assert_eq!(count(f, "uload8"), 2, "{f}");
+        let per_iteration = charges(f).into_iter().filter(|c| *c == units).count();
+        assert_eq!(per_iteration, 1, "{f}");
+        assert_eq!(count(f, " sge "), 1, "{f}");
+        // The pre-check: `i + 1 <= n`, and the range in memory.
+        assert_eq!(count(f, "icmp ule"), 2, "{f}");
+        // Without guards, only the slow copy compares the address.
+        let f = &clif_with(wat, false)[0];
+        assert_eq!(count(f, "icmp ugt"), 1, "{f}");
+        assert_eq!(count(f, "uload8"), 2, "{f}");
+    }
+
+    #[test]
     fn bounded_loops_charge_fuel_without_a_test() {
         // `i += s` while `i < n`: both copies charge per iteration, but only
         // the slow copy tests the fuel left (`icmp slt`, besides the

@@ -245,11 +245,12 @@ fn stack_exhaustion_matches() {
 /// engines must agree on the result, the trap and the memory left behind.
 #[test]
 fn versioned_loops_match() {
-    generated_modules_match("versioned loops", 4000, |case| {
+    generated_modules_match("versioned loops", 5000, |case| {
         let mut rng = Rng(case.wrapping_mul(0x9E37_79B9) ^ 0x6c6f_6f70);
-        match case % 4 {
+        match case % 5 {
             2 => counter_loop(&mut rng),
             3 => top_tested_loop(&mut rng),
+            4 => top_stride_loop(&mut rng),
             _ => counted_loop(&mut rng),
         }
     });
@@ -510,6 +511,63 @@ fn top_tested_loop(rng: &mut Rng) -> String {
                  ;; A second way back to the header, every other iteration.
                  (br_if $top (i32.and (local.get $budget) (i32.const 1)))
                  (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $t) (local.get $x)))))
+                 (br $top))"#
+        ),
+    )
+}
+
+/// One module whose exported `run` executes a loop that leaves at the top
+/// when `x == n` and adds `step` to `x` further down, as a Rust slice
+/// iterator does (see [`versioned_loops_match`]): distances the step
+/// divides or not, starts past the limit, the last access at the edge of
+/// memory; sometimes a second way back to the header that skips the add.
+fn top_stride_loop(rng: &mut Rng) -> String {
+    let Access {
+        ty,
+        store,
+        load,
+        size,
+        offset,
+        grow,
+        len,
+    } = Access::draw(rng, &ACCESSES, &[0, 0, 3, 100]);
+    let step = rng.pick(&[1i64, 1, 2, 4, 16, 3]);
+    let many = rng.below(300) as i64;
+    let trips = rng.pick(&[0i64, 1, 2, many]);
+    let anywhere = rng.below(5000) as i64;
+    let start = rng.pick(&[0i64, 0, anywhere, (1 << 32) - 2 * step]);
+    let limit = start + trips * step + rng.pick(&[0, 0, 0, 1, -1]);
+    // The last access (at `limit - step`) one byte short of the end, at it,
+    // or one byte past it; or anywhere.
+    let edge = len - offset - size;
+    let base = match rng.below(3) {
+        0 => rng.next() as u32 as i64,
+        _ => edge - (limit - step) + rng.below(3) as i64 - 1,
+    };
+    let test = if rng.below(2) == 0 {
+        "(i32.eq (local.get $x) (local.get $n))"
+    } else {
+        "(i32.eq (local.get $n) (local.get $x))"
+    };
+    // A way back before the add (with a budget, so that it ends): `x` then
+    // stays put for an iteration.
+    let again = if rng.below(3) == 0 {
+        format!("{BUDGET} (br_if $top (i32.and (local.get $budget) (i32.const 1)))")
+    } else {
+        String::new()
+    };
+    let (base, start, limit) = (base as u32 as i32, start as u32 as i32, limit as u32 as i32);
+    loop_module(
+        ty,
+        grow,
+        &[("t", base), ("x", start), ("n", limit)],
+        &format!(
+            r#"(loop $top
+                 (br_if $out {test})
+                 ({store} offset={offset} (i32.add (local.get $t) (local.get $x)) ({ty}.add (local.get $s) ({ty}.const 3)))
+                 {again}
+                 (local.set $s ({ty}.add (local.get $s) ({load} offset={offset} (i32.add (local.get $t) (local.get $x)))))
+                 (local.set $x (i32.add (local.get $x) (i32.const {step})))
                  (br $top))"#
         ),
     )

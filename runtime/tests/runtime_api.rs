@@ -397,21 +397,44 @@ fn fast_loop_fuel_is_exact() {
               (br_if 1 (i32.eq (local.get $c) (i32.const -1)))
               (local.set $p (i32.add (local.get $p) (i32.const 4)))
               (br_if 0 (local.tee $c (i32.add (local.get $c) (i32.const -1)))))))"#;
-    for (fill, entry, body) in [
-        (counter, 3 * PER_OP, MEMORY_ACCESS + 11 * PER_OP),
-        (leaves, 5 * PER_OP, MEMORY_ACCESS + 15 * PER_OP),
-        (bounded, 11 * PER_OP, MEMORY_ACCESS + 9 * PER_OP),
+    // Tested at the top, `p += 4` until `p == 4 * c` (prepaid, and its
+    // header entered once more, to leave): nine operators at entry, the
+    // store and eleven others per iteration.
+    let top = r#"(func (export "fill") (param $c i32) (local $p i32) (local $n i32)
+          (local.set $n (i32.shl (local.get $c) (i32.const 2)))
+          (block $out
+            (loop $top
+              (br_if $out (i32.eq (local.get $p) (local.get $n)))
+              (i32.store (local.get $p) (local.get $c))
+              (local.set $p (i32.add (local.get $p) (i32.const 4)))
+              (br $top))))"#;
+    // The last element: how many more times the header is entered than the
+    // loop iterates.
+    for (fill, entry, body, exits) in [
+        (counter, 3 * PER_OP, MEMORY_ACCESS + 11 * PER_OP, 0),
+        (leaves, 5 * PER_OP, MEMORY_ACCESS + 15 * PER_OP, 0),
+        (bounded, 11 * PER_OP, MEMORY_ACCESS + 9 * PER_OP, 0),
+        (top, 9 * PER_OP, MEMORY_ACCESS + 11 * PER_OP, 1),
     ] {
         for opt in OPT_LEVELS {
             let a = load_opt(&format!("(module (memory 1) {fill} {filled})"), opt);
             for iterations in [0, 1, N - 1, N] {
                 let mut s = Store::default();
                 let i = s.instantiate(&a).unwrap();
-                let fuel = entry + iterations as u64 * body;
+                let mut fuel = entry + iterations as u64 * body;
+                if iterations == N {
+                    fuel += exits * body;
+                }
                 s.set_fuel(fuel);
                 let r = s.invoke(i, "fill", &[Val::I32(N)]);
                 if iterations == N {
                     assert_eq!(r.unwrap(), vec![], "{opt:?}\n{fill}");
+                    if exits > 0 {
+                        // Every store paid for, but not the way out.
+                        s.set_fuel(fuel - 1);
+                        let r = s.invoke(i, "fill", &[Val::I32(N)]);
+                        assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}\n{fill}");
+                    }
                 } else {
                     assert_eq!(trap_of(r).code, TrapCode::OutOfFuel, "{opt:?}\n{fill}");
                     // Not quite enough for the next iteration either.
@@ -961,6 +984,15 @@ fn versioned_loops_trap_exactly() {
                     (local.set $x (i32.add (local.get $x) (i32.const 1)))
                     (br_if $top (i32.and (local.get $x) (i32.const 1)))
                     (br $top))))
+        ;; A slice iterator: leave when `x == n`, else `t[x + 2] = x`,
+        ;; `x += 2`.
+        (func (export "iter") (param $t i32) (param $x i32) (param $n i32)
+            (block $out
+                (loop $top
+                    (br_if $out (i32.eq (local.get $n) (local.get $x)))
+                    (i32.store16 offset=2 (i32.add (local.get $t) (local.get $x)) (local.get $x))
+                    (local.set $x (i32.add (local.get $x) (i32.const 2)))
+                    (br $top))))
         (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
         (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#;
     let oob = |r| trap_of(r).code == TrapCode::MemoryOutOfBounds;
@@ -1024,6 +1056,31 @@ fn versioned_loops_trap_exactly() {
         // A start at or past the limit: no iteration, even far away.
         assert!(call("top", &[0, -5, 7]).is_ok(), "{ctx}");
         assert!(call("top", &[-1, 0, 0]).is_ok(), "{ctx}");
+
+        // The last store ends at the last byte; one step more traps there,
+        // after the stores before it.
+        assert!(call("iter", &[65000, 0, 534]).is_ok(), "{ctx}");
+        assert_eq!(
+            byte(call, 65000 + 2 + 532),
+            vec![Val::I32(532 & 0xff)],
+            "{ctx}"
+        );
+        assert!(oob(call("iter", &[65000, 100, 536])), "{ctx}");
+        assert_eq!(
+            byte(call, 65000 + 2 + 532),
+            vec![Val::I32(532 & 0xff)],
+            "{ctx}"
+        );
+        // `x == n` at once: no store, however far away.
+        assert!(call("iter", &[-1, 7, 7]).is_ok(), "{ctx}");
+        // An odd distance: `x` steps over `n` and on through memory, and
+        // the loop traps there instead of running forever.
+        assert!(oob(call("iter", &[0, 0, 7])), "{ctx}");
+        // A start past the limit wraps round 2^32 before it meets it.
+        assert!(oob(call("iter", &[0, 100, 10])), "{ctx}");
+        // `t + x` wraps past 2^32 back to the start of memory: in bounds.
+        assert!(call("iter", &[-16, 16, 100]).is_ok(), "{ctx}");
+        assert_eq!(byte(call, 2 + 98 - 16), vec![Val::I32(98)], "{ctx}");
     });
 }
 
