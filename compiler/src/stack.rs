@@ -84,6 +84,14 @@ impl ControlStack {
         let n = self.frames.len();
         &mut self.frames[n - 1 - depth as usize]
     }
+
+    /// Whether a branch to the frame `depth` levels out leaves a loop.
+    pub fn leaves_loop(&self, depth: u32) -> bool {
+        let n = self.frames.len();
+        self.frames[n - depth as usize..]
+            .iter()
+            .any(|f| f.is_loop())
+    }
 }
 
 /// The operand stack.

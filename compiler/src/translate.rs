@@ -969,7 +969,21 @@ impl Translator<'_, '_> {
                 let cond = self.stack.pop();
                 let (target, args) = self.branch_args(*relative_depth);
                 let cont = b.create_block();
-                b.ins().brif(cond, target, &args, cont, &[]);
+                if self.control.leaves_loop(*relative_depth) {
+                    // Leaving a loop: through a block of its own, so that
+                    // the edge is never critical. Cranelift places the
+                    // block it splits a critical edge with right after the
+                    // branch, and a loop tested at the top would then jump
+                    // over it into its body on every iteration; this block
+                    // goes after the body, and the loop falls through.
+                    let exit = b.create_block();
+                    b.ins().brif(cond, exit, &[], cont, &[]);
+                    b.seal_block(exit);
+                    b.switch_to_block(exit);
+                    b.ins().jump(target, &args);
+                } else {
+                    b.ins().brif(cond, target, &args, cont, &[]);
+                }
                 b.seal_block(cont);
                 b.switch_to_block(cont);
             }
@@ -2135,6 +2149,59 @@ mod tests {
         let f = &clif_with(wat, false)[0];
         assert_eq!(count(f, "icmp ugt"), 1, "{f}");
         assert_eq!(count(f, "uload8"), 2, "{f}");
+    }
+
+    #[test]
+    fn branches_out_of_a_loop_go_through_a_block_of_their_own() {
+        // `while i != n { s += t[i]; i += 1 }`: the test at the top leaves
+        // for `$out`, which the branch before the loop reaches too.
+        let wat = "(module (memory 1)
+               (func (param $t i32) (param $i i32) (param $n i32) (result i32) (local $s i32)
+                 (block $out
+                   (br_if $out (i32.eqz (local.get $t)))
+                   (loop $top
+                     (br_if $out (i32.eq (local.get $i) (local.get $n)))
+                     (local.set $s (i32.add (local.get $s)
+                       (i32.load8_u (i32.add (local.get $t) (local.get $i)))))
+                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                     (br $top)))
+                 (local.get $s)))";
+        let f = &clif(wat)[0];
+        // The source location of the loop's `br_if`, the second one.
+        let wasm = wat::parse_str(wat).unwrap();
+        let mut br_ifs = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+            if let wasmparser::Payload::CodeSectionEntry(body) = payload.unwrap() {
+                let mut ops = body.get_operators_reader().unwrap();
+                while !ops.eof() {
+                    let (op, offset) = ops.read_with_offset().unwrap();
+                    if matches!(op, Operator::BrIf { .. }) {
+                        br_ifs.push(offset);
+                    }
+                }
+            }
+        }
+        let srcloc = format!("@{:04x} ", br_ifs[1]);
+        let exits: Vec<&str> = f
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&srcloc) && l.contains("brif "))
+            .collect();
+        // The fast copy's and the slow copy's.
+        assert_eq!(exits.len(), 2, "{f}");
+        for exit in exits {
+            // Taken, it goes to a block of its own: no parameters, no other
+            // predecessor.
+            let taken = exit.split(", ").nth(1).unwrap();
+            assert!(!taken.contains('('), "{exit}\n{f}");
+            let branches_to =
+                |l: &&str| l.contains(" jump ") || l.contains(" brif ") || l.contains(" br_table ");
+            let preds = f
+                .lines()
+                .filter(branches_to)
+                .filter(|l| l.split([' ', ',', '(', '[', ']']).any(|w| w == taken))
+                .count();
+            assert_eq!(preds, 1, "{taken}\n{f}");
+        }
     }
 
     #[test]
