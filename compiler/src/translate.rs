@@ -2122,19 +2122,24 @@ mod tests {
         assert_eq!(count(f, " sge "), 0, "{f}");
     }
 
+    /// `for &c in &t[i..n] { s += c }` unless `t` is 0: the loop leaves
+    /// when `i == n` at the top, for `$out`, which the branch before the
+    /// loop reaches too.
+    const SLICE_SUM: &str = "(module (memory 1)
+           (func (param $t i32) (param $i i32) (param $n i32) (result i32) (local $s i32)
+             (block $out
+               (br_if $out (i32.eqz (local.get $t)))
+               (loop $top
+                 (br_if $out (i32.eq (local.get $i) (local.get $n)))
+                 (local.set $s (i32.add (local.get $s)
+                   (i32.load8_u (i32.add (local.get $t) (local.get $i)))))
+                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                 (br $top)))
+             (local.get $s)))";
+
     #[test]
     fn slice_iterators_are_versioned_and_prepaid() {
-        // `for &c in &t[i..n] { s += c }`: leave when `i == n` at the top.
-        let wat = "(module (memory 1)
-               (func (param $t i32) (param $i i32) (param $n i32) (result i32) (local $s i32)
-                 (block $out
-                   (loop $top
-                     (br_if $out (i32.eq (local.get $i) (local.get $n)))
-                     (local.set $s (i32.add (local.get $s)
-                       (i32.load8_u (i32.add (local.get $t) (local.get $i)))))
-                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                     (br $top)))
-                 (local.get $s)))";
+        let wat = SLICE_SUM;
         let f = &clif(wat)[0];
         let units = regions(wat).loops[0];
         // Two copies of the body; only the slow one charges per iteration,
@@ -2153,19 +2158,7 @@ mod tests {
 
     #[test]
     fn branches_out_of_a_loop_go_through_a_block_of_their_own() {
-        // `while i != n { s += t[i]; i += 1 }`: the test at the top leaves
-        // for `$out`, which the branch before the loop reaches too.
-        let wat = "(module (memory 1)
-               (func (param $t i32) (param $i i32) (param $n i32) (result i32) (local $s i32)
-                 (block $out
-                   (br_if $out (i32.eqz (local.get $t)))
-                   (loop $top
-                     (br_if $out (i32.eq (local.get $i) (local.get $n)))
-                     (local.set $s (i32.add (local.get $s)
-                       (i32.load8_u (i32.add (local.get $t) (local.get $i)))))
-                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                     (br $top)))
-                 (local.get $s)))";
+        let wat = SLICE_SUM;
         let f = &clif(wat)[0];
         // The source location of the loop's `br_if`, the second one.
         let wasm = wat::parse_str(wat).unwrap();

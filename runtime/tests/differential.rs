@@ -522,15 +522,8 @@ fn top_tested_loop(rng: &mut Rng) -> String {
 /// divides or not, starts past the limit, the last access at the edge of
 /// memory; sometimes a second way back to the header that skips the add.
 fn top_stride_loop(rng: &mut Rng) -> String {
-    let Access {
-        ty,
-        store,
-        load,
-        size,
-        offset,
-        grow,
-        len,
-    } = Access::draw(rng, &ACCESSES, &[0, 0, 3, 100]);
+    let access = Access::draw(rng, &ACCESSES, &[0, 0, 3, 100]);
+    let (ty, store, load, offset) = (access.ty, access.store, access.load, access.offset);
     let step = rng.pick(&[1i64, 1, 2, 4, 16, 3]);
     let many = rng.below(300) as i64;
     let trips = rng.pick(&[0i64, 1, 2, many]);
@@ -539,7 +532,7 @@ fn top_stride_loop(rng: &mut Rng) -> String {
     let limit = start + trips * step + rng.pick(&[0, 0, 0, 1, -1]);
     // The last access (at `limit - step`) one byte short of the end, at it,
     // or one byte past it; or anywhere.
-    let edge = len - offset - size;
+    let edge = access.len - offset - access.size;
     let base = match rng.below(3) {
         0 => rng.next() as u32 as i64,
         _ => edge - (limit - step) + rng.below(3) as i64 - 1,
@@ -559,7 +552,7 @@ fn top_stride_loop(rng: &mut Rng) -> String {
     let (base, start, limit) = (base as u32 as i32, start as u32 as i32, limit as u32 as i32);
     loop_module(
         ty,
-        grow,
+        access.grow,
         &[("t", base), ("x", start), ("n", limit)],
         &format!(
             r#"(loop $top
